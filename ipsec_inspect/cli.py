@@ -1,0 +1,75 @@
+"""The command line: one sub-command per module in :mod:`ipsec_inspect.commands`.
+
+Why discovery: each command lives in its own small module (``commands/packets.py``,
+``commands/summary.py`` …) exposing ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``. The CLI lists that package, so adding a command never means editing
+a shared switch statement.
+
+Exit codes: 0 success, 2 usage error (argparse), 3 the input cannot be read (missing file,
+not a capture, unreadable key file), 1 any other failure that was reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from ipsec_inspect import __version__, commands
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+
+
+class InputError(Exception):
+    """The user's input cannot be read; the message is one clear sentence."""
+
+
+def _command_modules() -> list[ModuleType]:
+    mods = []
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
+        if hasattr(mod, "NAME") and hasattr(mod, "run"):
+            mods.append(mod)
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ipsec-inspect",
+        description="Packet-level IPsec analyser: IKEv1/IKEv2, ESP and AH, decrypted, as SA lifecycles.",
+    )
+    parser.add_argument("--version", action="version", version=f"ipsec-inspect {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for mod in _command_modules():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args))
+    except InputError as e:
+        print(f"ipsec-inspect: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``| head``): not an error of ours.
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        except Exception:
+            pass
+        return EXIT_OK

@@ -1,0 +1,116 @@
+"""Options and helpers shared by the commands that read a capture.
+
+Why here: ``packets``, ``summary``, ``export``, ``decrypt`` and ``open`` accept the same
+capture argument, decode-as rules and filters; declaring them once keeps their spelling
+identical across commands (they are a public interface).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from dataclasses import dataclass
+
+from ipsec_inspect.cli import InputError
+from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
+from ipsec_inspect.wire.decoder import DecodeOptions
+
+
+def add_capture_arguments(p: argparse.ArgumentParser, *, keys: bool = True) -> None:
+    p.add_argument("capture", help="pcap or pcapng file (optionally gzip-compressed)")
+    if keys:
+        p.add_argument(
+            "--keys",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="key file or folder (TOML, Wireshark esp_sa / ikev1_decryption_table / "
+            "ikev2_decryption_table or profile folder, strongSwan charon log, `ip xfrm state` "
+            "output, tcpdump -E secrets); repeatable; format detected from content",
+        )
+    p.add_argument(
+        "--decode-as",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="decode a port as IPsec: udp.port=N:ike|udpencap|esp or tcp.port=N:ike-tcp (repeatable)",
+    )
+    p.add_argument(
+        "--no-ike-heuristic",
+        action="store_true",
+        help="do not look for IKE on UDP ports other than 500/4500 by a strict header check",
+    )
+
+
+def add_filter_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--spi", action="append", default=[], help="only this SPI (ESP/AH SPI or IKE SPI/cookie, hex); repeatable")
+    p.add_argument("--peer", action="append", default=[], metavar="ADDR", help="only packets to or from this address; repeatable")
+    p.add_argument("--proto", action="append", default=[], choices=["ike", "esp", "ah"], help="only this protocol; repeatable")
+
+
+def decode_options(args: argparse.Namespace) -> DecodeOptions:
+    opts = DecodeOptions(ike_heuristic=not getattr(args, "no_ike_heuristic", False))
+    for rule in getattr(args, "decode_as", []) or []:
+        try:
+            opts.add_decode_as(rule)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+    return opts
+
+
+@dataclass
+class RecordFilter:
+    """The ``--spi``, ``--peer`` and ``--proto`` filters as one predicate."""
+
+    spis: frozenset[int] = frozenset()
+    ike_spis: frozenset[bytes] = frozenset()
+    peers: frozenset[str] = frozenset()
+    protos: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RecordFilter:
+        spis: set[int] = set()
+        ike_spis: set[bytes] = set()
+        for s in getattr(args, "spi", []) or []:
+            text = s.lower().removeprefix("0x").replace(":", "")
+            try:
+                value = int(text, 16)
+            except ValueError:
+                raise InputError(f"--spi {s!r} is not a hexadecimal SPI") from None
+            if len(text) > 8:
+                ike_spis.add(value.to_bytes(8, "big"))
+            else:
+                spis.add(value)
+                ike_spis.add(value.to_bytes(8, "big"))
+        peers: set[str] = set()
+        for a in getattr(args, "peer", []) or []:
+            try:
+                peers.add(str(ipaddress.ip_address(a)))
+            except ValueError:
+                raise InputError(f"--peer {a!r} is not an IP address") from None
+        return cls(frozenset(spis), frozenset(ike_spis), frozenset(peers), frozenset(getattr(args, "proto", []) or []))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.spis or self.ike_spis or self.peers or self.protos)
+
+    def __call__(self, r: Record) -> bool:
+        if isinstance(r, IkeMessage):
+            proto = "ike"
+        elif isinstance(r, EspPacket):
+            proto = "esp"
+        elif isinstance(r, AhPacket):
+            proto = "ah"
+        else:
+            proto = ""
+        if self.protos and proto not in self.protos:
+            return False
+        if self.peers and r.meta.src not in self.peers and r.meta.dst not in self.peers:
+            return False
+        if self.spis or self.ike_spis:
+            if isinstance(r, EspPacket | AhPacket):
+                return r.spi in self.spis
+            if isinstance(r, IkeMessage):
+                return r.header.spi_i in self.ike_spis or r.header.spi_r in self.ike_spis
+            return False
+        return True

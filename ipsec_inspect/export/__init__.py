@@ -1,0 +1,1 @@
+"""export layer of the pipeline (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""ipsec layer of the pipeline (see docs/architecture.md)."""

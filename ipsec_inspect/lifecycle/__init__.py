@@ -1,0 +1,1 @@
+"""lifecycle layer of the pipeline (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""sources layer of the pipeline (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""tui layer of the pipeline (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""wire layer of the pipeline (see docs/architecture.md)."""
