@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-ETH = bytes.fromhex("020000000002" "020000000001" "0800")
-ETH_BACK = bytes.fromhex("020000000001" "020000000002" "0800")
+ETH = bytes.fromhex("0200000000020200000000010800")
+ETH_BACK = bytes.fromhex("0200000000010200000000020800")
 A = bytes([192, 0, 2, 1])
 B = bytes([198, 51, 100, 1])
 INNER_A = bytes([203, 0, 113, 1])
@@ -37,7 +37,9 @@ def _checksum(hdr: bytes) -> int:
 
 
 def ipv4(src: bytes, dst: bytes, proto: int, payload: bytes, ident: int) -> bytes:
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident & 0xFFFF, 0x4000, 64, proto, 0, src, dst)
+    hdr = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident & 0xFFFF, 0x4000, 64, proto, 0, src, dst
+    )
     return hdr[:10] + struct.pack("!H", _checksum(hdr)) + hdr[12:] + payload
 
 
@@ -80,7 +82,9 @@ class CbcSa:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("out", type=Path)
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--size", type=int, default=100, help="inner UDP payload bytes (default 100)")
@@ -106,7 +110,9 @@ def main() -> int:
             esp = sa.encrypt(seqs[i], inner_udp(isrc, idst, n, args.size))
             frame = eth + ipv4(src, dst, 50, esp, n)
             usec = n * 100
-            chunk.append(rec.pack(t0 + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)) + frame)
+            chunk.append(
+                rec.pack(t0 + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)) + frame
+            )
             if len(chunk) >= 10000:
                 fh.write(b"".join(chunk))
                 chunk.clear()
@@ -118,14 +124,24 @@ def main() -> int:
     for sa, src, dst, _eth in sas:
         s, d = ".".join(map(str, src)), ".".join(map(str, dst))
         if isinstance(sa, GcmSa):
-            toml_rows.append(f'[[esp]]\nspi = "{sa.spi:08x}"\nsrc = "{s}"\ndst = "{d}"\nencryption = "ENCR_AES_GCM_16"\nencryption_key = "{(sa.key + sa.salt).hex()}"\nintegrity = "AUTH_NONE"\nintegrity_key = ""\n')
-            ws_rows.append(f'"IPv4","{s}","{d}","0x{sa.spi:08x}","AES-GCM with 16 octet ICV [RFC4106]","0x{(sa.key + sa.salt).hex()}","NULL",""')
+            toml_rows.append(
+                f'[[esp]]\nspi = "{sa.spi:08x}"\nsrc = "{s}"\ndst = "{d}"\nencryption = "ENCR_AES_GCM_16"\nencryption_key = "{(sa.key + sa.salt).hex()}"\nintegrity = "AUTH_NONE"\nintegrity_key = ""\n'
+            )
+            ws_rows.append(
+                f'"IPv4","{s}","{d}","0x{sa.spi:08x}","AES-GCM with 16 octet ICV [RFC4106]","0x{(sa.key + sa.salt).hex()}","NULL",""'
+            )
         else:
-            toml_rows.append(f'[[esp]]\nspi = "{sa.spi:08x}"\nsrc = "{s}"\ndst = "{d}"\nencryption = "ENCR_AES_CBC"\nencryption_key = "{sa.key.hex()}"\nintegrity = "AUTH_HMAC_SHA1_96"\nintegrity_key = "{sa.auth_key.hex()}"\n')
-            ws_rows.append(f'"IPv4","{s}","{d}","0x{sa.spi:08x}","AES-CBC [RFC3602]","0x{sa.key.hex()}","HMAC-SHA-1-96 [RFC2404]","0x{sa.auth_key.hex()}"')
+            toml_rows.append(
+                f'[[esp]]\nspi = "{sa.spi:08x}"\nsrc = "{s}"\ndst = "{d}"\nencryption = "ENCR_AES_CBC"\nencryption_key = "{sa.key.hex()}"\nintegrity = "AUTH_HMAC_SHA1_96"\nintegrity_key = "{sa.auth_key.hex()}"\n'
+            )
+            ws_rows.append(
+                f'"IPv4","{s}","{d}","0x{sa.spi:08x}","AES-CBC [RFC3602]","0x{sa.key.hex()}","HMAC-SHA-1-96 [RFC2404]","0x{sa.auth_key.hex()}"'
+            )
     keys.write_text("\n".join(toml_rows))
     esp_sa.write_text("\n".join(ws_rows) + "\n")
-    print(f"wrote {args.packets} packets to {args.out}, keys to {keys} and {esp_sa}", file=sys.stderr)
+    print(
+        f"wrote {args.packets} packets to {args.out}, keys to {keys} and {esp_sa}", file=sys.stderr
+    )
     return 0
 
 

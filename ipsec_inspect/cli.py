@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in _command_modules():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        p = sub.add_parser(
+            mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP)
+        )
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from ipsec_inspect.records import CaptureWarning, Record
 from ipsec_inspect.sources.capture_file import CaptureInfo, CaptureReader
-from ipsec_inspect.wire.decoder import Decoder, DecodeOptions
+from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 
 __all__ = ["CaptureInfo", "DecodeOptions", "Decoder", "read_records"]
 
@@ -47,7 +47,12 @@ def read_records(
     for frames, why in dec.finish():
         if on_warning is not None:
             first = frames[0] if frames else 0
-            on_warning(CaptureWarning(first, f"IP fragments in frames {', '.join(map(str, frames[:8]))}{'…' if len(frames) > 8 else ''} were dropped: {why}"))
+            on_warning(
+                CaptureWarning(
+                    first,
+                    f"IP fragments in frames {', '.join(map(str, frames[:8]))}{'…' if len(frames) > 8 else ''} were dropped: {why}",
+                )
+            )
     for frame, problem in dec.tcp.problems:
         if on_warning is not None:
             on_warning(CaptureWarning(frame, problem))

@@ -11,7 +11,14 @@ import struct
 from collections.abc import Iterable, Sequence
 
 
-def pcap(frames: Iterable[tuple[float, bytes]], link_type: int = 1, *, big_endian: bool = False, nano: bool = False, snaplen: int = 65535) -> bytes:
+def pcap(
+    frames: Iterable[tuple[float, bytes]],
+    link_type: int = 1,
+    *,
+    big_endian: bool = False,
+    nano: bool = False,
+    snaplen: int = 65535,
+) -> bytes:
     e = ">" if big_endian else "<"
     magic = 0xA1B23C4D if nano else 0xA1B2C3D4
     out = [struct.pack(e + "IHHiIII", magic, 2, 4, 0, 0, snaplen, link_type)]
@@ -53,7 +60,14 @@ def pcapng(
     for btype, body in extra_blocks:
         out.append(_block(e, btype, body))
     for iface, ts, data in packets:
-        out.append(_block(e, 6, struct.pack(e + "IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data))
+        out.append(
+            _block(
+                e,
+                6,
+                struct.pack(e + "IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data))
+                + data,
+            )
+        )
     for data in simple:
         out.append(_block(e, 3, struct.pack(e + "I", len(data)) + data))
     return b"".join(out)

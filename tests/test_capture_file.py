@@ -22,7 +22,13 @@ def frames_of(path: Path) -> tuple[list[tuple[int, float, int, bytes, int, int]]
 @pytest.mark.parametrize("nano", [False, True])
 def test_pcap_byte_orders_and_resolutions(tmp_path: Path, big_endian: bool, nano: bool) -> None:
     p = tmp_path / "a.pcap"
-    p.write_bytes(pcap([(1700000000.25, ETH + b"x" * 10), (1700000001.5, ETH + b"y")], big_endian=big_endian, nano=nano))
+    p.write_bytes(
+        pcap(
+            [(1700000000.25, ETH + b"x" * 10), (1700000001.5, ETH + b"y")],
+            big_endian=big_endian,
+            nano=nano,
+        )
+    )
     frames, r = frames_of(p)
     assert [f[0] for f in frames] == [1, 2]
     assert frames[0][1] == pytest.approx(1700000000.25, abs=1e-9)
@@ -73,7 +79,11 @@ def test_pcapng_interfaces_resolutions_and_blocks(tmp_path: Path) -> None:
     # iface 0: Ethernet, microseconds (default); iface 1: raw IP, nanoseconds; iface 2: SLL, 2^-10 s
     data = pcapng(
         [(1, None), (101, 9), (113, 0x80 | 10)],
-        [(0, 1_700_000_000_000_000, b"eth"), (1, 1_700_000_000_500_000_000, b"\x45raw"), (2, 1024 * 5, b"sll")],
+        [
+            (0, 1_700_000_000_000_000, b"eth"),
+            (1, 1_700_000_000_500_000_000, b"\x45raw"),
+            (2, 1024 * 5, b"sll"),
+        ],
         extra_blocks=[(0x0BAD, b"unknown block body")],
         simple=[b"simple-packet"],
     )

@@ -43,9 +43,26 @@ def add_capture_arguments(p: argparse.ArgumentParser, *, keys: bool = True) -> N
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--spi", action="append", default=[], help="only this SPI (ESP/AH SPI or IKE SPI/cookie, hex); repeatable")
-    p.add_argument("--peer", action="append", default=[], metavar="ADDR", help="only packets to or from this address; repeatable")
-    p.add_argument("--proto", action="append", default=[], choices=["ike", "esp", "ah"], help="only this protocol; repeatable")
+    p.add_argument(
+        "--spi",
+        action="append",
+        default=[],
+        help="only this SPI (ESP/AH SPI or IKE SPI/cookie, hex); repeatable",
+    )
+    p.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="only packets to or from this address; repeatable",
+    )
+    p.add_argument(
+        "--proto",
+        action="append",
+        default=[],
+        choices=["ike", "esp", "ah"],
+        help="only this protocol; repeatable",
+    )
 
 
 def decode_options(args: argparse.Namespace) -> DecodeOptions:
@@ -88,7 +105,12 @@ class RecordFilter:
                 peers.add(str(ipaddress.ip_address(a)))
             except ValueError:
                 raise InputError(f"--peer {a!r} is not an IP address") from None
-        return cls(frozenset(spis), frozenset(ike_spis), frozenset(peers), frozenset(getattr(args, "proto", []) or []))
+        return cls(
+            frozenset(spis),
+            frozenset(ike_spis),
+            frozenset(peers),
+            frozenset(getattr(args, "proto", []) or []),
+        )
 
     @property
     def active(self) -> bool:

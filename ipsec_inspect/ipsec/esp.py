@@ -20,7 +20,10 @@ def dissect_esp(data: bytes, offset: int, end: int, meta: PacketMeta) -> EspPack
     if length < 8:
         pkt = EspPacket(meta, data, offset, max(0, length), 0, 0)
         pkt.errors.append(
-            ParseError(f"ESP header truncated: {length} bytes, at least 8 needed (SPI and sequence)", offset)
+            ParseError(
+                f"ESP header truncated: {length} bytes, at least 8 needed (SPI and sequence)",
+                offset,
+            )
         )
         return pkt
     spi, seq = _SPI_SEQ.unpack_from(data, offset)
@@ -35,18 +38,40 @@ def esp_fields(pkt: EspPacket) -> list[Field]:
         Field("esp.sequence", "Sequence number", pkt.seq, o + 4, 4),
     ]
     if pkt.length > 8:
-        fields.append(Field("esp.payload", "Encrypted payload, padding, trailer and ICV", pkt.length - 8, o + 8, pkt.length - 8, f"{pkt.length - 8} bytes"))
+        fields.append(
+            Field(
+                "esp.payload",
+                "Encrypted payload, padding, trailer and ICV",
+                pkt.length - 8,
+                o + 8,
+                pkt.length - 8,
+                f"{pkt.length - 8} bytes",
+            )
+        )
     d = pkt.decryption
     if d is not None:
-        dec = Field("esp.decryption", "Decryption", d.status, o + 8, max(0, pkt.length - 8), d.status)
+        dec = Field(
+            "esp.decryption", "Decryption", d.status, o + 8, max(0, pkt.length - 8), d.status
+        )
         if d.iv:
             dec.children.append(Field("esp.iv", "IV", d.iv, o + 8, len(d.iv)))
         if d.status == "ok":
             dec.children.append(Field("esp.next_header", "Next header", d.next_header, -1, 0))
             dec.children.append(Field("esp.pad_length", "Pad length", d.pad_length, -1, 0))
-            dec.children.append(Field("esp.plaintext", "Payload data", len(d.plaintext), -1, 0, f"{len(d.plaintext)} bytes"))
+            dec.children.append(
+                Field(
+                    "esp.plaintext",
+                    "Payload data",
+                    len(d.plaintext),
+                    -1,
+                    0,
+                    f"{len(d.plaintext)} bytes",
+                )
+            )
         if d.icv:
-            dec.children.append(Field("esp.icv", "ICV", d.icv, o + pkt.length - len(d.icv), len(d.icv)))
+            dec.children.append(
+                Field("esp.icv", "ICV", d.icv, o + pkt.length - len(d.icv), len(d.icv))
+            )
         if d.key_source:
             dec.children.append(Field("esp.key_source", "Key", d.key_source, -1, 0))
         fields.append(dec)

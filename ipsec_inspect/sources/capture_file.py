@@ -171,7 +171,9 @@ class CaptureReader:
             else:
                 yield from self._read_pcapng()
         except (OSError, EOFError, gzip.BadGzipFile, struct.error) as e:
-            self._warn(self.info.frames + 1, f"capture file unreadable after frame {self.info.frames}: {e}")
+            self._warn(
+                self.info.frames + 1, f"capture file unreadable after frame {self.info.frames}: {e}"
+            )
         finally:
             self.close()
 
@@ -201,18 +203,27 @@ class CaptureReader:
             if len(buf) - pos < 16:
                 if not s.ensure(16):
                     if s.available():
-                        self._warn(number + 1, f"frame {number + 1}: record header truncated ({s.available()} of 16 bytes); capture ends here")
+                        self._warn(
+                            number + 1,
+                            f"frame {number + 1}: record header truncated ({s.available()} of 16 bytes); capture ends here",
+                        )
                     return
                 buf = s.buf
                 pos = s.pos
             sec, frac, incl, orig = unpack(buf, pos)
             if incl > max_len:
-                self._warn(number + 1, f"frame {number + 1}: captured length {incl} is larger than the snapshot length {snaplen}; the rest of the file is corrupt and was not read")
+                self._warn(
+                    number + 1,
+                    f"frame {number + 1}: captured length {incl} is larger than the snapshot length {snaplen}; the rest of the file is corrupt and was not read",
+                )
                 return
             end = pos + 16 + incl
             if end > len(buf):
                 if not s.ensure(16 + incl):
-                    self._warn(number + 1, f"frame {number + 1}: record truncated ({s.available() - 16} of {incl} bytes); capture ends here")
+                    self._warn(
+                        number + 1,
+                        f"frame {number + 1}: record truncated ({s.available() - 16} of {incl} bytes); capture ends here",
+                    )
                     return
                 buf = s.buf
                 pos = s.pos
@@ -236,7 +247,10 @@ class CaptureReader:
         while True:
             if not s.ensure(12):
                 if s.available():
-                    self._warn(number + 1, f"block header truncated after frame {number}; capture ends here")
+                    self._warn(
+                        number + 1,
+                        f"block header truncated after frame {number}; capture ends here",
+                    )
                 return
             buf = s.buf
             pos = s.pos
@@ -248,16 +262,25 @@ class CaptureReader:
                 elif bom == b"\x1a\x2b\x3c\x4d":
                     endian = ">"
                 else:
-                    self._warn(number + 1, f"section header with bad byte-order magic {bom.hex()} after frame {number}; the rest of the file was not read")
+                    self._warn(
+                        number + 1,
+                        f"section header with bad byte-order magic {bom.hex()} after frame {number}; the rest of the file was not read",
+                    )
                     return
                 interfaces = []
                 self.info.interfaces = interfaces
             block_type, block_len = struct.unpack_from(endian + "II", buf, pos)
             if block_len < 12 or block_len % 4:
-                self._warn(number + 1, f"corrupt block (type {block_type:#x}, length {block_len}) after frame {number}; the rest of the file was not read")
+                self._warn(
+                    number + 1,
+                    f"corrupt block (type {block_type:#x}, length {block_len}) after frame {number}; the rest of the file was not read",
+                )
                 return
             if not s.ensure(block_len):
-                self._warn(number + 1, f"block truncated (type {block_type:#x}, {s.available()} of {block_len} bytes) after frame {number}; capture ends here")
+                self._warn(
+                    number + 1,
+                    f"block truncated (type {block_type:#x}, {s.available()} of {block_len} bytes) after frame {number}; capture ends here",
+                )
                 return
             buf = s.buf
             pos = s.pos
@@ -266,18 +289,26 @@ class CaptureReader:
             body_end = pos + block_len - 4
             if block_type == 6:  # Enhanced Packet Block
                 if body_end - body < 20:
-                    self._warn(number + 1, f"frame {number + 1}: enhanced packet block too short; skipped")
+                    self._warn(
+                        number + 1, f"frame {number + 1}: enhanced packet block too short; skipped"
+                    )
                     continue
                 iface, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "IIIII", buf, body)
                 if iface >= len(interfaces):
                     number += 1
                     self.info.frames = number
-                    self._warn(number, f"frame {number}: refers to interface {iface}, which no interface block described; skipped")
+                    self._warn(
+                        number,
+                        f"frame {number}: refers to interface {iface}, which no interface block described; skipped",
+                    )
                     continue
                 if body + 20 + incl > body_end:
                     number += 1
                     self.info.frames = number
-                    self._warn(number, f"frame {number}: captured length {incl} runs past its block; skipped")
+                    self._warn(
+                        number,
+                        f"frame {number}: captured length {incl} runs past its block; skipped",
+                    )
                     continue
                 info = interfaces[iface]
                 number += 1
@@ -289,7 +320,10 @@ class CaptureReader:
                 if not interfaces:
                     number += 1
                     self.info.frames = number
-                    self._warn(number, f"frame {number}: simple packet block before any interface block; skipped")
+                    self._warn(
+                        number,
+                        f"frame {number}: simple packet block before any interface block; skipped",
+                    )
                     continue
                 (orig,) = struct.unpack_from(endian + "I", buf, body)
                 info = interfaces[0]
@@ -302,7 +336,9 @@ class CaptureReader:
             elif block_type == 2:  # obsolete Packet Block
                 if body_end - body < 20:
                     continue
-                iface, _drops, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "HHIIII", buf, body)
+                iface, _drops, ts_hi, ts_lo, incl, orig = struct.unpack_from(
+                    endian + "HHIIII", buf, body
+                )
                 if iface >= len(interfaces) or body + 20 + incl > body_end:
                     number += 1
                     self.info.frames = number
@@ -316,7 +352,10 @@ class CaptureReader:
                 yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
             elif block_type == 1:  # Interface Description Block
                 if body_end - body < 8:
-                    self._warn(number + 1, "interface description block too short; the rest of the file was not read")
+                    self._warn(
+                        number + 1,
+                        "interface description block too short; the rest of the file was not read",
+                    )
                     return
                 link_type, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, body)
                 info = InterfaceInfo(link_type, snaplen)

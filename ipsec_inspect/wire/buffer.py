@@ -9,6 +9,7 @@ the run.
 
 from __future__ import annotations
 
+import builtins
 import struct
 
 _U16 = struct.Struct("!H")
@@ -82,13 +83,13 @@ class Reader:
         self.pos += 8
         return v
 
-    def bytes(self, n: int, what: str = "bytes") -> bytes:
+    def bytes(self, n: int, what: str = "bytes") -> builtins.bytes:
         self._need(n, what)
         v = bytes(self.data[self.pos : self.pos + n])
         self.pos += n
         return v
 
-    def rest(self) -> bytes:
+    def rest(self) -> builtins.bytes:
         v = bytes(self.data[self.pos : self.end])
         self.pos = self.end
         return v

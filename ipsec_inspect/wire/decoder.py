@@ -85,7 +85,9 @@ class DecodeOptions:
             left, proto = spec.split(":", 1)
             layer, port = left.split("=", 1)
         except ValueError:
-            raise ValueError(f"--decode-as {spec!r}: expected udp.port=N:ike|udpencap|esp or tcp.port=N:ike-tcp") from None
+            raise ValueError(
+                f"--decode-as {spec!r}: expected udp.port=N:ike|udpencap|esp or tcp.port=N:ike-tcp"
+            ) from None
         layer = layer.strip().lower()
         proto = proto.strip().lower()
         if layer not in ("udp.port", "tcp.port") or not port.strip().isdigit():
@@ -257,7 +259,13 @@ class Decoder:
     # ----------------------------------------------------------------- entry point
 
     def decode(
-        self, number: int, time: float, link_type: int, data: bytes, orig_len: int = 0, iface: int = 0
+        self,
+        number: int,
+        time: float,
+        link_type: int,
+        data: bytes,
+        orig_len: int = 0,
+        iface: int = 0,
     ) -> list[Record]:
         """All records found in one frame (usually one, sometimes none or several)."""
         self.stats.frames += 1
@@ -286,11 +294,23 @@ class Decoder:
 
     # ----------------------------------------------------------------- IP
 
-    def _malformed(self, out: list[Record], meta: PacketMeta, layer: str, msg: str, offset: int) -> None:
+    def _malformed(
+        self, out: list[Record], meta: PacketMeta, layer: str, msg: str, offset: int
+    ) -> None:
         self.stats.malformed += 1
         out.append(Malformed(meta, layer, ParseError(msg, offset)))
 
-    def _ipv4(self, d: bytes, off: int, end: int, number: int, time: float, iface: int, out: list[Record], depth: int) -> None:
+    def _ipv4(
+        self,
+        d: bytes,
+        off: int,
+        end: int,
+        number: int,
+        time: float,
+        iface: int,
+        out: list[Record],
+        depth: int,
+    ) -> None:
         if end - off < 20:
             return
         vihl, _tos, total, ident, frag, _ttl, proto = _IPV4_HDR.unpack_from(d, off)
@@ -300,7 +320,15 @@ class Decoder:
         src = self._v4(d[off + 12 : off + 16])
         dst = self._v4(d[off + 16 : off + 20])
         if ihl < 20 or off + ihl > end:
-            self._malformed(out, PacketMeta(number, time, src, dst, 0, 0, Transport.IP, 4, end - off, (), False, iface), "ip", f"IPv4 header length {ihl} is invalid (frame has {end - off} bytes from the IP header)", off)
+            self._malformed(
+                out,
+                PacketMeta(
+                    number, time, src, dst, 0, 0, Transport.IP, 4, end - off, (), False, iface
+                ),
+                "ip",
+                f"IPv4 header length {ihl} is invalid (frame has {end - off} bytes from the IP header)",
+                off,
+            )
             return
         if total == 0:  # TSO/LRO captures: length unknown, trust the capture
             ip_end = end
@@ -309,19 +337,79 @@ class Decoder:
             if ip_end > end:
                 ip_end = end  # snapped or truncated: decode what we have
             elif total < ihl:
-                self._malformed(out, PacketMeta(number, time, src, dst, 0, 0, Transport.IP, 4, end - off, (), False, iface), "ip", f"IPv4 total length {total} is shorter than its header ({ihl})", off + 2)
+                self._malformed(
+                    out,
+                    PacketMeta(
+                        number, time, src, dst, 0, 0, Transport.IP, 4, end - off, (), False, iface
+                    ),
+                    "ip",
+                    f"IPv4 total length {total} is shorter than its header ({ihl})",
+                    off + 2,
+                )
                 return
         l4 = off + ihl
         if frag & 0x3FFF:  # more-fragments flag or non-zero offset
             self.stats.fragments += 1
-            whole = self.reassembler.add((4, src, dst, ident, proto), time, number, (frag & 0x1FFF) * 8, bool(frag & 0x2000), d[l4:ip_end], ip_end - off)
+            whole = self.reassembler.add(
+                (4, src, dst, ident, proto),
+                time,
+                number,
+                (frag & 0x1FFF) * 8,
+                bool(frag & 0x2000),
+                d[l4:ip_end],
+                ip_end - off,
+            )
             if whole is None:
                 return
-            self._l4(whole.payload, 0, len(whole.payload), proto, src, dst, 4, number, time, iface, out, depth, whole.wire_len, whole.frames, True, -1)
+            self._l4(
+                whole.payload,
+                0,
+                len(whole.payload),
+                proto,
+                src,
+                dst,
+                4,
+                number,
+                time,
+                iface,
+                out,
+                depth,
+                whole.wire_len,
+                whole.frames,
+                True,
+                -1,
+            )
             return
-        self._l4(d, l4, ip_end, proto, src, dst, 4, number, time, iface, out, depth, ip_end - off, (), False, off)
+        self._l4(
+            d,
+            l4,
+            ip_end,
+            proto,
+            src,
+            dst,
+            4,
+            number,
+            time,
+            iface,
+            out,
+            depth,
+            ip_end - off,
+            (),
+            False,
+            off,
+        )
 
-    def _ipv6(self, d: bytes, off: int, end: int, number: int, time: float, iface: int, out: list[Record], depth: int) -> None:
+    def _ipv6(
+        self,
+        d: bytes,
+        off: int,
+        end: int,
+        number: int,
+        time: float,
+        iface: int,
+        out: list[Record],
+        depth: int,
+    ) -> None:
         if end - off < 40:
             return
         plen = (d[off + 4] << 8) | d[off + 5]
@@ -340,7 +428,26 @@ class Decoder:
                 nh, hlen = d[pos], (d[pos + 1] + 1) * 8
                 pos += hlen
                 if pos > ip_end:
-                    self._malformed(out, PacketMeta(number, time, src, dst, 0, 0, Transport.IP, 6, ip_end - off, (), False, iface), "ip", f"IPv6 extension header length runs past the packet end at offset {ip_end}", pos - hlen)
+                    self._malformed(
+                        out,
+                        PacketMeta(
+                            number,
+                            time,
+                            src,
+                            dst,
+                            0,
+                            0,
+                            Transport.IP,
+                            6,
+                            ip_end - off,
+                            (),
+                            False,
+                            iface,
+                        ),
+                        "ip",
+                        f"IPv6 extension header length runs past the packet end at offset {ip_end}",
+                        pos - hlen,
+                    )
                     return
             elif nh == 44:  # fragment
                 if pos + 8 > ip_end:
@@ -361,12 +468,48 @@ class Decoder:
                 frag_info = None  # atomic fragment (RFC 6946)
             else:
                 self.stats.fragments += 1
-                whole = self.reassembler.add((6, src, dst, ident), time, number, foff, more, d[pos:ip_end], ip_end - off)
+                whole = self.reassembler.add(
+                    (6, src, dst, ident), time, number, foff, more, d[pos:ip_end], ip_end - off
+                )
                 if whole is None:
                     return
-                self._l4(whole.payload, 0, len(whole.payload), nh, src, dst, 6, number, time, iface, out, depth, whole.wire_len, whole.frames, True, -1)
+                self._l4(
+                    whole.payload,
+                    0,
+                    len(whole.payload),
+                    nh,
+                    src,
+                    dst,
+                    6,
+                    number,
+                    time,
+                    iface,
+                    out,
+                    depth,
+                    whole.wire_len,
+                    whole.frames,
+                    True,
+                    -1,
+                )
                 return
-        self._l4(d, pos, ip_end, nh, src, dst, 6, number, time, iface, out, depth, ip_end - off, (), False, off)
+        self._l4(
+            d,
+            pos,
+            ip_end,
+            nh,
+            src,
+            dst,
+            6,
+            number,
+            time,
+            iface,
+            out,
+            depth,
+            ip_end - off,
+            (),
+            False,
+            off,
+        )
 
     # ----------------------------------------------------------------- transport
 
@@ -390,14 +533,46 @@ class Decoder:
         ip_offset: int,
     ) -> None:
         if proto == 50:
-            meta = PacketMeta(number, time, src, dst, 0, 0, Transport.IP, version, wire_len, frames, fragmented, iface)
+            meta = PacketMeta(
+                number,
+                time,
+                src,
+                dst,
+                0,
+                0,
+                Transport.IP,
+                version,
+                wire_len,
+                frames,
+                fragmented,
+                iface,
+            )
             pkt = dissect_esp(d, pos, end, meta)
             if pkt.errors:
                 self.stats.malformed += 1
             out.append(pkt)
         elif proto == 17:
             if end - pos < 8:
-                self._malformed(out, PacketMeta(number, time, src, dst, 0, 0, Transport.UDP, version, wire_len, frames, fragmented, iface), "udp", f"UDP header truncated ({end - pos} of 8 bytes)", pos)
+                self._malformed(
+                    out,
+                    PacketMeta(
+                        number,
+                        time,
+                        src,
+                        dst,
+                        0,
+                        0,
+                        Transport.UDP,
+                        version,
+                        wire_len,
+                        frames,
+                        fragmented,
+                        iface,
+                    ),
+                    "udp",
+                    f"UDP header truncated ({end - pos} of 8 bytes)",
+                    pos,
+                )
                 return
             sport, dport, ulen = _UDP.unpack_from(d, pos)
             uend = pos + ulen
@@ -407,15 +582,45 @@ class Decoder:
             kind = special.get(dport) or special.get(sport)
             if kind is None:
                 if self.options.ike_heuristic and looks_like_ike(d, pos + 8, uend):
-                    meta = PacketMeta(number, time, src, dst, sport, dport, Transport.UDP, version, wire_len, frames, fragmented, iface)
+                    meta = PacketMeta(
+                        number,
+                        time,
+                        src,
+                        dst,
+                        sport,
+                        dport,
+                        Transport.UDP,
+                        version,
+                        wire_len,
+                        frames,
+                        fragmented,
+                        iface,
+                    )
                     out.append(dissect_ike(d, pos + 8, uend, meta))
                 return
-            if NATT_PORT in (sport, dport) and kind == "ike" and special.get(NATT_PORT) == "udpencap":
+            if (
+                NATT_PORT in (sport, dport)
+                and kind == "ike"
+                and special.get(NATT_PORT) == "udpencap"
+            ):
                 kind = "udpencap"
             body = pos + 8
             n = uend - body
             if kind == "udpencap":
-                meta = PacketMeta(number, time, src, dst, sport, dport, Transport.UDP_ENCAP, version, wire_len, frames, fragmented, iface)
+                meta = PacketMeta(
+                    number,
+                    time,
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    Transport.UDP_ENCAP,
+                    version,
+                    wire_len,
+                    frames,
+                    fragmented,
+                    iface,
+                )
                 if n == 1 and d[body] == 0xFF:
                     out.append(NatKeepalive(meta))
                 elif n >= 4 and d[body : body + 4] == b"\x00\x00\x00\x00":
@@ -424,25 +629,87 @@ class Decoder:
                     pkt = dissect_esp(d, body, uend, meta)
                     out.append(pkt)
                 elif n > 0:
-                    self._malformed(out, meta, "udp", f"UDP-encapsulated payload of {n} bytes is neither a keepalive, a non-ESP marker nor an ESP header", body)
+                    self._malformed(
+                        out,
+                        meta,
+                        "udp",
+                        f"UDP-encapsulated payload of {n} bytes is neither a keepalive, a non-ESP marker nor an ESP header",
+                        body,
+                    )
             elif kind == "ike":
-                meta = PacketMeta(number, time, src, dst, sport, dport, Transport.UDP, version, wire_len, frames, fragmented, iface)
+                meta = PacketMeta(
+                    number,
+                    time,
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    Transport.UDP,
+                    version,
+                    wire_len,
+                    frames,
+                    fragmented,
+                    iface,
+                )
                 if n == 1 and d[body] == 0xFF:
                     out.append(NatKeepalive(meta))
                 elif n > 0:
                     out.append(dissect_ike(d, body, uend, meta))
             elif kind == "esp":
-                meta = PacketMeta(number, time, src, dst, sport, dport, Transport.UDP_ENCAP, version, wire_len, frames, fragmented, iface)
+                meta = PacketMeta(
+                    number,
+                    time,
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    Transport.UDP_ENCAP,
+                    version,
+                    wire_len,
+                    frames,
+                    fragmented,
+                    iface,
+                )
                 out.append(dissect_esp(d, body, uend, meta))
         elif proto == 51:
-            meta = PacketMeta(number, time, src, dst, 0, 0, Transport.IP, version, wire_len, frames, fragmented, iface)
+            meta = PacketMeta(
+                number,
+                time,
+                src,
+                dst,
+                0,
+                0,
+                Transport.IP,
+                version,
+                wire_len,
+                frames,
+                fragmented,
+                iface,
+            )
             ah = dissect_ah(d, pos, end, meta, ip_offset)
             out.append(ah)
             if ah.errors:
                 self.stats.malformed += 1
             if depth < _MAX_NESTING and ah.inner_offset < end:
                 # Continue into what AH protects (transport payload or a tunnelled packet).
-                self._after_ah(d, ah.inner_offset, end, ah.next_header, src, dst, version, number, time, iface, out, depth + 1, wire_len, frames, fragmented, ip_offset)
+                self._after_ah(
+                    d,
+                    ah.inner_offset,
+                    end,
+                    ah.next_header,
+                    src,
+                    dst,
+                    version,
+                    number,
+                    time,
+                    iface,
+                    out,
+                    depth + 1,
+                    wire_len,
+                    frames,
+                    fragmented,
+                    ip_offset,
+                )
         elif proto == 6:
             self._tcp(d, pos, end, src, dst, version, number, time, iface, out, wire_len)
         elif proto in (4, 41) and depth < _MAX_NESTING:
@@ -452,14 +719,62 @@ class Decoder:
             else:
                 self._ipv6(d, pos, end, number, time, iface, out, depth + 1)
 
-    def _after_ah(self, d: bytes, pos: int, end: int, nh: int, src: str, dst: str, version: int, number: int, time: float, iface: int, out: list[Record], depth: int, wire_len: int, frames: tuple[int, ...], fragmented: bool, ip_offset: int) -> None:
+    def _after_ah(
+        self,
+        d: bytes,
+        pos: int,
+        end: int,
+        nh: int,
+        src: str,
+        dst: str,
+        version: int,
+        number: int,
+        time: float,
+        iface: int,
+        out: list[Record],
+        depth: int,
+        wire_len: int,
+        frames: tuple[int, ...],
+        fragmented: bool,
+        ip_offset: int,
+    ) -> None:
         # In IPv6, extension headers may follow AH (destination options).
         while version == 6 and nh in _IPV6_EXT and pos + 2 <= end:
             nh, pos = d[pos], pos + (d[pos + 1] + 1) * 8
         if pos < end:
-            self._l4(d, pos, end, nh, src, dst, version, number, time, iface, out, depth, wire_len, frames, fragmented, ip_offset)
+            self._l4(
+                d,
+                pos,
+                end,
+                nh,
+                src,
+                dst,
+                version,
+                number,
+                time,
+                iface,
+                out,
+                depth,
+                wire_len,
+                frames,
+                fragmented,
+                ip_offset,
+            )
 
-    def _tcp(self, d: bytes, pos: int, end: int, src: str, dst: str, version: int, number: int, time: float, iface: int, out: list[Record], wire_len: int) -> None:
+    def _tcp(
+        self,
+        d: bytes,
+        pos: int,
+        end: int,
+        src: str,
+        dst: str,
+        version: int,
+        number: int,
+        time: float,
+        iface: int,
+        out: list[Record],
+        wire_len: int,
+    ) -> None:
         if end - pos < 20:
             return
         sport, dport, seq, _ack, doff, flags = _TCP.unpack_from(d, pos)
@@ -468,12 +783,46 @@ class Decoder:
             return
         hlen = (doff >> 4) * 4
         if hlen < 20 or pos + hlen > end:
-            self._malformed(out, PacketMeta(number, time, src, dst, sport, dport, Transport.TCP, version, wire_len, (), False, iface), "tcp", f"TCP header length {hlen} is invalid", pos + 12)
+            self._malformed(
+                out,
+                PacketMeta(
+                    number,
+                    time,
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    Transport.TCP,
+                    version,
+                    wire_len,
+                    (),
+                    False,
+                    iface,
+                ),
+                "tcp",
+                f"TCP header length {hlen} is invalid",
+                pos + 12,
+            )
             return
-        messages = self.tcp.segment((src, dst, sport, dport), number, seq, flags, d[pos + hlen : end])
+        messages = self.tcp.segment(
+            (src, dst, sport, dport), number, seq, flags, d[pos + hlen : end]
+        )
         for m in messages:
             frames = m.frames if len(m.frames) > 1 else ()
-            meta = PacketMeta(number, time, src, dst, sport, dport, Transport.TCP, version, wire_len, frames, False, iface)
+            meta = PacketMeta(
+                number,
+                time,
+                src,
+                dst,
+                sport,
+                dport,
+                Transport.TCP,
+                version,
+                wire_len,
+                frames,
+                False,
+                iface,
+            )
             if m.kind == "ike":
                 out.append(dissect_ike(m.data, 0, len(m.data), meta))
             else:

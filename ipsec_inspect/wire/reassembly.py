@@ -39,7 +39,9 @@ class FragmentReassembler:
     (as most stacks do). ``expired`` lists what was dropped, for the user to see.
     """
 
-    def __init__(self, timeout: float = 60.0, max_pending: int = 4096, max_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self, timeout: float = 60.0, max_pending: int = 4096, max_bytes: int = 64 << 20
+    ) -> None:
         self.timeout = timeout
         self.max_pending = max_pending
         self.max_bytes = max_bytes

@@ -87,7 +87,7 @@ class TcpEncapStreams:
         self._append(d, payload, frame)
         # Drain segments that are now in order.
         while d.pending:
-            nxt = d.pending.pop(d.next_seq, None)  # type: ignore[arg-type]
+            nxt = d.pending.pop(d.next_seq, None)
             if nxt is None:
                 break
             d.pending_bytes -= len(nxt[0])
@@ -113,7 +113,9 @@ class TcpEncapStreams:
         while len(d.buf) >= 2:
             length = (d.buf[0] << 8) | d.buf[1]
             if length < 3:
-                self.problems.append((frame, f"RFC 8229 length field {length} is too small; stream framing lost"))
+                self.problems.append(
+                    (frame, f"RFC 8229 length field {length} is too small; stream framing lost")
+                )
                 d.buf.clear()
                 d.frames = []
                 break
