@@ -9,15 +9,27 @@ Layers below know nothing of each other; this module is where they meet.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from ipsec_inspect.cli import InputError
+from ipsec_inspect.lifecycle.events import TrackerEvent
+from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.records import CaptureWarning, Record
-from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo
+from ipsec_inspect.records import (
+    AhPacket,
+    CaptureWarning,
+    EspPacket,
+    IkeMessage,
+    Malformed,
+    NatKeepalive,
+    Record,
+)
+from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
+from ipsec_inspect.sources.frame_store import FrameStore
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 
 if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start-up
@@ -121,3 +133,286 @@ def open_records(
 ) -> RecordStream:
     keys = load_keys(key_paths) if key_paths else None
     return RecordStream(os.fspath(path), options or DecodeOptions(), keys)
+
+
+# --------------------------------------------------------------------------- full analysis
+
+
+class RecordKind:
+    """Codes stored per record in the packet index (one byte each)."""
+
+    IKE = 0
+    ESP = 1
+    AH = 2
+    KEEPALIVE = 3
+    MALFORMED = 4
+
+
+@dataclass(slots=True)
+class Progress:
+    frames: int
+    records: int
+    bytes_done: int
+    bytes_total: int
+    done: bool = False
+
+    @property
+    def fraction(self) -> float:
+        if self.done:
+            return 1.0
+        return min(1.0, self.bytes_done / self.bytes_total) if self.bytes_total else 0.0
+
+
+class PacketIndex:
+    """Compact per-record columns for the packet list: a few bytes per record.
+
+    Why columns of ``array``: a million records as objects would cost hundreds of MB;
+    as arrays they cost about 20 bytes each, and a row's text is rebuilt on demand from
+    the frame (see :meth:`Analysis.record`).
+    """
+
+    def __init__(self) -> None:
+        self.frame = array("L")  # frame number
+        self.sub = array("B")  # index of the record among its frame's records
+        self.kind = array("B")  # RecordKind
+        self.time = array("d")
+        self.flow = array("L")  # flow id: see Analysis.flow_keys
+        self.flags = array("B")  # bit 0: has an error; bit 1: decrypted; bit 2: decryption failed
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+class Analysis:
+    """The whole pipeline over one capture: decode, decrypt, track; views read from here.
+
+    The core is sans-I/O (:meth:`feed_frame` takes frames from any source — a file or a
+    live interface); :meth:`run` drives it over a capture file. What views need afterwards
+    is kept compactly: the tracker's SA state, a :class:`PacketIndex` of the IPsec
+    records, and frame offsets to re-read any record on demand.
+    """
+
+    def __init__(
+        self,
+        path: str | None,
+        options: DecodeOptions | None = None,
+        key_paths: Sequence[str] = (),
+        config: TrackerConfig | None = None,
+        *,
+        keep_index: bool = True,
+        keys: KeyStore | None = None,
+    ) -> None:
+        self.path = path
+        self.options = options or DecodeOptions()
+        self.key_paths = list(key_paths)
+        self.keys = (
+            keys if keys is not None else (load_keys(self.key_paths) if self.key_paths else None)
+        )
+        self.config = config or TrackerConfig()
+        self.keep_index = keep_index
+        self.decoder = Decoder(self.options)
+        self.decryptor: Decryptor | None = None
+        if self.keys is not None:
+            from ipsec_inspect.crypto.decryptor import Decryptor
+
+            self.decryptor = Decryptor(self.keys)
+        self.tracker = Tracker(self.config)
+        self.index = PacketIndex()
+        self.flow_ids: dict[tuple[object, ...], int] = {}
+        self.flow_keys: list[tuple[object, ...]] = []
+        self.warnings: list[CaptureWarning] = []
+        self.info: CaptureInfo | None = None
+        self.offsets: array[int] | None = array("Q") if keep_index else None
+        self.records = 0
+        self.finished = False
+        self._store: FrameStore | None = None
+        self._result: TrackerResult | None = None
+
+    # ------------------------------------------------------------------ sans-I/O core
+
+    def _flow(self, r: Record) -> int:
+        if isinstance(r, EspPacket):
+            key: tuple[object, ...] = ("esp", r.meta.dst, r.spi)
+        elif isinstance(r, AhPacket):
+            key = ("ah", r.meta.dst, r.spi)
+        elif isinstance(r, IkeMessage):
+            key = ("ike", r.version, r.header.spi_i)
+        else:
+            key = ("other",)
+        fid = self.flow_ids.get(key)
+        if fid is None:
+            fid = self.flow_ids[key] = len(self.flow_keys)
+            self.flow_keys.append(key)
+        return fid
+
+    def feed_frame(
+        self,
+        number: int,
+        time: float,
+        link_type: int,
+        data: bytes,
+        orig_len: int = 0,
+        iface: int = 0,
+    ) -> list[TrackerEvent]:
+        """Decode, decrypt and track one frame; return the tracker's events."""
+        records = self.decoder.decode(number, time, link_type, data, orig_len, iface)
+        if not records:
+            return []
+        events: list[TrackerEvent] = []
+        process = self.decryptor.process if self.decryptor is not None else None
+        index = self.index if self.keep_index else None
+        for sub, r in enumerate(records):
+            if process is not None:
+                r = process(r)
+            self.records += 1
+            events.extend(self.tracker.feed(r))
+            if index is not None:
+                index.frame.append(r.meta.frame)
+                index.sub.append(min(sub, 255))
+                index.kind.append(_kind_of(r))
+                index.time.append(r.meta.time)
+                index.flow.append(self._flow(r))
+                index.flags.append(_flags_of(r))
+        return events
+
+    def finish(self) -> list[TrackerEvent]:
+        for frames, why in self.decoder.finish():
+            self.warnings.append(
+                CaptureWarning(
+                    frames[0] if frames else 0,
+                    f"IP fragments in frames {', '.join(map(str, frames[:8]))} were dropped: {why}",
+                )
+            )
+        for frame, problem in self.decoder.tcp.problems:
+            self.warnings.append(CaptureWarning(frame, problem))
+        end = self.info.last_time if self.info is not None else None
+        events = self.tracker.finish(end)
+        self._result = self.tracker.result()
+        self.finished = True
+        return events
+
+    # ------------------------------------------------------------------ file driver
+
+    def open(self) -> CaptureReader:
+        """Open the capture (raising InputError for an unreadable file)."""
+        if self.path is None:
+            raise InputError("no capture file given")
+        try:
+            reader = CaptureReader(self.path, offsets=self.offsets)
+        except CaptureError as e:
+            raise InputError(str(e)) from None
+        reader.on_warning = self.warnings.append
+        self.info = reader.info
+        return reader
+
+    def run(
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_events: Callable[[list[TrackerEvent]], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+        progress_every: int = 20000,
+    ) -> TrackerResult:
+        """Read the whole capture; call ``on_progress`` every ``progress_every`` frames."""
+        reader = self.open()
+        total = _file_size(self.path)
+        feed = self.feed_frame
+        for number, time, link_type, data, orig_len, iface in reader:
+            events = feed(number, time, link_type, data, orig_len, iface)
+            if events and on_events is not None:
+                on_events(events)
+            if number % progress_every == 0:
+                if on_progress is not None:
+                    on_progress(Progress(number, self.records, reader.bytes_read(), total))
+                if stop is not None and stop():
+                    reader.close()
+                    break
+        events = self.finish()
+        if on_events is not None and events:
+            on_events(events)
+        if on_progress is not None:
+            on_progress(Progress(reader.info.frames, self.records, total, total, done=True))
+        return self.result()
+
+    def result(self) -> TrackerResult:
+        if self._result is None:
+            self._result = self.tracker.result()
+        return self._result
+
+    # ------------------------------------------------------------------ views' helpers
+
+    def record(self, i: int) -> Record | None:
+        """Record ``i`` of the packet index, re-read from the capture and decrypted again."""
+        if (
+            not self.keep_index
+            or not 0 <= i < len(self.index)
+            or self.info is None
+            or self.offsets is None
+        ):
+            return None
+        if self._store is None:
+            if self.path is None:
+                return None
+            self._store = FrameStore(self.path, self.info, self.offsets)
+        number = self.index.frame[i]
+        sub = self.index.sub[i]
+        frame = self._store.frame(number)
+        if frame is None:
+            return None
+        records = Decoder(self.options).decode(*frame)
+        if sub >= len(records):
+            return (
+                None  # built from several frames (IP fragments, TCP stream): not re-readable alone
+            )
+        r = records[sub]
+        if self.decryptor is not None:
+            r = self.decryptor.process_again(r)
+        return r
+
+    def problems(self) -> list[str]:
+        out = [f"frame {w.frame}: {w.message}" if w.frame else w.message for w in self.warnings]
+        if self.keys is not None:
+            out.extend(self.keys.problems)
+        if self.decryptor is not None:
+            out.extend(self.decryptor.problems())
+        return out
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def _kind_of(r: Record) -> int:
+    if isinstance(r, IkeMessage):
+        return RecordKind.IKE
+    if isinstance(r, EspPacket):
+        return RecordKind.ESP
+    if isinstance(r, AhPacket):
+        return RecordKind.AH
+    if isinstance(r, NatKeepalive):
+        return RecordKind.KEEPALIVE
+    return RecordKind.MALFORMED
+
+
+def _flags_of(r: Record) -> int:
+    flags = 0
+    if isinstance(r, Malformed) or getattr(r, "errors", None):
+        flags |= 1
+    if isinstance(r, EspPacket) and r.decryption is not None:
+        flags |= 2 if r.decryption.status == "ok" else 4
+    elif isinstance(r, IkeMessage) and r.decryption_status is not None:
+        flags |= (
+            2
+            if r.decryption_status == "ok"
+            else (4 if r.decryption_status not in ("no-key",) else 0)
+        )
+    elif isinstance(r, AhPacket) and r.icv_status is not None:
+        flags |= 2 if r.icv_status == "ok" else 4
+    return flags
+
+
+def _file_size(path: str | None) -> int:
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0

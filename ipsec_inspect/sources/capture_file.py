@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -66,12 +67,13 @@ class CaptureInfo:
 class _ChunkStream:
     """Bytes from a file object in large chunks, with a cursor that may cross chunks."""
 
-    __slots__ = ("buf", "eof", "fh", "pos")
+    __slots__ = ("base", "buf", "eof", "fh", "pos")
 
     def __init__(self, fh: BinaryIO) -> None:
         self.fh = fh
         self.buf = b""
         self.pos = 0
+        self.base = 0  # stream offset of buf[0]: frame offsets for random access later
         self.eof = False
 
     def ensure(self, n: int) -> bool:
@@ -87,6 +89,7 @@ class _ChunkStream:
                 break
             parts.append(chunk)
             avail += len(chunk)
+        self.base += self.pos
         self.buf = b"".join(parts)
         self.pos = 0
         return avail >= n
@@ -95,7 +98,7 @@ class _ChunkStream:
         return len(self.buf) - self.pos
 
 
-def _open_stream(path: str) -> tuple[BinaryIO, bool]:
+def _open_stream(path: str) -> tuple[BinaryIO, BinaryIO, bool]:
     try:
         fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the caller
     except FileNotFoundError:
@@ -109,8 +112,8 @@ def _open_stream(path: str) -> tuple[BinaryIO, bool]:
     head = fh.read(2)
     fh.seek(0)
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=fh, mode="rb"), True  # type: ignore[return-value]
-    return fh, False
+        return gzip.GzipFile(fileobj=fh, mode="rb"), fh, True  # type: ignore[return-value]
+    return fh, fh, False
 
 
 class CaptureReader:
@@ -124,10 +127,13 @@ class CaptureReader:
         reader.info.warnings  # anything wrong with the file itself
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, offsets: array[int] | None = None) -> None:
+        """``offsets``: when given, the stream offset of every frame's record is appended to
+        it (for random access by :class:`~ipsec_inspect.sources.frame_store.FrameStore`)."""
         self.path = os.fspath(path)
+        self.offsets = offsets
         self.info = CaptureInfo(self.path)
-        self._fh, self.info.compressed = _open_stream(self.path)
+        self._fh, self._raw, self.info.compressed = _open_stream(self.path)
         self._stream = _ChunkStream(self._fh)
         try:
             ok = self._stream.ensure(4)
@@ -149,8 +155,16 @@ class CaptureReader:
     def close(self) -> None:
         try:
             self._fh.close()
+            self._raw.close()
         except OSError:
             pass
+
+    def bytes_read(self) -> int:
+        """How far into the file (compressed bytes for gzip) reading has come: for progress."""
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
 
     def __enter__(self) -> CaptureReader:
         return self
@@ -195,6 +209,7 @@ class CaptureReader:
         rec = struct.Struct(endian + "IIII")
         unpack = rec.unpack_from
         info = self.info
+        offsets = self.offsets
         number = 0
         max_len = max(snaplen, 262144) if snaplen else 262144
         while True:
@@ -230,6 +245,8 @@ class CaptureReader:
                 end = pos + 16 + incl
             number += 1
             info.frames = number
+            if offsets is not None:
+                offsets.append(s.base + pos)
             s.pos = end
             t = sec + frac * resolution
             if number == 1:
@@ -296,6 +313,8 @@ class CaptureReader:
                 iface, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "IIIII", buf, body)
                 if iface >= len(interfaces):
                     number += 1
+                    if self.offsets is not None:
+                        self.offsets.append(s.base + pos)
                     self.info.frames = number
                     self._warn(
                         number,
@@ -304,6 +323,8 @@ class CaptureReader:
                     continue
                 if body + 20 + incl > body_end:
                     number += 1
+                    if self.offsets is not None:
+                        self.offsets.append(s.base + pos)
                     self.info.frames = number
                     self._warn(
                         number,
@@ -312,6 +333,8 @@ class CaptureReader:
                     continue
                 info = interfaces[iface]
                 number += 1
+                if self.offsets is not None:
+                    self.offsets.append(s.base + pos)
                 self.info.frames = number
                 t = ((ts_hi << 32) | ts_lo) * info.ts_resolution + info.ts_offset
                 self._times(number, t)
@@ -319,6 +342,8 @@ class CaptureReader:
             elif block_type == 3:  # Simple Packet Block
                 if not interfaces:
                     number += 1
+                    if self.offsets is not None:
+                        self.offsets.append(s.base + pos)
                     self.info.frames = number
                     self._warn(
                         number,
@@ -331,6 +356,8 @@ class CaptureReader:
                 if info.snaplen:
                     incl = min(incl, info.snaplen)
                 number += 1
+                if self.offsets is not None:
+                    self.offsets.append(s.base + pos)
                 self.info.frames = number
                 yield number, 0.0, info.link_type, buf[body + 4 : body + 4 + incl], orig, 0
             elif block_type == 2:  # obsolete Packet Block
@@ -341,11 +368,15 @@ class CaptureReader:
                 )
                 if iface >= len(interfaces) or body + 20 + incl > body_end:
                     number += 1
+                    if self.offsets is not None:
+                        self.offsets.append(s.base + pos)
                     self.info.frames = number
                     self._warn(number, f"frame {number}: corrupt packet block; skipped")
                     continue
                 info = interfaces[iface]
                 number += 1
+                if self.offsets is not None:
+                    self.offsets.append(s.base + pos)
                 self.info.frames = number
                 t = ((ts_hi << 32) | ts_lo) * info.ts_resolution + info.ts_offset
                 self._times(number, t)

@@ -1,0 +1,219 @@
+"""Side-by-side benchmarks: ipsec-inspect against tshark, dpkt and scapy on the same file.
+
+Not a test: it prints wall time, packets per second, peak resident memory and the ratio
+to tshark for each tool doing the same job. Two jobs:
+
+- ``summary``: read every ESP packet's SPI and sequence number and count per SPI
+  (``ipsec-inspect summary`` versus ``tshark -T fields -e esp.spi -e esp.sequence``,
+  a dpkt loop and a scapy loop — what a user would script today);
+- ``decrypt``: decrypt every ESP packet (``ipsec-inspect summary --keys`` versus tshark with
+  ESP decryption and ICV checking on).
+
+    python benchmarks/make_esp_capture.py /tmp/esp-1m.pcap --packets 1000000
+    python benchmarks/run_benchmarks.py /tmp/esp-1m.pcap [--scapy-packets 20000] [--jobs summary,decrypt]
+
+scapy is run on the first ``--scapy-packets`` packets only (it needs minutes and gigabytes
+for a million) and its time is extrapolated linearly; the output says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DPKT_LOOP = r"""
+import sys, dpkt
+counts = {}
+with open(sys.argv[1], "rb") as fh:
+    for ts, buf in dpkt.pcap.Reader(fh):
+        eth = dpkt.ethernet.Ethernet(buf)
+        ip = eth.data
+        if isinstance(ip, dpkt.ip.IP) and ip.p == 50:
+            esp = ip.data
+            spi = esp.spi if hasattr(esp, "spi") else int.from_bytes(bytes(esp)[:4], "big")
+            counts[spi] = counts.get(spi, 0) + 1
+print(len(counts), sum(counts.values()))
+"""
+
+SCAPY_LOOP = r"""
+import sys
+from scapy.utils import PcapReader
+from scapy.layers.ipsec import ESP
+counts = {}
+limit = int(sys.argv[2])
+for n, pkt in enumerate(PcapReader(sys.argv[1])):
+    if n >= limit:
+        break
+    if ESP in pkt:
+        e = pkt[ESP]
+        counts[e.spi] = counts.get(e.spi, 0) + 1
+print(len(counts), sum(counts.values()))
+"""
+
+
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    max_rss_mb: float
+    packets: int
+    note: str = ""
+
+
+def timed(
+    name: str, cmd: list[str], packets: int, env: dict[str, str] | None = None, note: str = ""
+) -> Run | None:
+    start = time.perf_counter()
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    except FileNotFoundError:
+        print(f"  {name}: not installed, skipped", file=sys.stderr)
+        return None
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        print(f"  {name}: failed ({err.strip()[:300]})", file=sys.stderr)
+        return None
+    return Run(name, elapsed, usage.ru_maxrss / 1024, packets, note)
+
+
+def count_packets(path: Path) -> int:
+    import struct
+
+    with open(path, "rb") as fh:
+        fh.read(24)
+        n = 0
+        while True:
+            hdr = fh.read(16)
+            if len(hdr) < 16:
+                return n
+            incl = struct.unpack("<IIII", hdr)[2]
+            fh.seek(incl, 1)
+            n += 1
+
+
+def report(title: str, runs: list[Run], baseline: str = "tshark") -> None:
+    print(f"\n== {title}")
+    base = next((r for r in runs if r.name.startswith(baseline)), None)
+    print(f"{'tool':<34} {'seconds':>9} {'pkts/s':>10} {'peak RSS MB':>12} {'vs tshark':>10}")
+    for r in runs:
+        ratio = f"{base.seconds / r.seconds:.2f}x" if base else "-"
+        print(
+            f"{r.name:<34} {r.seconds:>9.2f} {r.packets / r.seconds:>10.0f} {r.max_rss_mb:>12.0f} {ratio:>10}  {r.note}"
+        )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("capture", type=Path)
+    ap.add_argument("--scapy-packets", type=int, default=20000)
+    ap.add_argument("--jobs", default="summary,decrypt")
+    args = ap.parse_args()
+    jobs = set(args.jobs.split(","))
+    packets = count_packets(args.capture)
+    ours = [sys.executable, "-m", "ipsec_inspect"]
+    tshark = shutil.which("tshark")
+    print(
+        f"capture: {args.capture} ({packets} packets, {args.capture.stat().st_size / 1e6:.0f} MB)"
+    )
+
+    if "summary" in jobs:
+        runs: list[Run] = []
+        for r in (
+            timed(
+                "tshark -T fields esp.spi/sequence",
+                [
+                    tshark or "tshark",
+                    "-r",
+                    str(args.capture),
+                    "-n",
+                    "-T",
+                    "fields",
+                    "-e",
+                    "esp.spi",
+                    "-e",
+                    "esp.sequence",
+                ],
+                packets,
+            ),
+            timed(
+                "ipsec-inspect summary",
+                [*ours, "summary", str(args.capture), "--format", "json"],
+                packets,
+            ),
+            timed("dpkt loop", [sys.executable, "-c", DPKT_LOOP, str(args.capture)], packets),
+        ):
+            if r is not None:
+                runs.append(r)
+        n = min(args.scapy_packets, packets)
+        s = timed("scapy loop", [sys.executable, "-c", SCAPY_LOOP, str(args.capture), str(n)], n)
+        if s is not None:
+            factor = packets / n
+            runs.append(
+                Run(
+                    "scapy loop (extrapolated)",
+                    s.seconds * factor,
+                    s.max_rss_mb,
+                    packets,
+                    f"measured {s.seconds:.1f} s, {s.max_rss_mb:.0f} MB on {n} packets",
+                )
+            )
+        report("summary: SPI and sequence number of every ESP packet", runs)
+
+    if "decrypt" in jobs:
+        esp_sa = args.capture.with_suffix(".esp_sa")
+        keys = args.capture.with_suffix(".keys.toml")
+        runs = []
+        if esp_sa.exists() and tshark:
+            with tempfile.TemporaryDirectory() as cfg:
+                shutil.copy(esp_sa, Path(cfg) / "esp_sa")
+                env = {**os.environ, "WIRESHARK_CONFIG_DIR": cfg}
+                r = timed(
+                    "tshark ESP decryption",
+                    [
+                        tshark,
+                        "-r",
+                        str(args.capture),
+                        "-n",
+                        "-o",
+                        "esp.enable_encryption_decode:TRUE",
+                        "-o",
+                        "esp.enable_authentication_check:TRUE",
+                        "-T",
+                        "fields",
+                        "-e",
+                        "esp.spi",
+                        "-e",
+                        "esp.sequence",
+                        "-e",
+                        "ip.proto",
+                    ],
+                    packets,
+                    env,
+                )
+                if r is not None:
+                    runs.append(r)
+        if keys.exists():
+            r = timed(
+                "ipsec-inspect summary --keys",
+                [*ours, "summary", str(args.capture), "--keys", str(keys), "--format", "json"],
+                packets,
+            )
+            if r is not None:
+                runs.append(r)
+        report("decrypt: every ESP packet decrypted and its ICV checked", runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
