@@ -1,0 +1,97 @@
+"""``load_key_path``: one entry point for every key format, detected from content.
+
+Why content and not file names: users pass whatever they have (a saved ``ip xfrm state``,
+a charon log, a Wireshark profile folder, our TOML); only Wireshark's table names are
+fixed, so those are used as a hint and everything else is sniffed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ipsec_inspect.crypto.keyfiles import strongswan, tcpdump, toml_keys, wireshark, xfrm
+from ipsec_inspect.crypto.keyfiles.common import KeyFileError
+from ipsec_inspect.crypto.keys import KeyStore
+
+Loader = Callable[[str, str], KeyStore]
+_MAX_BYTES = 256 * 1024 * 1024  # a key file (even a long charon log) is far below this
+
+
+def detect_format(text: str, file_name: str = "") -> str | None:
+    """The format of ``text``: ``toml``, ``esp_sa``, ``ikev1_decryption_table``,
+    ``ikev2_decryption_table``, ``xfrm``, ``charon``, ``tcpdump`` — or None."""
+    base = Path(file_name).name
+    if base in wireshark.FILE_NAMES:
+        return base
+    if toml_keys.looks_like_toml(text) or base.endswith(".toml"):
+        return "toml"
+    if xfrm.looks_like_xfrm(text):
+        return "xfrm"
+    if strongswan.looks_like_charon_log(text):
+        return "charon"
+    if tcpdump.looks_like_tcpdump(text):
+        return "tcpdump"
+    return wireshark.classify_table(text)
+
+
+LOADERS: dict[str, Loader] = {
+    "toml": toml_keys.load_toml,
+    "xfrm": xfrm.load_xfrm,
+    "charon": strongswan.load_charon_log,
+    "tcpdump": tcpdump.load_tcpdump,
+    **wireshark.LOADERS,
+}
+
+
+def load_key_text(text: str, name: str) -> KeyStore:
+    """Load key text of any format; raises KeyFileError when no format matches."""
+    fmt = detect_format(text, name)
+    if fmt is None:
+        raise KeyFileError(f"{name}: not a key file in any format ipsec-inspect reads")
+    return LOADERS[fmt](text, name)
+
+
+def _read(path: Path) -> str:
+    try:
+        if path.stat().st_size > _MAX_BYTES:
+            raise KeyFileError(f"{path}: too large for a key file")
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def load_key_path(path: str | Path) -> KeyStore:
+    """Keys from a file, or from a folder: a Wireshark profile folder (only its
+    ``esp_sa`` / ``ikev1_decryption_table`` / ``ikev2_decryption_table`` are read, as
+    Wireshark would) or any folder of key files (files of no known format are skipped).
+
+    Raises KeyFileError when the path is missing or unreadable, when a file holds no
+    recognised format, or when a folder holds no key file at all. Row-level problems are
+    in the returned store's ``problems``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise KeyFileError(f"{p}: no such file or folder")
+    if p.is_file():
+        return load_key_text(_read(p), str(p))
+    store = KeyStore()
+    found = 0
+    children = sorted(c for c in p.iterdir() if c.is_file())
+    if any(c.name in wireshark.FILE_NAMES for c in children):
+        # A Wireshark profile: read only the tables Wireshark itself would read.
+        children = [c for c in children if c.name in wireshark.FILE_NAMES]
+    for child in children:
+        try:
+            text = _read(child)
+        except KeyFileError as exc:
+            store.problems.append(str(exc))
+            continue
+        fmt = detect_format(text, child.name)
+        if fmt is None:
+            continue  # Wireshark profiles hold preferences, colour rules, … — not keys
+        store.merge(LOADERS[fmt](text, str(child)))
+        found += 1
+    if not found:
+        raise KeyFileError(f"{p}: the folder holds no key file")
+    return store

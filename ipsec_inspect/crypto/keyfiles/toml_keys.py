@@ -1,0 +1,215 @@
+"""Our own key file: TOML with ``[[ike]]``, ``[[esp]]`` and ``[[ah]]`` tables (docs/keys.md).
+
+Why our own format: Wireshark's tables need one row per direction, case-sensitive
+algorithm strings and cannot say where a key came from. Here algorithm names are accepted
+in every dialect ``algorithms`` knows, secrets use their RFC names, and the writer records
+where each key came from so an exported file explains itself.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+from ipsec_inspect.crypto.algorithms import (
+    UnknownAlgorithm,
+    encryption_by_name,
+    integrity_by_name,
+    prf_by_name,
+)
+from ipsec_inspect.crypto.keyfiles.common import format_spi, parse_hex, parse_spi, where
+from ipsec_inspect.crypto.keys import IkeKey, KeySource, KeyStore, SaKey
+
+IKEV2_SECRETS = ("sk_d", "sk_ai", "sk_ar", "sk_ei", "sk_er", "sk_pi", "sk_pr", "skeyseed")
+IKEV1_SECRETS = ("skeyid", "skeyid_d", "skeyid_a", "skeyid_e", "enc_key", "initial_iv")
+COMMON_SECRETS = ("dh_secret", "nonce_i", "nonce_r")
+_IKE_FIELDS = {"version", "spi_i", "spi_r", "encryption", "encryption_key_bits", "integrity",
+               "prf", "dh_group", "origin", *IKEV2_SECRETS, *IKEV1_SECRETS, *COMMON_SECRETS}  # fmt: skip
+_SA_FIELDS = {"spi", "src", "dst", "encryption", "encryption_key_bits", "encryption_key",
+              "integrity", "integrity_key", "esn", "origin"}  # fmt: skip
+_TABLE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*(ike|esp|ah)[ \t]*\]\]", re.MULTILINE)
+
+
+def looks_like_toml(text: str) -> bool:
+    """Cheap content test used by format detection."""
+    return bool(_TABLE_HEADER.search(text))
+
+
+def _header_lines(text: str) -> dict[str, list[int]]:
+    """1-based line of each ``[[kind]]`` header, per kind, in order (tomllib has no lines)."""
+    lines: dict[str, list[int]] = {"ike": [], "esp": [], "ah": []}
+    for m in _TABLE_HEADER.finditer(text):
+        lines[m.group(1)].append(text.count("\n", 0, m.start()) + 1)
+    return lines
+
+
+def _hex_field(table: dict[str, Any], name: str) -> bytes:
+    value = table.get(name, "")
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a hex string")
+    return parse_hex(value) if value else b""
+
+
+def load_toml(text: str, name: str) -> KeyStore:
+    """Read our TOML key file. Problems name ``file:line`` of the table's header."""
+    store = KeyStore()
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        store.problems.append(f"{name}: not valid TOML ({exc})")
+        return store
+    lines = _header_lines(text)
+    for kind in ("ike", "esp", "ah"):
+        tables = doc.get(kind, [])
+        if not isinstance(tables, list):
+            store.problems.append(f"{name}: '{kind}' must be an array of tables ([[{kind}]])")
+            continue
+        for index, table in enumerate(tables):
+            line = lines[kind][index] if index < len(lines[kind]) else 0
+            loc = where(name, line)
+            extra = set(table) - (_IKE_FIELDS if kind == "ike" else _SA_FIELDS)
+            if extra:
+                store.problems.append(f"{loc}: ignored unknown field(s) {', '.join(sorted(extra))}")
+            try:
+                if kind == "ike":
+                    store.add_ike(_ike(table, loc))
+                else:
+                    store.add_sa(_sa(kind, table, loc))
+            except (ValueError, UnknownAlgorithm) as exc:
+                store.problems.append(f"{loc}: [[{kind}]] skipped: {exc}")
+    unknown = set(doc) - {"ike", "esp", "ah"}
+    if unknown:
+        store.problems.append(f"{name}: unknown top-level entries {', '.join(sorted(unknown))}")
+    return store
+
+
+def _ike(table: dict[str, Any], loc: str) -> IkeKey:
+    version = table.get("version", 2)
+    if version not in (1, 2):
+        raise ValueError(f"version must be 1 or 2, not {version!r}")
+    spi_i = _hex_field(table, "spi_i")
+    spi_r = _hex_field(table, "spi_r")
+    if len(spi_i) != 8 or len(spi_r) not in (0, 8):
+        raise ValueError("spi_i and spi_r must be 8 bytes of hex")
+    enc, bits = None, None
+    if table.get("encryption"):
+        enc, bits = encryption_by_name(str(table["encryption"]))
+    if "encryption_key_bits" in table:
+        bits = int(table["encryption_key_bits"])
+        if enc is not None and bits not in enc.key_bits:
+            raise ValueError(f"{enc.name} has no {bits}-bit key")
+    integ = integrity_by_name(str(table["integrity"])) if table.get("integrity") else None
+    prf = prf_by_name(str(table["prf"])) if table.get("prf") else None
+    names = IKEV2_SECRETS if version == 2 else IKEV1_SECRETS
+    secrets = {n: _hex_field(table, n) for n in (*names, *COMMON_SECRETS) if table.get(n)}
+    wrong = [n for n in (IKEV1_SECRETS if version == 2 else IKEV2_SECRETS) if n in table]
+    if wrong:
+        raise ValueError(f"IKEv{version} SA with secrets of the other version: {', '.join(wrong)}")
+    if enc is not None and bits is None and version == 2 and secrets.get("sk_ei"):
+        bits = enc.bits_for_key(secrets["sk_ei"])
+    return IkeKey(version, spi_i, spi_r, enc, bits, integ, prf, secrets,
+                  origin=str(table.get("origin") or loc))  # fmt: skip
+
+
+def _sa(kind: str, table: dict[str, Any], loc: str) -> SaKey:
+    if "spi" not in table:
+        raise ValueError("spi is required")
+    raw_spi = table["spi"]
+    if (
+        isinstance(raw_spi, str)
+        and raw_spi.strip() not in ("*", "")
+        and raw_spi[:2].lower() != "0x"
+    ):
+        raw_spi = "0x" + raw_spi.strip()  # TOML strings are hex, like every other value
+    spi, mask = parse_spi(raw_spi)
+    enc = encryption_by_name(str(table["encryption"]))[0] if table.get("encryption") else None
+    integ = integrity_by_name(str(table["integrity"])) if table.get("integrity") else None
+    if kind == "ah" and enc is not None:
+        raise ValueError("AH has no encryption")
+    esn = table.get("esn", False)
+    if not isinstance(esn, bool):
+        raise ValueError("esn must be true or false")
+    key = SaKey(
+        protocol=kind,
+        spi=spi,
+        src=str(table["src"]) if table.get("src") else None,
+        dst=str(table["dst"]) if table.get("dst") else None,
+        encryption=enc,
+        encryption_key=_hex_field(table, "encryption_key"),
+        integrity=integ,
+        integrity_key=_hex_field(table, "integrity_key"),
+        esn=esn,
+        origin=str(table.get("origin") or loc),
+        spi_mask=mask,
+    )
+    bits = key.encryption_bits
+    declared = table.get("encryption_key_bits", bits)
+    if enc is not None and enc.mode != "null" and declared != bits:
+        raise ValueError(
+            f"encryption_key_bits = {declared} does not match the "
+            f"{len(key.encryption_key)}-byte {enc.name} encryption_key"
+        )
+    if enc is not None and enc.mode != "null" and bits is None:
+        wanted = " or ".join(str(enc.key_len(b)) for b in enc.key_bits)
+        raise ValueError(
+            f"{enc.name} needs a {wanted}-byte encryption_key (salt included), "
+            f"got {len(key.encryption_key)}"
+        )
+    return key
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _comment(key: SaKey | IkeKey) -> str:
+    what = "derived" if key.source is KeySource.DERIVED else "supplied"
+    return f"# {what}" + (f": {key.origin}" if key.origin else "")
+
+
+def write_toml(store: KeyStore, include_keys: bool) -> str:
+    """Our TOML for everything in ``store``; key bytes only when ``include_keys``."""
+    out = ["# ipsec-inspect key file (format: docs/keys.md)"]
+    if not include_keys:
+        out.append("# key material omitted (export with --include-keys to write it)")
+    for ike in store.ike_keys():
+        out += ["", _comment(ike), "[[ike]]", f"version = {ike.version}",
+                f"spi_i = {_q(ike.spi_i.hex())}"]  # fmt: skip
+        if ike.spi_r:
+            out.append(f"spi_r = {_q(ike.spi_r.hex())}")
+        if ike.encryption is not None:
+            out.append(f"encryption = {_q(ike.encryption.name)}")
+            if ike.encryption_key_bits:
+                out.append(f"encryption_key_bits = {ike.encryption_key_bits}")
+        if ike.integrity is not None:
+            out.append(f"integrity = {_q(ike.integrity.name)}")
+        if ike.prf is not None:
+            out.append(f"prf = {_q(ike.prf.name)}")
+        if include_keys:
+            out += [f"{n} = {_q(v.hex())}" for n, v in ike.secrets.items() if n in _IKE_FIELDS]
+    for sa in store.sa_keys():
+        out += [
+            "",
+            _comment(sa),
+            f"[[{sa.protocol}]]",
+            f"spi = {_q(format_spi(sa.spi, sa.spi_mask))}",
+        ]
+        if sa.src and sa.src != "*":
+            out.append(f"src = {_q(sa.src)}")
+        if sa.dst and sa.dst != "*":
+            out.append(f"dst = {_q(sa.dst)}")
+        if sa.encryption is not None:
+            out.append(f"encryption = {_q(sa.encryption.name)}")
+            if include_keys:
+                out.append(f"encryption_key = {_q(sa.encryption_key.hex())}")
+        if sa.integrity is not None:
+            out.append(f"integrity = {_q(sa.integrity.name)}")
+            if include_keys:
+                out.append(f"integrity_key = {_q(sa.integrity_key.hex())}")
+        if sa.esn:
+            out.append("esn = true")
+    return "\n".join(out) + "\n"
