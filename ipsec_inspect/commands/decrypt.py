@@ -1,0 +1,146 @@
+"""``ipsec-inspect decrypt CAPTURE --keys PATH -o PLAIN.pcap``: a capture without ESP.
+
+Why: once the traffic is decrypted, every other tool (tcpdump, Wireshark without key
+tables, Zeek, an IDS) should be able to read it. Every frame of the input is written in
+order with its timestamp; each ESP packet that decrypted and verified is replaced by the
+packet it carried (nested ESP is peeled too), everything else is copied unchanged. Keys
+derived from the IKE exchanges in the capture are used like supplied ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ipsec_inspect.cli import InputError
+from ipsec_inspect.commands._common import add_capture_arguments, decode_options
+from ipsec_inspect.crypto.decryptor import Decryptor
+from ipsec_inspect.export.plaintext_pcap import (
+    LINKTYPE_RAW,
+    MAX_NESTING,
+    PcapWriter,
+    ip_offset,
+    plaintext_ip_packet,
+    rebuild_frame,
+)
+from ipsec_inspect.records import EspPacket, Record
+from ipsec_inspect.session import load_keys
+from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
+from ipsec_inspect.wire.decoder import Decoder
+
+NAME = "decrypt"
+HELP = "write a copy of a capture with every decrypted ESP packet replaced by its plaintext"
+DESCRIPTION = (
+    "Decrypt ESP with the given keys (and keys derived from the IKE exchanges in the "
+    "capture) and write a pcap in the input's link type: each decrypted ESP packet is "
+    "replaced by its inner packet (tunnel mode) or the reconstructed IP packet (transport "
+    "mode); all other frames are copied unchanged, timestamps kept."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_capture_arguments(p)
+    p.add_argument("-o", "--output", required=True, metavar="PLAIN.pcap", help="pcap file to write")
+
+
+class _Rewriter:
+    """Decodes, decrypts and rewrites frames one at a time (streaming: memory does not
+    grow with the capture)."""
+
+    def __init__(self, decryptor: Decryptor, outer: Decoder, inner: Decoder) -> None:
+        self.decryptor = decryptor
+        self.outer = outer
+        self.inner = inner
+        self.replaced = 0
+        self.kept_encrypted = 0
+
+    def _peel(self, number: int, time: float, ip_packet: bytes, depth: int) -> bytes:
+        """Decrypt ESP found inside an already decrypted packet (ESP in ESP)."""
+        if depth >= MAX_NESTING:
+            return ip_packet
+        records = self.inner.decode(number, time, LINKTYPE_RAW, ip_packet, len(ip_packet))
+        for r in records:
+            self.decryptor.process(r)
+        esp = _single_esp(records)
+        if esp is None:
+            return ip_packet
+        new_ip = plaintext_ip_packet(ip_packet, esp.offset, esp)
+        if new_ip is None:
+            return ip_packet
+        return self._peel(number, time, new_ip, depth + 1)
+
+    def frame(
+        self, number: int, time: float, link_type: int, data: bytes, orig_len: int, iface: int
+    ) -> bytes:
+        records = self.outer.decode(number, time, link_type, data, orig_len, iface)
+        for r in records:
+            self.decryptor.process(r)
+        esp = _single_esp(records)
+        if esp is None:
+            if any(isinstance(r, EspPacket) for r in records):
+                self.kept_encrypted += 1
+            return data
+        ip_at = ip_offset(link_type, data)
+        new_ip = plaintext_ip_packet(data[ip_at:], esp.offset - ip_at, esp) if ip_at >= 0 else None
+        if new_ip is None:
+            self.kept_encrypted += 1
+            return data
+        new_frame = rebuild_frame(link_type, data, ip_at, self._peel(number, time, new_ip, 1))
+        if new_frame is None:
+            self.kept_encrypted += 1
+            return data
+        self.replaced += 1
+        return new_frame
+
+
+def _single_esp(records: list[Record]) -> EspPacket | None:
+    """The frame's ESP packet when it is the only record and it decrypted."""
+    if len(records) != 1 or not isinstance(records[0], EspPacket):
+        return None
+    d = records[0].decryption
+    return records[0] if d is not None and d.status == "ok" else None
+
+
+def run(args: argparse.Namespace) -> int:
+    store = load_keys(args.keys)
+    options = decode_options(args)
+    out_path = Path(args.output)
+    try:
+        reader = CaptureReader(args.capture)
+    except CaptureError as e:
+        raise InputError(str(e)) from None
+    decryptor = Decryptor(store)
+    rewriter = _Rewriter(decryptor, Decoder(options), Decoder(options))
+    skipped: list[int] = []
+    try:
+        with reader, open(out_path, "wb") as fh:
+            writer: PcapWriter | None = None
+            for number, time, link_type, data, orig_len, iface in reader:
+                if writer is None:
+                    writer = PcapWriter(fh, link_type)
+                if link_type != writer.link_type:
+                    skipped.append(number)  # a pcap file has one link type
+                    continue
+                new = rewriter.frame(number, time, link_type, data, orig_len, iface)
+                writer.write(time, new, orig_len if new is data else len(new))
+            if writer is None:
+                PcapWriter(fh, LINKTYPE_RAW)
+    except CaptureError as e:
+        raise InputError(str(e)) from None
+    except OSError as e:
+        raise InputError(f"{out_path}: cannot be written ({e.strerror or e})") from None
+    for problem in [*store.problems, *decryptor.problems()]:
+        print(f"ipsec-inspect: warning: {problem}", file=sys.stderr)
+    if skipped:
+        print(
+            f"ipsec-inspect: warning: {len(skipped)} frames (first: {skipped[0]}) have another "
+            "link type than the first frame and were not written",
+            file=sys.stderr,
+        )
+    print(
+        f"{out_path}: {rewriter.replaced} ESP packets replaced by their plaintext, "
+        f"{rewriter.kept_encrypted} kept as captured",
+        file=sys.stderr,
+    )
+    return 0
