@@ -107,6 +107,7 @@ class Decryptor:
         self._fragments = FragmentAssembler()
         self._v1_chains: OrderedDict[bytes, Ikev1IvChain] = OrderedDict()
         self._esn = EsnTracker()
+        self._replaying = False  # process_again: decrypt without counting or deriving
 
     # ------------------------------------------------------------------ reporting
 
@@ -128,6 +129,8 @@ class Decryptor:
         return out
 
     def _report(self, counters: SaCounters | None, text: str) -> None:
+        if self._replaying:
+            return
         if counters is not None:
             if counters.reported >= self._per_sa:
                 self.suppressed_messages += 1
@@ -148,6 +151,38 @@ class Decryptor:
             self._process_ike(record)
         elif isinstance(record, AhPacket):
             self._process_ah(record)
+        return record
+
+    def process_again(self, record: Record) -> Record:
+        """Decrypt a record already seen once, for a view that re-read it from the file.
+
+        Why a separate entry: the first pass counted, reported and derived keys; doing that
+        again would double the counts and re-derive what is known. This uses the keys known
+        now (given and derived) and changes no counter or derivation state.
+        """
+        self._replaying = True
+        try:
+            if type(record) is EspPacket:
+                if not record.errors:
+                    m = record.meta
+                    key = self.store.find_sa("esp", record.spi, m.src, m.dst)
+                    if key is not None:
+                        esp = record.data[record.offset : record.offset + record.length]
+                        record.decryption = (
+                            self._esn.decrypt(key, esp)[0] if key.esn else decrypt_esp(key, esp)
+                        )
+            elif isinstance(record, IkeMessage):
+                if record.version == 2:
+                    self._ikev2(record)
+                elif record.version == 1 and record.header.v1_encrypted:
+                    self._ikev1(record)
+            elif isinstance(record, AhPacket):
+                self._process_ah(record)
+        except (ValueError, KeyError, IndexError) as e:
+            if isinstance(record, IkeMessage):
+                record.decryption_status = error_status(f"decryption failed: {e}")
+        finally:
+            self._replaying = False
         return record
 
     # ------------------------------------------------------------------ ESP (hot path)
@@ -234,13 +269,16 @@ class Decryptor:
             while len(self._ah) > self._max_sas:
                 self._ah.popitem(last=False)
         if sa.key is None:
-            sa.counters.no_key += 1
+            if not self._replaying:
+                sa.counters.no_key += 1
             return
         start = pkt.ip_offset
         status = ah_crypto.verify_ah(
             sa.key, pkt.data[start : _ip_end(pkt.data, start)], pkt.offset - start, sa.key.esn_high
         )
         pkt.icv_status = status
+        if self._replaying:
+            return
         if status == STATUS_OK:
             sa.counters.decrypted += 1
         else:
@@ -271,6 +309,8 @@ class Decryptor:
 
     def _ike_status(self, msg: IkeMessage, status: str, detail: str = "") -> None:
         msg.decryption_status = status
+        if self._replaying:
+            return
         counters = self._ike_counters_for(msg)
         frame = msg.meta.frame
         if status == STATUS_OK:
@@ -344,6 +384,9 @@ class Decryptor:
 
     def _fragment(self, msg: IkeMessage, body: EncryptedBody, result: SkResult) -> None:
         h = msg.header
+        if self._replaying:  # the pass reassembled it already; a view shows the fragment
+            self._ike_status(msg, STATUS_FRAGMENT)
+            return
         done = self._fragments.add(
             (h.spi_i, h.spi_r, h.message_id, h.is_response),
             body.fragment_number,
