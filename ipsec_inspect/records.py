@@ -15,11 +15,11 @@ from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Transport(str, Enum):
+class Transport(StrEnum):
     """How an IPsec payload travelled."""
 
     IP = "ip"  # ESP/AH directly in IP (protocol 50/51)
@@ -28,7 +28,7 @@ class Transport(str, Enum):
     TCP = "tcp"  # RFC 8229 IKE/ESP over TCP
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     IKE = "ike"
     ESP = "esp"
     AH = "ah"
@@ -118,12 +118,15 @@ class Transform:
     attributes: list[Attribute] = field(default_factory=list)
     number: int = 0  # IKEv1 transform number
     name: str = ""
+    # Which attribute carries the key length: 14 in IKEv2 and IKEv1 phase 1 (IKE DOI),
+    # 6 in IKEv1 phase 2 (IPsec DOI, RFC 2407 4.5).
+    key_length_attribute: int = 14
 
     @property
     def key_length(self) -> int | None:
-        """Key length in bits from the Key Length attribute (IKEv2 type 14; IKEv1 14)."""
+        """Key length in bits from the Key Length attribute, or None when absent."""
         for a in self.attributes:
-            if a.type == 14 and isinstance(a.value, int):
+            if a.type == self.key_length_attribute and isinstance(a.value, int):
                 return a.value
         return None
 
