@@ -1,0 +1,150 @@
+"""``ipsec-inspect export``: the SA timeline as JSON (and psk-crack parameters, events).
+
+Runs the capture through the session (decode, decrypt where keys are given) into the
+lifecycle tracker, then writes the document of :mod:`ipsec_inspect.export.timeline`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import ExitStack
+from typing import Any, TextIO
+
+from ipsec_inspect.cli import InputError
+from ipsec_inspect.commands._common import decode_options
+from ipsec_inspect.export.psk_crack import write_psk_crack
+from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
+from ipsec_inspect.lifecycle.events import event_to_json
+from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
+from ipsec_inspect.session import open_records
+
+NAME = "export"
+HELP = "write the SA lifecycle timeline (stages, findings) as JSON"
+DESCRIPTION = (
+    "Track every IKE SA and child SA of a capture through the five stages (host recognition, "
+    "negotiation, circuit, transmission, termination), audit them, and write the timeline as "
+    "JSON that validates against the schema printed by --schema."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("capture", nargs="?", help="pcap or pcapng file (optionally gzip-compressed)")
+    p.add_argument(
+        "--keys",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="key file or folder (any format the other commands read); repeatable",
+    )
+    p.add_argument(
+        "--decode-as",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="decode a port as IPsec: udp.port=N:ike|udpencap|esp or tcp.port=N:ike-tcp",
+    )
+    p.add_argument(
+        "--no-ike-heuristic",
+        action="store_true",
+        help="do not look for IKE on UDP ports other than 500/4500",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="where to write the JSON ('-' = stdout, the default)",
+    )
+    p.add_argument(
+        "--schema", action="store_true", help="print the JSON Schema of the timeline and exit"
+    )
+    p.add_argument(
+        "--include-keys", action="store_true", help="include key material in the export (secret!)"
+    )
+    p.add_argument(
+        "--events",
+        metavar="FILE",
+        help="also write the tracker's events as JSON lines ('-' = stderr)",
+    )
+    p.add_argument(
+        "--export-psk-crack",
+        metavar="FILE",
+        help="write IKEv1 Aggressive Mode PSK parameters for ike-scan's psk-crack",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="an SA with no traffic for this long ends 'idle' (default 300)",
+    )
+    p.add_argument(
+        "--replay-window",
+        type=int,
+        default=64,
+        metavar="N",
+        help="anti-replay window for the sequence analysis (default 64)",
+    )
+
+
+def _event_line(event: Any) -> str:
+    obj = event_to_json(event)
+    if isinstance(obj.get("time"), float):
+        obj["time"] = rfc3339(obj["time"])
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _open(path: str, stack: ExitStack, default: TextIO) -> TextIO:
+    if path == "-":
+        return default
+    try:
+        return stack.enter_context(open(path, "w", encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.schema:
+        json.dump(load_schema(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not args.capture:
+        raise InputError("export needs a capture file (or --schema)")
+    if args.replay_window < 1 or args.idle_timeout <= 0:
+        raise InputError("--replay-window and --idle-timeout must be positive")
+    config = TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
+    tracker = Tracker(config)
+    with ExitStack() as stack:
+        events_fh = _open(args.events, stack, sys.stderr) if args.events else None
+        with open_records(args.capture, decode_options(args), args.keys) as stream:
+            for record in stream:
+                for event in tracker.feed(record):
+                    if events_fh is not None:
+                        events_fh.write(_event_line(event) + "\n")
+                        events_fh.flush()
+            info = stream.info
+            stream.report_problems(sys.stderr)
+            keystore = stream.keys
+        for event in tracker.finish(info.last_time):
+            if events_fh is not None:
+                events_fh.write(_event_line(event) + "\n")
+        result = tracker.result()
+        capture = {
+            "path": args.capture,
+            "frames": info.frames,
+            "first_time": info.first_time,
+            "last_time": info.last_time,
+        }
+        doc = build_timeline(result, capture, include_keys=args.include_keys, keystore=keystore)
+        out = _open(args.output, stack, sys.stdout)
+        json.dump(doc, out, indent=2)
+        out.write("\n")
+        if args.export_psk_crack:
+            n = write_psk_crack(result, _open(args.export_psk_crack, stack, sys.stdout))
+            print(
+                f"ipsec-inspect: {n} Aggressive Mode PSK SA(s) written to {args.export_psk_crack}",
+                file=sys.stderr,
+            )
+    return 0

@@ -1,0 +1,152 @@
+"""Sequence-number analysis for one SPI in one direction (RFC 4303 §3.3.3, §3.4.3).
+
+Why a receiver model: a person asks "would the peer have dropped this?", so the analyser
+keeps what an anti-replay receiver keeps — the highest number seen and a bitmap of the
+numbers below it — and classifies every packet against that. The window that decides what
+a receiver drops is configurable (64 by default); duplicates are detected over a wider
+tracking window so that a replay of an old packet is still named a replay.
+
+The analyser is keyed by the caller on (destination, SPI), never by SPI alone: the same SPI
+value towards two destinations is two SAs (``../shared/reference/wireshark.md`` §1.8).
+
+Mergeable: every packet is also appended to a compact log, so that the analysis of a second
+half of a capture can be replayed on top of the first (``SequenceAnalyzer.extend``).
+"""
+
+from __future__ import annotations
+
+import copy
+from array import array
+from dataclasses import dataclass, field
+
+#: How far back duplicates are remembered (bits of the tracking bitmap).
+TRACK_BITS = 4096
+SEQ_MAX = 0xFFFFFFFF
+#: A number at or below this far behind the highest is a restarted counter, not reordering.
+RESET_CEILING = 8
+
+
+@dataclass(slots=True)
+class SeqAnomaly:
+    """One packet the analyser flags: ``kind`` is replay, reset, wrap or window."""
+
+    kind: str
+    seq: int
+    frame: int
+    time: float
+    text: str
+
+
+@dataclass(slots=True)
+class SequenceAnalyzer:
+    window: int = 64
+    esn: bool = False
+    count: int = 0
+    first: int | None = None
+    last: int | None = None
+    highest: int | None = None
+    lost: int = 0
+    replayed: int = 0
+    out_of_order: int = 0
+    resets: int = 0
+    wraps: int = 0
+    window_violations: int = 0
+    replay_frames: list[int] = field(default_factory=list)
+    reset_frames: list[int] = field(default_factory=list)
+    wrap_frames: list[int] = field(default_factory=list)
+    window_frames: list[int] = field(default_factory=list)
+    _bitmap: int = 0  # bit i set: number highest - i was received
+    _log_seq: array[int] = field(default_factory=lambda: array("L"))
+    _log_frame: array[int] = field(default_factory=lambda: array("L"))
+    _log_time: array[float] = field(default_factory=lambda: array("d"))
+
+    def feed(self, seq: int, frame: int, time: float) -> list[SeqAnomaly]:
+        """Classify one packet and return what is wrong with it (usually nothing)."""
+        self._log_seq.append(seq & SEQ_MAX)
+        self._log_frame.append(frame)
+        self._log_time.append(time)
+        return self._classify(seq & SEQ_MAX, frame, time)
+
+    def _classify(self, seq: int, frame: int, time: float) -> list[SeqAnomaly]:
+        out: list[SeqAnomaly] = []
+        self.count += 1
+        if self.first is None:
+            self.first = seq
+        self.last = seq
+        if seq == SEQ_MAX and not self.esn:
+            self.wraps += 1
+            self.wrap_frames.append(frame)
+            out.append(
+                SeqAnomaly("wrap", seq, frame, time, "sequence number reached 2^32-1 without ESN")
+            )
+        if self.highest is None:
+            self.highest = seq
+            self._bitmap = 1
+            return out
+        high = self.highest
+        if seq > high:
+            gap = seq - high - 1
+            self.lost += gap
+            shift = seq - high
+            self._bitmap = ((self._bitmap << shift) | 1) & ((1 << TRACK_BITS) - 1)
+            self.highest = seq
+            return out
+        behind = high - seq
+        if seq <= RESET_CEILING and behind > max(self.window, RESET_CEILING):
+            kind = "wrap" if high >= SEQ_MAX - self.window and not self.esn else "reset"
+            if kind == "wrap":
+                self.wraps += 1
+                self.wrap_frames.append(frame)
+                text = f"sequence number wrapped from {high} to {seq} without ESN"
+            else:
+                self.resets += 1
+                self.reset_frames.append(frame)
+                text = f"sequence number fell back from {high} to {seq} on the same SA"
+            out.append(SeqAnomaly(kind, seq, frame, time, text))
+            self.highest = seq
+            self._bitmap = 1
+            return out
+        if behind < TRACK_BITS and self._bitmap >> behind & 1:
+            self.replayed += 1
+            self.replay_frames.append(frame)
+            out.append(SeqAnomaly("replay", seq, frame, time, f"sequence number {seq} seen again"))
+            return out
+        if behind < TRACK_BITS:
+            self._bitmap |= 1 << behind
+            self.lost = max(0, self.lost - 1)
+        self.out_of_order += 1
+        if behind >= self.window:
+            self.window_violations += 1
+            self.window_frames.append(frame)
+            out.append(
+                SeqAnomaly(
+                    "window",
+                    seq,
+                    frame,
+                    time,
+                    f"sequence number {seq} is {behind} behind the highest ({high}): "
+                    f"outside the {self.window}-packet anti-replay window",
+                )
+            )
+        return out
+
+    def extend(self, later: SequenceAnalyzer) -> tuple[SequenceAnalyzer, list[SeqAnomaly]]:
+        """This analysis followed by ``later``'s packets, as if seen in one pass, and
+        what the later packets look like against this state."""
+        merged = copy.deepcopy(self)
+        anomalies: list[SeqAnomaly] = []
+        for seq, frame, time in zip(later._log_seq, later._log_frame, later._log_time, strict=True):
+            merged._log_seq.append(seq)
+            merged._log_frame.append(frame)
+            merged._log_time.append(time)
+            anomalies += merged._classify(seq, frame, time)
+        return merged, anomalies
+
+    def logged_frames(self) -> list[int]:
+        return list(self._log_frame)
+
+    def time_of(self, frame: int) -> float | None:
+        for f, t in zip(self._log_frame, self._log_time, strict=True):
+            if f == frame:
+                return t
+        return None

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
+from ipsec_inspect.records import Record
+
+
+def track(
+    records: Iterable[Record], end: float | None = None, config: TrackerConfig | None = None
+) -> TrackerResult:
+    """Feed records, finish at ``end`` (default: the last record's time) and return the result."""
+    t = Tracker(config)
+    for r in records:
+        t.feed(r)
+    t.finish(end)
+    return t.result()
+
+
+@pytest.fixture
+def run_tracker():
+    return track
