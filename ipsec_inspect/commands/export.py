@@ -17,8 +17,8 @@ from ipsec_inspect.commands._common import decode_options
 from ipsec_inspect.export.psk_crack import write_psk_crack
 from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
 from ipsec_inspect.lifecycle.events import event_to_json
-from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
-from ipsec_inspect.session import open_records
+from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.session import Analysis
 
 NAME = "export"
 HELP = "write the SA lifecycle timeline (stages, findings) as JSON"
@@ -115,22 +115,22 @@ def run(args: argparse.Namespace) -> int:
     if args.replay_window < 1 or args.idle_timeout <= 0:
         raise InputError("--replay-window and --idle-timeout must be positive")
     config = TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
-    tracker = Tracker(config)
     with ExitStack() as stack:
         events_fh = _open(args.events, stack, sys.stderr) if args.events else None
-        with open_records(args.capture, decode_options(args), args.keys) as stream:
-            for record in stream:
-                for event in tracker.feed(record):
-                    if events_fh is not None:
-                        events_fh.write(_event_line(event) + "\n")
-                        events_fh.flush()
-            info = stream.info
-            stream.report_problems(sys.stderr)
-            keystore = stream.keys
-        for event in tracker.finish(info.last_time):
+
+        def write_events(events: list[Any]) -> None:
             if events_fh is not None:
-                events_fh.write(_event_line(event) + "\n")
-        result = tracker.result()
+                for event in events:
+                    events_fh.write(_event_line(event) + "\n")
+                events_fh.flush()
+
+        analysis = Analysis(args.capture, decode_options(args), args.keys, config, keep_index=False)
+        result = analysis.run(on_events=write_events)
+        info = analysis.info
+        assert info is not None
+        for line in analysis.problems():
+            print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
+        keystore = analysis.keys
         capture = {
             "path": args.capture,
             "frames": info.frames,

@@ -1,10 +1,17 @@
-"""``ipsec-inspect summary``: peers, IKE SAs, ESP/AH SPIs with packet and byte counts."""
+"""``ipsec-inspect summary``: peers, IKE SAs and ESP/AH SPIs with counts, stages and findings.
+
+The text form is for people on a terminal (rich tables); ``--format json`` writes the same
+document as ``export`` so scripts need only one parser. Filters (``--spi``, ``--peer``,
+``--proto``) choose which SAs are shown; the analysis itself always sees the whole capture,
+because an SA's life depends on packets the filter would hide.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -16,11 +23,14 @@ from ipsec_inspect.commands._common import (
     add_filter_arguments,
     decode_options,
 )
-from ipsec_inspect.export.traffic import TrafficSummary
-from ipsec_inspect.session import open_records
+from ipsec_inspect.export.summary_text import render_summary
+from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
+from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
+from ipsec_inspect.session import Analysis
 
 NAME = "summary"
-HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts"
+HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and findings"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,111 +39,162 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format", choices=["text", "json"], default="text", help="output format (default: text)"
     )
+    p.add_argument(
+        "--include-keys",
+        action="store_true",
+        help="with --format json: include key material (secret!)",
+    )
 
 
-def _ts(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+def _ts(t: float | None) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f") if t is not None else "-"
+
+
+def _ike_matches(sa: IkeSa, keep: RecordFilter) -> bool:
+    if keep.protos and "ike" not in keep.protos:
+        return False
+    if (
+        (keep.spis or keep.ike_spis)
+        and sa.spi_i not in keep.ike_spis
+        and sa.spi_r not in keep.ike_spis
+    ):
+        return False
+    if keep.peers:
+        addrs = {e.addr for e in (sa.initiator, sa.responder) if e is not None}
+        if not addrs & keep.peers:
+            return False
+    return True
+
+
+def _child_matches(c: ChildSa, keep: RecordFilter) -> bool:
+    if keep.protos and c.protocol not in keep.protos:
+        return False
+    if (keep.spis or keep.ike_spis) and not any(d.spi in keep.spis for d in c.directions):
+        return False
+    return not keep.peers or any({d.src, d.dst} & keep.peers for d in c.directions)
+
+
+def filtered(result: TrackerResult, keep: RecordFilter) -> TrackerResult:
+    """The result with only the SAs (and their findings) that the filters select."""
+    if not keep.active:
+        return result
+    ikes = {k: v for k, v in result.ike_sas.items() if _ike_matches(v, keep)}
+    children = {k: v for k, v in result.child_sas.items() if _child_matches(v, keep)}
+    findings = [f for f in result.findings if f.sa in ikes or f.sa in children]
+    errors = [e for e in result.errors if e.sa is None or e.sa in ikes or e.sa in children]
+    return replace(result, ike_sas=ikes, child_sas=children, findings=findings, errors=errors)
+
+
+def _peers_table(result: TrackerResult) -> Table:
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for sa in result.ike_sas.values():
+        if sa.initiator is None or sa.responder is None:
+            continue
+        a, b = sorted((sa.initiator.addr, sa.responder.addr))
+        pairs.setdefault((a, b), [0, 0, 0])[0] += 1
+    for c in result.child_sas.values():
+        for d in c.directions:
+            a, b = sorted((d.src, d.dst))
+            counts = pairs.setdefault((a, b), [0, 0, 0])
+            counts[1] += d.packets
+            counts[2] += d.byte_count
+    table = Table(title="Peers", title_justify="left")
+    for col, just in (
+        ("address A", "left"),
+        ("address B", "left"),
+        ("IKE SAs", "right"),
+        ("ESP/AH packets", "right"),
+        ("bytes", "right"),
+    ):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for (a, b), (ike, packets, nbytes) in sorted(pairs.items()):
+        table.add_row(a, b, str(ike), str(packets), str(nbytes))
+    return table
+
+
+def _spi_table(result: TrackerResult) -> Table:
+    table = Table(title="ESP/AH SPIs", title_justify="left")
+    for col in (
+        "proto",
+        "SPI",
+        "source",
+        "destination",
+        "packets",
+        "bytes",
+        "seq",
+        "lost",
+        "replayed",
+        "first",
+        "last",
+        "decrypted",
+        "ICV fail",
+    ):
+        table.add_column(
+            col,
+            justify="right"
+            if col in ("packets", "bytes", "lost", "replayed", "decrypted", "ICV fail")
+            else "left",
+        )
+    for c in sorted(
+        result.child_sas.values(),
+        key=lambda c: min((d.first_frame or 0 for d in c.directions), default=0),
+    ):
+        for d in c.directions:
+            s = d.seq
+            seq = f"{s.first}-{s.highest}" if s.first is not None else "-"
+            table.add_row(
+                d.protocol.upper(),
+                f"0x{d.spi:08x}",
+                d.src,
+                d.dst,
+                str(d.packets),
+                str(d.byte_count),
+                seq,
+                str(s.lost),
+                str(s.replayed),
+                _ts(d.first_time),
+                _ts(d.last_time),
+                str(d.decrypted),
+                str(d.icv_failures),
+            )
+    return table
 
 
 def run(args: argparse.Namespace) -> int:
     keep = RecordFilter.from_args(args)
-    summary = TrafficSummary()
-    with open_records(args.capture, decode_options(args), args.keys) as stream:
-        add = summary.add
-        if keep.active:
-            for r in stream:
-                if keep(r):
-                    add(r)
-        else:
-            for r in stream:
-                add(r)
-        info = stream.info
-        problems = stream.problems()
-    doc = {
-        "capture": {
+    analysis = Analysis(
+        args.capture, decode_options(args), args.keys, TrackerConfig(), keep_index=False
+    )
+    result = filtered(analysis.run(), keep)
+    info = analysis.info
+    assert info is not None
+    problems = analysis.problems()
+    if args.format == "json":
+        capture = {
             "path": args.capture,
             "frames": info.frames,
             "first_time": info.first_time,
             "last_time": info.last_time,
-        },
-        **summary.to_json(),
-        "problems": problems,
-    }
-    if args.format == "json":
+        }
+        doc = build_timeline(
+            result, capture, include_keys=args.include_keys, keystore=analysis.keys
+        )
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
-    console = Console(highlight=False)
-    console.print(f"[bold]{args.capture}[/]: {info.frames} frames, {summary.records} IPsec records")
-    peers = Table(title="Peers", title_justify="left")
-    for col in ("Address A", "Address B", "Packets"):
-        peers.add_column(col, justify="right" if col == "Packets" else "left")
-    for (a, b), n in sorted(summary.peers.items()):
-        peers.add_row(a, b, str(n))
-    console.print(peers)
-    if summary.ike:
-        ike = Table(title="IKE SAs", title_justify="left")
-        for col in (
-            "Ver",
-            "SPI i",
-            "SPI r",
-            "Initiator",
-            "Responder",
-            "Msgs",
-            "Frames",
-            "Exchanges",
-        ):
-            ike.add_column(col)
-        for c in summary.ike.values():
-            ike.add_row(
-                str(c.version),
-                c.spi_i.hex(),
-                c.spi_r.hex(),
-                c.initiator,
-                c.responder,
-                str(c.messages),
-                f"{c.first_frame}-{c.last_frame}",
-                ", ".join(f"{k} x{v}" for k, v in c.exchanges.items()),
-            )
-        console.print(ike)
-    if summary.spis:
-        spis = Table(title="ESP/AH SPIs", title_justify="left")
-        for col in (
-            "Proto",
-            "SPI",
-            "Source",
-            "Destination",
-            "Packets",
-            "Bytes",
-            "Seq",
-            "First",
-            "Last",
-            "Decrypted",
-            "ICV fail",
-        ):
-            spis.add_column(
-                col,
-                justify="right" if col in ("Packets", "Bytes", "Decrypted", "ICV fail") else "left",
-            )
-        for s in summary.spis.values():
-            spis.add_row(
-                s.protocol.upper(),
-                f"0x{s.spi:08x}",
-                s.src,
-                s.dst,
-                str(s.packets),
-                str(s.bytes),
-                f"{s.first_seq}-{s.last_seq}",
-                _ts(s.first_time),
-                _ts(s.last_time),
-                str(s.decrypted),
-                str(s.icv_failures),
-            )
-        console.print(spis)
-    if summary.keepalives or summary.malformed:
+    else:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=160)  # a pipe or file: no need to squeeze
+        stats = result.stats
         console.print(
-            f"NAT keepalives: {summary.keepalives}   malformed records: {summary.malformed}"
+            f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
+            f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
+            f"{stats.malformed} malformed"
         )
+        console.print(_peers_table(result))
+        render_summary(result, console)
+        if result.child_sas:
+            console.print(_spi_table(result))
     for line in problems:
         print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
     return 0

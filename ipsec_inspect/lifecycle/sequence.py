@@ -9,8 +9,11 @@ tracking window so that a replay of an old packet is still named a replay.
 The analyser is keyed by the caller on (destination, SPI), never by SPI alone: the same SPI
 value towards two destinations is two SAs (``../shared/reference/wireshark.md`` §1.8).
 
-Mergeable: every packet is also appended to a compact log, so that the analysis of a second
-half of a capture can be replayed on top of the first (``SequenceAnalyzer.extend``).
+Mergeable on request: with ``keep_log`` every packet is also appended to a compact log, so
+that the analysis of a second half of a capture can be replayed on top of the first
+(``SequenceAnalyzer.extend``). Without it (the default for streaming runs) memory stays
+bounded whatever the capture size: the log is not kept and each list of evidence frames
+is capped at :data:`MAX_EVIDENCE` entries (the counters stay exact).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ TRACK_BITS = 4096
 SEQ_MAX = 0xFFFFFFFF
 #: A number at or below this far behind the highest is a restarted counter, not reordering.
 RESET_CEILING = 8
+#: Evidence frames kept per anomaly kind when the analyser is not logging (counts stay exact).
+MAX_EVIDENCE = 1000
+_TRACK_MASK = (1 << TRACK_BITS) - 1
 
 
 @dataclass(slots=True)
@@ -41,6 +47,7 @@ class SeqAnomaly:
 class SequenceAnalyzer:
     window: int = 64
     esn: bool = False
+    keep_log: bool = True  # per-packet log for merging; off = bounded memory
     count: int = 0
     first: int | None = None
     last: int | None = None
@@ -62,10 +69,30 @@ class SequenceAnalyzer:
 
     def feed(self, seq: int, frame: int, time: float) -> list[SeqAnomaly]:
         """Classify one packet and return what is wrong with it (usually nothing)."""
-        self._log_seq.append(seq & SEQ_MAX)
-        self._log_frame.append(frame)
-        self._log_time.append(time)
+        if self.keep_log:
+            self._log_seq.append(seq & SEQ_MAX)
+            self._log_frame.append(frame)
+            self._log_time.append(time)
         return self._classify(seq & SEQ_MAX, frame, time)
+
+    def in_order(self, seq: int) -> bool:
+        """Account for a packet that is exactly the next number, the common case, cheaply.
+
+        Returns False (and changes nothing) when the packet needs the full classification.
+        Only for analysers that keep no log (a logging one must record every packet).
+        """
+        high = self.highest
+        if high is None or seq != high + 1 or seq >= SEQ_MAX or self.keep_log:
+            return False
+        self.count += 1
+        self.last = seq
+        self.highest = seq
+        self._bitmap = ((self._bitmap << 1) | 1) & _TRACK_MASK
+        return True
+
+    def _evidence(self, frames: list[int], frame: int) -> None:
+        if self.keep_log or len(frames) < MAX_EVIDENCE:
+            frames.append(frame)
 
     def _classify(self, seq: int, frame: int, time: float) -> list[SeqAnomaly]:
         out: list[SeqAnomaly] = []
@@ -75,7 +102,7 @@ class SequenceAnalyzer:
         self.last = seq
         if seq == SEQ_MAX and not self.esn:
             self.wraps += 1
-            self.wrap_frames.append(frame)
+            self._evidence(self.wrap_frames, frame)
             out.append(
                 SeqAnomaly("wrap", seq, frame, time, "sequence number reached 2^32-1 without ESN")
             )
@@ -96,11 +123,11 @@ class SequenceAnalyzer:
             kind = "wrap" if high >= SEQ_MAX - self.window and not self.esn else "reset"
             if kind == "wrap":
                 self.wraps += 1
-                self.wrap_frames.append(frame)
+                self._evidence(self.wrap_frames, frame)
                 text = f"sequence number wrapped from {high} to {seq} without ESN"
             else:
                 self.resets += 1
-                self.reset_frames.append(frame)
+                self._evidence(self.reset_frames, frame)
                 text = f"sequence number fell back from {high} to {seq} on the same SA"
             out.append(SeqAnomaly(kind, seq, frame, time, text))
             self.highest = seq
@@ -108,7 +135,7 @@ class SequenceAnalyzer:
             return out
         if behind < TRACK_BITS and self._bitmap >> behind & 1:
             self.replayed += 1
-            self.replay_frames.append(frame)
+            self._evidence(self.replay_frames, frame)
             out.append(SeqAnomaly("replay", seq, frame, time, f"sequence number {seq} seen again"))
             return out
         if behind < TRACK_BITS:
@@ -117,7 +144,7 @@ class SequenceAnalyzer:
         self.out_of_order += 1
         if behind >= self.window:
             self.window_violations += 1
-            self.window_frames.append(frame)
+            self._evidence(self.window_frames, frame)
             out.append(
                 SeqAnomaly(
                     "window",

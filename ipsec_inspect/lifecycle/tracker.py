@@ -36,6 +36,7 @@ from ipsec_inspect.lifecycle.model import (
     IkeSa,
     Reason,
     Stage,
+    StageSpan,
     Termination,
 )
 from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
@@ -99,6 +100,8 @@ V1_PT_SA, V1_PT_KE, V1_PT_ID, V1_PT_HASH, V1_PT_NONCE, V1_PT_NATD, V1_PT_NATD_DR
 )
 # notify types
 N_INVALID_KE, N_AUTH_FAILED, N_COOKIE = 17, 24, 16390
+#: Explicit IVs remembered per direction for the reuse check when not mergeable.
+MAX_IVS = 65536
 N_NAT_SRC, N_NAT_DST, N_USE_TRANSPORT, N_REKEY_SA = 16388, 16389, 16391, 16393
 #: IKEv2 notifies in an IKE_AUTH response that fail the IKE SA itself (RFC 7296 §2.21.2)
 IKE_FATAL = frozenset({N_AUTH_FAILED, 7, 5, 4})
@@ -111,6 +114,10 @@ class TrackerConfig:
     idle_timeout: float = 300.0
     replay_window: int = 64
     inferred_delete_after: float = 10.0
+    # Keep per-packet sequence logs and every IV so that partial results can be merged
+    # exactly (lifecycle.merge). Off by default: memory then stays bounded by the number of
+    # SAs, not of packets (IV reuse is checked against the last MAX_IVS IVs of each SA).
+    mergeable: bool = False
 
     @property
     def settle_config(self) -> SettleConfig:
@@ -242,6 +249,9 @@ class Tracker:
         self._out: list[TrackerEvent] = []
         self._end: float | None = None
         self._next_child = 1
+        # (destination, SPI) -> (direction, child's transmission span, parent's or None):
+        # ESP directions whose next packets need nothing but counting (see esp_fast).
+        self._fast: dict[tuple[str, int], tuple[Direction, StageSpan, StageSpan | None]] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -251,6 +261,7 @@ class Tracker:
         self._stats.see(record.meta)
         if isinstance(record, IkeMessage):
             self._stats.ike_messages += 1
+            self._fast.clear()  # an IKE message may change what ESP packets mean
             self._on_ike(record)
         elif isinstance(record, EspPacket):
             self._stats.esp_packets += 1
@@ -277,6 +288,41 @@ class Tracker:
             if t is not None:
                 self._out.append(SaClosed(sa.uid, t.reason, t.time, t.frame, t.notify))
         return self._out
+
+    def esp_fast(
+        self, frame: int, time: float, dst: str, spi: int, seq: int, wire_len: int
+    ) -> bool:
+        """Count an ESP packet without a record, when that is all it needs.
+
+        Why: a capture is mostly ESP, and building two objects per packet costs more than
+        everything else the tracker does with it. The first packet of every direction, any
+        packet out of order, and every packet of an SA whose IVs are checked go through
+        :meth:`feed` as records; the rest (the next sequence number on a direction already
+        known) only update counters, exactly as :meth:`feed` would. Returns False when the
+        caller must build the record and call :meth:`feed` instead.
+        """
+        entry = self._fast.get((dst, spi))
+        if entry is None:
+            return False
+        d, tx, parent_tx = entry
+        if not d.seq.in_order(seq):
+            return False
+        d.packets += 1
+        d.byte_count += wire_len
+        d.last_time, d.last_frame = time, frame
+        if tx.end is None or (time, frame) > (tx.end, tx.end_frame or 0):
+            tx.end, tx.end_frame = time, frame
+        if parent_tx is not None and (
+            parent_tx.end is None or (time, frame) > (parent_tx.end, parent_tx.end_frame or 0)
+        ):
+            parent_tx.end, parent_tx.end_frame = time, frame
+        st = self._stats
+        st.esp_packets += 1
+        if frame > st.frames:
+            st.frames = frame
+        if st.last_time is None or time > st.last_time:
+            st.last_time = time
+        return True
 
     def result(self) -> TrackerResult:
         from ipsec_inspect.lifecycle.findings import evaluate
@@ -768,7 +814,9 @@ class Tracker:
                 src=src,
                 dst=dst,
                 protocol=c.protocol,
-                seq=SequenceAnalyzer(window=self.config.replay_window, esn=esn),
+                seq=SequenceAnalyzer(
+                    window=self.config.replay_window, esn=esn, keep_log=self.config.mergeable
+                ),
             )
             c.directions.append(d)
             self._dir_index[d.key] = c.uid
@@ -1153,6 +1201,37 @@ class Tracker:
     # ------------------------------------------------------------------ ESP / AH
 
     def _on_ipsec(self, rec: EspPacket | AhPacket, proto: str) -> None:
+        self._on_ipsec_record(rec, proto)
+        if (
+            isinstance(rec, EspPacket)
+            and not self.config.mergeable
+            and rec.decryption is None
+            and not rec.meta.ip_fragmented
+        ):
+            self._register_fast(rec)
+
+    def _register_fast(self, rec: EspPacket | AhPacket) -> None:
+        """Let the next in-order packets of this direction take :meth:`esp_fast`, unless
+        they need more than counting (explicit IVs to check)."""
+        m = rec.meta
+        uid = self._dir_index.get((m.dst, rec.spi, "esp"))
+        if uid is None:
+            return
+        c = self._child[uid]
+        d = c.direction(m.dst, rec.spi)
+        if d is None:
+            return
+        e = suites.encryption_alg(c.chosen_ids.get("encryption"))
+        if e is not None and e.iv_len and (e.aead or e.mode == "ctr"):
+            return
+        parent = self._ike.get(c.ike_sa or "")
+        self._fast[(m.dst, rec.spi)] = (
+            d,
+            c.stages[Stage.TRANSMISSION],
+            parent.stages[Stage.TRANSMISSION] if parent is not None else None,
+        )
+
+    def _on_ipsec_record(self, rec: EspPacket | AhPacket, proto: str) -> None:
         m = rec.meta
         key = (m.dst, rec.spi, proto)
         uid = self._dir_index.get(key)
@@ -1223,6 +1302,8 @@ class Tracker:
                     iv = bytes(rec.data[start : start + e.iv_len])
         if iv:
             d.iv_count += 1
+            if not self.config.mergeable and len(d.ivs) >= MAX_IVS:
+                del d.ivs[next(iter(d.ivs))]  # forget the oldest: bounded memory
             if iv in d.ivs:
                 d.iv_reuse_frames.append(m.frame)
                 self._note(
@@ -1242,7 +1323,7 @@ class Tracker:
             src=m.src,
             dst=m.dst,
             protocol=proto,
-            seq=SequenceAnalyzer(window=self.config.replay_window),
+            seq=SequenceAnalyzer(window=self.config.replay_window, keep_log=self.config.mergeable),
         )
         # 1. the missing direction of a child SA seen in one direction only
         for c in reversed(list(self._child.values())):

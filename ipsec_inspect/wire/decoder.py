@@ -127,9 +127,9 @@ class Decoder:
         self.stats = DecoderStats()
         self.reassembler = FragmentReassembler(timeout=self.options.fragment_timeout)
         self.tcp = TcpEncapStreams()
-        self._v4_names: dict[bytes, str] = {}
-        self._v6_names: dict[bytes, str] = {}
-        self._udp_special = {IKE_PORT: "ike", NATT_PORT: "udpencap", **self.options.decode_as_udp}
+        self._v4_cache: dict[bytes, str] = {}
+        self._v6_cache: dict[bytes, str] = {}
+        self.udp_special = {IKE_PORT: "ike", NATT_PORT: "udpencap", **self.options.decode_as_udp}
         self._link: dict[int, Callable[[bytes], tuple[int, int]]] = {
             LINKTYPE_ETHERNET: self._link_ethernet,
             LINKTYPE_NULL: self._link_null,
@@ -145,20 +145,22 @@ class Decoder:
 
     # ----------------------------------------------------------------- names
 
-    def _v4(self, b: bytes) -> str:
-        s = self._v4_names.get(b)
+    def ipv4_name(self, b: bytes) -> str:
+        """Text form of a packed IPv4 address (cached: a capture has few addresses)."""
+        s = self._v4_cache.get(b)
         if s is None:
             s = socket.inet_ntop(socket.AF_INET, b)
-            if len(self._v4_names) < 65536:
-                self._v4_names[b] = s
+            if len(self._v4_cache) < 65536:
+                self._v4_cache[b] = s
         return s
 
-    def _v6(self, b: bytes) -> str:
-        s = self._v6_names.get(b)
+    def ipv6_name(self, b: bytes) -> str:
+        """Text form of a packed IPv6 address (cached)."""
+        s = self._v6_cache.get(b)
         if s is None:
             s = socket.inet_ntop(socket.AF_INET6, b)
-            if len(self._v6_names) < 65536:
-                self._v6_names[b] = s
+            if len(self._v6_cache) < 65536:
+                self._v6_cache[b] = s
         return s
 
     # ----------------------------------------------------------------- link layers
@@ -317,8 +319,8 @@ class Decoder:
         ihl = (vihl & 0x0F) * 4
         if proto not in (17, 50, 51, 6, 4, 41):
             return
-        src = self._v4(d[off + 12 : off + 16])
-        dst = self._v4(d[off + 16 : off + 20])
+        src = self.ipv4_name(d[off + 12 : off + 16])
+        dst = self.ipv4_name(d[off + 16 : off + 20])
         if ihl < 20 or off + ihl > end:
             self._malformed(
                 out,
@@ -414,8 +416,8 @@ class Decoder:
             return
         plen = (d[off + 4] << 8) | d[off + 5]
         nh = d[off + 6]
-        src = self._v6(d[off + 8 : off + 24])
-        dst = self._v6(d[off + 24 : off + 40])
+        src = self.ipv6_name(d[off + 8 : off + 24])
+        dst = self.ipv6_name(d[off + 24 : off + 40])
         ip_end = off + 40 + plen if plen else end  # jumbogram / TSO: trust the capture
         if ip_end > end:
             ip_end = end
@@ -578,7 +580,7 @@ class Decoder:
             uend = pos + ulen
             if ulen < 8 or uend > end:
                 uend = end  # bad or snapped length: decode what is there
-            special = self._udp_special
+            special = self.udp_special
             kind = special.get(dport) or special.get(sport)
             if kind is None:
                 if self.options.ike_heuristic and looks_like_ike(d, pos + 8, uend):
