@@ -202,6 +202,7 @@ class Analysis:
         *,
         keep_index: bool = True,
         keys: KeyStore | None = None,
+        fast_lane: bool = True,
     ) -> None:
         self.path = path
         self.options = options or DecodeOptions()
@@ -211,6 +212,7 @@ class Analysis:
         )
         self.config = config or TrackerConfig()
         self.keep_index = keep_index
+        self.fast_lane = fast_lane
         self.decoder = Decoder(self.options)
         self.decryptor: Decryptor | None = None
         if self.keys is not None:
@@ -325,7 +327,7 @@ class Analysis:
         reader = self.open()
         total = _file_size(self.path)
         feed = self.feed_frame
-        fast = self.decryptor is None and not self.config.mergeable
+        fast = self.fast_lane and self.decryptor is None and not self.config.mergeable
         esp_fast = self.tracker.esp_fast
         ipv4_name = self.decoder.ipv4_name
         udp_special = self.decoder.udp_special

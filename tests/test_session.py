@@ -1,0 +1,80 @@
+"""The Analysis driver: the ESP fast lane gives exactly what the record path gives."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ipsec_inspect.cli import InputError
+from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.records import EspPacket
+from ipsec_inspect.session import Analysis, RecordKind
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "captures"
+
+
+def _captures() -> list[Path]:
+    found = sorted(ROOT.glob("samples/*.pcap*")) + sorted(ROOT.glob("samples/realpeer/*/capture.pcap"))
+    if SHARED.is_dir():
+        found += sorted(p for p in SHARED.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap", ".gz"))
+    return found
+
+
+def _doc(path: Path, fast: bool) -> dict:
+    a = Analysis(str(path), keep_index=True, fast_lane=fast)
+    res = a.run()
+    doc = build_timeline(res, {"path": str(path)})
+    doc["index"] = [list(a.index.frame), list(a.index.kind), list(a.index.flow)]
+    return doc
+
+
+@pytest.fixture(scope="module")
+def bulk_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bulk") / "esp.pcap"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "make_esp_capture.py"), str(out), "--packets", "3000"],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def test_fast_lane_equals_record_path_on_bulk_esp(bulk_capture: Path) -> None:
+    fast, slow = _doc(bulk_capture, True), _doc(bulk_capture, False)
+    assert fast == slow
+    dirs = {d["spi"]: d["packets"] for c in fast["child_sas"] for d in c["directions"]}
+    assert dirs == {"c0000001": 750, "c0000002": 750, "c0000003": 750, "c0000004": 750}
+    assert len(fast["index"][0]) == 3000
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_fast_lane_equals_record_path(path: Path) -> None:
+    assert _doc(path, True) == _doc(path, False)
+
+
+def test_record_reread_matches_the_pass() -> None:
+    path = ROOT / "samples" / "ikev2-tunnel.pcapng"
+    a = Analysis(str(path), key_paths=[str(ROOT / "samples" / "ikev2-tunnel.keys.toml")])
+    res = a.run()
+    esp_rows = [i for i in range(len(a.index)) if a.index.kind[i] == RecordKind.ESP]
+    assert len(esp_rows) == sum(d.packets for c in res.child_sas.values() for d in c.directions)
+    r = a.record(esp_rows[0])
+    assert isinstance(r, EspPacket)
+    assert r.meta.frame == a.index.frame[esp_rows[0]]
+    assert r.decryption is not None and r.decryption.status == "ok"
+    # Re-reading does not count twice.
+    before = [(c.name, c.decrypted) for c in a.decryptor.counters()] if a.decryptor else []
+    a.record(esp_rows[1])
+    after = [(c.name, c.decrypted) for c in a.decryptor.counters()] if a.decryptor else []
+    assert before == after
+
+
+def test_unreadable_capture_is_an_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "x.pcap"
+    bad.write_text("not a capture")
+    with pytest.raises(InputError, match="not a pcap or pcapng capture"):
+        Analysis(str(bad)).run()
