@@ -54,6 +54,7 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
             del c.certainty["rekey"]
     for sa in ike_sas.values():
         kids = [child_sas[u] for u in sa.child_sas if u in child_sas]
+        _link_same_selector_quick_modes(kids)
         for new in kids:
             if new.created_by not in ("CREATE_CHILD_SA", "QUICK_MODE") or new.rekeyed_from:
                 continue
@@ -81,6 +82,35 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
             if best is not None:
                 best.rekeyed_to, new.rekeyed_from = new.uid, best.uid
                 new.certainty["rekey"] = Certainty.INFERRED
+
+
+def _link_same_selector_quick_modes(kids: list[ChildSa]) -> None:
+    """IKEv1 has no REKEY_SA: a new Quick Mode for the same selectors while the old SA is
+    alive is its rekey (RFC 2409 §5.5; the lifecycle's stage 5). With the Quick Mode
+    decrypted the selectors are observed, so the link is too."""
+    for new in kids:
+        if new.created_by != "QUICK_MODE" or new.rekeyed_from or not new.traffic_selectors:
+            continue
+        if new.certainty.get("chosen") != Certainty.OBSERVED:
+            continue
+        created = new.stages[Stage.CIRCUIT].start
+        if created is None:
+            continue
+        for old in kids:
+            old_created = old.stages[Stage.CIRCUIT].start
+            if (
+                old is new
+                or old.rekeyed_to
+                or old.created_by != "QUICK_MODE"
+                or old_created is None
+                or old_created >= created
+                or old.traffic_selectors != new.traffic_selectors
+                or (old.hard_end is not None and (old.hard_end.time or 0.0) < created)
+            ):
+                continue
+            old.rekeyed_to, new.rekeyed_from = new.uid, old.uid
+            new.certainty["rekey"] = Certainty.OBSERVED
+            break
 
 
 def _ike_activity(sa: IkeSa, children: dict[str, ChildSa]) -> tuple[float, int] | None:

@@ -507,6 +507,8 @@ class Tracker:
                     Trigger.AUTH_ERROR,
                     f"IKE_AUTH failed: {_notify_name(2, fatal[0].notify_type)}",
                 )
+            elif resp and not decrypted and (short := _auth_response_too_short(sa, msg)):
+                trig, text = Trigger.AUTH_ERROR, short
             elif resp:
                 trig = Trigger.AUTH_RESP
                 text = "IKE_AUTH response: IKE SA established" + (
@@ -560,10 +562,25 @@ class Tracker:
             )
             self._enter(sa, Stage.TERMINATION, m)
         elif trig == Trigger.AUTH_ERROR:
-            n = next(n for n in notes if n.notify_type in IKE_FATAL)
-            sa.hard_end = Termination(
-                Reason.FAILED, m.time, m.frame, _notify_name(2, n.notify_type), Stage.CIRCUIT
-            )
+            fatal_notify = next((n for n in notes if n.notify_type in IKE_FATAL), None)
+            if fatal_notify is not None:
+                sa.hard_end = Termination(
+                    Reason.FAILED,
+                    m.time,
+                    m.frame,
+                    _notify_name(2, fatal_notify.notify_type),
+                    Stage.CIRCUIT,
+                )
+            else:  # inferred from the size of an encrypted response
+                sa.hard_end = Termination(
+                    Reason.FAILED,
+                    m.time,
+                    m.frame,
+                    None,
+                    Stage.CIRCUIT,
+                    Certainty.INFERRED,
+                    text,
+                )
             self._enter(sa, Stage.TERMINATION, m)
             child_uid = self._auth_child.get(sa.uid)
             if child_uid is not None:
@@ -881,6 +898,25 @@ class Tracker:
             "rekeyed IKE SA chose " + ", ".join(str(v) for v in s.names.values()),
         )
         self._note(sa, Stage.TRANSMISSION, m, "ike.rekeyed", f"IKE SA rekeyed: successor {uid}")
+        # The new IKE SA inherits every child SA still alive (RFC 7296 §2.18).
+        moved = [
+            u
+            for u in sa.child_sas
+            if u in self._child
+            and self._child[u].hard_end is None
+            and not self._child[u].rekeyed_to
+        ]
+        for u in moved:
+            sa.child_sas.remove(u)
+            succ.child_sas.append(u)
+            self._child[u].ike_sa = uid
+            self._note(
+                self._child[u],
+                Stage.TRANSMISSION,
+                m,
+                "child.inherited",
+                f"now under the rekeyed IKE SA {uid}",
+            )
 
     def _deletes(self, sa: IkeSa, msg: IkeMessage, m: PacketMeta) -> None:
         for p in msg.decrypted or []:
@@ -1413,6 +1449,36 @@ def end_with_parent(c: ChildSa, sa: IkeSa, time: float, frame: int) -> bool:
         Event(time, frame, "child.deleted", f"deleted with its IKE SA {sa.uid}")
     )
     return True
+
+
+def _auth_response_too_short(sa: IkeSa, msg: IkeMessage) -> str | None:
+    """Why an encrypted IKE_AUTH response cannot be a success, or None.
+
+    Without keys the notify of a failed IKE_AUTH is invisible, but its size is not: a
+    successful response carries at least IDr and AUTH (RFC 7296 §1.2), and with the suite
+    chosen in IKE_SA_INIT the smallest SK payload that can hold them has a known size. A
+    shorter message can only carry an error notify (AUTHENTICATION_FAILED, in practice).
+    """
+    encr = suites.encryption_alg(sa.chosen_ids.get("encryption"))
+    if encr is None:
+        return None
+    from ipsec_inspect.crypto import algorithms
+
+    prf = algorithms.prf_by_id(sa.chosen_ids.get("prf", -1))
+    integ = None if encr.aead else suites.integrity_alg(sa.chosen_ids.get("integrity"))
+    if prf is None or (not encr.aead and integ is None):
+        return None
+    icv = encr.icv_len if encr.aead else (integ.icv_len if integ is not None else 0)
+    plain = 9 + 8 + prf.out_len + 1  # IDr (one-byte identity), AUTH (PSK: prf output), pad length
+    block = max(encr.block_len, 1)
+    minimum = 28 + 4 + encr.iv_len + -(-plain // block) * block + icv
+    if msg.header.length >= minimum:
+        return None
+    return (
+        f"IKE_AUTH failed (inferred): the encrypted response of {msg.header.length} bytes is too "
+        f"short to hold IDr and AUTH (at least {minimum} bytes with this suite); it can only "
+        "carry an error notify such as AUTHENTICATION_FAILED"
+    )
 
 
 def _v1_hash_attr(sa: IkeSa) -> dict[str, int]:

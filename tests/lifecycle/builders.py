@@ -127,8 +127,12 @@ def ike2(
     dst: str | None = None,
     port: int = 500,
     t: float | None = None,
+    length: int = 256,
 ) -> IkeMessage:
-    """An IKEv2 message; ``decrypted`` None means "encrypted, no key"."""
+    """An IKEv2 message; ``decrypted`` None means "encrypted, no key".
+
+    ``length`` is the header's message length: the tracker infers a failed IKE_AUTH from
+    an encrypted response too short to hold IDr and AUTH."""
     flags = (0x20 if response else 0) | (0x08 if from_initiator else 0)
     s = src or (A if from_initiator else B)
     d = dst or (B if from_initiator else A)
@@ -136,7 +140,15 @@ def ike2(
     if exchange != 34:
         clear.append(pl(46, EncryptedBody(35, 0, 64), "SK"))
     header = IkeHeader(
-        spi_i, ZERO if exchange == 34 and not response else spi_r, 0, 2, 0, exchange, flags, mid, 0
+        spi_i,
+        ZERO if exchange == 34 and not response else spi_r,
+        0,
+        2,
+        0,
+        exchange,
+        flags,
+        mid,
+        length,
     )
     msg = IkeMessage(meta(frame, s, d, port=port, t=t), b"", 0, 0, header, 2, clear)
     if decrypted is not None:

@@ -226,6 +226,14 @@ def v2_auth_failed() -> list[Record]:
     return recs
 
 
+def v2_auth_failed_encrypted(response_length: int) -> list[Record]:
+    """The same failure without keys: only the size of the IKE_AUTH response tells."""
+    recs = v2_init()
+    recs.append(ike2(3, 35, response=False, from_initiator=True, mid=1, length=320))
+    recs.append(ike2(4, 35, response=True, from_initiator=False, mid=1, length=response_length))
+    return recs
+
+
 # ---------------------------------------------------------------- IKEv1
 
 QM_I, QM_R = 0xA0000001, 0xB0000001

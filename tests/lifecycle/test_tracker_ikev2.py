@@ -8,7 +8,17 @@ from ipsec_inspect.lifecycle.tracker import Tracker
 
 from .builders import SPI_I, SPI_R, T0, A, B, esp, ike2
 from .conftest import track
-from .scenarios import C1_I, C1_R, C2_I, C2_R, v2_auth_failed, v2_full, v2_init, v2_no_proposal
+from .scenarios import (
+    C1_I,
+    C1_R,
+    C2_I,
+    C2_R,
+    v2_auth_failed,
+    v2_auth_failed_encrypted,
+    v2_full,
+    v2_init,
+    v2_no_proposal,
+)
 
 
 def _only_ike(res):
@@ -119,6 +129,23 @@ def test_authentication_failed_fails_in_circuit_and_takes_the_child():
         child.termination.reason == Reason.FAILED
         and child.termination.notify == "AUTHENTICATION_FAILED"
     )
+
+
+def test_too_short_encrypted_auth_response_is_an_inferred_failure():
+    # AES-CBC-256 / HMAC-SHA2-256-128 / PRF-HMAC-SHA2-256: IDr + AUTH need at least
+    # 28 + 4 + 16 (IV) + 64 (9 + 8 + 32 + 1 padded to 16) + 16 (ICV) = 128 bytes.
+    res = track(v2_auth_failed_encrypted(112))
+    t = _only_ike(res).termination
+    assert (t.reason, t.stage, t.notify, t.frame, t.certainty) == (
+        Reason.FAILED,
+        Stage.CIRCUIT,
+        None,
+        4,
+        Certainty.INFERRED,
+    )
+    assert "112 bytes" in t.detail and "at least 128 bytes" in t.detail
+    ok = _only_ike(track(v2_auth_failed_encrypted(128), end=T0 + 10))
+    assert ok.state == "ESTABLISHED" and ok.termination.reason != Reason.FAILED
 
 
 def test_unanswered_init_fails_for_lack_of_response():
