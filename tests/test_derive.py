@@ -109,13 +109,15 @@ def test_rekeyed_ike_sa_origin_says_what_it_came_from() -> None:
 def test_pfs_child_without_its_dh_secret_is_reported_not_guessed() -> None:
     folder = _scenario("ikev2-x25519-pfs")
     store = load_key_path(folder / "keys-ike-only.toml")
+    assert len(store.child_dh) == 1  # the [[child_pfs]] table of the rekey
+    store.child_dh.clear()  # as if the user had only the IKE SA's keys
     records, dec = _run(folder, store)
     # keys.toml lists the IKE_AUTH child first (both directions), then the PFS rekey.
     esp_truth = _truth(folder)["esp"]
     assert len(esp_truth) == 4
     first, rekeyed = esp_truth[:2], esp_truth[2:]
     # The IKE_AUTH child (no PFS) is derived exactly; the rekeyed child used PFS and
-    # charon does not log a CHILD_SA's DH secret, so it cannot be derived.
+    # without that exchange's DH secret it cannot be derived: said, not guessed.
     assert _derived_esp(store) == {
         int(t["spi"], 16): (bytes.fromhex(t["encryption_key"]), bytes.fromhex(t["integrity_key"]))
         for t in first
@@ -125,6 +127,19 @@ def test_pfs_child_without_its_dh_secret_is_reported_not_guessed() -> None:
     )
     undecrypted = {r.spi for r in records if isinstance(r, EspPacket) and r.decryption is None}
     assert undecrypted == {int(t["spi"], 16) for t in rekeyed}
+
+
+def test_pfs_child_keys_come_from_its_dh_secret() -> None:
+    folder = _scenario("ikev2-x25519-pfs")
+    store = load_key_path(folder / "keys-ike-only.toml")
+    records, _dec = _run(folder, store)
+    assert _derived_esp(store) == {
+        int(t["spi"], 16): (bytes.fromhex(t["encryption_key"]), bytes.fromhex(t["integrity_key"]))
+        for t in _truth(folder)["esp"]
+    }
+    assert all(
+        r.decryption and r.decryption.status == "ok" for r in records if isinstance(r, EspPacket)
+    )
 
 
 @pytest.mark.parametrize("name", ["ikev1-main-psk", "ikev1-aggressive-psk"])
@@ -152,7 +167,13 @@ def test_ikev1_quick_mode_keymat_from_skeyid_d(name: str) -> None:
 
 def test_ikev1_skeyid_d_alone_cannot_decrypt_phase_one_and_says_so() -> None:
     folder = _scenario("ikev1-main-psk")
-    records, dec = _run(folder, load_key_path(folder / "keys-ike-only.toml"))
+    full = load_key_path(folder / "keys-ike-only.toml")
+    store = KeyStore()
+    for k in full.ike_keys():
+        secrets = {n: v for n, v in k.secrets.items() if n in ("skeyid_d", "dh_secret")}
+        store.add_ike(IkeKey(1, k.spi_i, k.spi_r, k.encryption, k.encryption_key_bits,
+                             k.integrity, k.prf, secrets))  # fmt: skip
+    records, dec = _run(folder, store)
     statuses = {
         r.decryption_status for r in records if isinstance(r, IkeMessage) and r.header.v1_encrypted
     }

@@ -265,6 +265,9 @@ class KeyDeriver:
                 usable = name.startswith("dh_secret") and value and value != exclude
                 if usable and value not in seen:
                     seen.append(value)
+        for c in self.store.child_dh:
+            if c.dh_secret and c.dh_secret != exclude and c.dh_secret not in seen:
+                seen.append(c.dh_secret)
         return seen
 
     def _supplied_ike(self, spi_i: bytes, spi_r: bytes) -> IkeKey | None:

@@ -128,6 +128,25 @@ class IkeKey:
 AddressMatcher = Callable[[str], bool]
 
 
+@dataclass(eq=False)
+class ChildDhSecret:
+    """The PFS shared secret of one CREATE_CHILD_SA / Quick Mode exchange.
+
+    Why a record of its own: SK_d alone cannot give the keys of a child SA negotiated
+    with PFS; the exchange's g^ir is needed too, and key files name it by the child SA's
+    SPIs (``[[child_pfs]]`` in our TOML, the CHD "DH secret" line of a charon log).
+    """
+
+    dh_secret: bytes
+    spis: tuple[int, ...] = ()
+    dh_group: int | None = None
+    origin: str = ""
+
+    def __repr__(self) -> str:  # never show the secret
+        spis = ", ".join(f"0x{s:08x}" for s in self.spis)
+        return f"ChildDhSecret(spis=[{spis}], group={self.dh_group}, origin={self.origin!r})"
+
+
 def _is_wild(pattern: str | None) -> bool:
     return pattern is None or pattern in ("", "*") or "*" in pattern or "/" in pattern
 
@@ -211,6 +230,7 @@ class KeyStore:
     def __init__(self) -> None:
         self._sa: list[SaKey] = []
         self._ike: list[IkeKey] = []
+        self.child_dh: list[ChildDhSecret] = []
         self.problems: list[str] = []
         self._matchers: dict[str | None, AddressMatcher] = {}
         self._cache: dict[tuple[str, int, str, str], SaKey | None] = {}
@@ -239,6 +259,7 @@ class KeyStore:
             self.add_sa(sa)
         for ike in other._ike:
             self.add_ike(ike)
+        self.child_dh.extend(other.child_dh)
         self.problems.extend(other.problems)
 
     def _matcher(self, pattern: str | None) -> AddressMatcher:

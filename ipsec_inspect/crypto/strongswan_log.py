@@ -60,6 +60,9 @@ IKE_LABELS: dict[str, str] = {
     "initial IV": "initial_iv",
 }
 DH_LABEL = "shared Diffie Hellman secret"
+# The PFS shared secret of a CREATE_CHILD_SA / Quick Mode, logged by the CHD subsystem
+# just before the child keys it feeds (charon 5.9: "DH secret => 32 bytes").
+CHILD_DH_LABEL = "DH secret"
 CHILD_LABELS: dict[str, str] = {
     "encryption initiator key": "encr_i",
     "encryption responder key": "encr_r",
@@ -236,7 +239,7 @@ def _line(state: _State, thread: int, uid: int, message: str, number: int) -> No
     header = _HEADER.match(message)
     if header is not None:
         label = header["label"]
-        if label == DH_LABEL or label in IKE_LABELS or label in CHILD_LABELS:
+        if label in (DH_LABEL, CHILD_DH_LABEL) or label in IKE_LABELS or label in CHILD_LABELS:
             dump = _Dump(label, int(header["size"]), bytearray())
             if dump.size == 0:
                 _store(state, thread, uid, dump, number)
@@ -273,7 +276,7 @@ def _store(state: _State, thread: int, uid: int, dump: _Dump, number: int) -> No
     """File a completed hex dump under the thread's pending IKE or child block."""
     value = bytes(dump.data)
     start = number - (dump.size + 15) // 16  # the header line
-    if dump.label == DH_LABEL:
+    if dump.label in (DH_LABEL, CHILD_DH_LABEL):
         state.dh[thread] = (start, value)
         return
     if dump.label in IKE_LABELS:

@@ -211,7 +211,11 @@ def test_keys_toml_matches_the_log(name: str) -> None:
             )
     ike_only = tomllib.loads((directory / "keys-ike-only.toml").read_text())
     for table in ike_only.get("ike", []):
-        assert not {"sk_ei", "sk_er", "enc_key", "skeyid_e"} & set(table)
+        # IKEv2: sk_d (+ dh_secret); IKEv1: skeyid_d and skeyid_e (SKEYID needs the PSK).
+        assert not {"sk_ei", "sk_er", "sk_ai", "sk_ar", "enc_key", "skeyid_a"} & set(table)
+        assert (
+            ("sk_d" in table) if table["version"] == 2 else ({"skeyid_d", "skeyid_e"} <= set(table))
+        )
     assert len(ike_only.get("child_pfs", [])) == sum(1 for c in keys.child_sas if c.dh_secret)
 
 

@@ -37,7 +37,10 @@ def _quote(value: str) -> str:
 
 
 def ike_toml(sa: IkeSaSecrets, only_derivation: bool = False) -> list[str]:
-    """One ``[[ike]]`` table. ``only_derivation`` keeps sk_d / skeyid_d and the DH secret."""
+    """One ``[[ike]]`` table. ``only_derivation`` keeps what the child SA keys are derived
+    from: IKEv2 ``sk_d`` and the DH secret (SK_e/SK_a follow from SKEYSEED); IKEv1
+    ``skeyid_d`` and ``skeyid_e`` (with a PSK, SKEYID cannot be rebuilt without it, and the
+    Quick Mode that carries the nonces and SPIs is encrypted with a key from SKEYID_e)."""
     lines = [
         "[[ike]]",
         f"version = {sa.version}",
@@ -53,7 +56,7 @@ def ike_toml(sa: IkeSaSecrets, only_derivation: bool = False) -> list[str]:
         lines.append(f"dh_group = {naming.DH_GROUPS[sa.dh_group]}")
     names: tuple[str, ...] = IKEV2_SECRETS if sa.version == 2 else IKEV1_SECRETS
     if only_derivation:
-        names = ("sk_d",) if sa.version == 2 else ("skeyid_d",)
+        names = ("sk_d",) if sa.version == 2 else ("skeyid_d", "skeyid_e")
     for name in (*names, "dh_secret"):
         if name in sa.secrets:
             lines.append(f"{name} = {_quote(sa.secrets[name].hex())}")

@@ -19,7 +19,7 @@ from ipsec_inspect.crypto.algorithms import (
     prf_by_name,
 )
 from ipsec_inspect.crypto.keyfiles.common import where
-from ipsec_inspect.crypto.keys import IkeKey, KeyStore, SaKey
+from ipsec_inspect.crypto.keys import ChildDhSecret, IkeKey, KeyStore, SaKey
 from ipsec_inspect.crypto.strongswan_log import ChildSaDirection, parse_charon_log
 
 _CHARON_LINE = re.compile(r"^\S+ \S+ \d+\[[A-Z]{3}\] ", re.MULTILINE)
@@ -58,6 +58,10 @@ def load_charon_log(text: str, name: str) -> KeyStore:
         store.add_ike(key)
     for child in parsed.child_sas:
         loc = where(name, child.log_line)
+        if child.dh_secret:
+            store.child_dh.append(
+                ChildDhSecret(child.dh_secret, (child.spi_in, child.spi_out), None, loc)
+            )
         for direction in (child.inbound, child.outbound):
             try:
                 store.add_sa(_direction(child.protocol.lower(), direction, child.esn, loc))

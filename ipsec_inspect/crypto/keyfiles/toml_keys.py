@@ -19,7 +19,7 @@ from ipsec_inspect.crypto.algorithms import (
     prf_by_name,
 )
 from ipsec_inspect.crypto.keyfiles.common import format_spi, parse_hex, parse_spi, where
-from ipsec_inspect.crypto.keys import IkeKey, KeySource, KeyStore, SaKey
+from ipsec_inspect.crypto.keys import ChildDhSecret, IkeKey, KeySource, KeyStore, SaKey
 
 IKEV2_SECRETS = ("sk_d", "sk_ai", "sk_ar", "sk_ei", "sk_er", "sk_pi", "sk_pr", "skeyseed")
 IKEV1_SECRETS = ("skeyid", "skeyid_d", "skeyid_a", "skeyid_e", "enc_key", "initial_iv")
@@ -28,7 +28,8 @@ _IKE_FIELDS = {"version", "spi_i", "spi_r", "encryption", "encryption_key_bits",
                "prf", "dh_group", "origin", *IKEV2_SECRETS, *IKEV1_SECRETS, *COMMON_SECRETS}  # fmt: skip
 _SA_FIELDS = {"spi", "src", "dst", "encryption", "encryption_key_bits", "encryption_key",
               "integrity", "integrity_key", "esn", "origin"}  # fmt: skip
-_TABLE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*(ike|esp|ah)[ \t]*\]\]", re.MULTILINE)
+_PFS_FIELDS = {"spi_in", "spi_out", "dh_group", "dh_secret", "origin"}
+_TABLE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*(ike|esp|ah|child_pfs)[ \t]*\]\]", re.MULTILINE)
 
 
 def looks_like_toml(text: str) -> bool:
@@ -38,7 +39,7 @@ def looks_like_toml(text: str) -> bool:
 
 def _header_lines(text: str) -> dict[str, list[int]]:
     """1-based line of each ``[[kind]]`` header, per kind, in order (tomllib has no lines)."""
-    lines: dict[str, list[int]] = {"ike": [], "esp": [], "ah": []}
+    lines: dict[str, list[int]] = {"ike": [], "esp": [], "ah": [], "child_pfs": []}
     for m in _TABLE_HEADER.finditer(text):
         lines[m.group(1)].append(text.count("\n", 0, m.start()) + 1)
     return lines
@@ -60,7 +61,7 @@ def load_toml(text: str, name: str) -> KeyStore:
         store.problems.append(f"{name}: not valid TOML ({exc})")
         return store
     lines = _header_lines(text)
-    for kind in ("ike", "esp", "ah"):
+    for kind in ("ike", "esp", "ah", "child_pfs"):
         tables = doc.get(kind, [])
         if not isinstance(tables, list):
             store.problems.append(f"{name}: '{kind}' must be an array of tables ([[{kind}]])")
@@ -68,17 +69,20 @@ def load_toml(text: str, name: str) -> KeyStore:
         for index, table in enumerate(tables):
             line = lines[kind][index] if index < len(lines[kind]) else 0
             loc = where(name, line)
-            extra = set(table) - (_IKE_FIELDS if kind == "ike" else _SA_FIELDS)
+            allowed = {"ike": _IKE_FIELDS, "child_pfs": _PFS_FIELDS}.get(kind, _SA_FIELDS)
+            extra = set(table) - allowed
             if extra:
                 store.problems.append(f"{loc}: ignored unknown field(s) {', '.join(sorted(extra))}")
             try:
                 if kind == "ike":
                     store.add_ike(_ike(table, loc))
+                elif kind == "child_pfs":
+                    store.child_dh.append(_child_pfs(table, loc))
                 else:
                     store.add_sa(_sa(kind, table, loc))
             except (ValueError, UnknownAlgorithm) as exc:
                 store.problems.append(f"{loc}: [[{kind}]] skipped: {exc}")
-    unknown = set(doc) - {"ike", "esp", "ah"}
+    unknown = set(doc) - {"ike", "esp", "ah", "child_pfs"}
     if unknown:
         store.problems.append(f"{name}: unknown top-level entries {', '.join(sorted(unknown))}")
     return store
@@ -110,6 +114,20 @@ def _ike(table: dict[str, Any], loc: str) -> IkeKey:
         bits = enc.bits_for_key(secrets["sk_ei"])
     return IkeKey(version, spi_i, spi_r, enc, bits, integ, prf, secrets,
                   origin=str(table.get("origin") or loc))  # fmt: skip
+
+
+def _child_pfs(table: dict[str, Any], loc: str) -> ChildDhSecret:
+    """``[[child_pfs]]``: the DH secret of a child SA negotiated with PFS, by its SPIs."""
+    secret = _hex_field(table, "dh_secret")
+    if not secret:
+        raise ValueError("dh_secret is required")
+    spis = tuple(
+        parse_spi("0x" + str(table[n]).removeprefix("0x"))[0]
+        for n in ("spi_in", "spi_out")
+        if table.get(n)
+    )
+    group = table.get("dh_group")
+    return ChildDhSecret(secret, spis, int(group) if group is not None else None, origin=loc)
 
 
 def _sa(kind: str, table: dict[str, Any], loc: str) -> SaKey:
@@ -191,6 +209,14 @@ def write_toml(store: KeyStore, include_keys: bool) -> str:
             out.append(f"prf = {_q(ike.prf.name)}")
         if include_keys:
             out += [f"{n} = {_q(v.hex())}" for n, v in ike.secrets.items() if n in _IKE_FIELDS]
+    for c in store.child_dh:
+        out += ["", f"# {c.origin}" if c.origin else "# PFS secret of a child SA", "[[child_pfs]]"]
+        for n, spi in zip(("spi_in", "spi_out"), c.spis, strict=False):
+            out.append(f"{n} = {_q(f'{spi:08x}')}")
+        if c.dh_group is not None:
+            out.append(f"dh_group = {c.dh_group}")
+        if include_keys:
+            out.append(f"dh_secret = {_q(c.dh_secret.hex())}")
     for sa in store.sa_keys():
         out += [
             "",
