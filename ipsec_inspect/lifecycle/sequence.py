@@ -115,7 +115,8 @@ class SequenceAnalyzer:
             gap = seq - high - 1
             self.lost += gap
             shift = seq - high
-            self._bitmap = ((self._bitmap << shift) | 1) & ((1 << TRACK_BITS) - 1)
+            # A jump beyond the tracking window forgets everything: never build a 2^32-bit int.
+            self._bitmap = ((self._bitmap << shift) | 1) & _TRACK_MASK if shift < TRACK_BITS else 1
             self.highest = seq
             return out
         behind = high - seq
