@@ -23,6 +23,7 @@ from ipsec_inspect.pipeline import read_records
 from ipsec_inspect.records import (
     AhPacket,
     CaptureWarning,
+    EspDecryption,
     EspPacket,
     IkeMessage,
     Malformed,
@@ -256,8 +257,13 @@ class Analysis:
         data: bytes,
         orig_len: int = 0,
         iface: int = 0,
+        esp_decryption: EspDecryption | None = None,
     ) -> list[TrackerEvent]:
-        """Decode, decrypt and track one frame; return the tracker's events."""
+        """Decode, decrypt and track one frame; return the tracker's events.
+
+        ``esp_decryption``: the fast lane already decrypted this frame's ESP packet (and
+        counted it); it is attached instead of decrypting again.
+        """
         records = self.decoder.decode(number, time, link_type, data, orig_len, iface)
         if not records:
             return []
@@ -265,7 +271,9 @@ class Analysis:
         process = self.decryptor.process if self.decryptor is not None else None
         index = self.index if self.keep_index else None
         for sub, r in enumerate(records):
-            if process is not None:
+            if esp_decryption is not None and type(r) is EspPacket:
+                r.decryption = esp_decryption
+            elif process is not None:
                 r = process(r)
             self.records += 1
             events.extend(self.tracker.feed(r))
@@ -327,8 +335,9 @@ class Analysis:
         reader = self.open()
         total = _file_size(self.path)
         feed = self.feed_frame
-        fast = self.fast_lane and self.decryptor is None and not self.config.mergeable
+        fast = self.fast_lane and not self.config.mergeable
         esp_fast = self.tracker.esp_fast
+        decrypt_fast = self.decryptor.esp_fast if self.decryptor is not None else None
         ipv4_name = self.decoder.ipv4_name
         udp_special = self.decoder.udp_special
         natt_is_encap = udp_special.get(NATT_PORT) == "udpencap"
@@ -336,8 +345,9 @@ class Analysis:
         flow_ids = self.flow_ids
         eth_ipv4 = _ETH_IPV4.unpack_from
         spi_seq = _SPI_SEQ.unpack_from
-        ports = _PORTS.unpack_from
+        udp_header = _UDP.unpack_from
         for number, time, link_type, data, orig_len, iface in reader:
+            dec: EspDecryption | None = None
             if fast and link_type == 1 and len(data) >= 50:
                 et, vihl, ip_len, frag, proto = eth_ipv4(data)
                 if (
@@ -350,19 +360,28 @@ class Analysis:
                     if proto == 50:
                         esp_at = 34
                     elif proto == 17 and natt_is_encap and ip_len >= 36:
-                        sport, dport = ports(data, 34)
+                        sport, dport, ulen = udp_header(data, 34)
                         if (
-                            (
-                                dport == NATT_PORT
-                                and (sport == NATT_PORT or sport not in udp_special)
+                            ulen == ip_len - 20
+                            and (
+                                (
+                                    dport == NATT_PORT
+                                    and (sport == NATT_PORT or sport not in udp_special)
+                                )
+                                or (sport == NATT_PORT and dport not in udp_special)
                             )
-                            or (sport == NATT_PORT and dport not in udp_special)
-                        ) and data[42:46] != b"\x00\x00\x00\x00":
+                            and data[42:46] != b"\x00\x00\x00\x00"
+                        ):
                             esp_at = 42
                     if esp_at and ip_len - (esp_at - 14) >= 8:
                         spi, seq = spi_seq(data, esp_at)
                         dst = ipv4_name(data[30:34])
-                        if esp_fast(number, time, dst, spi, seq, ip_len):
+                        if decrypt_fast is not None:
+                            src = ipv4_name(data[26:30])
+                            dec = decrypt_fast(number, spi, src, dst, data[esp_at : 14 + ip_len])
+                        if (decrypt_fast is None or dec is not None) and esp_fast(
+                            number, time, dst, spi, seq, ip_len, dec
+                        ):
                             self.records += 1
                             if index is not None:
                                 index.frame.append(number)
@@ -370,13 +389,14 @@ class Analysis:
                                 index.kind.append(RecordKind.ESP)
                                 index.time.append(time)
                                 index.flow.append(flow_ids[("esp", dst, spi)])
-                                index.flags.append(0)
+                                index.flags.append(0 if dec is None else 2)
                             if number % progress_every == 0 and on_progress is not None:
                                 on_progress(
                                     Progress(number, self.records, reader.bytes_read(), total)
                                 )
                             continue
-            events = feed(number, time, link_type, data, orig_len, iface)
+            # The full path; an ESP packet the fast lane decrypted is not decrypted again.
+            events = feed(number, time, link_type, data, orig_len, iface, dec)
             if events and on_events is not None:
                 on_events(events)
             if number % progress_every == 0:
@@ -445,7 +465,7 @@ _ETH_IPV4 = struct.Struct(
     "!12xHBxH2xHxB"
 )  # ethertype, version/IHL, total length, flags/offset, protocol
 _SPI_SEQ = struct.Struct("!II")
-_PORTS = struct.Struct("!HH")
+_UDP = struct.Struct("!HHH")
 
 
 def _kind_of(r: Record) -> int:

@@ -18,25 +18,57 @@ SHARED = ROOT.parent / "shared" / "captures"
 
 
 def _captures() -> list[Path]:
-    found = sorted(ROOT.glob("samples/*.pcap*")) + sorted(ROOT.glob("samples/realpeer/*/capture.pcap"))
+    found = sorted(ROOT.glob("samples/*.pcap*")) + sorted(
+        ROOT.glob("samples/realpeer/*/capture.pcap")
+    )
     if SHARED.is_dir():
-        found += sorted(p for p in SHARED.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap", ".gz"))
+        found += sorted(
+            p for p in SHARED.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap", ".gz")
+        )
     return found
 
 
-def _doc(path: Path, fast: bool) -> dict:
-    a = Analysis(str(path), keep_index=True, fast_lane=fast)
+def _doc(path: Path, fast: bool, keys: list[str] | None = None) -> dict:
+    a = Analysis(str(path), key_paths=keys or [], keep_index=True, fast_lane=fast)
     res = a.run()
     doc = build_timeline(res, {"path": str(path)})
-    doc["index"] = [list(a.index.frame), list(a.index.kind), list(a.index.flow)]
+    doc["index"] = [
+        list(a.index.frame),
+        list(a.index.kind),
+        list(a.index.flow),
+        list(a.index.flags),
+    ]
+    if a.decryptor is not None:
+        doc["decryptor"] = [c.to_json() for c in a.decryptor.counters()]
+        doc["problems"] = a.problems()
     return doc
+
+
+def _keyed() -> list[tuple[Path, list[str]]]:
+    out = []
+    for keys in sorted(ROOT.glob("samples/*.keys.toml")):
+        name = keys.name.removesuffix(".keys.toml")
+        cap = next(iter(sorted(ROOT.glob(f"samples/{name}.pcap*"))), None)
+        if cap is not None:
+            out.append((cap, [str(keys)]))
+    for d in sorted(ROOT.glob("samples/realpeer/*/")):
+        if (d / "keys.toml").exists():
+            out.append((d / "capture.pcap", [str(d / "keys.toml")]))
+            out.append((d / "capture.pcap", [str(d / "keys-ike-only.toml")]))
+    return out
 
 
 @pytest.fixture(scope="module")
 def bulk_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bulk") / "esp.pcap"
     subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "make_esp_capture.py"), str(out), "--packets", "3000"],
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "make_esp_capture.py"),
+            str(out),
+            "--packets",
+            "3000",
+        ],
         check=True,
         capture_output=True,
     )
@@ -49,6 +81,28 @@ def test_fast_lane_equals_record_path_on_bulk_esp(bulk_capture: Path) -> None:
     dirs = {d["spi"]: d["packets"] for c in fast["child_sas"] for d in c["directions"]}
     assert dirs == {"c0000001": 750, "c0000002": 750, "c0000003": 750, "c0000004": 750}
     assert len(fast["index"][0]) == 3000
+
+
+@pytest.mark.parametrize(
+    ("path", "keys"), _keyed(), ids=lambda v: Path(v[0] if isinstance(v, list) else v).name
+)
+def test_fast_lane_equals_record_path_with_keys(path: Path, keys: list[str]) -> None:
+    fast, slow = _doc(path, True, keys), _doc(path, False, keys)
+    assert fast == slow
+    if any(c["directions"] for c in fast["child_sas"]):  # failed negotiations carry no ESP
+        assert any(d["decrypted"] for c in fast["child_sas"] for d in c["directions"])
+
+
+def test_fast_lane_equals_record_path_on_bulk_esp_with_keys(bulk_capture: Path) -> None:
+    keys = [str(bulk_capture.with_suffix(".keys.toml"))]
+    fast, slow = _doc(bulk_capture, True, keys), _doc(bulk_capture, False, keys)
+    assert fast == slow
+    assert {d["spi"]: d["decrypted"] for c in fast["child_sas"] for d in c["directions"]} == {
+        "c0000001": 750,
+        "c0000002": 750,
+        "c0000003": 750,
+        "c0000004": 750,
+    }
 
 
 @pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p.relative_to(p.parents[1])))

@@ -10,6 +10,7 @@ span of frames with the events that fell in it.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -135,7 +136,8 @@ class Direction:
     last_frame: int | None = None
     seq: SequenceAnalyzer = field(default_factory=SequenceAnalyzer)
     # explicit IVs seen (counter-mode/AEAD reuse check): iv -> first frame
-    ivs: dict[bytes, int] = field(default_factory=dict)
+    # (an OrderedDict: forgetting the oldest IV is O(1), which a plain dict is not)
+    ivs: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
     iv_count: int = 0
     iv_reuse_frames: list[int] = field(default_factory=list)
     # MTU/MSS measurement (from decrypted packets)

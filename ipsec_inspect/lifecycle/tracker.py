@@ -52,6 +52,7 @@ from ipsec_inspect.records import (
     AhPacket,
     AuthBody,
     DeleteBody,
+    EspDecryption,
     EspPacket,
     HashBody,
     IdBody,
@@ -251,7 +252,9 @@ class Tracker:
         self._next_child = 1
         # (destination, SPI) -> (direction, child's transmission span, parent's or None):
         # ESP directions whose next packets need nothing but counting (see esp_fast).
-        self._fast: dict[tuple[str, int], tuple[Direction, StageSpan, StageSpan | None]] = {}
+        self._fast: dict[
+            tuple[str, int], tuple[Direction, ChildSa, StageSpan, StageSpan | None]
+        ] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -290,32 +293,76 @@ class Tracker:
         return self._out
 
     def esp_fast(
-        self, frame: int, time: float, dst: str, spi: int, seq: int, wire_len: int
+        self,
+        frame: int,
+        time: float,
+        dst: str,
+        spi: int,
+        seq: int,
+        wire_len: int,
+        dec: EspDecryption | None = None,
     ) -> bool:
         """Count an ESP packet without a record, when that is all it needs.
 
         Why: a capture is mostly ESP, and building two objects per packet costs more than
         everything else the tracker does with it. The first packet of every direction, any
-        packet out of order, and every packet of an SA whose IVs are checked go through
-        :meth:`feed` as records; the rest (the next sequence number on a direction already
-        known) only update counters, exactly as :meth:`feed` would. Returns False when the
-        caller must build the record and call :meth:`feed` instead.
+        packet out of order, a failed decryption, a reused IV, and every packet of an SA
+        whose IVs must be read from the packet go through :meth:`feed` as records; the rest
+        (the next sequence number on a direction already known) only update counters,
+        exactly as :meth:`feed` would. ``dec`` is the packet's decryption, when keys were
+        given. Returns False, having changed nothing, when the caller must build the record
+        and call :meth:`feed` instead.
         """
         entry = self._fast.get((dst, spi))
         if entry is None:
             return False
-        d, tx, parent_tx = entry
+        d, c, tx, parent_tx = entry
+        iv = b""
+        if dec is not None:
+            if dec.status != "ok":
+                return False
+            iv = dec.iv
+            if iv and iv in d.ivs:
+                return False
         if not d.seq.in_order(seq):
             return False
         d.packets += 1
         d.byte_count += wire_len
-        d.last_time, d.last_frame = time, frame
-        if tx.end is None or (time, frame) > (tx.end, tx.end_frame or 0):
-            tx.end, tx.end_frame = time, frame
-        if parent_tx is not None and (
-            parent_tx.end is None or (time, frame) > (parent_tx.end, parent_tx.end_frame or 0)
-        ):
-            parent_tx.end, parent_tx.end_frame = time, frame
+        d.last_time = time
+        d.last_frame = frame
+        # StageSpan.touch, inlined without tuples: the end moves to (time, frame) if later.
+        end = tx.end
+        if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
+            tx.end = time
+            tx.end_frame = frame
+        if parent_tx is not None:
+            end = parent_tx.end
+            if end is None or time > end or (time == end and frame > (parent_tx.end_frame or 0)):
+                parent_tx.end = time
+                parent_tx.end_frame = frame
+        if dec is not None:
+            source = dec.key_source
+            if source:
+                d.key_source = source
+                if not c.keys_source:
+                    c.keys_source = source
+            d.decrypted += 1
+            plain = dec.plaintext
+            inner = len(plain)
+            if wire_len:
+                over = wire_len - inner
+                if d.max_overhead is None or over > d.max_overhead:
+                    d.max_overhead = over
+            if d.max_inner is None or inner > d.max_inner:
+                d.max_inner = inner
+            if plain and dec.next_header in (4, 41):
+                d.inner_ip_version = plain[0] >> 4
+            if iv:
+                d.iv_count += 1
+                ivs = d.ivs
+                if len(ivs) >= MAX_IVS:
+                    ivs.popitem(last=False)
+                ivs[iv] = frame
         st = self._stats
         st.esp_packets += 1
         if frame > st.frames:
@@ -1241,8 +1288,8 @@ class Tracker:
         if (
             isinstance(rec, EspPacket)
             and not self.config.mergeable
-            and rec.decryption is None
             and not rec.meta.ip_fragmented
+            and (rec.decryption is None or rec.decryption.status == "ok")
         ):
             self._register_fast(rec)
 
@@ -1257,12 +1304,14 @@ class Tracker:
         d = c.direction(m.dst, rec.spi)
         if d is None:
             return
-        e = suites.encryption_alg(c.chosen_ids.get("encryption"))
-        if e is not None and e.iv_len and (e.aead or e.mode == "ctr"):
-            return
+        if isinstance(rec, EspPacket) and rec.decryption is None:
+            e = suites.encryption_alg(c.chosen_ids.get("encryption"))
+            if e is not None and e.iv_len and (e.aead or e.mode == "ctr"):
+                return  # the IV must be read from each packet: the full path does that
         parent = self._ike.get(c.ike_sa or "")
         self._fast[(m.dst, rec.spi)] = (
             d,
+            c,
             c.stages[Stage.TRANSMISSION],
             parent.stages[Stage.TRANSMISSION] if parent is not None else None,
         )
@@ -1339,7 +1388,7 @@ class Tracker:
         if iv:
             d.iv_count += 1
             if not self.config.mergeable and len(d.ivs) >= MAX_IVS:
-                del d.ivs[next(iter(d.ivs))]  # forget the oldest: bounded memory
+                d.ivs.popitem(last=False)  # forget the oldest: bounded memory
             if iv in d.ivs:
                 d.iv_reuse_frames.append(m.frame)
                 self._note(
