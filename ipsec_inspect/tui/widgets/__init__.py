@@ -1,0 +1,1 @@
+"""One widget class per pane of the inspector (see ``ipsec_inspect/tui/app.py``)."""

@@ -1,0 +1,47 @@
+"""One line: progress while the capture is read, then counts, filter state and LIVE drops."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ipsec_inspect.session import Progress
+
+
+class StatusBar(Static):
+    def show(
+        self,
+        progress: Progress | None,
+        *,
+        sas: int,
+        shown: int,
+        total: int,
+        problems: int,
+        scope: str,
+        live: str | None = None,
+        drops: Mapping[str, int] | None = None,
+    ) -> None:
+        text = Text()
+        if live is not None:
+            text.append(f" LIVE {live} ", "bold white on red")
+            text.append(" ")
+            if drops:
+                text.append(
+                    "drops " + " ".join(f"{k} {v}" for k, v in drops.items()) + "  ",
+                    "red" if any(drops.values()) else "dim",
+                )
+        if progress is not None and not progress.done and live is None:
+            pct = progress.fraction * 100
+            filled = int(progress.fraction * 12)
+            text.append("reading " + "█" * filled + "░" * (12 - filled), "cyan")
+            text.append(f" {pct:3.0f}%  ")
+        elif progress is not None and progress.done and live is None:
+            text.append("analysed  ", "green")
+        text.append(f"{sas} SAs  ")
+        text.append(f"{shown:,}/{total:,} packets" if shown != total else f"{total:,} packets")
+        text.append(f"  {scope}", "italic")
+        if problems:
+            text.append(f"  ⚠ {problems} messages", "yellow")
+        self.update(text)
