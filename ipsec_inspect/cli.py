@@ -17,8 +17,12 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ipsec_inspect import __version__, commands
+
+if TYPE_CHECKING:
+    from ipsec_inspect.plugins.registry import PluginRegistry
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -47,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Packet-level IPsec analyser: IKEv1/IKEv2, ESP and AH, decrypted, as SA lifecycles.",
     )
     parser.add_argument("--version", action="version", version=f"ipsec-inspect {__version__}")
+    parser.add_argument(
+        "--plugin-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="load the plugins in DIR (repeatable); see 'ipsec-inspect plugins'",
+    )
+    parser.add_argument(
+        "--no-plugins",
+        action="store_true",
+        help="load no plugin (neither entry points, nor --plugin-dir, nor a checkout's plugins/)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in _command_modules():
@@ -58,11 +74,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
+    """Load and install the plugins once, explicitly; failures are reported, never fatal."""
+    if args.no_plugins:
+        return None
+    from ipsec_inspect.plugins.loader import load_plugins
+
+    registry = load_plugins(args.plugin_dir)
+    if args.command != "plugins":  # that command lists failures itself
+        for line in registry.load_report_lines():
+            print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
+    return registry
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from ipsec_inspect.plugins import hooks as plugin_hooks
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    registry = _load_plugins(args)
     try:
-        return int(args._run(args))
+        with plugin_hooks.installed(registry):
+            return int(args._run(args))
     except InputError as e:
         print(f"ipsec-inspect: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -75,3 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception:
             pass
         return EXIT_OK
+    finally:
+        if registry is not None and args.command != "plugins":
+            for line in registry.runtime_report_lines():
+                print(f"ipsec-inspect: warning: {line}", file=sys.stderr)

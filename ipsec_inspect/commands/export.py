@@ -17,11 +17,14 @@ from ipsec_inspect.commands._common import decode_options
 from ipsec_inspect.export.psk_crack import write_psk_crack
 from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
 from ipsec_inspect.lifecycle.events import event_to_json
-from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
+from ipsec_inspect.plugins import hooks as plugin_hooks
+from ipsec_inspect.plugins.api import Exporter, ExportInput
+from ipsec_inspect.plugins.registry import describe_exception
 from ipsec_inspect.session import Analysis
 
 NAME = "export"
-HELP = "write the SA lifecycle timeline (stages, findings) as JSON"
+HELP = "write the SA lifecycle timeline (stages, findings) as JSON, or a plugin's format"
 DESCRIPTION = (
     "Track every IKE SA and child SA of a capture through the five stages (host recognition, "
     "negotiation, circuit, transmission, termination), audit them, and write the timeline as "
@@ -56,6 +59,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="-",
         metavar="FILE",
         help="where to write the JSON ('-' = stdout, the default)",
+    )
+    p.add_argument(
+        "--format",
+        default="json",
+        metavar="NAME",
+        help="output format: json (the timeline, default) or a plugin exporter's name "
+        "(listed by 'ipsec-inspect plugins')",
     )
     p.add_argument(
         "--schema", action="store_true", help="print the JSON Schema of the timeline and exit"
@@ -105,6 +115,32 @@ def _open(path: str, stack: ExitStack, default: TextIO) -> TextIO:
         raise InputError(f"{path}: cannot write ({e.strerror})") from None
 
 
+def _run_exporter(
+    exporter: Exporter,
+    analysis: Analysis,
+    result: TrackerResult,
+    capture: dict[str, Any],
+    args: argparse.Namespace,
+    out: TextIO,
+) -> int:
+    """Run a plugin exporter; one that raises is reported (exit 1), never a traceback."""
+    data = ExportInput(
+        args.capture, analysis.options, result, capture, args.include_keys, analysis.keys
+    )
+    try:
+        exporter.write(data, out)
+    except InputError:
+        raise
+    except Exception as exc:
+        print(
+            f"ipsec-inspect: exporter {exporter.name} failed ({describe_exception(exc)}); "
+            "no output in that format",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.schema:
         json.dump(load_schema(), sys.stdout, indent=2)
@@ -112,6 +148,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.capture:
         raise InputError("export needs a capture file (or --schema)")
+    exporter = None
+    if args.format != "json":
+        exporter = plugin_hooks.exporters().get(args.format)
+        if exporter is None:
+            known = ", ".join(["json", *sorted(plugin_hooks.exporters())])
+            raise InputError(f"unknown export format {args.format!r} (known: {known})")
     if args.replay_window < 1 or args.idle_timeout <= 0:
         raise InputError("--replay-window and --idle-timeout must be positive")
     config = TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
@@ -137,14 +179,18 @@ def run(args: argparse.Namespace) -> int:
             "first_time": info.first_time,
             "last_time": info.last_time,
         }
-        doc = build_timeline(result, capture, include_keys=args.include_keys, keystore=keystore)
         out = _open(args.output, stack, sys.stdout)
-        json.dump(doc, out, indent=2)
-        out.write("\n")
+        status = 0
+        if exporter is not None:
+            status = _run_exporter(exporter, analysis, result, capture, args, out)
+        else:
+            doc = build_timeline(result, capture, include_keys=args.include_keys, keystore=keystore)
+            json.dump(doc, out, indent=2)
+            out.write("\n")
         if args.export_psk_crack:
             n = write_psk_crack(result, _open(args.export_psk_crack, stack, sys.stdout))
             print(
                 f"ipsec-inspect: {n} Aggressive Mode PSK SA(s) written to {args.export_psk_crack}",
                 file=sys.stderr,
             )
-    return 0
+    return status

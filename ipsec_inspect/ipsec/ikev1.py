@@ -24,6 +24,7 @@ from ipsec_inspect.ipsec.ike_common import (
 )
 from ipsec_inspect.ipsec.registry.ikev1 import SITUATION_BITS
 from ipsec_inspect.ipsec.vendor_ids import is_nat_t_draft, vendor_id_name
+from ipsec_inspect.plugins import hooks as plugin_hooks
 from ipsec_inspect.records import (
     CertBody,
     ConfigBody,
@@ -355,6 +356,10 @@ def _notify(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
                     sub, f"{K}.notify.lifetime.attr", type_name, value_name
                 )
                 data_field.children.extend(afields)
+            else:
+                decoder = plugin_hooks.notify_decoder(1, ntype)
+                if decoder is not None:
+                    decoder(sub, data_field.children)
         except ValueError as exc:
             ctx.problems.append(f"{name} data at offset {at}: {exc}")
     r.pos = r.end
@@ -478,10 +483,15 @@ def _cisco_fragment(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     return RawBody(data=data)
 
 
-def _raw(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
+def _raw(r: Reader, ctx: _Ctx, ptype: int) -> PayloadBody:
     at = r.pos
     data = r.rest()
-    ctx.fields.append(fld(f"{K}.payload.data", "Payload data", data, at, len(data)))
+    data_field = fld(f"{K}.payload.data", "Payload data", data, at, len(data))
+    ctx.fields.append(data_field)
+    plugin = plugin_hooks.payload_type(1, ptype)
+    if plugin is not None and plugin.decode is not None and data:
+        # A plugin's private payload: its fields hang under the data; a problem is the payload's.
+        plugin.decode(Reader(r.data, at, r.end), data_field.children)
     return RawBody(data=data)
 
 

@@ -22,6 +22,7 @@ from ipsec_inspect.ipsec.ike_common import (
     parse_attributes,
 )
 from ipsec_inspect.ipsec.vendor_ids import vendor_id_name
+from ipsec_inspect.plugins import hooks as plugin_hooks
 from ipsec_inspect.records import (
     Attribute,
     AuthBody,
@@ -525,7 +526,7 @@ def _notify(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     data = bytes(r.data[r.pos : r.end])
     if data:
         ctx.fields.append(fld(f"{K}.notify.data", "Notification data", data, data_at, len(data)))
-    decoder = _NOTIFY_DECODERS.get(ntype)
+    decoder = _NOTIFY_DECODERS.get(ntype) or plugin_hooks.notify_decoder(2, ntype)
     if decoder is not None and data:
         children: list[Field] = []
         try:
@@ -760,7 +761,12 @@ def _eap(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
 def _raw(r: Reader, ctx: _Ctx, ptype: int) -> PayloadBody:
     start = r.pos
     data = r.rest()
-    ctx.fields.append(fld(f"{K}.payload.data", "Payload data", data, start, len(data)))
+    data_field = fld(f"{K}.payload.data", "Payload data", data, start, len(data))
+    ctx.fields.append(data_field)
+    plugin = plugin_hooks.payload_type(2, ptype)
+    if plugin is not None and plugin.decode is not None and data:
+        # A plugin's private payload: its fields hang under the data; a problem is the payload's.
+        plugin.decode(Reader(r.data, start, r.end), data_field.children)
     return RawBody(data=data)
 
 

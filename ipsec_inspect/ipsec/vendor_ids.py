@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ipsec_inspect.plugins import hooks as plugin_hooks
+
 # (hex bytes, name, "exact" | "prefix")
 VENDOR_IDS: tuple[tuple[str, str, str], ...] = (
     # --- NAT traversal: RFC 3947 and its drafts (MD5 of the draft name)
@@ -170,7 +172,7 @@ def vendor_id_name(data: bytes) -> str:
         and all(0x20 <= b < 0x7F for b in data)
     ):
         return "Libreswan/Openswan"
-    return ""
+    return plugin_hooks.vendor_name(data)
 
 
 def is_nat_t_draft(data: bytes) -> bool:

@@ -77,11 +77,16 @@ class Finding:
 
 
 def evaluate(result: TrackerResult) -> list[Finding]:
-    """Every rule against every SA of its scope, in rule order then SA order."""
+    """Every rule against every SA of its scope, in rule order then SA order.
+
+    The built-in rules come first, then those of the installed plugins (same row shape;
+    a plugin rule that raises is reported against its plugin and skipped).
+    """
     from ipsec_inspect.lifecycle.rules import RULES
+    from ipsec_inspect.plugins import hooks as plugin_hooks
 
     out: list[Finding] = []
-    for rule in RULES:
+    for rule in RULES + plugin_hooks.rules():
         subjects: list[Any] = list(
             result.ike_sas.values() if rule.scope == "ike" else result.child_sas.values()
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 from ipsec_inspect.crypto.keyfiles import strongswan, tcpdump, toml_keys, wireshark, xfrm
 from ipsec_inspect.crypto.keyfiles.common import KeyFileError
 from ipsec_inspect.crypto.keys import KeyStore
+from ipsec_inspect.plugins import hooks as plugin_hooks
 
 Loader = Callable[[str, str], KeyStore]
 _MAX_BYTES = 256 * 1024 * 1024  # a key file (even a long charon log) is far below this
@@ -20,7 +21,8 @@ _MAX_BYTES = 256 * 1024 * 1024  # a key file (even a long charon log) is far bel
 
 def detect_format(text: str, file_name: str = "") -> str | None:
     """The format of ``text``: ``toml``, ``esp_sa``, ``ikev1_decryption_table``,
-    ``ikev2_decryption_table``, ``xfrm``, ``charon``, ``tcpdump`` — or None."""
+    ``ikev2_decryption_table``, ``xfrm``, ``charon``, ``tcpdump``, a plugin's format name
+    (only when no built-in format matches) — or None."""
     base = Path(file_name).name
     if base in wireshark.FILE_NAMES:
         return base
@@ -32,7 +34,15 @@ def detect_format(text: str, file_name: str = "") -> str | None:
         return "charon"
     if tcpdump.looks_like_tcpdump(text):
         return "tcpdump"
-    return wireshark.classify_table(text)
+    return wireshark.classify_table(text) or plugin_hooks.key_format(text, file_name)
+
+
+def _loader(fmt: str) -> Loader:
+    """A built-in loader, else the installed plugin's loader of that format."""
+    loader = LOADERS.get(fmt) or plugin_hooks.key_loader(fmt)
+    if loader is None:
+        raise KeyFileError(f"no loader for the key format {fmt!r}")
+    return loader
 
 
 LOADERS: dict[str, Loader] = {
@@ -49,7 +59,7 @@ def load_key_text(text: str, name: str) -> KeyStore:
     fmt = detect_format(text, name)
     if fmt is None:
         raise KeyFileError(f"{name}: not a key file in any format ipsec-inspect reads")
-    return LOADERS[fmt](text, name)
+    return _loader(fmt)(text, name)
 
 
 def _read(path: Path) -> str:
@@ -90,7 +100,7 @@ def load_key_path(path: str | Path) -> KeyStore:
         fmt = detect_format(text, child.name)
         if fmt is None:
             continue  # Wireshark profiles hold preferences, colour rules, … — not keys
-        store.merge(LOADERS[fmt](text, str(child)))
+        store.merge(_loader(fmt)(text, str(child)))
         found += 1
     if not found:
         raise KeyFileError(f"{p}: the folder holds no key file")

@@ -7,11 +7,15 @@ Functions whose name ends in ``_or_none`` return ``None`` for unknown values so 
 fall back to numbers in compact text (summaries).
 
 The dicts below are built once at import from the constant row tables and never mutated.
+A value none of them knows is looked up in the installed plugin registry (if any) before
+falling back to ``Private Use (n)``, so plugin names read the same everywhere too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from ipsec_inspect.plugins import hooks as plugin_hooks
 
 from . import ikev1 as v1
 from . import ikev2 as v2
@@ -108,13 +112,21 @@ def is_known_exchange(version: int, n: int) -> bool:
 def payload_name(version: int, n: int) -> str:
     """Long payload type name (``Security Association``)."""
     table = _V2_PAYLOADS if version == 2 else _V1_PAYLOADS
-    return table.get(n) or _fallback(n, ((128, 255, "Private Use"),))
+    name = table.get(n)
+    if name is not None:
+        return name
+    plugin = plugin_hooks.payload_type(2 if version == 2 else 1, n)
+    return plugin.name if plugin is not None else _fallback(n, ((128, 255, "Private Use"),))
 
 
 def payload_short_name(version: int, n: int) -> str:
     """Short payload name as in summaries (``SA KE IDi ... SK``); the number when unknown."""
     table = _V2_PAYLOADS_SHORT if version == 2 else _V1_PAYLOADS_SHORT
-    return table.get(n) or str(n)
+    name = table.get(n)
+    if name is not None:
+        return name
+    plugin = plugin_hooks.payload_type(2 if version == 2 else 1, n)
+    return plugin.short if plugin is not None else str(n)
 
 
 def is_known_payload(version: int, n: int) -> bool:
@@ -217,13 +229,15 @@ def xauth_type_name(n: int) -> str:
 
 
 def notify_name_or_none(version: int, n: int) -> str | None:
-    return _NOTIFY[2 if version == 2 else 1].get(n)
+    v = 2 if version == 2 else 1
+    name = _NOTIFY[v].get(n)
+    return name if name is not None else plugin_hooks.notify_name(v, n)
 
 
 def notify_name(version: int, n: int) -> str:
     """Notify message type name; every IANA-assigned value is named."""
     v = 2 if version == 2 else 1
-    return _NOTIFY[v].get(n) or _fallback(n, _NOTIFY_PRIVATE[v])
+    return _NOTIFY[v].get(n) or plugin_hooks.notify_name(v, n) or _fallback(n, _NOTIFY_PRIVATE[v])
 
 
 def id_type_name(version: int, n: int) -> str:

@@ -1,0 +1,190 @@
+"""What a plugin sees: the :class:`PluginContext` it registers through, and the row types.
+
+A plugin is a Python module (or package) with a ``register(ctx)`` function; optional
+module constants ``NAME``, ``VERSION`` and ``DESCRIPTION`` are shown by
+``ipsec-inspect plugins``. Everything a plugin adds is a row: a Vendor ID, a notify type,
+a private payload type, a key-file format, an audit rule, an exporter. The context records
+which plugin added which row, so the listing can say "what each adds" and a failure can
+name its plugin. See ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ipsec_inspect.records import Field
+from ipsec_inspect.wire.buffer import Reader
+
+if TYPE_CHECKING:
+    from ipsec_inspect.crypto.keys import KeyStore
+    from ipsec_inspect.lifecycle.rules import Rule
+    from ipsec_inspect.lifecycle.tracker import TrackerResult
+    from ipsec_inspect.records import Record
+    from ipsec_inspect.wire.decoder import DecodeOptions
+
+FieldDecoder = Callable[[Reader, list[Field]], None]
+"""Reads a body with the bounds-checked reader and appends :class:`Field` rows.
+
+A short read raises ``Truncated`` (a ValueError): the dissector turns it into a problem on
+the payload, keeping every field appended before it. Any other exception is a plugin bug:
+it is reported against the plugin and the decoder is switched off for the rest of the run.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class VendorId:
+    """A Vendor ID value: ``exact`` bytes, or a ``prefix`` followed by anything."""
+
+    value: bytes
+    name: str
+    match: str = "exact"  # "exact" | "prefix"
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyType:
+    """A notify message type (usually private-use) with an optional data decoder."""
+
+    version: int  # 1 (ISAKMP) or 2
+    type: int
+    name: str
+    decode: FieldDecoder | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadType:
+    """A payload type the core does not parse (private use, 128-255)."""
+
+    version: int
+    type: int
+    short: str  # as in one-line summaries: "FLEX", "CKPT"
+    name: str
+    decode: FieldDecoder | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFormat:
+    """Another key-file format: ``sniff`` says whether a text is one, ``load`` reads it."""
+
+    name: str
+    sniff: Callable[[str, str], bool]  # (text, file name) -> is it this format?
+    load: Callable[[str, str], KeyStore]  # (text, file name) -> keys
+
+
+@dataclass(slots=True)
+class ExportInput:
+    """Everything an exporter may use; the records are re-read on demand (bounded memory)."""
+
+    path: str
+    options: DecodeOptions
+    result: TrackerResult
+    capture: dict[str, Any]  # path, frames, first_time, last_time
+    include_keys: bool = False
+    keystore: KeyStore | None = None
+
+    def records(self) -> Iterator[Record]:
+        """The capture's records in frame order, decrypted where the keys allow."""
+        from ipsec_inspect.session import RecordStream
+
+        yield from RecordStream(self.path, self.options, self.keystore)
+
+    def timeline(self) -> dict[str, Any]:
+        """The JSON timeline document of ``export --format json``."""
+        from ipsec_inspect.export.timeline import build_timeline
+
+        return build_timeline(
+            self.result, self.capture, include_keys=self.include_keys, keystore=self.keystore
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Exporter:
+    """Another output format behind ``export --format NAME``."""
+
+    name: str
+    description: str
+    write: Callable[[ExportInput, TextIO], None]
+
+
+@dataclass(slots=True)
+class PluginContext:
+    """Passed to a plugin's ``register``; collects its rows under its name."""
+
+    plugin: str
+    vendor_ids: list[VendorId] = field(default_factory=list)
+    notifies: list[NotifyType] = field(default_factory=list)
+    payloads: list[PayloadType] = field(default_factory=list)
+    key_formats: list[KeyFormat] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    exporters: list[Exporter] = field(default_factory=list)
+
+    def add_vendor_id(self, value: bytes | str, name: str, match: str = "exact") -> None:
+        """``value`` as bytes or hex text; ``match`` is ``exact`` or ``prefix``."""
+        if match not in ("exact", "prefix"):
+            raise ValueError(f"vendor ID match must be 'exact' or 'prefix', not {match!r}")
+        raw = bytes.fromhex(value) if isinstance(value, str) else bytes(value)
+        if not raw:
+            raise ValueError("an empty vendor ID matches nothing")
+        self.vendor_ids.append(VendorId(raw, name, match))
+
+    def add_notify(
+        self, version: int, notify_type: int, name: str, decode: FieldDecoder | None = None
+    ) -> None:
+        _check_version(version)
+        if not 0 < notify_type < 65536:
+            raise ValueError(f"notify type {notify_type} is outside 1-65535")
+        self.notifies.append(NotifyType(version, notify_type, name, decode))
+
+    def add_payload(
+        self,
+        version: int,
+        payload_type: int,
+        short: str,
+        name: str,
+        decode: FieldDecoder | None = None,
+    ) -> None:
+        _check_version(version)
+        if not 128 <= payload_type <= 255:
+            raise ValueError(f"payload type {payload_type} is not in the private-use range 128-255")
+        self.payloads.append(PayloadType(version, payload_type, short, name, decode))
+
+    def add_key_format(
+        self,
+        name: str,
+        sniff: Callable[[str, str], bool],
+        load: Callable[[str, str], KeyStore],
+    ) -> None:
+        self.key_formats.append(KeyFormat(name, sniff, load))
+
+    def add_rule(self, rule: Rule) -> None:
+        """An audit rule row, same shape as the built-in ones (``lifecycle/rules.py``)."""
+        if rule.scope not in ("ike", "child"):
+            raise ValueError(f"rule {rule.id}: scope must be 'ike' or 'child'")
+        self.rules.append(rule)
+
+    def add_exporter(
+        self, name: str, description: str, write: Callable[[ExportInput, TextIO], None]
+    ) -> None:
+        if not name or name == "json" or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"exporter name {name!r} must be a word and not 'json'")
+        self.exporters.append(Exporter(name, description, write))
+
+    def summary(self) -> list[str]:
+        """What this plugin adds, one phrase per kind (for ``ipsec-inspect plugins``)."""
+        out: list[str] = []
+        if self.vendor_ids:
+            out.append(f"{len(self.vendor_ids)} vendor ID(s)")
+        for n in self.notifies:
+            out.append(f"IKEv{n.version} notify {n.type} {n.name}")
+        for p in self.payloads:
+            out.append(f"IKEv{p.version} payload {p.type} {p.short}")
+        out.extend(f"key format {k.name}" for k in self.key_formats)
+        out.extend(f"rule {r.id}" for r in self.rules)
+        out.extend(f"exporter {e.name}" for e in self.exporters)
+        return out
+
+
+def _check_version(version: int) -> None:
+    if version not in (1, 2):
+        raise ValueError(f"IKE version must be 1 or 2, not {version}")

@@ -1,0 +1,57 @@
+"""Fixtures for plugin tests: the shipped plugins loaded either way, shared captures."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from ipsec_inspect.plugins import hooks
+from ipsec_inspect.plugins.loader import ENTRY_POINT_GROUP, load_directory, load_entry_points
+from ipsec_inspect.plugins.registry import PluginRegistry
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = ROOT / "plugins"
+SAMPLES = ROOT / "samples"
+CAPTURES = ROOT / ".." / "shared" / "captures"
+SHIPPED = ("cnsa_policy", "ncp_decoder", "suricata_eve_ike", "zeek_ipsec_log")
+WAYS = ("directory", "entry point")
+
+
+def shared(rel: str) -> Path:
+    path = CAPTURES / rel
+    if not path.exists():
+        pytest.skip(f"../shared/captures/{rel} is not available beside the project")
+    return path
+
+
+def load_shipped(way: str, names: tuple[str, ...] = SHIPPED) -> PluginRegistry:
+    """The shipped plugins through a ``--plugin-dir`` folder or through entry points."""
+    registry = PluginRegistry()
+    if way == "directory":
+        load_directory(registry, PLUGINS)
+        return registry
+    eps = [metadata.EntryPoint(n, n, ENTRY_POINT_GROUP) for n in names]
+    load_entry_points(registry, eps)
+    return registry
+
+
+@pytest.fixture
+def plugin_path(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``plugins/`` importable as top-level modules, as an installed distribution makes them."""
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    yield PLUGINS
+    for name in SHIPPED:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture(params=WAYS)
+def shipped(request: pytest.FixtureRequest, plugin_path: Path) -> Iterator[PluginRegistry]:
+    """Every shipped plugin, loaded one way per test run, installed for the test only."""
+    registry = load_shipped(request.param)
+    assert not registry.failed, registry.failed
+    with hooks.installed(registry):
+        yield registry

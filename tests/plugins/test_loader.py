@@ -1,0 +1,135 @@
+"""Loading: both ways, failures reported and skipped, the CLI's plugins command."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from ipsec_inspect.cli import main
+from ipsec_inspect.plugins import hooks
+from ipsec_inspect.plugins.loader import (
+    ENTRY_POINT_GROUP,
+    checkout_plugins_dir,
+    load_entry_points,
+    load_plugins,
+)
+from ipsec_inspect.plugins.registry import PluginRegistry
+
+from .conftest import PLUGINS, SAMPLES, SHIPPED, load_shipped
+
+BROKEN_IMPORT = "raise RuntimeError('boom at import')\n"
+NO_REGISTER = "VALUE = 1\n"
+BAD_REGISTER = "def register(ctx):\n    ctx.add_payload(2, 7, 'X', 'not private')\n"
+GOOD = (
+    "NAME = 'site_vids'\nVERSION = '0.3'\nDESCRIPTION = 'site vendor IDs'\n"
+    "def register(ctx):\n    ctx.add_vendor_id('0011223344556677', 'Site VPN box')\n"
+)
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    (folder / f"{name}.py").write_text(text)
+
+
+@pytest.mark.parametrize("way", ["directory", "entry point"])
+def test_each_shipped_plugin_loads_both_ways(way: str, plugin_path: Path) -> None:
+    registry = load_shipped(way)
+    assert registry.failed == []
+    assert sorted(p.name for p in registry.loaded) == list(SHIPPED)
+    origin = "--plugin-dir" if way == "directory" else "entry point"
+    assert {p.origin for p in registry.loaded} == {origin}
+    assert sorted(registry.exporters) == ["suricata-eve-ike", "zeek-ipsec-log"]
+    assert [r.id for r in registry.rules] == ["CNSA-01", "CNSA-02", "CNSA-03", "CNSA-04"]
+    assert registry.vendor_name(bytes.fromhex("c61baca1f1a60cc10800000000000000")) == (
+        "NCP client (capabilities)"
+    )
+    zeek = next(p for p in registry.loaded if p.name == "zeek_ipsec_log")
+    assert zeek.version == "1.0"
+    assert zeek.adds == ("exporter zeek-ipsec-log",)
+
+
+def test_checkout_plugins_folder_is_found() -> None:
+    assert checkout_plugins_dir() == PLUGINS.resolve()
+
+
+def test_failures_are_reported_and_the_rest_loads(tmp_path: Path) -> None:
+    _write(tmp_path, "a_broken", BROKEN_IMPORT)
+    _write(tmp_path, "b_empty", NO_REGISTER)
+    _write(tmp_path, "c_bad_row", BAD_REGISTER)
+    _write(tmp_path, "d_good", GOOD)
+    registry = load_plugins([tmp_path], entry_points=False, checkout=False)
+    assert [p.name for p in registry.loaded] == ["site_vids"]
+    errors = {f.name: f.error for f in registry.failed}
+    assert errors == {
+        "a_broken": "RuntimeError: boom at import",
+        "b_empty": "it has no register(ctx) function",
+        "c_bad_row": "ValueError: payload type 7 is not in the private-use range 128-255",
+    }
+    assert registry.vendor_name(bytes.fromhex("0011223344556677")) == "Site VPN box"
+
+
+def test_entry_point_that_fails_to_import_is_reported() -> None:
+    registry = PluginRegistry()
+    eps = [metadata.EntryPoint("ghost", "no_such_module_here:register", ENTRY_POINT_GROUP)]
+    load_entry_points(registry, eps)
+    assert registry.loaded == []
+    assert registry.failed[0].name == "ghost"
+    assert registry.failed[0].error.startswith("ModuleNotFoundError")
+
+
+def test_duplicate_names_and_clashing_rows(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    _write(one, "d_good", GOOD)
+    _write(two, "d_good", GOOD)  # same NAME: skipped, not loaded twice
+    _write(two, "e_clash", GOOD.replace("site_vids", "other_vids"))  # same vendor ID row
+    registry = load_plugins([one, two], entry_points=False, checkout=False)
+    assert [p.name for p in registry.loaded] == ["site_vids"]
+    assert len(registry.skipped) == 1 and "already loaded" in registry.skipped[0]
+    assert registry.failed[0].name == "other_vids"
+    assert "vendor ID 0011223344556677 is already added by plugin site_vids" in (
+        registry.failed[0].error
+    )
+
+
+def test_plugins_command_lists_loaded_and_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path, "a_broken", BROKEN_IMPORT)
+    _write(tmp_path, "d_good", GOOD)
+    code = main(["--plugin-dir", str(tmp_path), "plugins", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1  # a plugin failed to load
+    loaded = {p["name"]: p for p in doc["loaded"]}
+    assert loaded["site_vids"]["origin"] == "--plugin-dir"
+    assert loaded["site_vids"]["adds"] == ["1 vendor ID(s)"]
+    assert set(SHIPPED) <= set(loaded)  # the checkout's plugins/ too
+    assert loaded["cnsa_policy"]["origin"] == "checkout"
+    assert doc["failed"] == [
+        {
+            "name": "a_broken",
+            "origin": "--plugin-dir",
+            "source": str(tmp_path / "a_broken.py"),
+            "error": "RuntimeError: boom at import",
+        }
+    ]
+    assert hooks.active() is None  # main() restores the slot
+
+
+def test_no_plugins_switch(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--no-plugins", "plugins"]) == 0
+    assert "switched off" in capsys.readouterr().out
+
+
+def test_a_broken_plugin_does_not_stop_a_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path, "a_broken", BROKEN_IMPORT)
+    code = main(["--plugin-dir", str(tmp_path), "export", str(SAMPLES / "ah.pcap")])
+    out = capsys.readouterr()
+    assert code == 0
+    assert json.loads(out.out)["capture"]["frames"] > 0
+    assert "plugin a_broken (--plugin-dir) was not loaded: RuntimeError: boom at import" in out.err
