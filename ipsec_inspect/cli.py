@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="load the plugins in DIR (repeatable); see 'ipsec-inspect plugins'",
     )
     parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also audit against this site policy from a plugin (repeatable; e.g. cnsa)",
+    )
+    parser.add_argument(
         "--no-plugins",
         action="store_true",
         help="load no plugin (neither entry points, nor --plugin-dir, nor a checkout's plugins/)",
@@ -84,6 +91,10 @@ def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
     if args.command != "plugins":  # that command lists failures itself
         for line in registry.load_report_lines():
             print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
+    try:
+        registry.select_policies(args.policy)
+    except ValueError as e:
+        raise InputError(f"--policy: {e}") from None
     return registry
 
 
@@ -92,7 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    registry = _load_plugins(args)
+    if args.no_plugins and args.policy:
+        parser.error("--policy needs plugins (it names a plugin's policy); drop --no-plugins")
+    try:
+        registry = _load_plugins(args)
+    except InputError as e:
+        print(f"ipsec-inspect: {e}", file=sys.stderr)
+        return EXIT_INPUT
     try:
         with plugin_hooks.installed(registry):
             return int(args._run(args))
@@ -104,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader of our output went away (``| head``): not an error of ours.
         try:
-            sys.stdout = None  # type: ignore[assignment]
+            sys.stdout = None
         except Exception:
             pass
         return EXIT_OK

@@ -117,6 +117,8 @@ class PluginContext:
     payloads: list[PayloadType] = field(default_factory=list)
     key_formats: list[KeyFormat] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    # policy name -> rules that apply only when the user asks for it (--policy NAME)
+    policies: dict[str, list[Rule]] = field(default_factory=dict)
     exporters: list[Exporter] = field(default_factory=list)
 
     def add_vendor_id(self, value: bytes | str, name: str, match: str = "exact") -> None:
@@ -157,11 +159,21 @@ class PluginContext:
     ) -> None:
         self.key_formats.append(KeyFormat(name, sniff, load))
 
-    def add_rule(self, rule: Rule) -> None:
-        """An audit rule row, same shape as the built-in ones (``lifecycle/rules.py``)."""
+    def add_rule(self, rule: Rule, policy: str | None = None) -> None:
+        """An audit rule row, same shape as the built-in ones (``lifecycle/rules.py``).
+
+        With ``policy``, the rule belongs to a named site policy and runs only when the user
+        selects it (``ipsec-inspect --policy NAME …``): which algorithms a site accepts is
+        its own choice, so such findings are never raised unasked.
+        """
         if rule.scope not in ("ike", "child"):
             raise ValueError(f"rule {rule.id}: scope must be 'ike' or 'child'")
-        self.rules.append(rule)
+        if policy is None:
+            self.rules.append(rule)
+            return
+        if not policy or not policy.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"policy name {policy!r} must be a word")
+        self.policies.setdefault(policy, []).append(rule)
 
     def add_exporter(
         self, name: str, description: str, write: Callable[[ExportInput, TextIO], None]
@@ -181,6 +193,8 @@ class PluginContext:
             out.append(f"IKEv{p.version} payload {p.type} {p.short}")
         out.extend(f"key format {k.name}" for k in self.key_formats)
         out.extend(f"rule {r.id}" for r in self.rules)
+        for name, rules in self.policies.items():
+            out.append(f"policy {name} ({', '.join(r.id for r in rules)})")
         out.extend(f"exporter {e.name}" for e in self.exporters)
         return out
 

@@ -96,7 +96,7 @@ def key_loader(name: str) -> Callable[[str, str], KeyStore] | None:
 def rules() -> tuple[Any, ...]:
     """Plugin audit rules (rows shaped like :class:`ipsec_inspect.lifecycle.rules.Rule`)."""
     reg = _SLOT.registry
-    return () if reg is None else reg.rules
+    return () if reg is None else reg.active_rules()
 
 
 def exporters() -> dict[str, Exporter]:

@@ -84,6 +84,8 @@ class PluginRegistry:
     payloads: dict[tuple[int, int], PayloadType] = field(default_factory=dict)
     key_formats: list[KeyFormat] = field(default_factory=list)
     rules: tuple[Any, ...] = ()
+    policies: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # name -> its rules
+    selected_policies: tuple[str, ...] = ()
     exporters: dict[str, Exporter] = field(default_factory=dict)
     _owner: dict[str, str] = field(default_factory=dict)  # contribution key -> plugin
 
@@ -120,6 +122,9 @@ class PluginRegistry:
         for k in ctx.key_formats:
             self.key_formats.append(self._guard_key_format(ctx.plugin, k))
         self.rules = self.rules + tuple(self._guard_rule(ctx.plugin, r) for r in ctx.rules)
+        for name, rules in ctx.policies.items():
+            guarded = tuple(self._guard_rule(ctx.plugin, r) for r in rules)
+            self.policies[name] = self.policies.get(name, ()) + guarded
         for e in ctx.exporters:
             self.exporters[e.name] = e
         self.loaded.append(
@@ -140,8 +145,24 @@ class PluginRegistry:
         keys += [f"IKEv{p.version} payload {p.type}" for p in ctx.payloads]
         keys += [f"key format {k.name}" for k in ctx.key_formats]
         keys += [f"rule {r.id}" for r in ctx.rules]
+        keys += [f"rule {r.id}" for rules in ctx.policies.values() for r in rules]
         keys += [f"exporter {e.name}" for e in ctx.exporters]
         return keys
+
+    def select_policies(self, names: list[str]) -> None:
+        """Turn on the named policies' rules; an unknown name is a ValueError naming the known."""
+        unknown = [n for n in names if n not in self.policies]
+        if unknown:
+            known = ", ".join(sorted(self.policies)) or "none"
+            raise ValueError(f"no policy named {unknown[0]!r} (policies loaded: {known})")
+        self.selected_policies = tuple(dict.fromkeys(names))
+
+    def active_rules(self) -> tuple[Any, ...]:
+        """The plugin rules that run: every general rule, and those of selected policies."""
+        out = self.rules
+        for name in self.selected_policies:
+            out = out + self.policies[name]
+        return out
 
     def fail(self, name: str, origin: str, source: str, exc: BaseException | str) -> None:
         error = exc if isinstance(exc, str) else describe_exception(exc)

@@ -7,6 +7,10 @@ the CNSA-style profile: AES-256-GCM (16-octet ICV), PRF HMAC-SHA-384 or stronger
 key exchange of ECP-384 or larger (MODP-3072 or larger is also accepted by RFC 9206).
 Like every rule, a suite that the capture does not show is ``not_observable``, never
 ``pass``. The profile is data below: a site copies this plugin and edits the sets.
+
+The rules form the policy ``cnsa``: they run only when asked for, as in
+``ipsec-inspect --policy cnsa summary capture.pcap`` (a site's policy is its choice, and
+a finding raised unasked would be noise to everyone else).
 """
 
 from __future__ import annotations
@@ -53,7 +57,11 @@ def _chosen(key: str, what: str, ok: frozenset[int], key_bits: int | None = None
         name = names.get(key) or str(value)
         if value not in ok:
             return fail(f"{what} {name} is outside the {PROFILE} profile", _frames(sa))
-        if key_bits is not None and chosen_ids.get("key_bits", key_bits) != key_bits:
+        if key_bits is not None and "key_bits" not in chosen_ids:
+            # A variable-length cipher without its Key Length attribute (RFC 7296 §3.3.5
+            # says it MUST be there): the capture does not show the key size.
+            return unseen(f"{what} {name}: the proposal carries no key length")
+        if key_bits is not None and chosen_ids["key_bits"] != key_bits:
             bits = chosen_ids.get("key_bits")
             return fail(
                 f"{what} {name} with a {bits}-bit key; {PROFILE} needs {key_bits}", _frames(sa)
@@ -103,6 +111,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+POLICY = "cnsa"
+
+
 def register(ctx: PluginContext) -> None:
     for rule in RULES:
-        ctx.add_rule(rule)
+        ctx.add_rule(rule, policy=POLICY)

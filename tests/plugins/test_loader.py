@@ -41,7 +41,11 @@ def test_each_shipped_plugin_loads_both_ways(way: str, plugin_path: Path) -> Non
     origin = "--plugin-dir" if way == "directory" else "entry point"
     assert {p.origin for p in registry.loaded} == {origin}
     assert sorted(registry.exporters) == ["suricata-eve-ike", "zeek-ipsec-log"]
-    assert [r.id for r in registry.rules] == ["CNSA-01", "CNSA-02", "CNSA-03", "CNSA-04"]
+    assert registry.rules == ()  # the CNSA rules are a policy, off until selected
+    assert [r.id for r in registry.policies["cnsa"]] == ["CNSA-01", "CNSA-02", "CNSA-03", "CNSA-04"]
+    assert registry.active_rules() == ()
+    registry.select_policies(["cnsa"])
+    assert [r.id for r in registry.active_rules()] == ["CNSA-01", "CNSA-02", "CNSA-03", "CNSA-04"]
     assert registry.vendor_name(bytes.fromhex("c61baca1f1a60cc10800000000000000")) == (
         "NCP client (capabilities)"
     )
@@ -133,3 +137,33 @@ def test_a_broken_plugin_does_not_stop_a_command(
     assert code == 0
     assert json.loads(out.out)["capture"]["frames"] > 0
     assert "plugin a_broken (--plugin-dir) was not loaded: RuntimeError: boom at import" in out.err
+
+
+def test_policy_is_opt_in_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from ipsec_inspect.cli import main
+
+    sample = str(SAMPLES / "ikev2-tunnel.pcapng")
+    assert main(["--plugin-dir", str(PLUGINS), "summary", sample, "--format", "json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert not [f for f in plain["findings"] if f["rule"].startswith("CNSA")]
+    keys = str(SAMPLES / "ikev2-tunnel.keys.toml")
+    argv = ["--plugin-dir", str(PLUGINS), "--policy", "cnsa", "summary", sample, "--format", "json"]
+    assert main([*argv, "--keys", keys]) == 0
+    audited = json.loads(capsys.readouterr().out)
+    cnsa = {f["rule"]: f["outcome"] for f in audited["findings"] if f["rule"].startswith("CNSA")}
+    # AES-CBC-256 / PRF-HMAC-SHA2-256 / X25519 IKE SA: off-profile. The child SAs' AES-GCM
+    # proposal in this sample carries no Key Length attribute, so its size is not observable.
+    assert cnsa == {
+        "CNSA-01": "fail",
+        "CNSA-02": "fail",
+        "CNSA-03": "fail",
+        "CNSA-04": "not_observable",
+    }
+    # Without keys the child SA's cipher is inside the encrypted IKE_AUTH: not observable.
+    assert main(argv) == 0
+    unkeyed = json.loads(capsys.readouterr().out)
+    assert {f["outcome"] for f in unkeyed["findings"] if f["rule"] == "CNSA-04"} == {
+        "not_observable"
+    }
+    assert main(["--plugin-dir", str(PLUGINS), "--policy", "nope", "summary", sample]) == 3
+    assert "no policy named 'nope'" in capsys.readouterr().err
