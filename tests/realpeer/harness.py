@@ -12,6 +12,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,8 +334,13 @@ class _Runner:
             self.final[side.side.value] = self.list_sas(side)
 
 
-def run_scenario(scenario: Scenario, out: Path) -> RunResult:
-    """Run ``scenario``; put the capture and both logs in ``out`` (created if needed)."""
+def run_scenario(scenario: Scenario, out: Path, sniffer: Sequence[str] | None = None) -> RunResult:
+    """Run ``scenario``; put the capture and both logs in ``out`` (created if needed).
+
+    ``sniffer``: a live-capture command (``ipsec-inspect sniff -i veth-l …``) to run in the
+    left namespace beside tcpdump for the whole scenario; it is started before the daemons,
+    stopped with SIGTERM after the last step, and its output is kept as ``out/sniff.log``.
+    """
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"realpeer-{scenario.name}-"))
     capture = out / "capture.pcap"
@@ -344,10 +350,22 @@ def run_scenario(scenario: Scenario, out: Path) -> RunResult:
             runner.configure()
             lab.build()
             runner.start_capture(capture)
+            sniff = None
+            if sniffer is not None:
+                sniff_log = out / "sniff.log"
+                sniff = lab.start(lab.left, list(sniffer), sniff_log)
+                if not wait_until(
+                    lambda: "capturing on" in sniff_log.read_text(errors="replace"), START_TIMEOUT
+                ):
+                    raise LabError(
+                        f"sniffer did not start: {sniff_log.read_text(errors='replace')}"
+                    )
             runner.start_daemons()
             for step in scenario.steps:
                 runner.step(step)
             time.sleep(0.5)  # let the last Delete responses reach tcpdump
+            if sniff is not None:
+                lab.stop(sniff)  # SIGTERM: the sniffer writes its final document
             lab.close()
             logs = {}
             for side in runner.sides.values():  # fresh copies: the run succeeded
