@@ -373,6 +373,9 @@ class EspDecryption:
     iv: bytes = b""
     icv: bytes = b""
     key_source: str = ""
+    # The IV must never repeat under one key: AEAD and counter modes (RFC 4106 §3.1,
+    # RFC 3686 §3), where the lifecycle checks it for reuse.
+    counter_iv: bool = False
 
 
 @dataclass(slots=True)

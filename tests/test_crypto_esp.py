@@ -73,7 +73,9 @@ def _scapy_esp(enc: str, auth: str, rnd: random.Random, *, esn: int | None = Non
                              auth_key=ak if INTEGRITIES[auth][0] else None,
                              tunnel_header=outer if tunnel else None, **kw)  # fmt: skip
     pkt = inner if tunnel else outer / inner.payload
-    out = sa.encrypt(pkt, seq_num=seq)
+    # A deterministic IV (scapy draws one from os.urandom): the test is the same every run.
+    iv_size = getattr(sa.crypt_algo, "iv_size", 0) or 0
+    out = sa.encrypt(pkt, seq_num=seq, iv=rnd.randbytes(iv_size) if iv_size else None)
     key = SaKey("esp", 0x1000, None, None, alg.encryption_by_name(ENCRYPTIONS[enc][0])[0], ek,
                 alg.integrity_by_name(INTEGRITIES[auth][0]) if INTEGRITIES[auth][0] else None, ak,
                 esn=esn is not None)  # fmt: skip

@@ -111,21 +111,27 @@ def _merge_direction(m: Direction, b: Direction) -> list[Event]:
         m.first_time, m.first_frame = b.first_time, b.first_frame
     if b.last_time is not None:
         m.last_time, m.last_frame = b.last_time, b.last_frame
-    for iv, frame in sorted(b.ivs.items(), key=lambda kv: kv[1]):
-        if iv in m.ivs:
+    count = m.ivs.count + b.ivs.count
+    earlier = m.ivs.intervals()
+    for first, last, frame in b.ivs.intervals():
+        # IVs of the later part that the earlier part had already used (an interval of
+        # consecutive IVs is judged as a whole: its first frame is the evidence).
+        reused = [(f, lo, hi) for lo, hi, f in earlier if lo <= last and first <= hi]
+        if reused:
+            used_frame, lo, hi = reused[0]
             m.iv_reuse_frames.append(frame)
             events.append(
                 Event(
                     0.0,
                     frame,
                     "esp.iv_reuse",
-                    f"SPI 0x{m.spi:08x}: explicit IV {iv.hex()} already used in frame {m.ivs[iv]}",
+                    f"SPI 0x{m.spi:08x}: explicit IVs {max(first, lo):x}..{min(last, hi):x} "
+                    f"already used (frame {used_frame})",
                 )
             )
-        else:
-            m.ivs[iv] = frame
+        m.ivs.absorb(first, last, frame)
+    m.ivs.count = count
     m.iv_reuse_frames = sorted(m.iv_reuse_frames + b.iv_reuse_frames)
-    m.iv_count += b.iv_count
     for attr in ("max_overhead", "max_inner"):
         x, y = getattr(m, attr), getattr(b, attr)
         setattr(m, attr, y if x is None else x if y is None else max(x, y))

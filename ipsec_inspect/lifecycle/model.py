@@ -10,11 +10,11 @@ span of frames with the events that fell in it.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ipsec_inspect.lifecycle.ivs import IvHistory
 from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
 
 
@@ -136,9 +136,7 @@ class Direction:
     last_frame: int | None = None
     seq: SequenceAnalyzer = field(default_factory=SequenceAnalyzer)
     # explicit IVs seen (counter-mode/AEAD reuse check): iv -> first frame
-    # (an OrderedDict: forgetting the oldest IV is O(1), which a plain dict is not)
-    ivs: OrderedDict[bytes, int] = field(default_factory=OrderedDict)
-    iv_count: int = 0
+    ivs: IvHistory = field(default_factory=IvHistory)
     iv_reuse_frames: list[int] = field(default_factory=list)
     # MTU/MSS measurement (from decrypted packets)
     max_overhead: int | None = None
@@ -151,6 +149,11 @@ class Direction:
     @property
     def key(self) -> tuple[str, int, str]:
         return (self.dst, self.spi, self.protocol)
+
+    @property
+    def iv_count(self) -> int:
+        """How many explicit IVs were checked for reuse."""
+        return self.ivs.count
 
 
 @dataclass(slots=True)

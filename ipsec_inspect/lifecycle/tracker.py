@@ -28,6 +28,7 @@ from ipsec_inspect.lifecycle.events import (
     StageEntered,
     TrackerEvent,
 )
+from ipsec_inspect.lifecycle.ivs import IvHistory
 from ipsec_inspect.lifecycle.model import (
     Certainty,
     ChildSa,
@@ -101,8 +102,7 @@ V1_PT_SA, V1_PT_KE, V1_PT_ID, V1_PT_HASH, V1_PT_NONCE, V1_PT_NATD, V1_PT_NATD_DR
 )
 # notify types
 N_INVALID_KE, N_AUTH_FAILED, N_COOKIE = 17, 24, 16390
-#: Explicit IVs remembered per direction for the reuse check when not mergeable.
-MAX_IVS = 65536
+
 N_NAT_SRC, N_NAT_DST, N_USE_TRANSPORT, N_REKEY_SA = 16388, 16389, 16391, 16393
 #: IKEv2 notifies in an IKE_AUTH response that fail the IKE SA itself (RFC 7296 §2.21.2)
 IKE_FATAL = frozenset({N_AUTH_FAILED, 7, 5, 4})
@@ -117,7 +117,7 @@ class TrackerConfig:
     inferred_delete_after: float = 10.0
     # Keep per-packet sequence logs and every IV so that partial results can be merged
     # exactly (lifecycle.merge). Off by default: memory then stays bounded by the number of
-    # SAs, not of packets (IV reuse is checked against the last MAX_IVS IVs of each SA).
+    # SAs, not of packets (IV reuse: lifecycle/ivs.py keeps runs, the oldest forgotten).
     mergeable: bool = False
 
     @property
@@ -321,9 +321,10 @@ class Tracker:
         if dec is not None:
             if dec.status != "ok":
                 return False
-            iv = dec.iv
-            if iv and iv in d.ivs:
-                return False
+            if dec.counter_iv:
+                iv = dec.iv
+                if iv and d.ivs.first_use(int.from_bytes(iv, "big")) is not None:
+                    return False
         if not d.seq.in_order(seq):
             return False
         d.packets += 1
@@ -358,11 +359,7 @@ class Tracker:
             if plain and dec.next_header in (4, 41):
                 d.inner_ip_version = plain[0] >> 4
             if iv:
-                d.iv_count += 1
-                ivs = d.ivs
-                if len(ivs) >= MAX_IVS:
-                    ivs.popitem(last=False)
-                ivs[iv] = frame
+                d.ivs.add(int.from_bytes(iv, "big"), frame)
         st = self._stats
         st.esp_packets += 1
         if frame > st.frames:
@@ -881,6 +878,7 @@ class Tracker:
                 seq=SequenceAnalyzer(
                     window=self.config.replay_window, esn=esn, keep_log=self.config.mergeable
                 ),
+                ivs=IvHistory(bounded=not self.config.mergeable),
             )
             c.directions.append(d)
             self._dir_index[d.key] = c.uid
@@ -1378,28 +1376,29 @@ class Tracker:
                     "esp.icv_failed",
                     f"SPI 0x{rec.spi:08x}: ICV check failed",
                 )
-            iv = dec.iv
-        if not iv:
+            if dec.counter_iv:  # only AEAD and counter modes must never repeat an IV
+                iv = dec.iv
+        if not iv and dec is None:
             e = suites.encryption_alg(c.chosen_ids.get("encryption"))
             if e is not None and e.iv_len and (e.aead or e.mode == "ctr"):
                 start = rec.offset + 8
                 if start + e.iv_len <= min(len(rec.data), rec.offset + rec.length):
                     iv = bytes(rec.data[start : start + e.iv_len])
         if iv:
-            d.iv_count += 1
-            if not self.config.mergeable and len(d.ivs) >= MAX_IVS:
-                d.ivs.popitem(last=False)  # forget the oldest: bounded memory
-            if iv in d.ivs:
+            n = int.from_bytes(iv, "big")
+            used = d.ivs.first_use(n)
+            if used is not None:
+                d.ivs.count += 1
                 d.iv_reuse_frames.append(m.frame)
                 self._note(
                     c,
                     Stage.TRANSMISSION,
                     m,
                     "esp.iv_reuse",
-                    f"SPI 0x{rec.spi:08x}: explicit IV {iv.hex()} already used in frame {d.ivs[iv]}",
+                    f"SPI 0x{rec.spi:08x}: explicit IV {iv.hex()} already used (frame {used})",
                 )
             else:
-                d.ivs[iv] = m.frame
+                d.ivs.add(n, m.frame)
 
     def _attribute(self, m: PacketMeta, spi: int, proto: str) -> str:
         """Find the child SA a new (destination, SPI) belongs to; see the module doc."""
@@ -1409,6 +1408,7 @@ class Tracker:
             dst=m.dst,
             protocol=proto,
             seq=SequenceAnalyzer(window=self.config.replay_window, keep_log=self.config.mergeable),
+            ivs=IvHistory(bounded=not self.config.mergeable),
         )
         # 1. the missing direction of a child SA seen in one direction only
         for c in reversed(list(self._child.values())):

@@ -242,9 +242,17 @@ def esp(
     return EspPacket(m, data, 0, len(data) or 100, spi, seq, decryption)
 
 
-def ok(plaintext: bytes, iv: bytes = b"", status: str = "ok") -> EspDecryption:
+def ok(
+    plaintext: bytes, iv: bytes = b"", status: str = "ok", counter_iv: bool | None = None
+) -> EspDecryption:
+    """A decryption result; an IV given is a counter-mode/AEAD IV unless said otherwise."""
     return EspDecryption(
-        status=status, next_header=4, plaintext=plaintext, iv=iv, key_source="supplied"
+        status=status,
+        next_header=4,
+        plaintext=plaintext,
+        iv=iv,
+        key_source="supplied",
+        counter_iv=bool(iv) if counter_iv is None else counter_iv,
     )
 
 

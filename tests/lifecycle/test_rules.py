@@ -74,6 +74,19 @@ def ivs(*values: bytes) -> list[Record]:
     return [esp(5 + n, CR, n + 1, decryption=ok(b"E" * 60, iv=v)) for n, v in enumerate(values)]
 
 
+def cbc_ivs(*values: bytes) -> list[Record]:
+    """CBC IVs: random per packet; a repeat is not the counter-mode nonce reuse S01 is about."""
+    return [
+        esp(5 + n, CR, n + 1, decryption=ok(b"E" * 60, iv=v, counter_iv=False))
+        for n, v in enumerate(values)
+    ]
+
+
+def test_cbc_iv_repeat_is_not_counter_nonce_reuse() -> None:
+    res = track(v2(traffic=cbc_ivs(b"a" * 16, b"a" * 16)))
+    assert not [f for f in res.findings if f.rule == "S01" and f.outcome == Outcome.FAIL]
+
+
 def ah_only() -> list[Record]:
     from .builders import meta
 
