@@ -118,7 +118,10 @@ def main() -> int:
     ap.add_argument("capture", type=Path)
     ap.add_argument("--scapy-packets", type=int, default=20000)
     ap.add_argument("--jobs", default="summary,decrypt")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest counts")
     args = ap.parse_args()
+    global REPEAT
+    REPEAT = max(1, args.repeat)
     jobs = set(args.jobs.split(","))
     packets = count_packets(args.capture)
     ours = [sys.executable, "-m", "ipsec_inspect"]

@@ -55,6 +55,18 @@ def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
     return store
 
 
+def problem_lines(
+    warnings: list[CaptureWarning], keys: KeyStore | None, decryptor: Decryptor | None
+) -> list[str]:
+    """One line per problem, in the order: the capture, the key files, the decryption."""
+    out = [f"frame {w.frame}: {w.message}" if w.frame else w.message for w in warnings]
+    if keys is not None:
+        out.extend(keys.problems)
+    if decryptor is not None:
+        out.extend(decryptor.problems())
+    return out
+
+
 @dataclass
 class RecordStream:
     """Iterate the (decrypted, where keys allow) records of one capture."""
@@ -116,12 +128,7 @@ class RecordStream:
 
     def problems(self) -> list[str]:
         """Everything the user should know that is not a record: file damage, key rows."""
-        out = [f"frame {w.frame}: {w.message}" if w.frame else w.message for w in self.warnings]
-        if self.keys is not None:
-            out.extend(self.keys.problems)
-        if self.decryptor is not None:
-            out.extend(self.decryptor.problems())
-        return out
+        return problem_lines(self.warnings, self.keys, self.decryptor)
 
     def report_problems(self, fh: TextIO) -> None:
         for line in self.problems():
@@ -448,12 +455,8 @@ class Analysis:
         return r
 
     def problems(self) -> list[str]:
-        out = [f"frame {w.frame}: {w.message}" if w.frame else w.message for w in self.warnings]
-        if self.keys is not None:
-            out.extend(self.keys.problems)
-        if self.decryptor is not None:
-            out.extend(self.decryptor.problems())
-        return out
+        """Capture damage, key-file rows that were skipped, decryption problems per SA."""
+        return problem_lines(self.warnings, self.keys, self.decryptor)
 
     def close(self) -> None:
         if self._store is not None:

@@ -19,19 +19,20 @@ import struct
 from typing import BinaryIO
 
 from ipsec_inspect.records import EspPacket, Transport
+from ipsec_inspect.wire.decoder import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_LOOP,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_OLD,
+    LINKTYPE_RAW_OLD2,
+    link_ip_offset,
+)
 
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW_OLD = 12
-LINKTYPE_RAW_OLD2 = 14
-LINKTYPE_RAW = 101
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
-
-_ETH_VLAN = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
 _ETHERTYPE = {4: 0x0800, 6: 0x86DD}
 _RAW_TYPES = frozenset({LINKTYPE_RAW, LINKTYPE_RAW_OLD, LINKTYPE_RAW_OLD2})
 # IPv6 extension headers that may sit between the fixed header and ESP / UDP.
@@ -62,24 +63,14 @@ class PcapWriter:
 
 def ip_offset(link_type: int, frame: bytes) -> int:
     """Where the IP header starts in a frame of ``link_type``; -1 when it is not IP or
-    the link type is one whose header this module cannot adjust."""
-    if link_type in _RAW_TYPES or link_type in (LINKTYPE_IPV4, LINKTYPE_IPV6):
-        return 0
-    if link_type in (LINKTYPE_NULL, LINKTYPE_LOOP):
-        return 4 if len(frame) >= 4 else -1
-    if link_type == LINKTYPE_LINUX_SLL:
-        return 16 if len(frame) >= 16 else -1
-    if link_type == LINKTYPE_LINUX_SLL2:
-        return 20 if len(frame) >= 20 else -1
-    if link_type == LINKTYPE_ETHERNET:
-        off = 12
-        while len(frame) >= off + 2:
-            etype = (frame[off] << 8) | frame[off + 1]
-            if etype in _ETH_VLAN:
-                off += 4
-                continue
-            return off + 2 if etype in (0x0800, 0x86DD) else -1
-    return -1
+    the link header is one this module cannot adjust (PPPoE, MPLS: their length fields or
+    labels would need rewriting too)."""
+    off, _version = link_ip_offset(link_type, frame)
+    if off < 0:
+        return -1
+    if link_type == LINKTYPE_ETHERNET and frame[off - 2 : off] not in (b"\x08\x00", b"\x86\xdd"):
+        return -1
+    return off
 
 
 def _link_header(link_type: int, header: bytes, version: int, outer_version: int) -> bytes | None:

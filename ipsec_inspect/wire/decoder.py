@@ -68,6 +68,122 @@ _IPV4_HDR = struct.Struct("!BBHHHBB")
 NO_RECORDS: list[Record] = []
 
 
+# --------------------------------------------------------------------------- link layers
+# Each returns (offset of the IP header, IP version 4/6) or (-1, 0) for "not IP".
+
+
+def _link_ethernet(d: bytes) -> tuple[int, int]:
+    if len(d) < 14:
+        return -1, 0
+    off = 12
+    etype = (d[12] << 8) | d[13]
+    while etype in ETH_VLAN_TAGS:
+        off += 4
+        if len(d) < off + 2:
+            return -1, 0
+        etype = (d[off] << 8) | d[off + 1]
+    off += 2
+    if etype == ETH_IPV4:
+        return off, 4
+    if etype == ETH_IPV6:
+        return off, 6
+    if etype == ETH_PPPOE_SESSION and len(d) >= off + 8:
+        ppp = (d[off + 6] << 8) | d[off + 7]
+        if ppp == 0x0021:
+            return off + 8, 4
+        if ppp == 0x0057:
+            return off + 8, 6
+        return -1, 0
+    if etype in ETH_MPLS:
+        while len(d) >= off + 4:
+            bottom = d[off + 2] & 0x01
+            off += 4
+            if bottom:
+                break
+        return _by_version(d, off)
+    return -1, 0
+
+
+def _by_version(d: bytes, off: int) -> tuple[int, int]:
+    if len(d) <= off:
+        return -1, 0
+    v = d[off] >> 4
+    if v in (4, 6):
+        return off, v
+    return -1, 0
+
+
+def _link_raw(d: bytes) -> tuple[int, int]:
+    return _by_version(d, 0)
+
+
+def _link_null(d: bytes) -> tuple[int, int]:
+    # Address family in the host byte order of the capturing machine.
+    if len(d) < 4:
+        return -1, 0
+    fam = struct.unpack_from("<I", d)[0]
+    if fam > 0xFFFF:
+        fam = struct.unpack_from(">I", d)[0]
+    if fam == 2:
+        return 4, 4
+    if fam in (10, 24, 28, 30):
+        return 4, 6
+    return -1, 0
+
+
+def _link_loop(d: bytes) -> tuple[int, int]:
+    if len(d) < 4:
+        return -1, 0
+    fam = struct.unpack_from(">I", d)[0]
+    if fam == 2:
+        return 4, 4
+    if fam in (10, 24, 28, 30):
+        return 4, 6
+    return -1, 0
+
+
+def _link_sll(d: bytes) -> tuple[int, int]:
+    if len(d) < 16:
+        return -1, 0
+    proto = (d[14] << 8) | d[15]
+    if proto == ETH_IPV4:
+        return 16, 4
+    if proto == ETH_IPV6:
+        return 16, 6
+    return -1, 0
+
+
+def _link_sll2(d: bytes) -> tuple[int, int]:
+    if len(d) < 20:
+        return -1, 0
+    proto = (d[0] << 8) | d[1]
+    if proto == ETH_IPV4:
+        return 20, 4
+    if proto == ETH_IPV6:
+        return 20, 6
+    return -1, 0
+
+
+_LINK_PARSERS: dict[int, Callable[[bytes], tuple[int, int]]] = {
+    LINKTYPE_ETHERNET: _link_ethernet,
+    LINKTYPE_NULL: _link_null,
+    LINKTYPE_LOOP: _link_loop,
+    LINKTYPE_RAW: _link_raw,
+    LINKTYPE_RAW_OLD: _link_raw,
+    LINKTYPE_RAW_OLD2: _link_raw,
+    LINKTYPE_IPV4: _link_raw,
+    LINKTYPE_IPV6: _link_raw,
+    LINKTYPE_LINUX_SLL: _link_sll,
+    LINKTYPE_LINUX_SLL2: _link_sll2,
+}
+
+
+def link_ip_offset(link_type: int, data: bytes) -> tuple[int, int]:
+    """(offset of the IP header, IP version) in a frame of ``link_type``; (-1, 0) if not IP."""
+    parser = _LINK_PARSERS.get(link_type)
+    return parser(data) if parser is not None else (-1, 0)
+
+
 @dataclass
 class DecodeOptions:
     """What the user told us about ports and heuristics."""
@@ -130,18 +246,7 @@ class Decoder:
         self._v4_cache: dict[bytes, str] = {}
         self._v6_cache: dict[bytes, str] = {}
         self.udp_special = {IKE_PORT: "ike", NATT_PORT: "udpencap", **self.options.decode_as_udp}
-        self._link: dict[int, Callable[[bytes], tuple[int, int]]] = {
-            LINKTYPE_ETHERNET: self._link_ethernet,
-            LINKTYPE_NULL: self._link_null,
-            LINKTYPE_LOOP: self._link_loop,
-            LINKTYPE_RAW: self._link_raw,
-            LINKTYPE_RAW_OLD: self._link_raw,
-            LINKTYPE_RAW_OLD2: self._link_raw,
-            LINKTYPE_IPV4: self._link_raw,
-            LINKTYPE_IPV6: self._link_raw,
-            LINKTYPE_LINUX_SLL: self._link_sll,
-            LINKTYPE_LINUX_SLL2: self._link_sll2,
-        }
+        self._link = _LINK_PARSERS
 
     # ----------------------------------------------------------------- names
 
@@ -162,101 +267,6 @@ class Decoder:
             if len(self._v6_cache) < 65536:
                 self._v6_cache[b] = s
         return s
-
-    # ----------------------------------------------------------------- link layers
-    # Each returns (offset of the IP header, IP version 4/6) or (-1, 0) for "not IP".
-
-    @staticmethod
-    def _link_ethernet(d: bytes) -> tuple[int, int]:
-        if len(d) < 14:
-            return -1, 0
-        off = 12
-        etype = (d[12] << 8) | d[13]
-        while etype in ETH_VLAN_TAGS:
-            off += 4
-            if len(d) < off + 2:
-                return -1, 0
-            etype = (d[off] << 8) | d[off + 1]
-        off += 2
-        if etype == ETH_IPV4:
-            return off, 4
-        if etype == ETH_IPV6:
-            return off, 6
-        if etype == ETH_PPPOE_SESSION and len(d) >= off + 8:
-            ppp = (d[off + 6] << 8) | d[off + 7]
-            if ppp == 0x0021:
-                return off + 8, 4
-            if ppp == 0x0057:
-                return off + 8, 6
-            return -1, 0
-        if etype in ETH_MPLS:
-            while len(d) >= off + 4:
-                bottom = d[off + 2] & 0x01
-                off += 4
-                if bottom:
-                    break
-            return Decoder._by_version(d, off)
-        return -1, 0
-
-    @staticmethod
-    def _by_version(d: bytes, off: int) -> tuple[int, int]:
-        if len(d) <= off:
-            return -1, 0
-        v = d[off] >> 4
-        if v in (4, 6):
-            return off, v
-        return -1, 0
-
-    @staticmethod
-    def _link_raw(d: bytes) -> tuple[int, int]:
-        return Decoder._by_version(d, 0)
-
-    @staticmethod
-    def _link_null(d: bytes) -> tuple[int, int]:
-        # Address family in the host byte order of the capturing machine.
-        if len(d) < 4:
-            return -1, 0
-        fam = struct.unpack_from("<I", d)[0]
-        if fam > 0xFFFF:
-            fam = struct.unpack_from(">I", d)[0]
-        if fam == 2:
-            return 4, 4
-        if fam in (10, 24, 28, 30):
-            return 4, 6
-        return -1, 0
-
-    @staticmethod
-    def _link_loop(d: bytes) -> tuple[int, int]:
-        if len(d) < 4:
-            return -1, 0
-        fam = struct.unpack_from(">I", d)[0]
-        if fam == 2:
-            return 4, 4
-        if fam in (10, 24, 28, 30):
-            return 4, 6
-        return -1, 0
-
-    @staticmethod
-    def _link_sll(d: bytes) -> tuple[int, int]:
-        if len(d) < 16:
-            return -1, 0
-        proto = (d[14] << 8) | d[15]
-        if proto == ETH_IPV4:
-            return 16, 4
-        if proto == ETH_IPV6:
-            return 16, 6
-        return -1, 0
-
-    @staticmethod
-    def _link_sll2(d: bytes) -> tuple[int, int]:
-        if len(d) < 20:
-            return -1, 0
-        proto = (d[0] << 8) | d[1]
-        if proto == ETH_IPV4:
-            return 20, 4
-        if proto == ETH_IPV6:
-            return 20, 6
-        return -1, 0
 
     # ----------------------------------------------------------------- entry point
 
