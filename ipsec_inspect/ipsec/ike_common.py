@@ -10,8 +10,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from ipsec_inspect.records import Attribute, Field
+from ipsec_inspect.records import Attribute, Field, Proposal, Transform
 from ipsec_inspect.wire.buffer import Reader
+
+#: "more transforms follow" in a transform's first byte (IKEv1 next payload, IKEv2 last)
+MORE_TRANSFORMS = 3
+
+TransformParser = Callable[[Reader, int, int], tuple[Transform, Field, int]]
 
 
 def fld(
@@ -300,3 +305,74 @@ def parse_attributes(
             )
         )
     return attrs, fields
+
+
+def parse_proposal(
+    r: Reader, version: int, parse_transform: TransformParser, protocol_name: Callable[[int], str]
+) -> tuple[Proposal, Field, int]:
+    """A Proposal substructure, the same in IKEv1 (RFC 2408 §3.5) and IKEv2 (RFC 7296 §3.3.1).
+
+    ``parse_transform(reader, protocol, proposal_number)`` reads one transform of the
+    version's own layout. Returns the proposal, its field and its first byte (IKEv1 "next
+    payload", IKEv2 "last substructure": 2 means another proposal follows).
+    """
+    key = f"ikev{version}.sa.proposal"
+    start = r.pos
+    first = r.u8("proposal last-substructure" if version == 2 else "proposal next payload")
+    r.skip(1, "proposal reserved")
+    plen = r.u16("proposal length")
+    if plen < 8:
+        raise ValueError(f"proposal length {plen} at offset {start} is shorter than 8 bytes")
+    if plen > r.end - start:
+        raise ValueError(f"proposal length {plen} runs past the SA payload end at offset {start}")
+    p = Reader(r.data, r.pos, start + plen)
+    r.pos = start + plen
+    number = p.u8("proposal number")
+    protocol = p.u8("protocol id")
+    spi_size = p.u8("SPI size")
+    count = p.u8("number of transforms")
+    spi = p.bytes(spi_size, "proposal SPI")
+    first_field = (
+        fld(f"{key}.last", "Last substructure", first, start, 1)
+        if version == 2
+        else fld(f"{key}.next", "Next payload", first, start, 1)
+    )
+    children = [
+        first_field,
+        fld(f"{key}.length", "Proposal length", plen, start + 2, 2),
+        fld(f"{key}.number", "Proposal number", number, start + 4, 1),
+        fld(
+            f"{key}.protocol",
+            "Protocol ID",
+            protocol,
+            start + 5,
+            1,
+            named(protocol_name(protocol), protocol),
+        ),
+        fld(f"{key}.spi_size", "SPI size", spi_size, start + 6, 1),
+        fld(f"{key}.transforms", "Number of transforms", count, start + 7, 1),
+    ]
+    if spi_size:
+        children.append(fld(f"{key}.spi", "SPI", spi, start + 8, spi_size, "0x" + spi.hex()))
+    proposal = Proposal(number=number, protocol=protocol, spi=spi)
+    while p.remaining > 0:
+        transform, tf, more = parse_transform(p, protocol, number)
+        proposal.transforms.append(transform)
+        children.append(tf)
+        if more != MORE_TRANSFORMS:
+            break
+    if len(proposal.transforms) != count:
+        raise ValueError(
+            f"proposal {number} at offset {start} announces {count} transforms but holds "
+            f"{len(proposal.transforms)}"
+        )
+    f = fld(
+        key,
+        "Proposal",
+        number,
+        start,
+        plen,
+        f"Proposal {number} {protocol_name(protocol)}",
+        children,
+    )
+    return proposal, f, first

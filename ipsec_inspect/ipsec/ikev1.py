@@ -21,6 +21,7 @@ from ipsec_inspect.ipsec.ike_common import (
     identity_text,
     named,
     parse_attributes,
+    parse_proposal,
 )
 from ipsec_inspect.ipsec.registry.ikev1 import SITUATION_BITS
 from ipsec_inspect.ipsec.vendor_ids import is_nat_t_draft, vendor_id_name
@@ -50,7 +51,6 @@ K = "ikev1"
 _HEADER = 4
 PHASE1_EXCHANGES = frozenset({2, 4})  # Main Mode, Aggressive Mode
 _PROPOSAL = 2
-_TRANSFORM = 3
 
 
 @dataclass(slots=True)
@@ -70,7 +70,7 @@ def _attr_namers(protocol: int) -> tuple[Callable[[int], str], Callable[[int, in
     return reg.ipsec_attribute_name, reg.ipsec_attribute_value_name
 
 
-def _parse_transform(r: Reader, protocol: int) -> tuple[Transform, Field, int]:
+def _parse_transform(r: Reader, protocol: int, _proposal: int) -> tuple[Transform, Field, int]:
     start = r.pos
     nxt = r.u8("transform next payload")
     r.skip(1, "transform reserved")
@@ -118,62 +118,7 @@ def _parse_transform(r: Reader, protocol: int) -> tuple[Transform, Field, int]:
 
 
 def _parse_proposal(r: Reader) -> tuple[Proposal, Field, int]:
-    start = r.pos
-    nxt = r.u8("proposal next payload")
-    r.skip(1, "proposal reserved")
-    plen = r.u16("proposal length")
-    if plen < 8:
-        raise ValueError(f"proposal length {plen} at offset {start} is shorter than 8 bytes")
-    if plen > r.end - start:
-        raise ValueError(f"proposal length {plen} runs past the SA payload end at offset {start}")
-    p = Reader(r.data, r.pos, start + plen)
-    r.pos = start + plen
-    number = p.u8("proposal number")
-    protocol = p.u8("protocol id")
-    spi_size = p.u8("SPI size")
-    count = p.u8("number of transforms")
-    spi = p.bytes(spi_size, "proposal SPI")
-    children = [
-        fld(f"{K}.sa.proposal.next", "Next payload", nxt, start, 1),
-        fld(f"{K}.sa.proposal.length", "Proposal length", plen, start + 2, 2),
-        fld(f"{K}.sa.proposal.number", "Proposal number", number, start + 4, 1),
-        fld(
-            f"{K}.sa.proposal.protocol",
-            "Protocol ID",
-            protocol,
-            start + 5,
-            1,
-            named(reg.protocol_name(1, protocol), protocol),
-        ),
-        fld(f"{K}.sa.proposal.spi_size", "SPI size", spi_size, start + 6, 1),
-        fld(f"{K}.sa.proposal.transforms", "Number of transforms", count, start + 7, 1),
-    ]
-    if spi_size:
-        children.append(
-            fld(f"{K}.sa.proposal.spi", "SPI", spi, start + 8, spi_size, "0x" + spi.hex())
-        )
-    proposal = Proposal(number=number, protocol=protocol, spi=spi)
-    while p.remaining > 0:
-        transform, tf, tnext = _parse_transform(p, protocol)
-        proposal.transforms.append(transform)
-        children.append(tf)
-        if tnext != _TRANSFORM:
-            break
-    if len(proposal.transforms) != count:
-        raise ValueError(
-            f"proposal {number} at offset {start} announces {count} transforms but holds "
-            f"{len(proposal.transforms)}"
-        )
-    f = fld(
-        f"{K}.sa.proposal",
-        "Proposal",
-        number,
-        start,
-        plen,
-        f"Proposal {number} {reg.protocol_name(1, protocol)}",
-        children,
-    )
-    return proposal, f, nxt
+    return parse_proposal(r, 1, _parse_transform, lambda n: reg.protocol_name(1, n))
 
 
 def _situation_text(situation: int) -> str:

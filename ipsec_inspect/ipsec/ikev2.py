@@ -20,6 +20,7 @@ from ipsec_inspect.ipsec.ike_common import (
     identity_text,
     named,
     parse_attributes,
+    parse_proposal,
 )
 from ipsec_inspect.ipsec.vendor_ids import vendor_id_name
 from ipsec_inspect.plugins import hooks as plugin_hooks
@@ -68,7 +69,7 @@ class _Ctx:
 # ---------------------------------------------------------------- SA
 
 
-def _parse_transform(r: Reader, proposal_no: int) -> tuple[Transform, Field, int]:
+def _parse_transform(r: Reader, _protocol: int, proposal_no: int) -> tuple[Transform, Field, int]:
     start = r.pos
     last = r.u8("transform last-substructure")
     r.skip(1, "transform reserved")
@@ -124,62 +125,7 @@ def _parse_transform(r: Reader, proposal_no: int) -> tuple[Transform, Field, int
 
 
 def _parse_proposal(r: Reader) -> tuple[Proposal, Field, int]:
-    start = r.pos
-    last = r.u8("proposal last-substructure")
-    r.skip(1, "proposal reserved")
-    plen = r.u16("proposal length")
-    if plen < 8:
-        raise ValueError(f"proposal length {plen} at offset {start} is shorter than 8 bytes")
-    if plen > r.end - start:
-        raise ValueError(f"proposal length {plen} runs past the SA payload end at offset {start}")
-    p = Reader(r.data, r.pos, start + plen)
-    r.pos = start + plen
-    number = p.u8("proposal number")
-    protocol = p.u8("protocol id")
-    spi_size = p.u8("SPI size")
-    count = p.u8("number of transforms")
-    spi = p.bytes(spi_size, "proposal SPI")
-    children = [
-        fld(f"{K}.sa.proposal.last", "Last substructure", last, start, 1),
-        fld(f"{K}.sa.proposal.length", "Proposal length", plen, start + 2, 2),
-        fld(f"{K}.sa.proposal.number", "Proposal number", number, start + 4, 1),
-        fld(
-            f"{K}.sa.proposal.protocol",
-            "Protocol ID",
-            protocol,
-            start + 5,
-            1,
-            named(reg.protocol_name(2, protocol), protocol),
-        ),
-        fld(f"{K}.sa.proposal.spi_size", "SPI size", spi_size, start + 6, 1),
-        fld(f"{K}.sa.proposal.transforms", "Number of transforms", count, start + 7, 1),
-    ]
-    if spi_size:
-        children.append(
-            fld(f"{K}.sa.proposal.spi", "SPI", spi, start + 8, spi_size, "0x" + spi.hex())
-        )
-    proposal = Proposal(number=number, protocol=protocol, spi=spi)
-    while p.remaining > 0:
-        transform, tf, tlast = _parse_transform(p, number)
-        proposal.transforms.append(transform)
-        children.append(tf)
-        if tlast == 0:
-            break
-    if len(proposal.transforms) != count:
-        raise ValueError(
-            f"proposal {number} at offset {start} announces {count} transforms but holds "
-            f"{len(proposal.transforms)}"
-        )
-    f = fld(
-        f"{K}.sa.proposal",
-        "Proposal",
-        number,
-        start,
-        plen,
-        f"Proposal {number} {reg.protocol_name(2, protocol)}",
-        children,
-    )
-    return proposal, f, last
+    return parse_proposal(r, 2, _parse_transform, lambda n: reg.protocol_name(2, n))
 
 
 def _sa(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
