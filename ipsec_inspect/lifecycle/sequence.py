@@ -63,6 +63,10 @@ class SequenceAnalyzer:
     wrap_frames: list[int] = field(default_factory=list)
     window_frames: list[int] = field(default_factory=list)
     _bitmap: int = 0  # bit i set: number highest - i was received
+    # In-order packets since the bitmap was last written: the bitmap is really
+    # ``(_bitmap << _pending) | ((1 << _pending) - 1)``. Deferring the shift keeps the common
+    # case (the next number) free of 512-byte integer arithmetic.
+    _pending: int = 0
     _log_seq: array[int] = field(default_factory=lambda: array("L"))
     _log_frame: array[int] = field(default_factory=lambda: array("L"))
     _log_time: array[float] = field(default_factory=lambda: array("d"))
@@ -87,14 +91,24 @@ class SequenceAnalyzer:
         self.count += 1
         self.last = seq
         self.highest = seq
-        self._bitmap = ((self._bitmap << 1) | 1) & _TRACK_MASK
+        self._pending += 1
+        if self._pending >= TRACK_BITS:
+            self._settle()
         return True
+
+    def _settle(self) -> None:
+        """Apply the deferred in-order packets to the bitmap."""
+        n = self._pending
+        if n:
+            self._bitmap = ((self._bitmap << n) | ((1 << n) - 1)) & _TRACK_MASK
+            self._pending = 0
 
     def _evidence(self, frames: list[int], frame: int) -> None:
         if self.keep_log or len(frames) < MAX_EVIDENCE:
             frames.append(frame)
 
     def _classify(self, seq: int, frame: int, time: float) -> list[SeqAnomaly]:
+        self._settle()
         out: list[SeqAnomaly] = []
         self.count += 1
         if self.first is None:
