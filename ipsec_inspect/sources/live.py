@@ -19,6 +19,7 @@ thread or a signal handler and ends the iteration within one poll interval.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -227,10 +228,9 @@ class ScapySource:
         hatype = self._sock.getsockname()[3]
         self.link_type = ARPHRD_LINKTYPE.get(hatype, interface_link_type(self.iface))
         self._loopback = hatype == ARPHRD_LOOPBACK
-        try:
+        # A larger receive buffer absorbs bursts; if the kernel refuses, scapy's default stays.
+        with contextlib.suppress(OSError):
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
-        except OSError:
-            pass  # keep scapy's default buffer
         self._sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
         self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._read_stats()  # the counters reset on read: start from zero
