@@ -48,10 +48,14 @@ async def test_live_source_sas_appear_and_update() -> None:
     source = LiveSource(feed, drops=lambda: dict(drops), label="eth0")
     app = InspectorApp(Analysis(None), source, refresh_seconds=0.0)
     async with app.run_test(size=(160, 48)) as pilot:
-        for _ in range(500):  # wait until the gate holds the feed
+        for _ in range(500):  # wait until the gate holds the feed and the views caught up
             await pilot.pause(0.01)
             child = app.catalog.child.get("child-1")
-            if child and sum(d.packets for d in child.directions) == 6:
+            if (
+                child
+                and sum(d.packets for d in child.directions) == 6
+                and app.query_one(PacketList).count == 10
+            ):
                 break
         assert feed.sent == 10
         assert "ike-ef757aec6f6166d4" in app.catalog.ike
