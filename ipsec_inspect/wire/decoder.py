@@ -65,7 +65,6 @@ _UDP = struct.Struct("!HHH")
 _TCP = struct.Struct("!HHIIBB")
 _IPV4_HDR = struct.Struct("!BBHHHBB")
 
-NO_RECORDS: list[Record] = []
 
 
 # --------------------------------------------------------------------------- link layers
@@ -284,11 +283,11 @@ class Decoder:
         link = self._link.get(link_type)
         if link is None:
             self.stats.non_ip += 1
-            return NO_RECORDS
+            return []
         off, version = link(data)
         if off < 0:
             self.stats.non_ip += 1
-            return NO_RECORDS
+            return []
         out: list[Record] = []
         if version == 4:
             self._ipv4(data, off, len(data), number, time, iface, out, 0)
