@@ -66,7 +66,6 @@ _TCP = struct.Struct("!HHIIBB")
 _IPV4_HDR = struct.Struct("!BBHHHBB")
 
 
-
 # --------------------------------------------------------------------------- link layers
 # Each returns (offset of the IP header, IP version 4/6) or (-1, 0) for "not IP".
 
