@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ipsec_inspect.cli import InputError
 from ipsec_inspect.lifecycle.events import TrackerEvent
-from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
+from ipsec_inspect.lifecycle.tracker import FastCounter, Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline import read_records
 from ipsec_inspect.records import (
     AhPacket,
@@ -350,6 +350,13 @@ class Analysis:
         natt_is_encap = udp_special.get(NATT_PORT) == "udpencap"
         index = self.index if self.keep_index else None
         flow_ids = self.flow_ids
+        # (source+destination address bytes, SPI) -> the SA's lane: its decrypt function (or
+        # None without keys), its tracker counter and its flow id, so the packets after the
+        # first of an SA skip every lookup. A lane that declines a packet is dropped; the
+        # packet takes the path above, which makes the lane again.
+        lanes: dict[
+            tuple[bytes, int], tuple[Callable[[bytes, int], EspDecryption] | None, FastCounter, int]
+        ] = {}
         eth_ipv4 = _ETH_IPV4.unpack_from
         spi_seq = _SPI_SEQ.unpack_from
         udp_header = _UDP.unpack_from
@@ -382,20 +389,40 @@ class Analysis:
                             esp_at = 42
                     if esp_at and ip_len - (esp_at - 14) >= 8:
                         spi, seq = spi_seq(data, esp_at)
-                        dst = ipv4_name(data[30:34])
-                        if decrypt_fast is not None:
+                        lane_key = (data[26:34], spi)
+                        lane = lanes.get(lane_key)
+                        if lane is not None:
+                            decrypt, count, flow = lane
+                            if decrypt is not None:
+                                dec = decrypt(data[esp_at : 14 + ip_len], number)
+                            handled = count(number, time, seq, ip_len, dec)
+                            if not handled:
+                                del lanes[lane_key]  # made again once the full path is done
+                        else:
+                            dst = ipv4_name(data[30:34])
                             src = ipv4_name(data[26:30])
-                            dec = decrypt_fast(number, spi, src, dst, data[esp_at : 14 + ip_len])
-                        if (decrypt_fast is None or dec is not None) and esp_fast(
-                            number, time, dst, spi, seq, ip_len, dec
-                        ):
+                            if decrypt_fast is not None:
+                                dec = decrypt_fast(
+                                    number, spi, src, dst, data[esp_at : 14 + ip_len]
+                                )
+                            handled = (decrypt_fast is None or dec is not None) and esp_fast(
+                                number, time, dst, spi, seq, ip_len, dec
+                            )
+                            flow = flow_ids.get(("esp", dst, spi), 0)
+                            if handled:
+                                lane = self._lane(dst, src, spi, flow)
+                                if lane is not None:
+                                    if len(lanes) >= _MAX_LANES:
+                                        lanes.clear()
+                                    lanes[lane_key] = lane
+                        if handled:
                             self.records += 1
                             if index is not None:
                                 index.frame.append(number)
                                 index.sub.append(0)
                                 index.kind.append(RecordKind.ESP)
                                 index.time.append(time)
-                                index.flow.append(flow_ids[("esp", dst, spi)])
+                                index.flow.append(flow)
                                 index.flags.append(0 if dec is None else 2)
                             if number % progress_every == 0 and on_progress is not None:
                                 on_progress(
@@ -418,6 +445,18 @@ class Analysis:
         if on_progress is not None:
             on_progress(Progress(reader.info.frames, self.records, total, total, done=True))
         return self.result()
+
+    def _lane(
+        self, dst: str, src: str, spi: int, flow: int
+    ) -> tuple[Callable[[bytes, int], EspDecryption] | None, FastCounter, int] | None:
+        """The fast lane of one ESP SA, once the tracker (and the decryptor) can give one."""
+        count = self.tracker.fast_counter(dst, spi)
+        if count is None:
+            return None
+        if self.decryptor is None:
+            return None, count, flow
+        decrypt = self.decryptor.fast_decrypter(spi, src, dst)
+        return (decrypt, count, flow) if decrypt is not None else None
 
     def result(self) -> TrackerResult:
         if self._result is None:
@@ -469,6 +508,7 @@ _ETH_IPV4 = struct.Struct(
 )  # ethertype, version/IHL, total length, flags/offset, protocol
 _SPI_SEQ = struct.Struct("!II")
 _UDP = struct.Struct("!HHH")
+_MAX_LANES = 65536
 
 
 def _kind_of(r: Record) -> int:

@@ -15,7 +15,9 @@ messages cannot grow memory without limit.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from ipsec_inspect.crypto import ah as ah_crypto
 from ipsec_inspect.crypto.derive import Candidates, DeriveEvents, KeyDeriver
@@ -187,6 +189,35 @@ class Decryptor:
         return record
 
     # ------------------------------------------------------------------ ESP (hot path)
+
+    def fast_decrypter(
+        self, spi: int, src: str, dst: str
+    ) -> Callable[[bytes, int], EspDecryption] | None:
+        """:meth:`esp_fast` for one SA as a function ``(esp, frame) -> result`` to keep.
+
+        Only for an SA already looked up with a key and no ESN to infer; the same
+        counting and reporting as :meth:`process`. A key found for an SA does not change
+        afterwards, so the function stays valid for the whole capture.
+        """
+        sa = self._esp.get((spi, src, dst))
+        if sa is None or sa.retry or sa.key is None or sa.key.esn:
+            return None
+        key = sa.key
+        if key.context is None:
+            return None  # not prepared yet: the next packet through esp_fast prepares it
+        runner = cast(Callable[[bytes, int], EspDecryption], key.context)
+        counters = sa.counters
+        problem = self._esp_problem
+
+        def decrypt(esp: bytes, frame: int) -> EspDecryption:
+            result: EspDecryption = runner(esp, 0)
+            if result.status == "ok":
+                counters.decrypted += 1
+            else:
+                problem(counters, frame, result.status)
+            return result
+
+        return decrypt
 
     def esp_fast(
         self, frame: int, spi: int, src: str, dst: str, esp: bytes

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,10 @@ N_NAT_SRC, N_NAT_DST, N_USE_TRANSPORT, N_REKEY_SA = 16388, 16389, 16391, 16393
 IKE_FATAL = frozenset({N_AUTH_FAILED, 7, 5, 4})
 #: IKEv1 hash algorithm (phase 1 attribute 2) -> hashlib name, for NAT-D (RFC 3947 §3.2)
 V1_NATD_HASH = {1: "md5", 2: "sha1", 4: "sha256", 5: "sha384", 6: "sha512"}
+
+
+#: (frame, time, sequence number, wire length, decryption) -> handled: see Tracker.fast_counter
+FastCounter = Callable[[int, float, int, int, "EspDecryption | None"], bool]
 
 
 @dataclass(slots=True)
@@ -255,6 +260,7 @@ class Tracker:
         self._fast: dict[
             tuple[str, int], tuple[Direction, ChildSa, StageSpan, StageSpan | None]
         ] = {}
+        self._fast_generation = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -265,6 +271,7 @@ class Tracker:
         if isinstance(record, IkeMessage):
             self._stats.ike_messages += 1
             self._fast.clear()  # an IKE message may change what ESP packets mean
+            self._fast_generation += 1  # and so ends every counter handed out
             self._on_ike(record)
         elif isinstance(record, EspPacket):
             self._stats.esp_packets += 1
@@ -313,60 +320,85 @@ class Tracker:
         given. Returns False, having changed nothing, when the caller must build the record
         and call :meth:`feed` instead.
         """
+        counter = self.fast_counter(dst, spi)
+        return counter is not None and counter(frame, time, seq, wire_len, dec)
+
+    def fast_counter(self, dst: str, spi: int) -> FastCounter | None:
+        """:meth:`esp_fast` for one direction, as a function the caller may keep.
+
+        A pipeline that sees millions of packets of few SAs keeps one per SA and so skips
+        the lookup. It stays valid until the next IKE message (which may change what the
+        SA's packets mean); after that it returns False and the caller asks again.
+        """
         entry = self._fast.get((dst, spi))
         if entry is None:
-            return False
+            return None
         d, c, tx, parent_tx = entry
-        iv = b""
-        if dec is not None:
-            if dec.status != "ok":
-                return False
-            if dec.counter_iv:
-                iv = dec.iv
-                if iv and d.ivs.first_use(int.from_bytes(iv, "big")) is not None:
-                    return False
-        if not d.seq.in_order(seq):
-            return False
-        d.packets += 1
-        d.byte_count += wire_len
-        d.last_time = time
-        d.last_frame = frame
-        # StageSpan.touch, inlined without tuples: the end moves to (time, frame) if later.
-        end = tx.end
-        if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
-            tx.end = time
-            tx.end_frame = frame
-        if parent_tx is not None:
-            end = parent_tx.end
-            if end is None or time > end or (time == end and frame > (parent_tx.end_frame or 0)):
-                parent_tx.end = time
-                parent_tx.end_frame = frame
-        if dec is not None:
-            source = dec.key_source
-            if source:
-                d.key_source = source
-                if not c.keys_source:
-                    c.keys_source = source
-            d.decrypted += 1
-            plain = dec.plaintext
-            inner = len(plain)
-            if wire_len:
-                over = wire_len - inner
-                if d.max_overhead is None or over > d.max_overhead:
-                    d.max_overhead = over
-            if d.max_inner is None or inner > d.max_inner:
-                d.max_inner = inner
-            if plain and dec.next_header in (4, 41):
-                d.inner_ip_version = plain[0] >> 4
-            if iv:
-                d.ivs.add(int.from_bytes(iv, "big"), frame)
+        sequence = d.seq
+        ivs = d.ivs
         st = self._stats
-        st.esp_packets += 1
-        if frame > st.frames:
-            st.frames = frame
-        if st.last_time is None or time > st.last_time:
-            st.last_time = time
-        return True
+        generation = self._fast_generation
+
+        def count(
+            frame: int, time: float, seq: int, wire_len: int, dec: EspDecryption | None
+        ) -> bool:
+            if self._fast_generation != generation:
+                return False
+            iv = b""
+            if dec is not None:
+                if dec.status != "ok":
+                    return False
+                if dec.counter_iv:
+                    iv = dec.iv
+                    if iv and ivs.first_use(int.from_bytes(iv, "big")) is not None:
+                        return False
+            if not sequence.in_order(seq):
+                return False
+            d.packets += 1
+            d.byte_count += wire_len
+            d.last_time = time
+            d.last_frame = frame
+            # StageSpan.touch, inlined without tuples: the end moves to (time, frame) if later.
+            end = tx.end
+            if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
+                tx.end = time
+                tx.end_frame = frame
+            if parent_tx is not None:
+                end = parent_tx.end
+                if (
+                    end is None
+                    or time > end
+                    or (time == end and frame > (parent_tx.end_frame or 0))
+                ):
+                    parent_tx.end = time
+                    parent_tx.end_frame = frame
+            if dec is not None:
+                source = dec.key_source
+                if source:
+                    d.key_source = source
+                    if not c.keys_source:
+                        c.keys_source = source
+                d.decrypted += 1
+                plain = dec.plaintext
+                inner = len(plain)
+                if wire_len:
+                    over = wire_len - inner
+                    if d.max_overhead is None or over > d.max_overhead:
+                        d.max_overhead = over
+                if d.max_inner is None or inner > d.max_inner:
+                    d.max_inner = inner
+                if plain and dec.next_header in (4, 41):
+                    d.inner_ip_version = plain[0] >> 4
+                if iv:
+                    ivs.add(int.from_bytes(iv, "big"), frame)
+            st.esp_packets += 1
+            if frame > st.frames:
+                st.frames = frame
+            if st.last_time is None or time > st.last_time:
+                st.last_time = time
+            return True
+
+        return count
 
     def result(self) -> TrackerResult:
         from ipsec_inspect.lifecycle.findings import evaluate
