@@ -298,5 +298,5 @@ def test_structure_check_spots_a_lying_ike_payload_length() -> None:
     assert _ike_structure_problem(by_frame[1]) is None
     assert _ike_structure_problem(by_frame[2]) == "payload 40 length 4660 does not fit"
     assert _ike_structure_problem(by_frame[3]) == "payload 40 length 0 does not fit"
-    assert _ike_structure_problem(by_frame[4]) == "header length 1000 beyond the 148 bytes present"
+    assert _ike_structure_problem(by_frame[4]) == "header length 1000 beyond the 152 bytes present"
     assert all(_has_error(by_frame[n]) for n in (2, 3, 4))

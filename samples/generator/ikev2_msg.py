@@ -69,10 +69,18 @@ def chain(payloads: list[Packet]) -> tuple[int, bytes]:
     return first, out
 
 
+def encr_transform(transform_id: int, key_bits: int) -> IKEv2_Transform:
+    """An ENCR transform with its Key Length attribute (RFC 7296 §3.3.5: MUST for variable-
+    length ciphers). scapy 2.8 writes the attribute only when the length is given."""
+    return IKEv2_Transform(
+        transform_type=1, transform_id=transform_id, length=12, key_length=key_bits
+    )
+
+
 def ike_sa_proposal(spi: bytes = b"") -> IKEv2_SA:
     """ENCR_AES_CBC-256 / PRF_HMAC_SHA2_256 / AUTH_HMAC_SHA2_256_128 / Curve25519."""
     trans = (
-        IKEv2_Transform(transform_type=1, transform_id=12, key_length=256)
+        encr_transform(12, 256)
         / IKEv2_Transform(transform_type=2, transform_id=5)
         / IKEv2_Transform(transform_type=3, transform_id=12)
         / IKEv2_Transform(transform_type=4, transform_id=31)
@@ -82,9 +90,7 @@ def ike_sa_proposal(spi: bytes = b"") -> IKEv2_SA:
 
 def esp_gcm_proposal(spi: bytes) -> IKEv2_SA:
     """ESP ENCR_AES_GCM_16-128, no ESN."""
-    trans = IKEv2_Transform(transform_type=1, transform_id=20, key_length=128) / IKEv2_Transform(
-        transform_type=5, transform_id=0
-    )
+    trans = encr_transform(20, 128) / IKEv2_Transform(transform_type=5, transform_id=0)
     return IKEv2_SA(prop=IKEv2_Proposal(proposal=1, proto=3, SPI=spi, trans_nb=2, trans=trans))
 
 

@@ -151,14 +151,8 @@ def test_policy_is_opt_in_on_the_command_line(capsys: pytest.CaptureFixture[str]
     assert main([*argv, "--keys", keys]) == 0
     audited = json.loads(capsys.readouterr().out)
     cnsa = {f["rule"]: f["outcome"] for f in audited["findings"] if f["rule"].startswith("CNSA")}
-    # AES-CBC-256 / PRF-HMAC-SHA2-256 / X25519 IKE SA: off-profile. The child SAs' AES-GCM
-    # proposal in this sample carries no Key Length attribute, so its size is not observable.
-    assert cnsa == {
-        "CNSA-01": "fail",
-        "CNSA-02": "fail",
-        "CNSA-03": "fail",
-        "CNSA-04": "not_observable",
-    }
+    # AES-CBC-256 / PRF-HMAC-SHA2-256 / X25519 IKE SA, AES-GCM-16-128 child SAs: all off-profile.
+    assert cnsa == {"CNSA-01": "fail", "CNSA-02": "fail", "CNSA-03": "fail", "CNSA-04": "fail"}
     # Without keys the child SA's cipher is inside the encrypted IKE_AUTH: not observable.
     assert main(argv) == 0
     unkeyed = json.loads(capsys.readouterr().out)
