@@ -12,22 +12,24 @@ import ipaddress
 from dataclasses import dataclass
 
 from ipsec_inspect.cli import InputError
+from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.wire.decoder import DecodeOptions
 
 
-def add_capture_arguments(p: argparse.ArgumentParser, *, keys: bool = True) -> None:
-    p.add_argument("capture", help="pcap or pcapng file (optionally gzip-compressed)")
-    if keys:
-        p.add_argument(
-            "--keys",
-            action="append",
-            default=[],
-            metavar="PATH",
-            help="key file or folder (TOML, Wireshark esp_sa / ikev1_decryption_table / "
-            "ikev2_decryption_table or profile folder, strongSwan charon log, `ip xfrm state` "
-            "output, tcpdump -E secrets); repeatable; format detected from content",
-        )
+def add_key_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--keys",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="key file or folder (TOML, Wireshark esp_sa / ikev1_decryption_table / "
+        "ikev2_decryption_table or profile folder, strongSwan charon log, `ip xfrm state` "
+        "output, tcpdump -E secrets); repeatable; format detected from content",
+    )
+
+
+def add_decode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--decode-as",
         action="append",
@@ -40,6 +42,42 @@ def add_capture_arguments(p: argparse.ArgumentParser, *, keys: bool = True) -> N
         action="store_true",
         help="do not look for IKE on UDP ports other than 500/4500 by a strict header check",
     )
+
+
+def add_capture_arguments(
+    p: argparse.ArgumentParser, *, keys: bool = True, optional: bool = False
+) -> None:
+    p.add_argument(
+        "capture",
+        nargs="?" if optional else None,
+        help="pcap or pcapng file (optionally gzip-compressed)",
+    )
+    if keys:
+        add_key_arguments(p)
+    add_decode_arguments(p)
+
+
+def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="an SA with no traffic for this long ends 'idle' (default 300)",
+    )
+    p.add_argument(
+        "--replay-window",
+        type=int,
+        default=64,
+        metavar="N",
+        help="anti-replay window for the sequence analysis (default 64)",
+    )
+
+
+def tracker_config(args: argparse.Namespace) -> TrackerConfig:
+    if args.replay_window < 1 or args.idle_timeout <= 0:
+        raise InputError("--replay-window and --idle-timeout must be positive")
+    return TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:

@@ -13,11 +13,16 @@ from contextlib import ExitStack
 from typing import Any, TextIO
 
 from ipsec_inspect.cli import InputError
-from ipsec_inspect.commands._common import decode_options
+from ipsec_inspect.commands._common import (
+    add_capture_arguments,
+    add_tracker_arguments,
+    decode_options,
+    tracker_config,
+)
 from ipsec_inspect.export.psk_crack import write_psk_crack
 from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
 from ipsec_inspect.lifecycle.events import event_to_json
-from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
+from ipsec_inspect.lifecycle.tracker import TrackerResult
 from ipsec_inspect.plugins import hooks as plugin_hooks
 from ipsec_inspect.plugins.api import Exporter, ExportInput
 from ipsec_inspect.plugins.registry import describe_exception
@@ -33,26 +38,7 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("capture", nargs="?", help="pcap or pcapng file (optionally gzip-compressed)")
-    p.add_argument(
-        "--keys",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="key file or folder (any format the other commands read); repeatable",
-    )
-    p.add_argument(
-        "--decode-as",
-        action="append",
-        default=[],
-        metavar="RULE",
-        help="decode a port as IPsec: udp.port=N:ike|udpencap|esp or tcp.port=N:ike-tcp",
-    )
-    p.add_argument(
-        "--no-ike-heuristic",
-        action="store_true",
-        help="do not look for IKE on UDP ports other than 500/4500",
-    )
+    add_capture_arguments(p, optional=True)
     p.add_argument(
         "-o",
         "--output",
@@ -83,20 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write IKEv1 Aggressive Mode PSK parameters for ike-scan's psk-crack",
     )
-    p.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=300.0,
-        metavar="S",
-        help="an SA with no traffic for this long ends 'idle' (default 300)",
-    )
-    p.add_argument(
-        "--replay-window",
-        type=int,
-        default=64,
-        metavar="N",
-        help="anti-replay window for the sequence analysis (default 64)",
-    )
+    add_tracker_arguments(p)
 
 
 def _event_line(event: Any) -> str:
@@ -154,9 +127,7 @@ def run(args: argparse.Namespace) -> int:
         if exporter is None:
             known = ", ".join(["json", *sorted(plugin_hooks.exporters())])
             raise InputError(f"unknown export format {args.format!r} (known: {known})")
-    if args.replay_window < 1 or args.idle_timeout <= 0:
-        raise InputError("--replay-window and --idle-timeout must be positive")
-    config = TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
+    config = tracker_config(args)
     with ExitStack() as stack:
         events_fh = _open(args.events, stack, sys.stderr) if args.events else None
 

@@ -27,10 +27,15 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ipsec_inspect.cli import InputError
-from ipsec_inspect.commands._common import decode_options
+from ipsec_inspect.commands._common import (
+    add_decode_arguments,
+    add_key_arguments,
+    add_tracker_arguments,
+    decode_options,
+    tracker_config,
+)
 from ipsec_inspect.export.timeline import build_timeline, rfc3339
 from ipsec_inspect.lifecycle.events import TrackerEvent, event_to_json
-from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.session import Analysis
 from ipsec_inspect.sources.capture_file import RawFrame
 from ipsec_inspect.sources.live import (
@@ -57,13 +62,7 @@ MEGABYTE = 1_000_000  # --ring-size unit, as dumpcap's (decimal) file sizes
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--interface", required=True, metavar="IFACE", help="interface to capture")
-    p.add_argument(
-        "--keys",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="key file or folder (any format the other commands read); repeatable",
-    )
+    add_key_arguments(p)
     p.add_argument(
         "--bpf",
         metavar="EXPR",
@@ -98,32 +97,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="scapy",
         help="scapy: packet socket (root or CAP_NET_RAW); pyshark: dumpcap (default: scapy)",
     )
-    p.add_argument(
-        "--decode-as",
-        action="append",
-        default=[],
-        metavar="RULE",
-        help="decode a port as IPsec: udp.port=N:ike|udpencap|esp or tcp.port=N:ike-tcp",
-    )
-    p.add_argument(
-        "--no-ike-heuristic",
-        action="store_true",
-        help="do not look for IKE on UDP ports other than 500/4500",
-    )
-    p.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=300.0,
-        metavar="S",
-        help="an SA with no traffic for this long ends 'idle' (default 300)",
-    )
-    p.add_argument(
-        "--replay-window",
-        type=int,
-        default=64,
-        metavar="N",
-        help="anti-replay window for the sequence analysis (default 64)",
-    )
+    add_decode_arguments(p)
+    add_tracker_arguments(p)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -137,8 +112,7 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--ring and --ring-size need --write FILE.pcapng")
     if args.ring and not args.ring_size:
         raise InputError("--ring N needs --ring-size MB (the size at which files rotate)")
-    if args.replay_window < 1 or args.idle_timeout <= 0:
-        raise InputError("--replay-window and --idle-timeout must be positive")
+    tracker_config(args)  # says what is wrong with --replay-window / --idle-timeout
 
 
 def event_line(event: TrackerEvent) -> str:
@@ -264,7 +238,7 @@ def _tui_app() -> Any:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    config = TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
+    config = tracker_config(args)
     analysis = Analysis(None, decode_options(args), args.keys, config, keep_index=False)
     on_terminal = sys.stdout.isatty() and not args.events
     with ExitStack() as stack:

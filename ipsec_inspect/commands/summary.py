@@ -21,12 +21,14 @@ from ipsec_inspect.commands._common import (
     RecordFilter,
     add_capture_arguments,
     add_filter_arguments,
+    add_tracker_arguments,
     decode_options,
+    tracker_config,
 )
 from ipsec_inspect.export.summary_text import render_summary
 from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
-from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
+from ipsec_inspect.lifecycle.tracker import TrackerResult
 from ipsec_inspect.session import Analysis
 
 NAME = "summary"
@@ -36,6 +38,7 @@ HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and f
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_capture_arguments(p)
     add_filter_arguments(p)
+    add_tracker_arguments(p)
     p.add_argument(
         "--format", choices=["text", "json"], default="text", help="output format (default: text)"
     )
@@ -163,7 +166,7 @@ def _spi_table(result: TrackerResult) -> Table:
 def run(args: argparse.Namespace) -> int:
     keep = RecordFilter.from_args(args)
     analysis = Analysis(
-        args.capture, decode_options(args), args.keys, TrackerConfig(), keep_index=False
+        args.capture, decode_options(args), args.keys, tracker_config(args), keep_index=False
     )
     result = filtered(analysis.run(), keep)
     info = analysis.info
