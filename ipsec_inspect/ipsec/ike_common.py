@@ -10,7 +10,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from ipsec_inspect.records import Attribute, Field, Proposal, Transform
+from ipsec_inspect.ipsec import registry as reg
+from ipsec_inspect.records import Attribute, Field, IkePayload, Proposal, Transform
 from ipsec_inspect.wire.buffer import Reader
 
 #: "more transforms follow" in a transform's first byte (IKEv1 next payload, IKEv2 last)
@@ -376,3 +377,21 @@ def parse_proposal(
         children,
     )
     return proposal, f, first
+
+
+def bogus_payload(version: int, data: bytes, pos: int, ptype: int, message: str) -> IkePayload:
+    """A payload whose length field is below the generic header size: header only, no body."""
+    key = f"ikev{version}"
+    length = (data[pos + 2] << 8) | data[pos + 3]
+    return IkePayload(
+        type=ptype,
+        name=reg.payload_short_name(version, ptype),
+        offset=pos,
+        length=length,
+        body=None,
+        fields=[
+            fld(f"{key}.payload.next", "Next payload", data[pos], pos, 1),
+            fld(f"{key}.payload.length", "Payload length", length, pos + 2, 2),
+        ],
+        error=message,
+    )

@@ -17,6 +17,7 @@ from ipsec_inspect.ipsec import registry as reg
 from ipsec_inspect.ipsec.ike_common import (
     DerError,
     address_text,
+    bogus_payload,
     fld,
     identity_text,
     named,
@@ -471,23 +472,6 @@ _DRAFT_NAT_PARSERS: dict[int, Callable[[Reader, _Ctx, int], PayloadBody]] = {
 # ---------------------------------------------------------------- the chain
 
 
-def _bogus_payload(data: bytes, pos: int, ptype: int, message: str) -> IkePayload:
-    """A payload whose length field is below the generic header size: header only, no body."""
-    length = (data[pos + 2] << 8) | data[pos + 3]
-    return IkePayload(
-        type=ptype,
-        name=reg.payload_short_name(1, ptype),
-        offset=pos,
-        length=length,
-        body=None,
-        fields=[
-            fld(f"{K}.payload.next", "Next payload", data[pos], pos, 1),
-            fld(f"{K}.payload.length", "Payload length", length, pos + 2, 2),
-        ],
-        error=message,
-    )
-
-
 def _parse_payload(
     data: bytes, pos: int, avail_end: int, ptype: int, draft_nat: bool
 ) -> IkePayload:
@@ -586,7 +570,7 @@ def parse_payload_chain(
             message = (
                 f"payload length {length} at offset {pos} is shorter than the 4-byte payload header"
             )
-            payloads.append(_bogus_payload(data, pos, ptype, message))
+            payloads.append(bogus_payload(1, data, pos, ptype, message))
             errors.append(ParseError(message, pos))
             break
         payload = _parse_payload(data, pos, end, ptype, draft_nat)
