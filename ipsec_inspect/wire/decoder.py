@@ -115,6 +115,18 @@ def _link_raw(d: bytes) -> tuple[int, int]:
     return _by_version(d, 0)
 
 
+_AF_INET6 = frozenset({10, 24, 28, 30})  # Linux, BSD, FreeBSD, macOS values of AF_INET6
+
+
+def _by_family(family: int) -> tuple[int, int]:
+    """BSD null/loopback: a 4-byte address family before the IP header."""
+    if family == 2:
+        return 4, 4
+    if family in _AF_INET6:
+        return 4, 6
+    return -1, 0
+
+
 def _link_null(d: bytes) -> tuple[int, int]:
     # Address family in the host byte order of the capturing machine.
     if len(d) < 4:
@@ -122,44 +134,31 @@ def _link_null(d: bytes) -> tuple[int, int]:
     fam = struct.unpack_from("<I", d)[0]
     if fam > 0xFFFF:
         fam = struct.unpack_from(">I", d)[0]
-    if fam == 2:
-        return 4, 4
-    if fam in (10, 24, 28, 30):
-        return 4, 6
-    return -1, 0
+    return _by_family(fam)
 
 
 def _link_loop(d: bytes) -> tuple[int, int]:
-    if len(d) < 4:
+    return _by_family(struct.unpack_from(">I", d)[0]) if len(d) >= 4 else (-1, 0)
+
+
+def _by_ethertype(d: bytes, type_at: int, ip_at: int) -> tuple[int, int]:
+    """Link headers that name the payload by an EtherType at ``type_at`` (SLL, SLL2)."""
+    if len(d) < ip_at:
         return -1, 0
-    fam = struct.unpack_from(">I", d)[0]
-    if fam == 2:
-        return 4, 4
-    if fam in (10, 24, 28, 30):
-        return 4, 6
+    proto = (d[type_at] << 8) | d[type_at + 1]
+    if proto == ETH_IPV4:
+        return ip_at, 4
+    if proto == ETH_IPV6:
+        return ip_at, 6
     return -1, 0
 
 
 def _link_sll(d: bytes) -> tuple[int, int]:
-    if len(d) < 16:
-        return -1, 0
-    proto = (d[14] << 8) | d[15]
-    if proto == ETH_IPV4:
-        return 16, 4
-    if proto == ETH_IPV6:
-        return 16, 6
-    return -1, 0
+    return _by_ethertype(d, 14, 16)
 
 
 def _link_sll2(d: bytes) -> tuple[int, int]:
-    if len(d) < 20:
-        return -1, 0
-    proto = (d[0] << 8) | d[1]
-    if proto == ETH_IPV4:
-        return 20, 4
-    if proto == ETH_IPV6:
-        return 20, 6
-    return -1, 0
+    return _by_ethertype(d, 0, 20)
 
 
 _LINK_PARSERS: dict[int, Callable[[bytes], tuple[int, int]]] = {
