@@ -11,14 +11,20 @@ from __future__ import annotations
 import os
 import struct
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from ipsec_inspect.cli import InputError
 from ipsec_inspect.lifecycle.events import TrackerEvent
-from ipsec_inspect.lifecycle.tracker import FastCounter, Tracker, TrackerConfig, TrackerResult
+from ipsec_inspect.lifecycle.tracker import (
+    FastCounter,
+    FastPlainCounter,
+    Tracker,
+    TrackerConfig,
+    TrackerResult,
+)
 from ipsec_inspect.pipeline import read_records
 from ipsec_inspect.records import (
     AhPacket,
@@ -32,11 +38,17 @@ from ipsec_inspect.records import (
 )
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
 from ipsec_inspect.sources.frame_store import FrameStore
-from ipsec_inspect.wire.decoder import NATT_PORT, DecodeOptions, Decoder
+from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
+from ipsec_inspect.wire.fast_esp import esp_locator
 
 if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start-up
-    from ipsec_inspect.crypto.decryptor import Decryptor
+    from ipsec_inspect.crypto.decryptor import Decryptor, FastEspSa
     from ipsec_inspect.crypto.keys import KeyStore
+    from ipsec_inspect.offload_feed import Frame, OffloadFeed
+
+#: One ESP SA's fast lane: its decryption (None without keys), the tracker's counter
+#: taking a decryption result and the one taking plain values, and the SA's flow id.
+_Lane = tuple["FastEspSa | None", FastCounter, FastPlainCounter, int]
 
 
 def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
@@ -211,6 +223,8 @@ class Analysis:
         keep_index: bool = True,
         keys: KeyStore | None = None,
         fast_lane: bool = True,
+        decrypt_workers: int | None = None,
+        offload_options: dict[str, int] | None = None,
     ) -> None:
         self.path = path
         self.options = options or DecodeOptions()
@@ -221,6 +235,12 @@ class Analysis:
         self.config = config or TrackerConfig()
         self.keep_index = keep_index
         self.fast_lane = fast_lane
+        # ESP decryption in other processes (crypto.offload): None chooses by cores and
+        # capture size, 0 keeps it in this process. offload_options tune the read-ahead
+        # (batch_frames, depth) — for tests, which want small batches.
+        self.decrypt_workers = decrypt_workers
+        self.offload_options = offload_options or {}
+        self.offloaded = 0  # ESP packets that worker processes decrypted in the last run
         self.decoder = Decoder(self.options)
         self.decryptor: Decryptor | None = None
         if self.keys is not None:
@@ -346,99 +366,92 @@ class Analysis:
         esp_fast = self.tracker.esp_fast
         decrypt_fast = self.decryptor.esp_fast if self.decryptor is not None else None
         ipv4_name = self.decoder.ipv4_name
-        udp_special = self.decoder.udp_special
-        natt_is_encap = udp_special.get(NATT_PORT) == "udpencap"
+        locate = esp_locator(self.decoder.udp_special)
         index = self.index if self.keep_index else None
         flow_ids = self.flow_ids
-        # (source+destination address bytes, SPI) -> the SA's lane: its decrypt function (or
-        # None without keys), its tracker counter and its flow id, so the packets after the
-        # first of an SA skip every lookup. A lane that declines a packet is dropped; the
-        # packet takes the path above, which makes the lane again.
-        lanes: dict[
-            tuple[bytes, int], tuple[Callable[[bytes, int], EspDecryption] | None, FastCounter, int]
-        ] = {}
-        eth_ipv4 = _ETH_IPV4.unpack_from
+        # (source+destination address bytes, SPI) -> the SA's lane (see _Lane), so the
+        # packets after the first of an SA skip every lookup. A lane that declines a packet
+        # is dropped; the packet takes the path below, which makes the lane again.
+        lanes: dict[tuple[bytes, int], _Lane] = {}
         spi_seq = _SPI_SEQ.unpack_from
-        udp_header = _UDP.unpack_from
-        for number, time, link_type, data, orig_len, iface in reader:
-            dec: EspDecryption | None = None
-            if fast and link_type == 1 and len(data) >= 50:
-                et, vihl, ip_len, frag, proto = eth_ipv4(data)
-                if (
-                    et == 0x0800
-                    and vihl == 0x45
-                    and not frag & 0x3FFF
-                    and 0 < ip_len <= len(data) - 14
-                ):
-                    esp_at = 0
-                    if proto == 50:
-                        esp_at = 34
-                    elif proto == 17 and natt_is_encap and ip_len >= 36:
-                        sport, dport, ulen = udp_header(data, 34)
-                        if (
-                            ulen == ip_len - 20
-                            and (
-                                (
-                                    dport == NATT_PORT
-                                    and (sport == NATT_PORT or sport not in udp_special)
-                                )
-                                or (sport == NATT_PORT and dport not in udp_special)
-                            )
-                            and data[42:46] != b"\x00\x00\x00\x00"
-                        ):
-                            esp_at = 42
-                    if esp_at and ip_len - (esp_at - 14) >= 8:
-                        spi, seq = spi_seq(data, esp_at)
-                        lane_key = (data[26:34], spi)
-                        lane = lanes.get(lane_key)
-                        if lane is not None:
-                            decrypt, count, flow = lane
-                            if decrypt is not None:
-                                dec = decrypt(data[esp_at : 14 + ip_len], number)
-                            handled = count(number, time, seq, ip_len, dec)
-                            if not handled:
-                                del lanes[lane_key]  # made again once the full path is done
-                        else:
-                            dst = ipv4_name(data[30:34])
-                            src = ipv4_name(data[26:30])
-                            if decrypt_fast is not None:
-                                dec = decrypt_fast(
-                                    number, spi, src, dst, data[esp_at : 14 + ip_len]
-                                )
-                            handled = (decrypt_fast is None or dec is not None) and esp_fast(
-                                number, time, dst, spi, seq, ip_len, dec
-                            )
-                            flow = flow_ids.get(("esp", dst, spi), 0)
-                            if handled:
-                                lane = self._lane(dst, src, spi, flow)
-                                if lane is not None:
-                                    if len(lanes) >= _MAX_LANES:
-                                        lanes.clear()
-                                    lanes[lane_key] = lane
-                        if handled:
-                            self.records += 1
-                            if index is not None:
-                                index.frame.append(number)
-                                index.sub.append(0)
-                                index.kind.append(RecordKind.ESP)
-                                index.time.append(time)
-                                index.flow.append(flow)
-                                index.flags.append(0 if dec is None else 2)
-                            if number % progress_every == 0 and on_progress is not None:
-                                on_progress(
-                                    Progress(number, self.records, reader.bytes_read(), total)
-                                )
-                            continue
-            # The full path; an ESP packet the fast lane decrypted is not decrypted again.
-            events = feed(number, time, link_type, data, orig_len, iface, dec)
-            if events and on_events is not None:
-                on_events(events)
-            if number % progress_every == 0:
+        frames: Iterable[Frame] = reader
+        prepared: dict[int, EspDecryption] = {}  # frames a worker decrypted (OffloadFeed)
+        ahead = None
+        if fast:
+
+            def on_batch(last_frame: int) -> bool:
                 if on_progress is not None:
-                    on_progress(Progress(number, self.records, reader.bytes_read(), total))
+                    done = self.records + (ahead.counted if ahead is not None else 0)
+                    on_progress(Progress(last_frame, done, reader.bytes_read(), total))
                 if stop is not None and stop():
                     reader.close()
-                    break
+                    return True
+                return False
+
+            ahead = self._offload_feed(total, lanes, index, on_batch)
+        if ahead is not None:
+            frames = ahead.frames(reader)
+            prepared = ahead.prepared
+        try:
+            for number, time, link_type, data, orig_len, iface in frames:
+                dec = prepared.pop(number, None) if prepared else None
+                found = locate(link_type, data) if fast else None
+                if found is not None:
+                    esp_at, ip_len = found
+                    spi, seq = spi_seq(data, esp_at)
+                    lane_key = (data[26:34], spi)
+                    lane = lanes.get(lane_key)
+                    if lane is not None:
+                        sa, count, _plain, flow = lane
+                        if dec is None and sa is not None:
+                            dec = sa.decrypt(data[esp_at : 14 + ip_len], number)
+                        handled = count(number, time, seq, ip_len, dec)
+                        if not handled:
+                            del lanes[lane_key]  # made again once the full path is done
+                    else:
+                        dst = ipv4_name(data[30:34])
+                        src = ipv4_name(data[26:30])
+                        if dec is None and decrypt_fast is not None:
+                            dec = decrypt_fast(number, spi, src, dst, data[esp_at : 14 + ip_len])
+                        handled = (decrypt_fast is None or dec is not None) and esp_fast(
+                            number, time, dst, spi, seq, ip_len, dec
+                        )
+                        flow = flow_ids.get(("esp", dst, spi), 0)
+                        if handled:
+                            lane = self._lane(dst, src, spi, flow)
+                            if lane is not None:
+                                if len(lanes) >= _MAX_LANES:
+                                    lanes.clear()
+                                lanes[lane_key] = lane
+                                if ahead is not None and lane[0] is not None:
+                                    ahead.offer(lane_key, lane[0])
+                    if handled:
+                        self.records += 1
+                        if index is not None:
+                            index.frame.append(number)
+                            index.sub.append(0)
+                            index.kind.append(RecordKind.ESP)
+                            index.time.append(time)
+                            index.flow.append(flow)
+                            index.flags.append(0 if dec is None else 2)
+                        if number % progress_every == 0 and on_progress is not None:
+                            on_progress(Progress(number, self.records, reader.bytes_read(), total))
+                        continue
+                # The full path; an ESP packet already decrypted is not decrypted again.
+                events = feed(number, time, link_type, data, orig_len, iface, dec)
+                if events and on_events is not None:
+                    on_events(events)
+                if number % progress_every == 0:
+                    if on_progress is not None:
+                        on_progress(Progress(number, self.records, reader.bytes_read(), total))
+                    if stop is not None and stop():
+                        reader.close()
+                        break
+        finally:
+            if ahead is not None:
+                ahead.close()
+                self.offloaded = ahead.decrypted
+                self.records += ahead.counted
         events = self.finish()
         if on_events is not None and events:
             on_events(events)
@@ -446,17 +459,40 @@ class Analysis:
             on_progress(Progress(reader.info.frames, self.records, total, total, done=True))
         return self.result()
 
-    def _lane(
-        self, dst: str, src: str, spi: int, flow: int
-    ) -> tuple[Callable[[bytes, int], EspDecryption] | None, FastCounter, int] | None:
+    def _offload_feed(
+        self,
+        size: int,
+        lanes: dict[tuple[bytes, int], _Lane],
+        index: PacketIndex | None,
+        on_batch: Callable[[int], bool],
+    ) -> OffloadFeed | None:
+        """The read-ahead that decrypts ESP in worker processes, when it is worth it:
+        keys given, other cores free, and a capture large enough to repay starting them."""
+        if self.decryptor is None:
+            return None
+        workers = self.decrypt_workers
+        if workers is None:
+            workers = min(_usable_cores() - 1, 2)
+            if size < _OFFLOAD_MIN_BYTES:
+                workers = 0
+        if workers <= 0:
+            return None
+        from ipsec_inspect.offload_feed import OffloadFeed
+
+        return OffloadFeed(
+            self.decoder.udp_special, workers, lanes, index, on_batch, **self.offload_options
+        )
+
+    def _lane(self, dst: str, src: str, spi: int, flow: int) -> _Lane | None:
         """The fast lane of one ESP SA, once the tracker (and the decryptor) can give one."""
         count = self.tracker.fast_counter(dst, spi)
-        if count is None:
+        plain = self.tracker.fast_plain_counter(dst, spi)
+        if count is None or plain is None:
             return None
         if self.decryptor is None:
-            return None, count, flow
-        decrypt = self.decryptor.fast_decrypter(spi, src, dst)
-        return (decrypt, count, flow) if decrypt is not None else None
+            return None, count, plain, flow
+        sa = self.decryptor.fast_sa(spi, src, dst)
+        return (sa, count, plain, flow) if sa is not None else None
 
     def result(self) -> TrackerResult:
         if self._result is None:
@@ -503,12 +539,17 @@ class Analysis:
             self._store = None
 
 
-_ETH_IPV4 = struct.Struct(
-    "!12xHBxH2xHxB"
-)  # ethertype, version/IHL, total length, flags/offset, protocol
 _SPI_SEQ = struct.Struct("!II")
-_UDP = struct.Struct("!HHH")
 _MAX_LANES = 65536
+#: below this capture size, starting worker processes costs more than it saves
+_OFFLOAD_MIN_BYTES = 16 << 20
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _kind_of(r: Record) -> int:

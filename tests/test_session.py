@@ -28,8 +28,22 @@ def _captures() -> list[Path]:
     return found
 
 
-def _doc(path: Path, fast: bool, keys: list[str] | None = None) -> dict:
-    a = Analysis(str(path), key_paths=keys or [], keep_index=True, fast_lane=fast)
+def _doc(
+    path: Path,
+    fast: bool,
+    keys: list[str] | None = None,
+    workers: int = 0,
+    offload: dict[str, int] | None = None,
+    expect_offload: bool = True,
+) -> dict:
+    a = Analysis(
+        str(path),
+        key_paths=keys or [],
+        keep_index=True,
+        fast_lane=fast,
+        decrypt_workers=workers,
+        offload_options=offload,
+    )
     res = a.run()
     doc = build_timeline(res, {"path": str(path)})
     doc["index"] = [
@@ -38,6 +52,8 @@ def _doc(path: Path, fast: bool, keys: list[str] | None = None) -> dict:
         list(a.index.flow),
         list(a.index.flags),
     ]
+    if workers and expect_offload:
+        assert a.offloaded > 0, "no packet was decrypted by a worker"
     if a.decryptor is not None:
         doc["decryptor"] = [c.to_json() for c in a.decryptor.counters()]
         doc["problems"] = a.problems()
@@ -103,6 +119,64 @@ def test_fast_lane_equals_record_path_on_bulk_esp_with_keys(bulk_capture: Path) 
         "c0000003": 750,
         "c0000004": 750,
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "keys"), _keyed(), ids=lambda v: Path(v[0] if isinstance(v, list) else v).name
+)
+def test_offloaded_decryption_equals_record_path(path: Path, keys: list[str]) -> None:
+    # One-frame batches, so SAs start, rekey and end across batch boundaries. Some
+    # samples have no SA with packets enough for a lane to form before the read-ahead
+    # passes them (3 per SA in esp-algorithms; AH only); tests/test_offload.py runs
+    # every algorithm through the workers directly.
+    slow = _doc(path, False, keys)
+    carries_esp = any(d["packets"] for c in slow["child_sas"] for d in c["directions"])
+    expect = carries_esp and path.name not in (
+        "ah.pcap",
+        "esp-algorithms.pcap",
+        "wire-variety.pcapng",
+    )
+    offloaded = _doc(
+        path,
+        True,
+        keys,
+        workers=1,
+        offload={"batch_frames": 1, "depth": 1},
+        expect_offload=expect,
+    )
+    assert offloaded == slow
+
+
+def test_offloaded_decryption_on_bulk_esp(bulk_capture: Path) -> None:
+    keys = [str(bulk_capture.with_suffix(".keys.toml"))]
+    offloaded = _doc(bulk_capture, True, keys, workers=2, offload={"batch_frames": 64})
+    assert offloaded == _doc(bulk_capture, False, keys)
+    assert offloaded["decryptor"] == [
+        {"sa": name, "decrypted": 750, "icv_failed": 0, "no_key": 0, "errors": 0}
+        for name in [c["sa"] for c in offloaded["decryptor"]]
+    ]
+
+
+def test_offloaded_decryption_survives_losing_its_workers(
+    bulk_capture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipsec_inspect.crypto.offload import DecryptPool
+
+    collect = DecryptPool.collect
+    answered: list[int] = []
+
+    def collect_then_die(self: DecryptPool, ticket: int | None) -> object:
+        if len(answered) == 3:
+            for worker in self._workers:
+                worker.proc.kill()  # the worker dies with batches in flight
+        answered.append(1)
+        return collect(self, ticket)
+
+    monkeypatch.setattr(DecryptPool, "collect", collect_then_die)
+    keys = [str(bulk_capture.with_suffix(".keys.toml"))]
+    offloaded = _doc(bulk_capture, True, keys, workers=1, offload={"batch_frames": 100})
+    assert len(answered) > 4
+    assert offloaded == _doc(bulk_capture, False, keys)
 
 
 @pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p.relative_to(p.parents[1])))

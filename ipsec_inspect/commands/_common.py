@@ -45,8 +45,10 @@ def add_decode_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_capture_arguments(
-    p: argparse.ArgumentParser, *, keys: bool = True, optional: bool = False
+    p: argparse.ArgumentParser, *, keys: bool = True, optional: bool = False, workers: bool = False
 ) -> None:
+    """The capture, its keys and decoding rules; ``workers``: the command runs an
+    ``Analysis``, which can decrypt ESP in other processes (``--decrypt-workers``)."""
     p.add_argument(
         "capture",
         nargs="?" if optional else None,
@@ -54,7 +56,28 @@ def add_capture_arguments(
     )
     if keys:
         add_key_arguments(p)
+    if keys and workers:
+        p.add_argument(
+            "--decrypt-workers",
+            type=_workers,
+            default=None,
+            metavar="N",
+            help="processes that decrypt ESP beside the main one (default: one per spare "
+            "core, at most 2, for captures over 16 MB; 0: decrypt in this process only)",
+        )
     add_decode_arguments(p)
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= 64:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of processes from 0 to 64, got {text!r}"
+        )
+    return n
 
 
 def add_tracker_arguments(p: argparse.ArgumentParser) -> None:

@@ -38,7 +38,7 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_capture_arguments(p, optional=True)
+    add_capture_arguments(p, optional=True, workers=True)
     p.add_argument(
         "-o",
         "--output",
@@ -137,7 +137,14 @@ def run(args: argparse.Namespace) -> int:
                     events_fh.write(_event_line(event) + "\n")
                 events_fh.flush()
 
-        analysis = Analysis(args.capture, decode_options(args), args.keys, config, keep_index=False)
+        analysis = Analysis(
+            args.capture,
+            decode_options(args),
+            args.keys,
+            config,
+            keep_index=False,
+            decrypt_workers=args.decrypt_workers,
+        )
         result = analysis.run(on_events=write_events)
         info = analysis.info
         assert info is not None

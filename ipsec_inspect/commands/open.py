@@ -17,12 +17,14 @@ HELP = "open a capture in the terminal UI (SA tree, timeline, packets, findings,
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_capture_arguments(p)
+    add_capture_arguments(p, workers=True)
     p.add_argument("--light", action="store_true", help="start with the light theme")
 
 
 def run(args: argparse.Namespace) -> int:
-    analysis = Analysis(args.capture, decode_options(args), args.keys)
+    analysis = Analysis(
+        args.capture, decode_options(args), args.keys, decrypt_workers=args.decrypt_workers
+    )
     analysis.open().close()  # raises InputError (exit 3) for a missing or non-capture file
     from ipsec_inspect.tui.app import InspectorApp
 

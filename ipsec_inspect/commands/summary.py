@@ -36,7 +36,7 @@ HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and f
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_capture_arguments(p)
+    add_capture_arguments(p, workers=True)
     add_filter_arguments(p)
     add_tracker_arguments(p)
     p.add_argument(
@@ -166,7 +166,12 @@ def _spi_table(result: TrackerResult) -> Table:
 def run(args: argparse.Namespace) -> int:
     keep = RecordFilter.from_args(args)
     analysis = Analysis(
-        args.capture, decode_options(args), args.keys, tracker_config(args), keep_index=False
+        args.capture,
+        decode_options(args),
+        args.keys,
+        tracker_config(args),
+        keep_index=False,
+        decrypt_workers=args.decrypt_workers,
     )
     result = filtered(analysis.run(), keep)
     info = analysis.info

@@ -21,7 +21,7 @@ from typing import cast
 
 from ipsec_inspect.crypto import ah as ah_crypto
 from ipsec_inspect.crypto.derive import Candidates, DeriveEvents, KeyDeriver
-from ipsec_inspect.crypto.esp import EsnTracker, decrypt_esp
+from ipsec_inspect.crypto.esp import EsnTracker, decrypt_esp, good_result_traits
 from ipsec_inspect.crypto.ike_decrypt import (
     IKE_HEADER_LEN,
     SK_HEADER_LEN,
@@ -74,6 +74,36 @@ class SaCounters:
             "no_key": self.no_key,
             "errors": self.errors,
         }
+
+
+@dataclass(slots=True)
+class FastEspSa:
+    """Decrypting and counting the packets of one ESP SA without looking it up each time.
+
+    ``runner`` is the SA's prepared decrypt function (ESP bytes, ESN high bits) ->
+    result; ``decrypt`` runs it and counts the result as :meth:`Decryptor.process` would.
+    ``account`` counts a result made elsewhere (by ``crypto.offload`` workers), and
+    ``source``, ``counter_iv`` and ``iv_len`` say what a good result of this SA carries.
+    """
+
+    key: SaKey
+    runner: Callable[[bytes, int], EspDecryption]
+    counters: SaCounters
+    report: Callable[[SaCounters, int, str], None]
+    source: str
+    counter_iv: bool
+    iv_len: int
+
+    def decrypt(self, esp: bytes, frame: int) -> EspDecryption:
+        result = self.runner(esp, 0)
+        self.account(result, frame)
+        return result
+
+    def account(self, result: EspDecryption, frame: int) -> None:
+        if result.status == "ok":
+            self.counters.decrypted += 1
+        else:
+            self.report(self.counters, frame, result.status)
 
 
 @dataclass(slots=True)
@@ -190,34 +220,23 @@ class Decryptor:
 
     # ------------------------------------------------------------------ ESP (hot path)
 
-    def fast_decrypter(
-        self, spi: int, src: str, dst: str
-    ) -> Callable[[bytes, int], EspDecryption] | None:
-        """:meth:`esp_fast` for one SA as a function ``(esp, frame) -> result`` to keep.
+    def fast_sa(self, spi: int, src: str, dst: str) -> FastEspSa | None:
+        """One ESP SA's decryption for the pipeline's fast lane, to keep for its packets.
 
         Only for an SA already looked up with a key and no ESN to infer; the same
         counting and reporting as :meth:`process`. A key found for an SA does not change
-        afterwards, so the function stays valid for the whole capture.
+        afterwards, so the object stays valid for the whole capture.
         """
         sa = self._esp.get((spi, src, dst))
         if sa is None or sa.retry or sa.key is None or sa.key.esn:
             return None
         key = sa.key
-        if key.context is None:
-            return None  # not prepared yet: the next packet through esp_fast prepares it
+        if key.context is None or key.icv_unknown:
+            return None  # not prepared (or its ICV length not found) yet: ask again later
+        source, counter_iv = good_result_traits(key)
+        iv_len = key.encryption.iv_len if key.encryption is not None else 0
         runner = cast(Callable[[bytes, int], EspDecryption], key.context)
-        counters = sa.counters
-        problem = self._esp_problem
-
-        def decrypt(esp: bytes, frame: int) -> EspDecryption:
-            result: EspDecryption = runner(esp, 0)
-            if result.status == "ok":
-                counters.decrypted += 1
-            else:
-                problem(counters, frame, result.status)
-            return result
-
-        return decrypt
+        return FastEspSa(key, runner, sa.counters, self._esp_problem, source, counter_iv, iv_len)
 
     def esp_fast(
         self, frame: int, spi: int, src: str, dst: str, esp: bytes

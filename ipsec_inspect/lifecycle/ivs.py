@@ -31,6 +31,12 @@ class IvHistory:
     past_runs: list[tuple[int, int, int]] = field(default_factory=list)  # (first, last, frame)
     singles: OrderedDict[int, int] = field(default_factory=OrderedDict)  # iv -> frame
 
+    def continues_run(self, iv: int) -> bool:
+        """Is ``iv`` the next of the current run with nothing older remembered? Then it
+        is certainly not a reuse, and :meth:`add` only extends the run: the common case,
+        answered without the look-ups of :meth:`first_use`."""
+        return iv == self.run_last + 1 and not self.singles and not self.past_runs
+
     def first_use(self, iv: int) -> int | None:
         """The frame that first used ``iv`` (for a run: the run's first frame), or None."""
         if self.run_first <= iv <= self.run_last:

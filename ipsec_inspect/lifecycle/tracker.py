@@ -113,6 +113,8 @@ V1_NATD_HASH = {1: "md5", 2: "sha1", 4: "sha256", 5: "sha384", 6: "sha512"}
 
 #: (frame, time, sequence number, wire length, decryption) -> handled: see Tracker.fast_counter
 FastCounter = Callable[[int, float, int, int, "EspDecryption | None"], bool]
+#: The same with a good decryption as plain values: see Tracker.fast_plain_counter
+FastPlainCounter = Callable[[int, float, int, int, "str | None", bytes, int, int, int], bool]
 
 
 @dataclass(slots=True)
@@ -330,6 +332,42 @@ class Tracker:
         the lookup. It stays valid until the next IKE message (which may change what the
         SA's packets mean); after that it returns False and the caller asks again.
         """
+        plain = self.fast_plain_counter(dst, spi)
+        if plain is None:
+            return None
+
+        def count(
+            frame: int, time: float, seq: int, wire_len: int, dec: EspDecryption | None
+        ) -> bool:
+            if dec is None:
+                return plain(frame, time, seq, wire_len, None, b"", 0, 0, -1)
+            if dec.status != "ok":
+                return False
+            text = dec.plaintext
+            return plain(
+                frame,
+                time,
+                seq,
+                wire_len,
+                dec.key_source,
+                dec.iv if dec.counter_iv else b"",
+                len(text),
+                dec.next_header,
+                text[0] if text else -1,
+            )
+
+        return count
+
+    def fast_plain_counter(self, dst: str, spi: int) -> FastPlainCounter | None:
+        """:meth:`fast_counter` taking a good decryption as plain values, not an object.
+
+        Why: when ESP is decrypted in another process (``crypto.offload``) only these few
+        numbers come back per packet; building an :class:`EspDecryption` for each would
+        cost the pipeline's main loop more than the counting. Arguments: frame, time,
+        sequence number, wire length, the key's source (None: not decrypted), the IV when
+        it is a counter that must never repeat (else ``b""``), the inner length, the next
+        header and the first inner byte (-1 when there is none).
+        """
         entry = self._fast.get((dst, spi))
         if entry is None:
             return None
@@ -340,18 +378,23 @@ class Tracker:
         generation = self._fast_generation
 
         def count(
-            frame: int, time: float, seq: int, wire_len: int, dec: EspDecryption | None
+            frame: int,
+            time: float,
+            seq: int,
+            wire_len: int,
+            source: str | None,
+            iv: bytes,
+            inner: int,
+            next_header: int,
+            first: int,
         ) -> bool:
             if self._fast_generation != generation:
                 return False
-            iv = b""
-            if dec is not None:
-                if dec.status != "ok":
+            iv_value = -1
+            if iv:
+                iv_value = int.from_bytes(iv, "big")
+                if not ivs.continues_run(iv_value) and ivs.first_use(iv_value) is not None:
                     return False
-                if dec.counter_iv:
-                    iv = dec.iv
-                    if iv and ivs.first_use(int.from_bytes(iv, "big")) is not None:
-                        return False
             if not sequence.in_order(seq):
                 return False
             d.packets += 1
@@ -372,25 +415,22 @@ class Tracker:
                 ):
                     parent_tx.end = time
                     parent_tx.end_frame = frame
-            if dec is not None:
-                source = dec.key_source
+            if source is not None:
                 if source:
                     d.key_source = source
                     if not c.keys_source:
                         c.keys_source = source
                 d.decrypted += 1
-                plain = dec.plaintext
-                inner = len(plain)
                 if wire_len:
                     over = wire_len - inner
                     if d.max_overhead is None or over > d.max_overhead:
                         d.max_overhead = over
                 if d.max_inner is None or inner > d.max_inner:
                     d.max_inner = inner
-                if plain and dec.next_header in (4, 41):
-                    d.inner_ip_version = plain[0] >> 4
+                if first >= 0 and next_header in (4, 41):
+                    d.inner_ip_version = first >> 4
                 if iv:
-                    ivs.add(int.from_bytes(iv, "big"), frame)
+                    ivs.add(iv_value, frame)
             st.esp_packets += 1
             if frame > st.frames:
                 st.frames = frame

@@ -475,7 +475,13 @@ class InspectorApp(App[int]):
             )
             return
         try:
-            new = Analysis(old.path, old.options, [*old.key_paths, path], old.config)
+            new = Analysis(
+                old.path,
+                old.options,
+                [*old.key_paths, path],
+                old.config,
+                decrypt_workers=old.decrypt_workers,
+            )
         except InputError as e:
             self.notify(str(e), title="bad key file", severity="error", timeout=15)
             return
