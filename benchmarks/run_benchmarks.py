@@ -8,7 +8,7 @@ to tshark for each tool doing the same job. Two jobs:
   a dpkt loop and a scapy loop — what a user would script today);
 - ``decrypt``: decrypt every ESP packet (``ipsec-inspect summary --keys`` versus tshark with
   ESP decryption and ICV checking on), ours both with its decryption worker processes
-  (the default on a machine with a spare core) and in one process. The CPU column is
+  (the default on a machine with more than one core) and in one process. The CPU column is
   the sum over a tool's processes, so the cost of using a second core shows.
 
     python benchmarks/make_esp_capture.py /tmp/esp-1m.pcap --packets 1000000
@@ -21,6 +21,7 @@ for a million) and its time is extrapolated linearly; the output says so.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import subprocess
@@ -70,24 +71,39 @@ class Run:
     cpu_seconds: float = 0.0  # user + system, the tool's child processes included
 
 
-def timed(
-    name: str,
-    cmd: list[str],
-    packets: int,
-    env: dict[str, str] | None = None,
-    note: str = "",
-    repeat: int = 1,
-) -> Run | None:
-    """Run ``cmd`` ``repeat`` times and keep the fastest run (this kind of machine is
-    noisy: the fastest is the least disturbed)."""
-    runs = [_timed_once(name, cmd, packets, env, note) for _ in range(max(1, repeat))]
-    done = [r for r in runs if r is not None]
-    if len(done) > 1:
-        times = ", ".join(f"{r.seconds:.2f}" for r in done)
+@dataclass
+class Tool:
+    """One command to time."""
+
+    name: str
+    cmd: list[str]
+    packets: int
+    env: dict[str, str] | None = None
+    note: str = ""
+
+
+def timed(tools: list[Tool], repeat: int = 1) -> list[Run]:
+    """Run every tool ``repeat`` times, taking turns (tool A, B, C, then A, B, C…), and keep
+    each one's fastest run. Why turns: this kind of machine's speed drifts by tens of
+    percent over minutes; interleaving exposes every tool to the same drift, and the
+    fastest run is the least disturbed one."""
+    runs: dict[str, list[Run]] = {t.name: [] for t in tools}
+    for _ in range(max(1, repeat)):
+        for t in tools:
+            r = _timed_once(t.name, t.cmd, t.packets, t.env, t.note)
+            if r is not None:
+                runs[t.name].append(r)
+    out = []
+    for t in tools:
+        done = runs[t.name]
+        if not done:
+            continue
         best = min(done, key=lambda r: r.seconds)
-        best.note = f"{best.note}; fastest of {times} s".lstrip("; ")
-        return best
-    return done[0] if done else None
+        if len(done) > 1:
+            times = ", ".join(f"{r.seconds:.2f}" for r in done)
+            best.note = f"{best.note}; fastest of {times} s".lstrip("; ")
+        out.append(best)
+    return out
 
 
 def _timed_once(
@@ -150,6 +166,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest counts")
     args = ap.parse_args()
     repeat = max(1, args.repeat)
+    # Byte-compile the package first, as installing a wheel does: where
+    # PYTHONDONTWRITEBYTECODE is set, every start would otherwise compile it again.
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "ipsec_inspect"), quiet=1)
     jobs = set(args.jobs.split(","))
     packets = count_packets(args.capture)
     ours = [sys.executable, "-m", "ipsec_inspect"]
@@ -159,43 +178,37 @@ def main() -> int:
     )
 
     if "summary" in jobs:
-        runs: list[Run] = []
-        for r in (
-            timed(
-                "tshark -T fields esp.spi/sequence",
-                [
-                    tshark or "tshark",
-                    "-r",
-                    str(args.capture),
-                    "-n",
-                    "-T",
-                    "fields",
-                    "-e",
-                    "esp.spi",
-                    "-e",
-                    "esp.sequence",
-                ],
-                packets,
-                repeat=repeat,
-            ),
-            timed(
-                "ipsec-inspect summary",
-                [*ours, "summary", str(args.capture), "--format", "json"],
-                packets,
-                repeat=repeat,
-            ),
-            timed(
-                "dpkt loop",
-                [sys.executable, "-c", DPKT_LOOP, str(args.capture)],
-                packets,
-                repeat=repeat,
-            ),
-        ):
-            if r is not None:
-                runs.append(r)
+        runs = timed(
+            [
+                Tool(
+                    "tshark -T fields esp.spi/sequence",
+                    [
+                        tshark or "tshark",
+                        "-r",
+                        str(args.capture),
+                        "-n",
+                        "-T",
+                        "fields",
+                        "-e",
+                        "esp.spi",
+                        "-e",
+                        "esp.sequence",
+                    ],
+                    packets,
+                ),
+                Tool(
+                    "ipsec-inspect summary",
+                    [*ours, "summary", str(args.capture), "--format", "json"],
+                    packets,
+                ),
+                Tool("dpkt loop", [sys.executable, "-c", DPKT_LOOP, str(args.capture)], packets),
+            ],
+            repeat,
+        )
         n = min(args.scapy_packets, packets)
-        s = timed("scapy loop", [sys.executable, "-c", SCAPY_LOOP, str(args.capture), str(n)], n)
-        if s is not None:
+        for s in timed(
+            [Tool("scapy loop", [sys.executable, "-c", SCAPY_LOOP, str(args.capture), str(n)], n)]
+        ):
             factor = packets / n
             runs.append(
                 Run(
@@ -204,6 +217,7 @@ def main() -> int:
                     s.max_rss_mb,
                     packets,
                     f"measured {s.seconds:.1f} s, {s.max_rss_mb:.0f} MB on {n} packets",
+                    s.cpu_seconds * factor,
                 )
             )
         report("summary: SPI and sequence number of every ESP packet", runs)
@@ -211,50 +225,62 @@ def main() -> int:
     if "decrypt" in jobs:
         esp_sa = args.capture.with_suffix(".esp_sa")
         keys = args.capture.with_suffix(".keys.toml")
-        runs = []
-        if esp_sa.exists() and tshark:
-            with tempfile.TemporaryDirectory() as cfg:
+        with tempfile.TemporaryDirectory() as cfg:
+            tools = []
+            if esp_sa.exists() and tshark:
                 shutil.copy(esp_sa, Path(cfg) / "esp_sa")
-                env = {**os.environ, "WIRESHARK_CONFIG_DIR": cfg}
-                r = timed(
-                    "tshark ESP decryption",
-                    [
-                        tshark,
-                        "-r",
-                        str(args.capture),
-                        "-n",
-                        "-o",
-                        "esp.enable_encryption_decode:TRUE",
-                        "-o",
-                        "esp.enable_authentication_check:TRUE",
-                        "-T",
-                        "fields",
-                        "-e",
-                        "esp.spi",
-                        "-e",
-                        "esp.sequence",
-                        "-e",
-                        "ip.proto",
-                    ],
-                    packets,
-                    env,
-                    repeat=repeat,
+                tools.append(
+                    Tool(
+                        "tshark ESP decryption",
+                        [
+                            tshark,
+                            "-r",
+                            str(args.capture),
+                            "-n",
+                            "-o",
+                            "esp.enable_encryption_decode:TRUE",
+                            "-o",
+                            "esp.enable_authentication_check:TRUE",
+                            "-T",
+                            "fields",
+                            "-e",
+                            "esp.spi",
+                            "-e",
+                            "esp.sequence",
+                            "-e",
+                            "ip.proto",
+                        ],
+                        packets,
+                        {**os.environ, "WIRESHARK_CONFIG_DIR": cfg},
+                    )
                 )
-                if r is not None:
-                    runs.append(r)
-        if keys.exists():
-            command = [*ours, "summary", str(args.capture), "--keys", str(keys), "--format", "json"]
-            for name, extra, note in (
-                ("ipsec-inspect summary --keys", [], "ESP decrypted in worker processes"),
-                (
-                    "ipsec-inspect ... --decrypt-workers 0",
-                    ["--decrypt-workers", "0"],
-                    "one process",
-                ),
-            ):
-                r = timed(name, [*command, *extra], packets, note=note, repeat=repeat)
-                if r is not None:
-                    runs.append(r)
+            if keys.exists():
+                command = [
+                    *ours,
+                    "summary",
+                    str(args.capture),
+                    "--keys",
+                    str(keys),
+                    "--format",
+                    "json",
+                ]
+                tools.append(
+                    Tool(
+                        "ipsec-inspect summary --keys",
+                        command,
+                        packets,
+                        note="defaults: worker processes above 16 MB",
+                    )
+                )
+                tools.append(
+                    Tool(
+                        "ipsec-inspect ... --decrypt-workers 0",
+                        [*command, "--decrypt-workers", "0"],
+                        packets,
+                        note="one process",
+                    )
+                )
+            runs = timed(tools, repeat)
         report("decrypt: every ESP packet decrypted and its ICV checked", runs)
     return 0
 

@@ -27,7 +27,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, islice
 
 from ipsec_inspect.crypto.decryptor import FastEspSa
 from ipsec_inspect.crypto.offload import DecryptPool, LaneKey
@@ -71,6 +71,7 @@ class OffloadFeed:
         on_batch: Callable[[int], bool],
         batch_frames: int = 2048,
         depth: int = 0,
+        max_backlog: int = 2,
     ) -> None:
         self.udp_special = dict(udp_special)
         self.workers = max(1, workers)
@@ -79,6 +80,7 @@ class OffloadFeed:
         self.on_batch = on_batch
         self.batch_frames = max(1, batch_frames)
         self.depth = depth or 2 * self.workers
+        self.max_backlog = max_backlog
         self.prepared: dict[int, EspDecryption] = {}
         self.decrypted = 0  # packets whose results came back from a worker
         self.counted = 0  # of those, packets counted here (not handed on)
@@ -118,25 +120,19 @@ class OffloadFeed:
     def frames(self, reader: Iterable[Frame]) -> Iterator[Frame]:
         """The frames the loop must handle itself, in order; stops the workers when done."""
         pending: deque[_Batch] = deque()
-        batch: list[Frame] = []
+        frames = iter(reader)
         size = self.batch_frames
         try:
-            for frame in reader:
-                batch.append(frame)
-                if len(batch) >= size:
+            while True:
+                batch = list(islice(frames, size))
+                if batch:
                     pending.append(self._submit(batch))
-                    batch = []
-                    if len(pending) > self.depth:
-                        done = pending.popleft()
-                        yield from self._release(done)
-                        if self.on_batch(done.frames[-1][0]):
-                            return
-            if batch:
-                pending.append(self._submit(batch))
-            while pending:
-                done = pending.popleft()
-                yield from self._release(done)
-                if self.on_batch(done.frames[-1][0]):
+                if len(pending) > (self.depth if len(batch) == size else 0):
+                    done = pending.popleft()
+                    yield from self._release(done)
+                    if self.on_batch(done.frames[-1][0]):
+                        return
+                elif not pending:
                     return
         finally:
             self.close()
@@ -149,6 +145,10 @@ class OffloadFeed:
     def _submit(self, frames: list[Frame]) -> _Batch:
         pool = self._pool
         if not self._offered or pool is None or pool.broken:
+            return _Batch(frames)
+        if pool.backlog() >= self.max_backlog:
+            # The workers are behind: the loop decrypts this batch itself, which keeps
+            # every core busy instead of waiting on a full pipe.
             return _Batch(frames)
         blob = b"".join([f[3] for f in frames])
         ends = array("I", accumulate([len(f[3]) for f in frames]))

@@ -379,7 +379,12 @@ class Analysis:
         ahead = None
         if fast:
 
+            reported = [0]  # progress is reported every progress_every frames, as below
+
             def on_batch(last_frame: int) -> bool:
+                if last_frame - reported[0] < progress_every:
+                    return False
+                reported[0] = last_frame
                 if on_progress is not None:
                     done = self.records + (ahead.counted if ahead is not None else 0)
                     on_progress(Progress(last_frame, done, reader.bytes_read(), total))
@@ -472,9 +477,11 @@ class Analysis:
             return None
         workers = self.decrypt_workers
         if workers is None:
-            workers = min(_usable_cores() - 1, 2)
-            if size < _OFFLOAD_MIN_BYTES:
-                workers = 0
+            # Two workers even on two cores: the read-ahead keeps a batch for this process
+            # whenever they fall behind (OffloadFeed.max_backlog), so every core stays busy;
+            # more than two would leave this process, which counts every packet, the
+            # bottleneck (measured on the benchmark capture, see benchmarks/).
+            workers = 2 if _usable_cores() >= 2 and size >= _OFFLOAD_MIN_BYTES else 0
         if workers <= 0:
             return None
         from ipsec_inspect.offload_feed import OffloadFeed

@@ -211,3 +211,34 @@ def test_the_decrypt_workers_option_changes_nothing_but_speed(bulk_capture: Path
     assert offloaded == alone
     directions = [d for c in alone["child_sas"] for d in c["directions"]]
     assert [d["decrypted"] for d in directions] == [3000] * 4
+
+
+def test_stopping_an_offloaded_run_stops_its_workers(
+    bulk_capture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipsec_inspect.crypto import offload
+
+    started: list[subprocess.Popen[bytes]] = []
+    start = offload._Worker.__init__
+
+    def recording_start(self: offload._Worker) -> None:
+        start(self)
+        started.append(self.proc)
+
+    monkeypatch.setattr(offload._Worker, "__init__", recording_start)
+    a = Analysis(
+        str(bulk_capture),
+        key_paths=[str(bulk_capture.with_suffix(".keys.toml"))],
+        decrypt_workers=1,
+        offload_options={"batch_frames": 256},
+        keep_index=False,
+    )
+    progress: list[int] = []
+    a.run(
+        on_progress=lambda p: progress.append(p.frames),
+        stop=lambda: len(progress) >= 3,
+        progress_every=1000,
+    )
+    assert len(started) == 1 and started[0].poll() is not None  # the worker has ended
+    assert 0 < a.records < 12000  # stopped early, with what was read so far counted
+    assert progress[:3] == sorted(progress[:3]) and progress[2] >= 3000

@@ -147,9 +147,14 @@ def test_offloaded_decryption_equals_record_path(path: Path, keys: list[str]) ->
     assert offloaded == slow
 
 
-def test_offloaded_decryption_on_bulk_esp(bulk_capture: Path) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [{"batch_frames": 64}, {"batch_frames": 64, "max_backlog": 1}],
+    ids=["workers-take-all", "main-takes-batches-when-workers-lag"],
+)
+def test_offloaded_decryption_on_bulk_esp(bulk_capture: Path, options: dict[str, int]) -> None:
     keys = [str(bulk_capture.with_suffix(".keys.toml"))]
-    offloaded = _doc(bulk_capture, True, keys, workers=2, offload={"batch_frames": 64})
+    offloaded = _doc(bulk_capture, True, keys, workers=2, offload=options)
     assert offloaded == _doc(bulk_capture, False, keys)
     assert offloaded["decryptor"] == [
         {"sa": name, "decrypted": 750, "icv_failed": 0, "no_key": 0, "errors": 0}

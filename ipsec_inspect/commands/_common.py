@@ -62,8 +62,8 @@ def add_capture_arguments(
             type=_workers,
             default=None,
             metavar="N",
-            help="processes that decrypt ESP beside the main one (default: one per spare "
-            "core, at most 2, for captures over 16 MB; 0: decrypt in this process only)",
+            help="processes that decrypt ESP beside the main one (default: 2 on a machine "
+            "with more than one core, for captures over 16 MB; 0: decrypt in this process only)",
         )
     add_decode_arguments(p)
 

@@ -186,7 +186,9 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
 
 
 class _Worker:
-    """One worker process, its input pipe, and a thread that queues what it answers."""
+    """One worker process, and two threads: one writes what the main process sends (so
+    sending never waits for the worker to read), one queues what the worker answers
+    (so the worker never waits for the main process to read)."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
@@ -196,8 +198,13 @@ class _Worker:
             stderr=subprocess.DEVNULL,
         )
         self.answers: queue.Queue[object | None] = queue.Queue()
+        self.outbox: queue.Queue[object | None] = queue.Queue()
+        self.sent = 0  # batches sent
+        self.collected = 0  # answers taken
         self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.writer = threading.Thread(target=self._feed, daemon=True)
         self.reader.start()
+        self.writer.start()
 
     def _drain(self) -> None:
         stdout = self.proc.stdout
@@ -211,16 +218,32 @@ class _Worker:
         except Exception:  # whatever went wrong, the main process goes on alone
             self.answers.put(None)
 
-    def send(self, message: object) -> None:
-        assert self.proc.stdin is not None
-        _write(self.proc.stdin, message)
-
-    def stop(self, timeout: float = 5.0) -> None:
+    def _feed(self) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
         try:
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()  # end of input: the worker returns
+            while True:
+                message = self.outbox.get()
+                if message is None:
+                    break
+                _write(stdin, message)
+        except Exception:  # the worker is gone: its reader sees the end and says so
+            self.proc.kill()
+        try:
+            stdin.close()  # end of input: the worker returns
         except OSError:
             pass
+
+    def send(self, message: object) -> None:
+        self.outbox.put(message)
+
+    def backlog(self) -> int:
+        """Batches sent that the worker has not answered yet (still to decrypt)."""
+        return self.sent - self.collected - self.answers.qsize()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.outbox.put(None)
+        self.writer.join(timeout)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -283,18 +306,29 @@ class DecryptPool:
             return None
         turn = self._turn
         self._turn = (turn + 1) % len(self._workers)
+        worker = self._workers[turn]
         try:
-            self._workers[turn].send(("batch", blob, ends, link_types))
+            worker.send(("batch", blob, ends, link_types))
         except (OSError, ValueError):
             self._break()
             return None
+        worker.sent += 1
         return turn
+
+    def backlog(self) -> int:
+        """Batches the worker whose turn is next has not answered yet: a caller that
+        can decrypt itself does better to keep a batch than to queue it behind these."""
+        if self.broken:
+            return 0
+        return self._workers[self._turn].backlog()
 
     def collect(self, ticket: int | None) -> BatchResult | None:
         """The result of the batch ``ticket`` (None: decrypt it yourself)."""
         if ticket is None or self.broken:
             return None
-        answer = self._workers[ticket].answers.get()
+        worker = self._workers[ticket]
+        answer = worker.answers.get()
+        worker.collected += 1
         if not isinstance(answer, BatchResult):
             self._break()
             return None
