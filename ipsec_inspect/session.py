@@ -378,7 +378,6 @@ class Analysis:
         prepared: dict[int, EspDecryption] = {}  # frames a worker decrypted (OffloadFeed)
         ahead = None
         if fast:
-
             reported = [0]  # progress is reported every progress_every frames, as below
 
             def on_batch(last_frame: int) -> bool:
