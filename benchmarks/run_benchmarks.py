@@ -127,6 +127,14 @@ def _timed_once(
     return Run(name, elapsed, usage.ru_maxrss / 1024, packets, note, cpu)
 
 
+def _tshark_fields(tshark: str, capture: Path, options: list[str], fields: list[str]) -> list[str]:
+    """tshark reading ``capture`` and printing ``fields`` per packet, no name resolution."""
+    command = [tshark, "-r", str(capture), "-n", *options, "-T", "fields"]
+    for name in fields:
+        command += ["-e", name]
+    return command
+
+
 def count_packets(path: Path) -> int:
     import struct
 
@@ -182,18 +190,9 @@ def main() -> int:
             [
                 Tool(
                     "tshark -T fields esp.spi/sequence",
-                    [
-                        tshark or "tshark",
-                        "-r",
-                        str(args.capture),
-                        "-n",
-                        "-T",
-                        "fields",
-                        "-e",
-                        "esp.spi",
-                        "-e",
-                        "esp.sequence",
-                    ],
+                    _tshark_fields(
+                        tshark or "tshark", args.capture, [], ["esp.spi", "esp.sequence"]
+                    ),
                     packets,
                 ),
                 Tool(
@@ -232,24 +231,17 @@ def main() -> int:
                 tools.append(
                     Tool(
                         "tshark ESP decryption",
-                        [
+                        _tshark_fields(
                             tshark,
-                            "-r",
-                            str(args.capture),
-                            "-n",
-                            "-o",
-                            "esp.enable_encryption_decode:TRUE",
-                            "-o",
-                            "esp.enable_authentication_check:TRUE",
-                            "-T",
-                            "fields",
-                            "-e",
-                            "esp.spi",
-                            "-e",
-                            "esp.sequence",
-                            "-e",
-                            "ip.proto",
-                        ],
+                            args.capture,
+                            [
+                                "-o",
+                                "esp.enable_encryption_decode:TRUE",
+                                "-o",
+                                "esp.enable_authentication_check:TRUE",
+                            ],
+                            ["esp.spi", "esp.sequence", "ip.proto"],
+                        ),
                         packets,
                         {**os.environ, "WIRESHARK_CONFIG_DIR": cfg},
                     )

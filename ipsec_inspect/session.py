@@ -406,10 +406,14 @@ class Analysis:
                     lane_key = (data[26:34], spi)
                     lane = lanes.get(lane_key)
                     if lane is not None:
-                        sa, count, _plain, flow = lane
+                        sa, count, plain, flow = lane
                         if dec is None and sa is not None:
                             dec = sa.decrypt(data[esp_at : 14 + ip_len], number)
-                        handled = count(number, time, seq, ip_len, dec)
+                        handled = (
+                            count(number, time, seq, ip_len, dec)
+                            if dec is not None
+                            else plain(number, time, seq, ip_len, None, b"", 0, 0, -1)
+                        )
                         if not handled:
                             del lanes[lane_key]  # made again once the full path is done
                     else:

@@ -8,7 +8,10 @@ simple packet blocks, truncated records).
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 
 def pcap(
@@ -71,3 +74,21 @@ def pcapng(
     for data in simple:
         out.append(_block(e, 3, struct.pack(e + "I", len(data)) + data))
     return b"".join(out)
+
+
+def bulk_esp_capture(out: Path, packets: int) -> Path:
+    """The benchmark's ESP capture (4 SAs, AES-GCM and AES-CBC + HMAC-SHA1, with real
+    crypto) with ``packets`` packets, its keys beside it (``.keys.toml``, ``.esp_sa``)."""
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            str(root / "benchmarks" / "make_esp_capture.py"),
+            str(out),
+            "--packets",
+            str(packets),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out

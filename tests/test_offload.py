@@ -24,6 +24,7 @@ from ipsec_inspect.session import Analysis, load_keys
 from ipsec_inspect.sources.capture_file import CaptureReader
 from ipsec_inspect.wire.decoder import Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator
+from tests.pcapbuild import bulk_esp_capture
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "esp-algorithms.pcap"
@@ -170,19 +171,7 @@ def test_workers_that_cannot_start_leave_the_analysis_unchanged(
 
 @pytest.fixture(scope="module")
 def bulk_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bulk") / "esp.pcap"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "make_esp_capture.py"),
-            str(out),
-            "--packets",
-            "12000",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    return bulk_esp_capture(tmp_path_factory.mktemp("bulk") / "esp.pcap", 12000)
 
 
 def test_the_decrypt_workers_option_changes_nothing_but_speed(bulk_capture: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ from ipsec_inspect.cli import InputError
 from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.records import EspPacket
 from ipsec_inspect.session import Analysis, RecordKind
+from tests.pcapbuild import bulk_esp_capture
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "captures"
@@ -76,19 +75,7 @@ def _keyed() -> list[tuple[Path, list[str]]]:
 
 @pytest.fixture(scope="module")
 def bulk_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bulk") / "esp.pcap"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "make_esp_capture.py"),
-            str(out),
-            "--packets",
-            "3000",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    return bulk_esp_capture(tmp_path_factory.mktemp("bulk") / "esp.pcap", 3000)
 
 
 def test_fast_lane_equals_record_path_on_bulk_esp(bulk_capture: Path) -> None:
