@@ -174,13 +174,24 @@ class OffloadFeed:
         at = 0
         counted = 0
         try:
-            for j, (position, key_id, seq, ip_len, esp_at, inner, next_header, first) in enumerate(
+            for j, (
+                position,
+                key_id,
+                seq,
+                ip_len,
+                esp_at,
+                ip_at,
+                inner,
+                next_header,
+                first,
+            ) in enumerate(
                 zip(
                     result.positions,
                     result.key_ids,
                     result.seqs,
                     result.ip_lens,
                     result.esp_ats,
+                    result.ip_ats,
                     result.inner,
                     result.next_header,
                     result.first,
@@ -228,7 +239,7 @@ class OffloadFeed:
                     del lanes[lane_key_of[key_id]]  # as the loop does: the record path decides
                 # The loop needs the whole result (the worker sent only a few values): the
                 # first packets of a lane, a packet out of order.
-                prepared[number] = sa.runner(data[esp_at : 14 + ip_len], 0)
+                prepared[number] = sa.runner(data[esp_at : ip_at + ip_len], 0)
                 yield frame
         finally:
             self.counted += counted

@@ -353,11 +353,13 @@ class Analysis:
         """Read the whole capture; call ``on_progress`` every ``progress_every`` frames.
 
         The loop has a fast lane for the commonest frame of all — ESP (direct or in UDP 4500)
-        on Ethernet/IPv4 without options or fragmentation, on a direction the tracker already
-        knows, with the next sequence number, when nothing is to be decrypted: such a frame
-        is read with one ``struct`` call and counted by :meth:`Tracker.esp_fast` without
-        building a record. Every other frame (and any the tracker declines) takes the full
-        path, so results are identical; ``tests/test_session.py`` checks that.
+        on IPv4 without options or fragmentation (any link layer: see ``wire.fast_esp``), on
+        a direction the tracker already knows, with the next sequence number: such a frame is
+        read with a ``struct`` call or two, decrypted by its SA's :class:`FastEspSa` and
+        counted by the tracker's lane counter without building a record. With keys and a
+        large capture, decryption moves to worker processes (``offload_feed``). Every other
+        frame (and any the tracker declines) takes the full path, so results are identical;
+        ``tests/test_session.py`` checks that.
         """
         reader = self.open()
         total = _file_size(self.path)
@@ -401,14 +403,14 @@ class Analysis:
                 dec = prepared.pop(number, None) if prepared else None
                 found = locate(link_type, data) if fast else None
                 if found is not None:
-                    esp_at, ip_len = found
+                    ip_at, esp_at, ip_len = found
                     spi, seq = spi_seq(data, esp_at)
-                    lane_key = (data[26:34], spi)
+                    lane_key = (data[ip_at + 12 : ip_at + 20], spi)
                     lane = lanes.get(lane_key)
                     if lane is not None:
                         sa, count, plain, flow = lane
                         if dec is None and sa is not None:
-                            dec = sa.decrypt(data[esp_at : 14 + ip_len], number)
+                            dec = sa.decrypt(data[esp_at : ip_at + ip_len], number)
                         handled = (
                             count(number, time, seq, ip_len, dec)
                             if dec is not None
@@ -417,10 +419,10 @@ class Analysis:
                         if not handled:
                             del lanes[lane_key]  # made again once the full path is done
                     else:
-                        dst = ipv4_name(data[30:34])
-                        src = ipv4_name(data[26:30])
+                        dst = ipv4_name(data[ip_at + 16 : ip_at + 20])
+                        src = ipv4_name(data[ip_at + 12 : ip_at + 16])
                         if dec is None and decrypt_fast is not None:
-                            dec = decrypt_fast(number, spi, src, dst, data[esp_at : 14 + ip_len])
+                            dec = decrypt_fast(number, spi, src, dst, data[esp_at : ip_at + ip_len])
                         handled = (decrypt_fast is None or dec is not None) and esp_fast(
                             number, time, dst, spi, seq, ip_len, dec
                         )

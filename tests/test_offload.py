@@ -35,14 +35,7 @@ Keyed = tuple[SaKey, tuple[bytes, int], bytes]  # key, lane key, ESP bytes
 
 
 def _frames(path: Path) -> list[Frame]:
-    """The capture's frames on Ethernet (the sample is raw IP, link type 101; workers,
-    like the fast lane, take Ethernet/IPv4 and leave the rest to the record path)."""
-    out = []
-    for number, time, link_type, data, orig_len, iface in CaptureReader(str(path)):
-        if link_type == 101:
-            link_type, data = 1, bytes(12) + b"\x08\x00" + data
-        out.append((number, time, link_type, data, orig_len + 14, iface))
-    return out
+    return list(CaptureReader(str(path)))  # raw IP (link type 101), as the sample was written
 
 
 def _keyed_packets(frames: list[Frame], keys_path: Path) -> dict[int, Keyed]:
@@ -55,13 +48,17 @@ def _keyed_packets(frames: list[Frame], keys_path: Path) -> dict[int, Keyed]:
         found = locate(link_type, data)
         if found is None:
             continue
-        esp_at, ip_len = found
+        ip_at, esp_at, ip_len = found
         spi = int.from_bytes(data[esp_at : esp_at + 4], "big")
-        src = ".".join(map(str, data[26:30]))
-        dst = ".".join(map(str, data[30:34]))
+        src = ".".join(map(str, data[ip_at + 12 : ip_at + 16]))
+        dst = ".".join(map(str, data[ip_at + 16 : ip_at + 20]))
         key = store.find_sa("esp", spi, src, dst)
         if key is not None and not key.esn:  # ESN stays in the main process
-            out[position] = (key, (data[26:34], spi), data[esp_at : 14 + ip_len])
+            out[position] = (
+                key,
+                (data[ip_at + 12 : ip_at + 20], spi),
+                data[esp_at : ip_at + ip_len],
+            )
     return out
 
 
