@@ -541,21 +541,26 @@ class Decoder:
         fragmented: bool,
         ip_offset: int,
     ) -> None:
-        if proto == 50:
-            meta = PacketMeta(
+        def meta_for(transport: Transport, sport: int = 0, dport: int = 0) -> PacketMeta:
+            """Where this transport payload was seen (everything but ports and transport
+            is the IP packet's)."""
+            return PacketMeta(
                 number,
                 time,
                 src,
                 dst,
-                0,
-                0,
-                Transport.IP,
+                sport,
+                dport,
+                transport,
                 version,
                 wire_len,
                 frames,
                 fragmented,
                 iface,
             )
+
+        if proto == 50:
+            meta = meta_for(Transport.IP)
             pkt = dissect_esp(d, pos, end, meta)
             if pkt.errors:
                 self.stats.malformed += 1
@@ -564,20 +569,7 @@ class Decoder:
             if end - pos < 8:
                 self._malformed(
                     out,
-                    PacketMeta(
-                        number,
-                        time,
-                        src,
-                        dst,
-                        0,
-                        0,
-                        Transport.UDP,
-                        version,
-                        wire_len,
-                        frames,
-                        fragmented,
-                        iface,
-                    ),
+                    meta_for(Transport.UDP),
                     "udp",
                     f"UDP header truncated ({end - pos} of 8 bytes)",
                     pos,
@@ -591,20 +583,7 @@ class Decoder:
             kind = special.get(dport) or special.get(sport)
             if kind is None:
                 if self.options.ike_heuristic and looks_like_ike(d, pos + 8, uend):
-                    meta = PacketMeta(
-                        number,
-                        time,
-                        src,
-                        dst,
-                        sport,
-                        dport,
-                        Transport.UDP,
-                        version,
-                        wire_len,
-                        frames,
-                        fragmented,
-                        iface,
-                    )
+                    meta = meta_for(Transport.UDP, sport, dport)
                     out.append(dissect_ike(d, pos + 8, uend, meta))
                 return
             if (
@@ -616,20 +595,7 @@ class Decoder:
             body = pos + 8
             n = uend - body
             if kind == "udpencap":
-                meta = PacketMeta(
-                    number,
-                    time,
-                    src,
-                    dst,
-                    sport,
-                    dport,
-                    Transport.UDP_ENCAP,
-                    version,
-                    wire_len,
-                    frames,
-                    fragmented,
-                    iface,
-                )
+                meta = meta_for(Transport.UDP_ENCAP, sport, dport)
                 if n == 1 and d[body] == 0xFF:
                     out.append(NatKeepalive(meta))
                 elif n >= 4 and d[body : body + 4] == b"\x00\x00\x00\x00":
@@ -646,55 +612,16 @@ class Decoder:
                         body,
                     )
             elif kind == "ike":
-                meta = PacketMeta(
-                    number,
-                    time,
-                    src,
-                    dst,
-                    sport,
-                    dport,
-                    Transport.UDP,
-                    version,
-                    wire_len,
-                    frames,
-                    fragmented,
-                    iface,
-                )
+                meta = meta_for(Transport.UDP, sport, dport)
                 if n == 1 and d[body] == 0xFF:
                     out.append(NatKeepalive(meta))
                 elif n > 0:
                     out.append(dissect_ike(d, body, uend, meta))
             elif kind == "esp":
-                meta = PacketMeta(
-                    number,
-                    time,
-                    src,
-                    dst,
-                    sport,
-                    dport,
-                    Transport.UDP_ENCAP,
-                    version,
-                    wire_len,
-                    frames,
-                    fragmented,
-                    iface,
-                )
+                meta = meta_for(Transport.UDP_ENCAP, sport, dport)
                 out.append(dissect_esp(d, body, uend, meta))
         elif proto == 51:
-            meta = PacketMeta(
-                number,
-                time,
-                src,
-                dst,
-                0,
-                0,
-                Transport.IP,
-                version,
-                wire_len,
-                frames,
-                fragmented,
-                iface,
-            )
+            meta = meta_for(Transport.IP)
             ah = dissect_ah(d, pos, end, meta, ip_offset)
             out.append(ah)
             if ah.errors:
