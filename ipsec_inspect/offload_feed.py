@@ -180,7 +180,7 @@ class OffloadFeed:
                 seq,
                 ip_len,
                 esp_at,
-                ip_at,
+                ip_end,
                 inner,
                 next_header,
                 first,
@@ -191,7 +191,7 @@ class OffloadFeed:
                     result.seqs,
                     result.ip_lens,
                     result.esp_ats,
-                    result.ip_ats,
+                    result.ip_ends,
                     result.inner,
                     result.next_header,
                     result.first,
@@ -239,7 +239,7 @@ class OffloadFeed:
                     del lanes[lane_key_of[key_id]]  # as the loop does: the record path decides
                 # The loop needs the whole result (the worker sent only a few values): the
                 # first packets of a lane, a packet out of order.
-                prepared[number] = sa.runner(data[esp_at : ip_at + ip_len], 0)
+                prepared[number] = sa.runner(data[esp_at:ip_end], 0)
                 yield frame
         finally:
             self.counted += counted

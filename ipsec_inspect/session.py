@@ -353,7 +353,8 @@ class Analysis:
         """Read the whole capture; call ``on_progress`` every ``progress_every`` frames.
 
         The loop has a fast lane for the commonest frame of all — ESP (direct or in UDP 4500)
-        on IPv4 without options or fragmentation (any link layer: see ``wire.fast_esp``), on
+        on IPv4 without options or IPv6 without extension headers, unfragmented (any link
+        layer: see ``wire.fast_esp``), on
         a direction the tracker already knows, with the next sequence number: such a frame is
         read with a ``struct`` call or two, decrypted by its SA's :class:`FastEspSa` and
         counted by the tracker's lane counter without building a record. With keys and a
@@ -368,6 +369,7 @@ class Analysis:
         esp_fast = self.tracker.esp_fast
         decrypt_fast = self.decryptor.esp_fast if self.decryptor is not None else None
         ipv4_name = self.decoder.ipv4_name
+        ipv6_name = self.decoder.ipv6_name
         locate = esp_locator(self.decoder.udp_special)
         index = self.index if self.keep_index else None
         flow_ids = self.flow_ids
@@ -403,14 +405,14 @@ class Analysis:
                 dec = prepared.pop(number, None) if prepared else None
                 found = locate(link_type, data) if fast else None
                 if found is not None:
-                    ip_at, esp_at, ip_len = found
+                    addr_at, addr_end, esp_at, ip_end, ip_len = found
                     spi, seq = spi_seq(data, esp_at)
-                    lane_key = (data[ip_at + 12 : ip_at + 20], spi)
+                    lane_key = (data[addr_at:addr_end], spi)
                     lane = lanes.get(lane_key)
                     if lane is not None:
                         sa, count, plain, flow = lane
                         if dec is None and sa is not None:
-                            dec = sa.decrypt(data[esp_at : ip_at + ip_len], number)
+                            dec = sa.decrypt(data[esp_at:ip_end], number)
                         handled = (
                             count(number, time, seq, ip_len, dec)
                             if dec is not None
@@ -419,10 +421,12 @@ class Analysis:
                         if not handled:
                             del lanes[lane_key]  # made again once the full path is done
                     else:
-                        dst = ipv4_name(data[ip_at + 16 : ip_at + 20])
-                        src = ipv4_name(data[ip_at + 12 : ip_at + 16])
+                        half = (addr_end - addr_at) // 2  # 4: IPv4, 16: IPv6
+                        name = ipv4_name if half == 4 else ipv6_name
+                        src = name(data[addr_at : addr_at + half])
+                        dst = name(data[addr_at + half : addr_end])
                         if dec is None and decrypt_fast is not None:
-                            dec = decrypt_fast(number, spi, src, dst, data[esp_at : ip_at + ip_len])
+                            dec = decrypt_fast(number, spi, src, dst, data[esp_at:ip_end])
                         handled = (decrypt_fast is None or dec is not None) and esp_fast(
                             number, time, dst, spi, seq, ip_len, dec
                         )

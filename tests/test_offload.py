@@ -7,6 +7,7 @@ worker process, wrong keys, failures — and the command-line option end to end.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def _frames(path: Path) -> list[Frame]:
 
 def _keyed_packets(frames: list[Frame], keys_path: Path) -> dict[int, Keyed]:
     """Frame position -> (its SA's key, the lane key, the ESP bytes) for every ESP packet
-    on Ethernet/IPv4 with a key: what a worker must decrypt."""
+    the locator finds that has a key: what a worker must decrypt."""
     store = load_keys([str(keys_path)])
     locate = esp_locator(Decoder().udp_special)
     out = {}
@@ -48,16 +49,17 @@ def _keyed_packets(frames: list[Frame], keys_path: Path) -> dict[int, Keyed]:
         found = locate(link_type, data)
         if found is None:
             continue
-        ip_at, esp_at, ip_len = found
+        addr_at, addr_end, esp_at, ip_end, _ip_len = found
         spi = int.from_bytes(data[esp_at : esp_at + 4], "big")
-        src = ".".join(map(str, data[ip_at + 12 : ip_at + 16]))
-        dst = ".".join(map(str, data[ip_at + 16 : ip_at + 20]))
+        half = (addr_end - addr_at) // 2
+        src = str(ipaddress.ip_address(data[addr_at : addr_at + half]))
+        dst = str(ipaddress.ip_address(data[addr_at + half : addr_end]))
         key = store.find_sa("esp", spi, src, dst)
         if key is not None and not key.esn:  # ESN stays in the main process
             out[position] = (
                 key,
-                (data[ip_at + 12 : ip_at + 20], spi),
-                data[esp_at : ip_at + ip_len],
+                (data[addr_at:addr_end], spi),
+                data[esp_at:ip_end],
             )
     return out
 

@@ -46,7 +46,7 @@ from ipsec_inspect.wire.fast_esp import EspLocator, esp_locator
 _FRAME = struct.Struct("<I")
 _SPI_SEQ = struct.Struct("!II").unpack_from
 
-#: (source and destination IPv4 address bytes, SPI): how the fast lane names an SA
+#: (source and destination address bytes, SPI): how the fast lane names an SA
 LaneKey = tuple[bytes, int]
 
 
@@ -55,10 +55,11 @@ class BatchResult:
     """A worker's answer for one batch: one entry per ESP packet it decrypted.
 
     ``positions[i]`` is the packet's frame in the batch and ``key_ids[i]`` its key;
-    ``seqs``, ``ip_lens``, ``esp_ats`` and ``ip_ats`` its sequence number, IP total
-    length, and ESP and IP offsets in the frame. ``inner[i]``, ``next_header[i]`` and ``first[i]`` (the first
-    inner byte, -1 for an empty payload) describe a good decryption; for any other
-    outcome ``others[i]`` is the whole result (ICV failure, bad padding…).
+    ``seqs``, ``ip_lens``, ``esp_ats`` and ``ip_ends`` its sequence number, IP length,
+    and where the ESP packet starts and ends in the frame. ``inner[i]``,
+    ``next_header[i]`` and ``first[i]`` (the first inner byte, -1 for an empty payload)
+    describe a good decryption; for any other outcome ``others[i]`` is the whole result
+    (ICV failure, bad padding…).
     """
 
     positions: array[int] = field(default_factory=lambda: array("I"))
@@ -66,7 +67,7 @@ class BatchResult:
     seqs: array[int] = field(default_factory=lambda: array("I"))
     ip_lens: array[int] = field(default_factory=lambda: array("I"))
     esp_ats: array[int] = field(default_factory=lambda: array("I"))
-    ip_ats: array[int] = field(default_factory=lambda: array("I"))
+    ip_ends: array[int] = field(default_factory=lambda: array("I"))
     inner: array[int] = field(default_factory=lambda: array("I"))
     next_header: array[int] = field(default_factory=lambda: array("B"))
     first: array[int] = field(default_factory=lambda: array("h"))
@@ -103,7 +104,7 @@ def decrypt_batch(
         out.seqs.append,
     )
     add_ip_len, add_esp_at, add_inner = out.ip_lens.append, out.esp_ats.append, out.inner.append
-    add_ip_at = out.ip_ats.append
+    add_ip_end = out.ip_ends.append
     add_next_header, add_first, others = out.next_header.append, out.first.append, out.others
     start = 0
     n = 0
@@ -113,18 +114,18 @@ def decrypt_batch(
         found = locate(link_types[position], data)
         if found is None:
             continue
-        ip_at, esp_at, ip_len = found
+        addr_at, addr_end, esp_at, ip_end, ip_len = found
         spi, seq = _SPI_SEQ(data, esp_at)
-        key_id = lanes.get((data[ip_at + 12 : ip_at + 20], spi))
+        key_id = lanes.get((data[addr_at:addr_end], spi))
         if key_id is None:
             continue
-        result = runners[key_id](data[esp_at : ip_at + ip_len], 0)
+        result = runners[key_id](data[esp_at:ip_end], 0)
         add_position(position)
         add_key_id(key_id)
         add_seq(seq)
         add_ip_len(ip_len)
         add_esp_at(esp_at)
-        add_ip_at(ip_at)
+        add_ip_end(ip_end)
         if result.status == "ok":
             text = result.plaintext
             add_inner(len(text))
