@@ -353,10 +353,10 @@ class Analysis:
         """Read the whole capture; call ``on_progress`` every ``progress_every`` frames.
 
         The loop has a fast lane for the commonest frame of all — ESP (direct or in UDP 4500)
-        on IPv4 without options or IPv6 without extension headers, unfragmented (any link
-        layer: see ``wire.fast_esp``), on
-        a direction the tracker already knows, with the next sequence number: such a frame is
-        read with a ``struct`` call or two, decrypted by its SA's :class:`FastEspSa` and
+        on IPv4 without options or IPv6 without extension headers, unfragmented, on any link
+        layer (see ``wire.fast_esp``), of a direction the tracker already knows, with the
+        next sequence number: such a frame is read with a ``struct`` call or two, decrypted
+        by its SA's :class:`FastEspSa` and
         counted by the tracker's lane counter without building a record. With keys and a
         large capture, decryption moves to worker processes (``offload_feed``). Every other
         frame (and any the tracker declines) takes the full path, so results are identical;
