@@ -3,8 +3,10 @@
 Why: see ``crypto.offload`` — decryption is the one part of the pipeline that can run on
 another core, because it depends only on an SA's key and the packet's bytes. This module
 sits between the capture reader and the loop of ``session.Analysis.run``: it reads a
-batch of frames, sends the ESP packets of SAs whose keys are known to a worker, and a few
-batches later, in frame order, hands the frames on to the loop.
+batch of frames and sends it whole to a worker, which decrypts the ESP packets of the SAs
+it was given keys for; a few batches later, in frame order, it hands the frames on to the
+loop. When the workers lag (``max_backlog``), it keeps a batch unsent and the loop
+decrypts that one itself, so no core waits.
 
 The loop's work is split without changing its order. A packet a worker decrypted well,
 on an SA whose fast lane is open, is counted here — the decryptor's count and the
@@ -14,7 +16,7 @@ loop does not decrypt it again. Frames are handed on and counted strictly in cap
 order (a generator resumes only once the loop is done with the frame before), so an IKE
 message that closes a lane is seen before the packets after it.
 
-Which SAs are sent is decided by the loop: it *offers* an SA (its lane key and its
+Which SAs the workers decrypt is decided by the loop: it *offers* an SA (its lane key and its
 :class:`FastEspSa`) once it has found a key for it, so the read-ahead never guesses about
 keys. A packet of an SA offered later, or whose lane the loop dropped, is decrypted by the
 loop itself; results are the same, only where they were computed differs. Memory is
