@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from ipsec_inspect.cli import InputError
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
 from ipsec_inspect.lifecycle.tracker import (
     FastCounter,
@@ -94,7 +95,7 @@ class RecordStream:
     _first: Record | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.decoder = Decoder(self.options)
+        self.decoder = ipsec_decoder(self.options)
         if self.keys is not None:
             from ipsec_inspect.crypto.decryptor import Decryptor
 
@@ -241,7 +242,7 @@ class Analysis:
         self.decrypt_workers = decrypt_workers
         self.offload_options = offload_options or {}
         self.offloaded = 0  # ESP packets that worker processes decrypted in the last run
-        self.decoder = Decoder(self.options)
+        self.decoder = ipsec_decoder(self.options)
         self.decryptor: Decryptor | None = None
         if self.keys is not None:
             from ipsec_inspect.crypto.decryptor import Decryptor
@@ -535,7 +536,7 @@ class Analysis:
         frame = self._store.frame(number)
         if frame is None:
             return None
-        records = Decoder(self.options).decode(*frame)
+        records = ipsec_decoder(self.options).decode(*frame)
         if sub >= len(records):
             return (
                 None  # built from several frames (IP fragments, TCP stream): not re-readable alone

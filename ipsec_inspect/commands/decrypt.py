@@ -24,6 +24,7 @@ from ipsec_inspect.export.plaintext_pcap import (
     plaintext_ip_packet,
     rebuild_frame,
 )
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.records import EspPacket, Record
 from ipsec_inspect.session import load_keys
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     except CaptureError as e:
         raise InputError(str(e)) from None
     decryptor = Decryptor(store)
-    rewriter = _Rewriter(decryptor, Decoder(options), Decoder(options))
+    rewriter = _Rewriter(decryptor, ipsec_decoder(options), ipsec_decoder(options))
     skipped: list[int] = []
     try:
         with reader, open(out_path, "wb") as fh:
