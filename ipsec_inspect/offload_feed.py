@@ -213,7 +213,7 @@ class OffloadFeed:
                         prepared[number] = failed
                         yield frame
                         continue
-                sa.counters.decrypted += 1
+                sa.count_good()
                 data = frame[3]
                 lane = lanes.get(lane_key_of[key_id])
                 if lane is not None:

@@ -21,7 +21,7 @@ from typing import cast
 
 from ipsec_inspect.crypto import ah as ah_crypto
 from ipsec_inspect.crypto.derive import Candidates, DeriveEvents, KeyDeriver
-from ipsec_inspect.crypto.esp import EsnTracker, decrypt_esp, good_result_traits
+from ipsec_inspect.crypto.esp import EsnTracker, decrypt_esp, good_result_traits, verifies
 from ipsec_inspect.crypto.ike_decrypt import (
     IKE_HEADER_LEN,
     SK_HEADER_LEN,
@@ -57,10 +57,16 @@ SKF_PAYLOAD = 53
 
 @dataclass(slots=True)
 class SaCounters:
-    """What happened to the packets of one SA (or one IKE SA)."""
+    """What happened to the packets of one SA (or one IKE SA).
+
+    ``decrypted`` counts packets whose ICV or AEAD tag verified; ``decrypted_unverified``
+    those decrypted with keys that check no integrity (no integrity key), which a
+    tampered packet may pass.
+    """
 
     name: str
     decrypted: int = 0
+    decrypted_unverified: int = 0
     icv_failed: int = 0
     no_key: int = 0
     errors: int = 0
@@ -70,6 +76,7 @@ class SaCounters:
         return {
             "sa": self.name,
             "decrypted": self.decrypted,
+            "decrypted_unverified": self.decrypted_unverified,
             "icv_failed": self.icv_failed,
             "no_key": self.no_key,
             "errors": self.errors,
@@ -83,7 +90,9 @@ class FastEspSa:
     ``runner`` is the SA's prepared decrypt function (ESP bytes, ESN high bits) ->
     result; ``decrypt`` runs it and counts the result as :meth:`Decryptor.process` would.
     ``account`` counts a result made elsewhere (by ``crypto.offload`` workers), and
-    ``source``, ``counter_iv`` and ``iv_len`` say what a good result of this SA carries.
+    ``source``, ``counter_iv`` and ``iv_len`` say what a good result of this SA carries,
+    ``verified`` whether its integrity is checked (else good results count as
+    ``decrypted_unverified``).
     """
 
     key: SaKey
@@ -93,6 +102,7 @@ class FastEspSa:
     source: str
     counter_iv: bool
     iv_len: int
+    verified: bool = True
 
     def decrypt(self, esp: bytes, frame: int) -> EspDecryption:
         result = self.runner(esp, 0)
@@ -101,9 +111,21 @@ class FastEspSa:
 
     def account(self, result: EspDecryption, frame: int) -> None:
         if result.status == "ok":
-            self.counters.decrypted += 1
+            count_good(self.counters, result.verified)
         else:
             self.report(self.counters, frame, result.status)
+
+    def count_good(self) -> None:
+        """Count a good result made elsewhere from its few values (``crypto.offload``)."""
+        count_good(self.counters, self.verified)
+
+
+def count_good(counters: SaCounters, verified: bool) -> None:
+    """One packet decrypted well: verified, or decrypted with no integrity check."""
+    if verified:
+        counters.decrypted += 1
+    else:
+        counters.decrypted_unverified += 1
 
 
 @dataclass(slots=True)
@@ -236,7 +258,9 @@ class Decryptor:
         source, counter_iv = good_result_traits(key)
         iv_len = key.encryption.iv_len if key.encryption is not None else 0
         runner = cast(Callable[[bytes, int], EspDecryption], key.context)
-        return FastEspSa(key, runner, sa.counters, self._esp_problem, source, counter_iv, iv_len)
+        return FastEspSa(
+            key, runner, sa.counters, self._esp_problem, source, counter_iv, iv_len, verifies(key)
+        )
 
     def esp_fast(
         self, frame: int, spi: int, src: str, dst: str, esp: bytes
@@ -257,7 +281,7 @@ class Decryptor:
         runner = key.context  # the prepared per-SA function (decrypt_esp makes it once)
         result = runner(esp, 0) if runner is not None else decrypt_esp(key, esp)  # type: ignore[operator]
         if result.status == "ok":
-            sa.counters.decrypted += 1
+            count_good(sa.counters, result.verified)
         else:
             self._esp_problem(sa.counters, frame, result.status)
         return result
@@ -279,7 +303,7 @@ class Decryptor:
         result = self._esn.decrypt(key, esp)[0] if key.esn else decrypt_esp(key, esp)
         pkt.decryption = result
         if result.status == "ok":
-            sa.counters.decrypted += 1
+            count_good(sa.counters, result.verified)
         else:
             self._esp_problem(sa.counters, meta.frame, result.status)
         return pkt
@@ -300,6 +324,12 @@ class Decryptor:
         if key is None and pkt.spi in self._candidates:
             key = self._try_candidates(pkt, name)
         old = self._esp.pop(cache_key, None)
+        if key is not None and not verifies(key) and (old is None or old.key is not key):
+            self._report(
+                None,
+                f"frame {meta.frame}: {name}: the keys have no integrity key, so ICVs are not "
+                "checked; its packets count as decrypted_unverified",
+            )
         sa = _EspSa(key, old.counters if old is not None else SaCounters(name))
         self._esp[cache_key] = sa
         while len(self._esp) > self._max_sas:

@@ -84,7 +84,7 @@ def _trailer(
             key_source=source,
             counter_iv=counter_iv,
         )
-    return EspDecryption("ok", nh, pad, plaintext[:end], iv, icv, source, counter_iv)
+    return EspDecryption("ok", nh, pad, plaintext[:end], iv, icv, source, counter_iv, verified)
 
 
 #: Next headers a payload may plausibly carry (RFC 4303 §2.6): tunnelled IP, the common
@@ -364,9 +364,18 @@ def decrypt_esp(key: SaKey, esp: bytes, seq_high: int = 0) -> EspDecryption:
     return esp_runner(key)(esp, seq_high)
 
 
+def verifies(key: SaKey) -> bool:
+    """Whether a good result of ``key`` had its ICV or AEAD tag checked: an AEAD cipher,
+    or an integrity algorithm that can be verified (not NONE, not "ANY n bit unchecked")."""
+    enc = key.encryption or _NULL
+    integ = key.integrity
+    return enc.aead or (integ is not None and integ.checks)
+
+
 def good_result_traits(key: SaKey) -> tuple[str, bool]:
     """What every good (``ok``) result of ``key`` carries besides the packet's own data:
-    its ``key_source`` text and whether its IV is a counter that must never repeat.
+    its ``key_source`` text and whether its IV is a counter that must never repeat
+    (whether it was verified is :func:`verifies`).
 
     For ``crypto.offload``, whose workers send back only per-packet values: the main
     process fills these in exactly as the runner would have.
@@ -537,5 +546,6 @@ def esp_null_heuristic(esp: bytes) -> EspDecryption | None:
                 plaintext=payload,
                 icv=esp[end:],
                 key_source="heuristic (RFC 5879)",
+                verified=False,
             )
     return None

@@ -284,7 +284,7 @@ def _s08_orphan(c: ChildSa, _r: TrackerResult) -> Verdict | None:
 
 
 def _s09_icv(c: ChildSa, _r: TrackerResult) -> Verdict | None:
-    checked = sum(d.decrypted + d.icv_failures for d in c.directions)
+    checked = sum(d.decrypted_verified + d.icv_failures for d in c.directions)
     if not checked:
         return unseen("no key for this SA: integrity not checked")
     n = sum(d.icv_failures for d in c.directions)
@@ -294,6 +294,25 @@ def _s09_icv(c: ChildSa, _r: TrackerResult) -> Verdict | None:
             [e.frame for s in c.stages.values() for e in s.events if e.kind.endswith("icv_failed")],
         )
     return passed(f"{checked} packets verified")
+
+
+def _s11_unverified(c: ChildSa, _r: TrackerResult) -> Verdict | None:
+    """Packets decrypted with keys that have no integrity key: nothing shows they were not
+    altered (tcpdump ``-E`` secrets with an encryption key only, integrity NONE)."""
+    if c.protocol != "esp":
+        return None
+    ways = [d for d in c.directions if d.decrypted_unverified]
+    if ways:
+        n = sum(d.decrypted_unverified for d in ways)
+        spis = ", ".join(f"0x{d.spi:08x}" for d in ways)
+        return fail(
+            f"SA has no integrity key (SPI {spis}): {n} packets decrypted without an ICV "
+            "check, so tampering cannot be detected; give the integrity key to verify them",
+            [d.first_frame for d in ways if d.first_frame],
+        )
+    if not any(d.decrypted for d in c.directions):
+        return unseen("no packet of this SA was decrypted")
+    return passed("every decrypted packet had its ICV or AEAD tag checked")
 
 
 def _n01_nat(sa: IkeSa, _r: TrackerResult) -> Verdict | None:
@@ -589,6 +608,15 @@ RULES: tuple[Rule, ...] = (
         _s08_orphan,
     ),
     Rule("S09", "Integrity check failures", SEV.HIGH, "RFC 4303 §3.4.4", "child", T, _s09_icv),
+    Rule(
+        "S11",
+        "ESP decrypted without an integrity check (no integrity key)",
+        SEV.MEDIUM,
+        "RFC 4303 §3.4.4; RFC 8221 §6 (encryption without integrity)",
+        "child",
+        T,
+        _s11_unverified,
+    ),
     Rule(
         "M01",
         "Per-packet overhead, inner MTU and TCP MSS",
