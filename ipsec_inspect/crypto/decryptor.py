@@ -412,14 +412,16 @@ class Decryptor:
             msg.decryption_status = error_status(f"decryption failed: {e}")
         self._apply(self.deriver.observe(msg))
 
-    def _ike_status(self, msg: IkeMessage, status: str, detail: str = "") -> None:
+    def _ike_status(
+        self, msg: IkeMessage, status: str, detail: str = "", verified: bool = True
+    ) -> None:
         msg.decryption_status = status
         if self._replaying:
             return
         counters = self._ike_counters_for(msg)
         frame = msg.meta.frame
         if status == STATUS_OK:
-            counters.decrypted += 1
+            count_good(counters, verified)
         elif status == STATUS_FRAGMENT:
             return
         elif status == STATUS_NO_KEY:
@@ -471,7 +473,7 @@ class Decryptor:
         if skf:
             self._fragment(msg, body, result)
             return
-        self._dissect_v2(msg, result.plaintext, body.first_payload)
+        self._dissect_v2(msg, result.plaintext, body.first_payload, result.icv_checked)
 
     @staticmethod
     def _sk_with(
@@ -517,12 +519,16 @@ class Decryptor:
             msg.decrypted_data = plaintext
         self._ike_status(msg, STATUS_ICV_FAILED)
 
-    def _dissect_v2(self, msg: IkeMessage, plaintext: bytes, first: int) -> None:
+    def _dissect_v2(
+        self, msg: IkeMessage, plaintext: bytes, first: int, verified: bool = True
+    ) -> None:
+        """``verified`` False: the ICV could not be checked ("ANY n-bits [No Checking]"),
+        so the message counts as decrypted_unverified."""
         payloads, errors = ikev2_dissector.parse_payload_chain(plaintext, 0, len(plaintext), first)
         msg.decrypted = payloads
         msg.decrypted_data = plaintext
         msg.errors.extend(_decrypted_errors(errors))
-        self._ike_status(msg, STATUS_OK)
+        self._ike_status(msg, STATUS_OK, verified=verified)
 
     # IKEv1 ---------------------------------------------------------------
 
