@@ -21,8 +21,10 @@ This module is pure data (no ``cryptography`` import), so it sits in ``ipsec/`` 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Strength(StrEnum):
@@ -589,9 +591,8 @@ def iana_names(
     return tuple(sorted(named))
 
 
-def ids_where(rows: tuple, test: object) -> frozenset[int]:
+def ids_where(rows: tuple[Any, ...], test: Callable[[Any], bool]) -> frozenset[int]:
     """IANA ids of the rows for which ``test(row)`` holds (the audit's algorithm sets)."""
-    assert callable(test)
     return frozenset(r.iana_id for r in rows if r.iana and test(r))
 
 
