@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.export.timeline import build_timeline, load_schema
 from ipsec_inspect.session import Analysis
 from tests.pcapbuild import bulk_esp_capture
 
@@ -117,6 +118,9 @@ def test_summary_json_and_text_say_decrypted_unverified(capture: tuple[Path, Pat
         ).stdout
     )
     assert _directions(doc)["c0000003"] == (0, 500, 0)
+    jsonschema.validate(doc, load_schema(), cls=jsonschema.Draft202012Validator)
+    schema_direction = load_schema()["$defs"]["direction"]["properties"]
+    assert "ICV was not checked" in schema_direction["decrypted_unverified"]["description"]
     text = subprocess.run(
         [*cmd, "--format", "text"], check=True, capture_output=True, text=True
     ).stdout
