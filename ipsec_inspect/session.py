@@ -199,7 +199,9 @@ class PacketIndex:
         self.kind = array("B")  # RecordKind
         self.time = array("d")
         self.flow = array("L")  # flow id: see Analysis.flow_keys
-        self.flags = array("B")  # bit 0: has an error; bit 1: decrypted; bit 2: decryption failed
+        # bit 0: has an error; bit 1: decrypted; bit 2: decryption failed; bit 3: decrypted
+        # without an integrity check (no integrity key: decrypted_unverified)
+        self.flags = array("B")
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -448,7 +450,7 @@ class Analysis:
                             index.kind.append(RecordKind.ESP)
                             index.time.append(time)
                             index.flow.append(flow)
-                            index.flags.append(0 if dec is None else 2)
+                            index.flags.append(0 if dec is None else (2 if dec.verified else 10))
                         if number % progress_every == 0 and on_progress is not None:
                             on_progress(Progress(number, self.records, reader.bytes_read(), total))
                         continue
@@ -581,12 +583,19 @@ def _kind_of(r: Record) -> int:
     return RecordKind.MALFORMED
 
 
+#: index flag of a packet decrypted without an integrity check (with bit 1, "decrypted")
+UNVERIFIED_FLAG = 8
+
+
 def _flags_of(r: Record) -> int:
     flags = 0
     if isinstance(r, Malformed) or getattr(r, "errors", None):
         flags |= 1
     if isinstance(r, EspPacket) and r.decryption is not None:
-        flags |= 2 if r.decryption.status == "ok" else 4
+        if r.decryption.status == "ok":
+            flags |= 2 if r.decryption.verified else 2 | UNVERIFIED_FLAG
+        else:
+            flags |= 4
     elif isinstance(r, IkeMessage) and r.decryption_status is not None:
         flags |= (
             2

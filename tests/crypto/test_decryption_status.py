@@ -50,11 +50,12 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
 
 
 def _run(path: Path, keys: Path, **options: object) -> tuple[dict, list[dict], list[str]]:
-    a = Analysis(str(path), key_paths=[str(keys)], **options)  # type: ignore[arg-type]
+    a = Analysis(str(path), key_paths=[str(keys)], keep_index=True, **options)  # type: ignore[arg-type]
     doc = build_timeline(a.run(), {"path": str(path)})
     assert a.decryptor is not None
     if options.get("decrypt_workers"):
         assert a.offloaded > 0, "no packet went through a worker process"
+    doc["index"] = [list(a.index.frame), list(a.index.flags)]  # the TUI's packet marks
     return doc, [c.to_json() for c in a.decryptor.counters()], a.problems()
 
 
@@ -82,6 +83,13 @@ def test_encryption_only_keys_count_decrypted_unverified(capture: tuple[Path, Pa
     assert ways["c0000003"] == (0, 500, 0)
     assert ways["c0000004"] == (0, 500, 0)
     assert ways["c0000001"] == ways["c0000002"] == (0, 0, 0)  # GCM SAs: no key given
+    frames, flags = doc["index"]
+    # Frames 3, 7, 11, … and 4, 8, 12, … are the CBC SAs: marked decrypted (bit 1) and
+    # unverified (bit 3, UNVERIFIED_FLAG); the GCM frames carry neither.
+    assert {f for f, fl in zip(frames, flags, strict=True) if fl & 8} == {
+        n for n in range(1, PACKETS + 1) if n % 4 in (3, 0)
+    }
+    assert all(fl & 2 for fl in flags if fl & 8)
     by_sa = {c["sa"].split()[2]: c for c in counters}
     assert by_sa["0xc0000003"]["decrypted"] == 0
     assert by_sa["0xc0000003"]["decrypted_unverified"] == 500
