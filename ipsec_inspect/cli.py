@@ -20,18 +20,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ipsec_inspect import __version__, commands
+from ipsec_inspect.core.errors import EXIT_INPUT, EXIT_OK, InputError
 
 if TYPE_CHECKING:
     from ipsec_inspect.plugins.registry import PluginRegistry
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INPUT = 3
-
-
-class InputError(Exception):
-    """The user's input cannot be read; the message is one clear sentence."""
 
 
 def _command_modules() -> list[ModuleType]:

@@ -228,8 +228,8 @@ def test_gcm_spec_test_case_4_through_the_esp_primitive() -> None:
 def _decrypt_capture(
     capture: str, keys: str, store: KeyStore | None = None
 ) -> tuple[collections.Counter, collections.Counter]:
-    from ipsec_inspect.pipeline import read_records
-    from ipsec_inspect.records import EspPacket
+    from ipsec_inspect.core.records import EspPacket
+    from ipsec_inspect.pipeline.records import read_records
 
     if not CAPTURES.is_dir():
         pytest.skip("../shared/captures is not present")
@@ -315,8 +315,8 @@ def test_deprecated_gcm_entry_settles_on_the_verifying_icv_length() -> None:
 
 
 def test_wiki_capture_1_null_heuristic_without_keys() -> None:
-    from ipsec_inspect.pipeline import read_records
-    from ipsec_inspect.records import EspPacket
+    from ipsec_inspect.core.records import EspPacket
+    from ipsec_inspect.pipeline.records import read_records
 
     if not CAPTURES.is_dir():
         pytest.skip("../shared/captures is not present")

@@ -16,7 +16,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether, Loopback
 from scapy.packet import Raw
 
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     AhPacket,
     EspPacket,
     IkeMessage,

@@ -11,10 +11,10 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from ipsec_inspect.cli import main
+from ipsec_inspect.core.records import EspPacket
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.crypto.keyfiles.detect import load_key_path
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.records import EspPacket
+from ipsec_inspect.pipeline.records import read_records
 from ipsec_inspect.sources.capture_file import CaptureReader
 
 ROOT = Path(__file__).resolve().parents[1]

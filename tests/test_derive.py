@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from ipsec_inspect.core.records import EspPacket, IkeMessage, Record
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.crypto.keys import IkeKey, KeySource, KeyStore
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.records import EspPacket, IkeMessage, Record
+from ipsec_inspect.pipeline.records import read_records
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "realpeer"
 

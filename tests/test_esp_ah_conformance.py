@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.records import AhPacket, EspPacket, Malformed, Transport
+from ipsec_inspect.core.records import AhPacket, EspPacket, Malformed, Transport
+from ipsec_inspect.pipeline.records import read_records
 from tests.sample_corpus import label, sample_captures, shared_captures
 
 pytestmark = [

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ipsec_inspect.records import EspPacket
+from ipsec_inspect.core.records import EspPacket
 from ipsec_inspect.sources.capture_file import CaptureReader
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.records import EncryptedBody, IkeMessage, NotifyBody, SaBody, VendorIdBody
+from ipsec_inspect.core.records import EncryptedBody, IkeMessage, NotifyBody, SaBody, VendorIdBody
+from ipsec_inspect.pipeline.records import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "captures"

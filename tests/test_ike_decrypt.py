@@ -10,6 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_inspect.core.records import (
+    AuthBody,
+    CertBody,
+    EspPacket,
+    HashBody,
+    IdBody,
+    IkeMessage,
+    Record,
+)
 from ipsec_inspect.crypto import algorithms
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.crypto.ike_decrypt import (
@@ -22,16 +31,7 @@ from ipsec_inspect.crypto.ike_decrypt import (
 )
 from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.records import (
-    AuthBody,
-    CertBody,
-    EspPacket,
-    HashBody,
-    IdBody,
-    IkeMessage,
-    Record,
-)
+from ipsec_inspect.pipeline.records import read_records
 
 CAPTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "captures"
 WIRESHARK = CAPTURES / "wireshark"

@@ -7,10 +7,7 @@ import json
 from scapy.layers import isakmp as s
 from scapy.packet import Raw
 
-from ipsec_inspect.ipsec import registry
-from ipsec_inspect.ipsec.ike import dissect_ike, ike_to_json, looks_like_ike, summarize_ike
-from ipsec_inspect.ipsec.ikev1 import parse_payload_chain
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     ConfigBody,
     DeleteBody,
     EncryptedBody,
@@ -23,6 +20,9 @@ from ipsec_inspect.records import (
     SaBody,
     VendorIdBody,
 )
+from ipsec_inspect.ipsec import registry
+from ipsec_inspect.ipsec.ike import dissect_ike, ike_to_json, looks_like_ike, summarize_ike
+from ipsec_inspect.ipsec.ikev1 import parse_payload_chain
 
 META = PacketMeta(frame=3, time=1.5, src="198.51.100.1", dst="198.51.100.2", sport=500, dport=500)
 PAD = b"\x00" * 28

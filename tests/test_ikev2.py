@@ -9,10 +9,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from scapy.contrib import ikev2 as s
 
-from ipsec_inspect.ipsec import registry
-from ipsec_inspect.ipsec.ike import dissect_ike, ike_to_json, looks_like_ike, summarize_ike
-from ipsec_inspect.ipsec.ikev2 import parse_payload_chain
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     CertBody,
     ConfigBody,
     DeleteBody,
@@ -28,6 +25,9 @@ from ipsec_inspect.records import (
     TsBody,
     VendorIdBody,
 )
+from ipsec_inspect.ipsec import registry
+from ipsec_inspect.ipsec.ike import dissect_ike, ike_to_json, looks_like_ike, summarize_ike
+from ipsec_inspect.ipsec.ikev2 import parse_payload_chain
 
 META = PacketMeta(frame=1, time=0.0, src="192.0.2.1", dst="192.0.2.2", sport=500, dport=500)
 PAD = b"\xee" * 42  # the message sits after a fake link/IP/UDP header: offsets stay absolute

@@ -21,7 +21,7 @@ import pytest
 from ipsec_inspect.crypto.esp import decrypt_esp
 from ipsec_inspect.crypto.keys import SaKey
 from ipsec_inspect.crypto.offload import BatchResult, DecryptPool, WorkerState, decrypt_batch
-from ipsec_inspect.session import Analysis, load_keys
+from ipsec_inspect.pipeline.session import Analysis, load_keys
 from ipsec_inspect.sources.capture_file import CaptureReader
 from ipsec_inspect.wire.decoder import Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator

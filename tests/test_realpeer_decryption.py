@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ipsec_inspect.records import EspPacket, IkeMessage
-from ipsec_inspect.session import open_records
+from ipsec_inspect.core.records import EspPacket, IkeMessage
+from ipsec_inspect.pipeline.session import open_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from ipsec_inspect.core.records import DeleteBody, IkeMessage
 from ipsec_inspect.lifecycle.model import Certainty, Reason, Stage
 from ipsec_inspect.lifecycle.tracker import TrackerResult
-from ipsec_inspect.records import DeleteBody, IkeMessage
-from ipsec_inspect.session import Analysis, open_records
+from ipsec_inspect.pipeline.session import Analysis, open_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p.parent for p in (ROOT / "samples" / "realpeer").glob("*/truth.json"))

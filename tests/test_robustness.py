@@ -24,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Malformed, Record
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.crypto.keys import KeyStore
 from ipsec_inspect.lifecycle.tracker import Tracker
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Malformed, Record
+from ipsec_inspect.pipeline.records import read_records
 from ipsec_inspect.sources.capture_file import CaptureReader
 from tests.sample_corpus import SAMPLES, label, sample_captures, shared_captures
 

@@ -11,9 +11,9 @@ import argparse
 import ipaddress
 from dataclasses import dataclass
 
-from ipsec_inspect.cli import InputError
+from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
-from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.wire.decoder import DecodeOptions
 
 

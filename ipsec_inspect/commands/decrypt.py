@@ -13,8 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import add_capture_arguments, decode_options
+from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.records import EspPacket, Record
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.export.plaintext_pcap import (
     LINKTYPE_RAW,
@@ -24,8 +25,7 @@ from ipsec_inspect.export.plaintext_pcap import (
     plaintext_ip_packet,
     rebuild_frame,
 )
-from ipsec_inspect.records import EspPacket, Record
-from ipsec_inspect.session import load_keys
+from ipsec_inspect.pipeline.session import load_keys
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
 from ipsec_inspect.wire.decoder import Decoder
 

@@ -12,21 +12,21 @@ import sys
 from contextlib import ExitStack
 from typing import Any, TextIO
 
-from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_tracker_arguments,
     decode_options,
     tracker_config,
 )
+from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.export.psk_crack import write_psk_crack
 from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
 from ipsec_inspect.lifecycle.events import event_to_json
 from ipsec_inspect.lifecycle.tracker import TrackerResult
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.plugins import hooks as plugin_hooks
 from ipsec_inspect.plugins.api import Exporter, ExportInput
 from ipsec_inspect.plugins.registry import describe_exception
-from ipsec_inspect.session import Analysis
 
 NAME = "export"
 HELP = "write the SA lifecycle timeline (stages, findings) as JSON, or a plugin's format"

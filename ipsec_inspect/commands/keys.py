@@ -12,14 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ipsec_inspect.cli import EXIT_USAGE, InputError
 from ipsec_inspect.commands._common import decode_options
+from ipsec_inspect.core.errors import EXIT_USAGE, InputError
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.crypto.keyfiles.toml_keys import write_toml
 from ipsec_inspect.crypto.keyfiles.wireshark import write_wireshark
 from ipsec_inspect.crypto.keys import KeySource, KeyStore
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.session import load_keys
+from ipsec_inspect.pipeline.records import read_records
+from ipsec_inspect.pipeline.session import load_keys
 from ipsec_inspect.sources.capture_file import CaptureError
 
 NAME = "keys"

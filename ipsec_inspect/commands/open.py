@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ipsec_inspect.commands._common import add_capture_arguments, decode_options
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 
 NAME = "open"
 HELP = "open a capture in the terminal UI (SA tree, timeline, packets, findings, keys)"

@@ -12,8 +12,8 @@ from ipsec_inspect.commands._common import (
     add_filter_arguments,
     decode_options,
 )
-from ipsec_inspect.describe import endpoint, info_text, protocol_label, record_json
-from ipsec_inspect.session import open_records
+from ipsec_inspect.pipeline.describe import endpoint, info_text, protocol_label, record_json
+from ipsec_inspect.pipeline.session import open_records
 
 NAME = "packets"
 HELP = "list IPsec packets one per line (or every field as JSON lines)"

@@ -1,7 +1,7 @@
 """``ipsec-inspect sniff``: capture an interface and watch SAs come and go.
 
 Frames from a live source (:mod:`ipsec_inspect.sources.live`) go through the same
-:class:`~ipsec_inspect.session.Analysis` as a file, built with ``keep_index=False`` so that
+:class:`~ipsec_inspect.pipeline.session.Analysis` as a file, built with ``keep_index=False`` so that
 memory grows with the number of SAs, not of packets: an endless capture stays bounded.
 With ``--write`` every frame is also saved to pcapng (optionally a ring of files).
 
@@ -26,7 +26,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import (
     add_decode_arguments,
     add_key_arguments,
@@ -34,9 +33,10 @@ from ipsec_inspect.commands._common import (
     decode_options,
     tracker_config,
 )
+from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.export.timeline import build_timeline, rfc3339
 from ipsec_inspect.lifecycle.events import TrackerEvent, event_to_json
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.sources.capture_file import RawFrame
 from ipsec_inspect.sources.live import (
     BACKENDS,

@@ -29,7 +29,7 @@ from ipsec_inspect.export.summary_text import render_summary
 from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
 from ipsec_inspect.lifecycle.tracker import TrackerResult
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 
 NAME = "summary"
 HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and findings"

@@ -19,6 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from ipsec_inspect.core.records import (
+    AhPacket,
+    EncryptedBody,
+    EspDecryption,
+    EspPacket,
+    IkeMessage,
+    ParseError,
+    Record,
+)
 from ipsec_inspect.crypto import ah as ah_crypto
 from ipsec_inspect.crypto.derive import Candidates, DeriveEvents, KeyDeriver
 from ipsec_inspect.crypto.esp import EsnTracker, decrypt_esp, good_result_traits
@@ -40,15 +49,6 @@ from ipsec_inspect.crypto.ike_decrypt import (
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore, SaKey
 from ipsec_inspect.ipsec import ikev1 as ikev1_dissector
 from ipsec_inspect.ipsec import ikev2 as ikev2_dissector
-from ipsec_inspect.records import (
-    AhPacket,
-    EncryptedBody,
-    EspDecryption,
-    EspPacket,
-    IkeMessage,
-    ParseError,
-    Record,
-)
 
 STATUS_NO_KEY = "no-key"
 STATUS_FRAGMENT = "fragment"

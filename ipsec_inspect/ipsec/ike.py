@@ -13,10 +13,7 @@ import struct
 from enum import Enum
 from typing import Any
 
-from ipsec_inspect.ipsec import ikev1, ikev2
-from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.ipsec.ike_common import fld, named
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     EncryptedBody,
     Field,
     IkeHeader,
@@ -25,6 +22,9 @@ from ipsec_inspect.records import (
     PacketMeta,
     ParseError,
 )
+from ipsec_inspect.ipsec import ikev1, ikev2
+from ipsec_inspect.ipsec import registry as reg
+from ipsec_inspect.ipsec.ike_common import fld, named
 
 HEADER_LEN = 28
 _HDR = struct.Struct("!8s8sBBBBII")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
+from ipsec_inspect.core.buffer import Reader
+from ipsec_inspect.core.records import Attribute, Field, IkePayload, Proposal, Transform
 from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.records import Attribute, Field, IkePayload, Proposal, Transform
-from ipsec_inspect.wire.buffer import Reader
 
 #: "more transforms follow" in a transform's first byte (IKEv1 next payload, IKEv2 last)
 MORE_TRANSFORMS = 3

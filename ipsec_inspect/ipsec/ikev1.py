@@ -13,21 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.ipsec.ike_common import (
-    DerError,
-    address_text,
-    bogus_payload,
-    fld,
-    identity_text,
-    named,
-    parse_attributes,
-    parse_proposal,
-)
-from ipsec_inspect.ipsec.registry.ikev1 import SITUATION_BITS
-from ipsec_inspect.ipsec.vendor_ids import is_nat_t_draft, vendor_id_name
-from ipsec_inspect.plugins import hooks as plugin_hooks
-from ipsec_inspect.records import (
+from ipsec_inspect.core.buffer import Reader, Truncated
+from ipsec_inspect.core.records import (
     CertBody,
     ConfigBody,
     DeleteBody,
@@ -46,7 +33,20 @@ from ipsec_inspect.records import (
     Transform,
     VendorIdBody,
 )
-from ipsec_inspect.wire.buffer import Reader, Truncated
+from ipsec_inspect.ipsec import registry as reg
+from ipsec_inspect.ipsec.ike_common import (
+    DerError,
+    address_text,
+    bogus_payload,
+    fld,
+    identity_text,
+    named,
+    parse_attributes,
+    parse_proposal,
+)
+from ipsec_inspect.ipsec.registry.ikev1 import SITUATION_BITS
+from ipsec_inspect.ipsec.vendor_ids import is_nat_t_draft, vendor_id_name
+from ipsec_inspect.plugins import hooks as plugin_hooks
 
 K = "ikev1"
 _HEADER = 4

@@ -12,20 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.ipsec.ike_common import (
-    DerError,
-    address_text,
-    bogus_payload,
-    fld,
-    identity_text,
-    named,
-    parse_attributes,
-    parse_proposal,
-)
-from ipsec_inspect.ipsec.vendor_ids import vendor_id_name
-from ipsec_inspect.plugins import hooks as plugin_hooks
-from ipsec_inspect.records import (
+from ipsec_inspect.core.buffer import Reader, Truncated
+from ipsec_inspect.core.records import (
     Attribute,
     AuthBody,
     CertBody,
@@ -49,7 +37,19 @@ from ipsec_inspect.records import (
     TsBody,
     VendorIdBody,
 )
-from ipsec_inspect.wire.buffer import Reader, Truncated
+from ipsec_inspect.ipsec import registry as reg
+from ipsec_inspect.ipsec.ike_common import (
+    DerError,
+    address_text,
+    bogus_payload,
+    fld,
+    identity_text,
+    named,
+    parse_attributes,
+    parse_proposal,
+)
+from ipsec_inspect.ipsec.vendor_ids import vendor_id_name
+from ipsec_inspect.plugins import hooks as plugin_hooks
 
 K = "ikev2"
 SK = 46

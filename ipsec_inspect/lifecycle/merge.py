@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 
-from ipsec_inspect.lifecycle.findings import evaluate
+from ipsec_inspect.audit.findings import evaluate
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, Event, IkeSa, Reason, Stage
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
 from ipsec_inspect.lifecycle.tracker import (

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ipsec_inspect.records import Field
-from ipsec_inspect.wire.buffer import Reader
+from ipsec_inspect.core.buffer import Reader
+from ipsec_inspect.core.records import Field
 
 if TYPE_CHECKING:
+    from ipsec_inspect.audit.rules import Rule
+    from ipsec_inspect.core.records import Record
     from ipsec_inspect.crypto.keys import KeyStore
-    from ipsec_inspect.lifecycle.rules import Rule
     from ipsec_inspect.lifecycle.tracker import TrackerResult
-    from ipsec_inspect.records import Record
     from ipsec_inspect.wire.decoder import DecodeOptions
 
 FieldDecoder = Callable[[Reader, list[Field]], None]
@@ -85,7 +85,7 @@ class ExportInput:
 
     def records(self) -> Iterator[Record]:
         """The capture's records in frame order, decrypted where the keys allow."""
-        from ipsec_inspect.session import RecordStream
+        from ipsec_inspect.pipeline.session import RecordStream
 
         yield from RecordStream(self.path, self.options, self.keystore)
 

@@ -94,7 +94,7 @@ def key_loader(name: str) -> Callable[[str, str], KeyStore] | None:
 
 
 def rules() -> tuple[Any, ...]:
-    """Plugin audit rules (rows shaped like :class:`ipsec_inspect.lifecycle.rules.Rule`)."""
+    """Plugin audit rules (rows shaped like :class:`ipsec_inspect.audit.rules.Rule`)."""
     reg = _SLOT.registry
     return () if reg is None else reg.active_rules()
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ipsec_inspect.core.buffer import Reader
+from ipsec_inspect.core.records import Field
 from ipsec_inspect.plugins.api import (
     Exporter,
     FieldDecoder,
@@ -21,12 +23,10 @@ from ipsec_inspect.plugins.api import (
     PayloadType,
     PluginContext,
 )
-from ipsec_inspect.records import Field
-from ipsec_inspect.wire.buffer import Reader
 
 if TYPE_CHECKING:
+    from ipsec_inspect.audit.findings import Verdict
     from ipsec_inspect.crypto.keys import KeyStore
-    from ipsec_inspect.lifecycle.findings import Verdict
     from ipsec_inspect.lifecycle.tracker import TrackerResult
 
 

@@ -22,10 +22,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ipsec_inspect.ipsec.ah import dissect_ah
-from ipsec_inspect.ipsec.esp import dissect_esp
-from ipsec_inspect.ipsec.ike import dissect_ike, looks_like_ike
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     Malformed,
     NatKeepalive,
     PacketMeta,
@@ -33,6 +30,9 @@ from ipsec_inspect.records import (
     Record,
     Transport,
 )
+from ipsec_inspect.ipsec.ah import dissect_ah
+from ipsec_inspect.ipsec.esp import dissect_esp
+from ipsec_inspect.ipsec.ike import dissect_ike, looks_like_ike
 from ipsec_inspect.wire.reassembly import FragmentReassembler
 from ipsec_inspect.wire.tcp_encap import TcpEncapStreams
 

@@ -4,8 +4,8 @@ from collections.abc import Iterable
 
 import pytest
 
+from ipsec_inspect.core.records import Record
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
-from ipsec_inspect.records import Record
 
 
 def track(

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from ipsec_inspect.lifecycle.findings import Outcome
-from ipsec_inspect.lifecycle.rules import RULES
-from ipsec_inspect.records import AhPacket, Record
+from ipsec_inspect.audit.findings import Outcome
+from ipsec_inspect.audit.rules import RULES
+from ipsec_inspect.core.records import AhPacket, Record
 
 from .builders import (
     A,

@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_inspect.audit.findings import Severity, fail
+from ipsec_inspect.audit.rules import Rule
 from ipsec_inspect.cli import main
+from ipsec_inspect.core.buffer import Reader
+from ipsec_inspect.core.records import Field, IkeMessage
 from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.crypto.keyfiles.toml_keys import load_toml
 from ipsec_inspect.ipsec.ikev2 import parse_payload_chain
-from ipsec_inspect.lifecycle.findings import Severity, fail
 from ipsec_inspect.lifecycle.model import Stage
-from ipsec_inspect.lifecycle.rules import Rule
+from ipsec_inspect.pipeline.session import open_records
 from ipsec_inspect.plugins import hooks
 from ipsec_inspect.plugins.api import PluginContext
 from ipsec_inspect.plugins.registry import PluginRegistry
-from ipsec_inspect.records import Field, IkeMessage
-from ipsec_inspect.session import open_records
-from ipsec_inspect.wire.buffer import Reader
 
 from .conftest import SAMPLES
 
@@ -93,9 +93,9 @@ def test_truncated_private_body_is_a_parse_problem_not_a_plugin_failure() -> Non
 
 
 RAISING_RULE = """
-from ipsec_inspect.lifecycle.findings import Severity
+from ipsec_inspect.audit.findings import Severity
 from ipsec_inspect.lifecycle.model import Stage
-from ipsec_inspect.lifecycle.rules import Rule
+from ipsec_inspect.audit.rules import Rule
 
 def _check(sa, result):
     raise ZeroDivisionError("division by zero in a site rule")
@@ -148,7 +148,7 @@ def test_a_rule_row_from_a_plugin_fails_like_a_builtin() -> None:
     )  # type: ignore[arg-type]
     registry = PluginRegistry()
     registry.add(ctx, "test", "test", object())
-    from ipsec_inspect.session import Analysis
+    from ipsec_inspect.pipeline.session import Analysis
 
     with hooks.installed(registry):
         result = Analysis(str(SAMPLES / "ikev1-main-quick.pcap")).run()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from ipsec_inspect.core.records import IkeMessage, VendorIdBody
+from ipsec_inspect.pipeline.session import Analysis, open_records
 from ipsec_inspect.plugins import hooks
 from ipsec_inspect.plugins.registry import PluginRegistry
-from ipsec_inspect.records import IkeMessage, VendorIdBody
-from ipsec_inspect.session import Analysis, open_records
 
 from .conftest import SAMPLES, shared
 

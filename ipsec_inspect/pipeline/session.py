@@ -16,17 +16,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
-from ipsec_inspect.cli import InputError
-from ipsec_inspect.lifecycle.events import TrackerEvent
-from ipsec_inspect.lifecycle.tracker import (
-    FastCounter,
-    FastPlainCounter,
-    Tracker,
-    TrackerConfig,
-    TrackerResult,
-)
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.records import (
+from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.records import (
     AhPacket,
     CaptureWarning,
     EspDecryption,
@@ -36,6 +27,15 @@ from ipsec_inspect.records import (
     NatKeepalive,
     Record,
 )
+from ipsec_inspect.lifecycle.events import TrackerEvent
+from ipsec_inspect.lifecycle.tracker import (
+    FastCounter,
+    FastPlainCounter,
+    Tracker,
+    TrackerConfig,
+    TrackerResult,
+)
+from ipsec_inspect.pipeline.records import read_records
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
 from ipsec_inspect.sources.frame_store import FrameStore
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
@@ -44,7 +44,7 @@ from ipsec_inspect.wire.fast_esp import esp_locator
 if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start-up
     from ipsec_inspect.crypto.decryptor import Decryptor, FastEspSa
     from ipsec_inspect.crypto.keys import KeyStore
-    from ipsec_inspect.offload_feed import Frame, OffloadFeed
+    from ipsec_inspect.pipeline.offload_feed import Frame, OffloadFeed
 
 #: One ESP SA's fast lane: its decryption (None without keys), the tracker's counter
 #: taking a decryption result and the one taking plain values, and the SA's flow id.
@@ -493,7 +493,7 @@ class Analysis:
             workers = 2 if _usable_cores() >= 2 and size >= _OFFLOAD_MIN_BYTES else 0
         if workers <= 0:
             return None
-        from ipsec_inspect.offload_feed import OffloadFeed
+        from ipsec_inspect.pipeline.offload_feed import OffloadFeed
 
         return OffloadFeed(
             self.decoder.udp_special, workers, lanes, index, on_batch, **self.offload_options

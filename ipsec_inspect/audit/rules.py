@@ -4,7 +4,7 @@ Why rows: a reviewer reads the table, not the code, and a site adding or re-grad
 changes one row. Rule ids follow ``../shared/reference/audit-rules.md``; algorithm numbers
 are IKEv2 transform numbers (the tracker maps IKEv1 attributes onto them, see
 :mod:`ipsec_inspect.lifecycle.suites`). Each check takes an SA and the whole result and
-returns a :class:`~ipsec_inspect.lifecycle.findings.Verdict`, or None where the rule does
+returns a :class:`~ipsec_inspect.audit.findings.Verdict`, or None where the rule does
 not apply to that SA at all (an IKEv1 rule on an IKEv2 SA).
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ipsec_inspect.audit.findings import Severity, Verdict, fail, passed, unseen
 from ipsec_inspect.lifecycle import suites
-from ipsec_inspect.lifecycle.findings import Severity, Verdict, fail, passed, unseen
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Stage
 
 if TYPE_CHECKING:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipsec_inspect.ipsec.ah import ah_fields, summarize_ah
-from ipsec_inspect.ipsec.esp import esp_fields, summarize_esp
-from ipsec_inspect.ipsec.ike import ike_to_json, summarize_ike
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     AhPacket,
     EspPacket,
     IkeMessage,
@@ -21,6 +18,9 @@ from ipsec_inspect.records import (
     PacketMeta,
     Record,
 )
+from ipsec_inspect.ipsec.ah import ah_fields, summarize_ah
+from ipsec_inspect.ipsec.esp import esp_fields, summarize_esp
+from ipsec_inspect.ipsec.ike import ike_to_json, summarize_ike
 
 
 def protocol_label(r: Record) -> str:

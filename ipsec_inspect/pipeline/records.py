@@ -1,6 +1,6 @@
 """Capture file → records: the first half of the pipeline as one streaming call.
 
-Why a separate module from :mod:`ipsec_inspect.session`: commands that only need records
+Why a separate module from :mod:`ipsec_inspect.pipeline.session`: commands that only need records
 (``packets``, ``summary``, conformance tests, the fuzz test) should not pay for
 decryption or lifecycle tracking, and this function is the one place that knows how a
 capture reader and a decoder fit together.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-from ipsec_inspect.records import CaptureWarning, Record
+from ipsec_inspect.core.records import CaptureWarning, Record
 from ipsec_inspect.sources.capture_file import CaptureInfo, CaptureReader
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 

@@ -1,4 +1,4 @@
-"""Audit findings: running the rule table of :mod:`ipsec_inspect.lifecycle.rules`.
+"""Audit findings: running the rule table of :mod:`ipsec_inspect.audit.rules`.
 
 Why three outcomes: a capture that does not show something cannot vouch for it. Every rule
 answers ``fail`` (with the frames that show it), ``pass`` (the capture shows it is fine) or
@@ -82,7 +82,7 @@ def evaluate(result: TrackerResult) -> list[Finding]:
     The built-in rules come first, then those of the installed plugins (same row shape;
     a plugin rule that raises is reported against its plugin and skipped).
     """
-    from ipsec_inspect.lifecycle.rules import RULES
+    from ipsec_inspect.audit.rules import RULES
     from ipsec_inspect.plugins import hooks as plugin_hooks
 
     out: list[Finding] = []
