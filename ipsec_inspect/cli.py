@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
-    """Load and install the plugins once, explicitly; failures are reported, never fatal."""
+    """Load the plugins once, explicitly; failures are reported, never fatal."""
     if args.no_plugins:
         return None
     from ipsec_inspect.plugins.loader import load_plugins
@@ -90,21 +90,28 @@ def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
     return registry
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from ipsec_inspect.plugins import hooks as plugin_hooks
+def _compose(args: argparse.Namespace, registry: PluginRegistry | None) -> None:
+    """The run's extension tables, composed once and handed to the command in ``args``."""
+    from ipsec_inspect.export.json_exporter import BUILTIN_EXPORTERS
+    from ipsec_inspect.plugins.compose import compose_extensions
 
+    args.plugin_registry = registry
+    args.extensions = compose_extensions(registry, BUILTIN_EXPORTERS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.no_plugins and args.policy:
         parser.error("--policy needs plugins (it names a plugin's policy); drop --no-plugins")
     try:
         registry = _load_plugins(args)
+        _compose(args, registry)
     except InputError as e:
         print(f"ipsec-inspect: {e}", file=sys.stderr)
         return EXIT_INPUT
     try:
-        with plugin_hooks.installed(registry):
-            return int(args._run(args))
+        return int(args._run(args))
     except InputError as e:
         print(f"ipsec-inspect: {e}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,22 +1,22 @@
-"""Audit findings: running the rule table of :mod:`ipsec_inspect.audit.rules`.
+"""Audit findings: what a rule says about an SA (:class:`Verdict`) and the finding it becomes.
 
 Why three outcomes: a capture that does not show something cannot vouch for it. Every rule
 answers ``fail`` (with the frames that show it), ``pass`` (the capture shows it is fine) or
 ``not_observable`` (encrypted without keys, never negotiated in the capture, no traffic) —
 and never ``pass`` for what was not seen. Findings are derived from the final SA model, so
 they are recomputed (not merged) after :func:`ipsec_inspect.lifecycle.merge.merge`.
+
+Running the rules is :func:`ipsec_inspect.audit.run.audit`; this module holds only the
+records, so the rule table can import them without the two modules importing each other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ipsec_inspect.lifecycle.model import Certainty, Stage
-
-if TYPE_CHECKING:
-    from ipsec_inspect.lifecycle.tracker import TrackerResult
 
 
 class Outcome(StrEnum):
@@ -74,39 +74,3 @@ class Finding:
     frames: list[int]
     certainty: Certainty
     values: dict[str, Any] = field(default_factory=dict)
-
-
-def evaluate(result: TrackerResult) -> list[Finding]:
-    """Every rule against every SA of its scope, in rule order then SA order.
-
-    The built-in rules come first, then those of the installed plugins (same row shape;
-    a plugin rule that raises is reported against its plugin and skipped).
-    """
-    from ipsec_inspect.audit.rules import RULES
-    from ipsec_inspect.plugins import hooks as plugin_hooks
-
-    out: list[Finding] = []
-    for rule in RULES + plugin_hooks.rules():
-        subjects: list[Any] = list(
-            result.ike_sas.values() if rule.scope == "ike" else result.child_sas.values()
-        )
-        for sa in subjects:
-            v = rule.check(sa, result)
-            if v is None:
-                continue
-            out.append(
-                Finding(
-                    rule.id,
-                    rule.title,
-                    v.outcome,
-                    rule.severity,
-                    rule.reference,
-                    sa.uid,
-                    rule.stage,
-                    v.detail,
-                    v.frames,
-                    v.certainty,
-                    v.values,
-                )
-            )
-    return out

@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.extensions import Extensions
 from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.wire.decoder import DecodeOptions
@@ -126,8 +127,25 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def extensions_of(args: argparse.Namespace) -> Extensions:
+    """The run's extension tables, composed by the CLI at start-up (``cli._compose``);
+    a command run without the CLI (a test) gets the core's tables and no plugin."""
+    ext = getattr(args, "extensions", None)
+    if ext is None:
+        from ipsec_inspect.export.json_exporter import BUILTIN_EXPORTERS
+        from ipsec_inspect.plugins.compose import compose_extensions
+
+        ext = compose_extensions(None, BUILTIN_EXPORTERS)
+        args.extensions = ext
+    return ext
+
+
 def decode_options(args: argparse.Namespace) -> DecodeOptions:
-    opts = DecodeOptions(ike_heuristic=not getattr(args, "no_ike_heuristic", False))
+    """Decoding as the user asked, with the run's dissector extension tables."""
+    opts = DecodeOptions(
+        ike_heuristic=not getattr(args, "no_ike_heuristic", False),
+        extension_tables=extensions_of(args).dissectors,
+    )
     for rule in getattr(args, "decode_as", []) or []:
         try:
             opts.add_decode_as(rule)

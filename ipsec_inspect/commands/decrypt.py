@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options
+from ipsec_inspect.commands._common import add_capture_arguments, decode_options, extensions_of
 from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.core.records import EspPacket, Record
 from ipsec_inspect.crypto.decryptor import Decryptor
@@ -103,14 +103,14 @@ def _single_esp(records: list[Record]) -> EspPacket | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = load_keys(args.keys)
+    store = load_keys(args.keys, extensions_of(args).key_formats)
     options = decode_options(args)
     out_path = Path(args.output)
     try:
         reader = CaptureReader(args.capture)
     except CaptureError as e:
         raise InputError(str(e)) from None
-    decryptor = Decryptor(store)
+    decryptor = Decryptor(store, extension_tables=options.extension_tables)
     rewriter = _Rewriter(decryptor, Decoder(options), Decoder(options))
     skipped: list[int] = []
     try:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ipsec_inspect.commands._common import decode_options
+from ipsec_inspect.commands._common import decode_options, extensions_of
 from ipsec_inspect.core.errors import EXIT_USAGE, InputError
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.crypto.keyfiles.toml_keys import write_toml
@@ -49,9 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decryptor:
     """Run the capture through decryption so that every derivable key lands in ``store``."""
-    decryptor = Decryptor(store)
+    options = decode_options(args)
+    decryptor = Decryptor(store, extension_tables=options.extension_tables)
     try:
-        for record in read_records(capture, decode_options(args)):
+        for record in read_records(capture, options):
             decryptor.process(record)
     except CaptureError as e:
         raise InputError(str(e)) from None
@@ -59,7 +60,7 @@ def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decry
 
 
 def run(args: argparse.Namespace) -> int:
-    store = load_keys(args.keys)
+    store = load_keys(args.keys, extensions_of(args).key_formats)
     decryptor = known_keys(args.capture, store, args)
     out = Path(args.out)
     derived = sum(k.source is KeySource.DERIVED for k in store.sa_keys()) + sum(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options
+from ipsec_inspect.commands._common import add_capture_arguments, decode_options, extensions_of
 from ipsec_inspect.pipeline.session import Analysis
 
 NAME = "open"
@@ -23,7 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     analysis = Analysis(
-        args.capture, decode_options(args), args.keys, decrypt_workers=args.decrypt_workers
+        args.capture,
+        decode_options(args),
+        args.keys,
+        decrypt_workers=args.decrypt_workers,
+        extensions=extensions_of(args),
     )
     analysis.open().close()  # raises InputError (exit 3) for a missing or non-capture file
     from ipsec_inspect.tui.app import InspectorApp

@@ -31,6 +31,7 @@ from ipsec_inspect.commands._common import (
     add_key_arguments,
     add_tracker_arguments,
     decode_options,
+    extensions_of,
     tracker_config,
 )
 from ipsec_inspect.core.errors import InputError
@@ -239,7 +240,14 @@ def _tui_app() -> Any:
 def run(args: argparse.Namespace) -> int:
     _check(args)
     config = tracker_config(args)
-    analysis = Analysis(None, decode_options(args), args.keys, config, keep_index=False)
+    analysis = Analysis(
+        None,
+        decode_options(args),
+        args.keys,
+        config,
+        keep_index=False,
+        extensions=extensions_of(args),
+    )
     on_terminal = sys.stdout.isatty() and not args.events
     with ExitStack() as stack:
         writer: PcapngWriter | None = None

@@ -23,6 +23,7 @@ from ipsec_inspect.commands._common import (
     add_filter_arguments,
     add_tracker_arguments,
     decode_options,
+    extensions_of,
     tracker_config,
 )
 from ipsec_inspect.export.summary_text import render_summary
@@ -172,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         tracker_config(args),
         keep_index=False,
         decrypt_workers=args.decrypt_workers,
+        extensions=extensions_of(args),
     )
     result = filtered(analysis.run(), keep)
     info = analysis.info

@@ -441,13 +441,11 @@ class Tracker:
         return count
 
     def result(self) -> TrackerResult:
-        from ipsec_inspect.audit.findings import evaluate
-
-        res = TrackerResult(
+        """The SA model so far; ``findings`` stays empty (the audit runs on this result,
+        ``audit.run.audit``)."""
+        return TrackerResult(
             self._ike, self._child, self._errors, self._stats, self.config, self._end
         )
-        res.findings = evaluate(res)
-        return res
 
     # ------------------------------------------------------------------ helpers
 

@@ -4,10 +4,16 @@ Why: every consumer needs the same sequence — open the capture (turning "missi
 or "not a capture" into one clear sentence), load the keys (reporting bad rows per file
 and line), decode, decrypt — and the same bookkeeping of what went wrong along the way.
 Layers below know nothing of each other; this module is where they meet.
+
+The run's extension tables (``core.extensions.Extensions``, composed at start-up) come in
+here and are handed down: the dissector tables to every decoder and the decryptor
+(through ``DecodeOptions.extension_tables``), the key formats to key loading, the rules
+to the audit, which runs on the tracker's result once tracking is done.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from array import array
@@ -16,7 +22,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
+from ipsec_inspect.audit.rules import RULES
+from ipsec_inspect.audit.run import audit
 from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.extensions import Extensions, KeyFormat
 from ipsec_inspect.core.records import (
     AhPacket,
     CaptureWarning,
@@ -51,8 +60,12 @@ if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start
 _Lane = tuple["FastEspSa | None", FastCounter, FastPlainCounter, int]
 
 
-def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
-    """All key files into one store; an unreadable path is an input error."""
+def load_keys(
+    paths: Sequence[str | os.PathLike[str]], formats: Sequence[KeyFormat] = ()
+) -> KeyStore:
+    """All key files into one store; an unreadable path is an input error.
+
+    ``formats``: key formats added by extensions, tried after the built-in ones."""
     from ipsec_inspect.crypto.keyfiles.detect import load_key_path
     from ipsec_inspect.crypto.keys import KeyStore
 
@@ -61,7 +74,7 @@ def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
         if not os.path.exists(p):
             raise InputError(f"{os.fspath(p)}: no such key file or folder")
         try:
-            store.merge(load_key_path(os.fspath(p)))
+            store.merge(load_key_path(os.fspath(p), formats))
         except (OSError, ValueError) as e:
             raise InputError(f"{os.fspath(p)}: cannot read keys ({e})") from None
     return store
@@ -98,7 +111,7 @@ class RecordStream:
         if self.keys is not None:
             from ipsec_inspect.crypto.decryptor import Decryptor
 
-            self.decryptor = Decryptor(self.keys)
+            self.decryptor = Decryptor(self.keys, extension_tables=self.options.extension_tables)
         try:
             self._iter = read_records(
                 self.path,
@@ -151,9 +164,21 @@ def open_records(
     path: str | os.PathLike[str],
     options: DecodeOptions | None = None,
     key_paths: Sequence[str] = (),
+    extensions: Extensions | None = None,
 ) -> RecordStream:
-    keys = load_keys(key_paths) if key_paths else None
-    return RecordStream(os.fspath(path), options or DecodeOptions(), keys)
+    """The records of a capture, decrypted where the keys allow; ``extensions``: the run's
+    tables (their dissector tables replace those of ``options``)."""
+    options = _with_tables(options or DecodeOptions(), extensions)
+    formats = extensions.key_formats if extensions is not None else ()
+    keys = load_keys(key_paths, formats) if key_paths else None
+    return RecordStream(os.fspath(path), options, keys)
+
+
+def _with_tables(options: DecodeOptions, extensions: Extensions | None) -> DecodeOptions:
+    """``options`` carrying the dissector tables of ``extensions`` (unchanged without)."""
+    if extensions is None or options.extension_tables is extensions.dissectors:
+        return options
+    return dataclasses.replace(options, extension_tables=extensions.dissectors)
 
 
 # --------------------------------------------------------------------------- full analysis
@@ -225,12 +250,19 @@ class Analysis:
         fast_lane: bool = True,
         decrypt_workers: int | None = None,
         offload_options: dict[str, int] | None = None,
+        extensions: Extensions | None = None,
     ) -> None:
         self.path = path
-        self.options = options or DecodeOptions()
+        # The run's extension tables; without, the built-in rules and nothing else.
+        self.extensions = extensions if extensions is not None else Extensions(rules=RULES)
+        self.options = _with_tables(options or DecodeOptions(), extensions)
         self.key_paths = list(key_paths)
         self.keys = (
-            keys if keys is not None else (load_keys(self.key_paths) if self.key_paths else None)
+            keys
+            if keys is not None
+            else (
+                load_keys(self.key_paths, self.extensions.key_formats) if self.key_paths else None
+            )
         )
         self.config = config or TrackerConfig()
         self.keep_index = keep_index
@@ -246,7 +278,7 @@ class Analysis:
         if self.keys is not None:
             from ipsec_inspect.crypto.decryptor import Decryptor
 
-            self.decryptor = Decryptor(self.keys)
+            self.decryptor = Decryptor(self.keys, extension_tables=self.options.extension_tables)
         self.tracker = Tracker(self.config)
         self.index = PacketIndex()
         self.flow_ids: dict[tuple[object, ...], int] = {}
@@ -325,7 +357,7 @@ class Analysis:
             self.warnings.append(CaptureWarning(frame, problem))
         end = self.info.last_time if self.info is not None else None
         events = self.tracker.finish(end)
-        self._result = self.tracker.result()
+        self._result = audit(self.tracker.result(), self.extensions.rules)
         self.finished = True
         return events
 
@@ -511,9 +543,14 @@ class Analysis:
         return (sa, count, plain, flow) if sa is not None else None
 
     def result(self) -> TrackerResult:
+        """The tracked and audited result (of the whole capture once :meth:`run` is done)."""
         if self._result is None:
-            self._result = self.tracker.result()
+            self._result = audit(self.tracker.result(), self.extensions.rules)
         return self._result
+
+    def snapshot(self) -> TrackerResult:
+        """The result so far, audited, while frames are still coming (the TUI's loading view)."""
+        return audit(self.tracker.result(), self.extensions.rules)
 
     # ------------------------------------------------------------------ views' helpers
 

@@ -160,7 +160,7 @@ class InspectorApp(App[int]):
             now = self.clock()
             if p.done or now - last >= self.refresh_seconds:
                 last = now
-                snapshot = analysis.result() if p.done else analysis.tracker.result()
+                snapshot = analysis.result() if p.done else analysis.snapshot()
                 catalog = SaCatalog(snapshot, analysis.flow_keys)
             if not worker.is_cancelled:
                 self.call_from_thread(self._on_progress, analysis, p, catalog)
@@ -481,6 +481,7 @@ class InspectorApp(App[int]):
                 [*old.key_paths, path],
                 old.config,
                 decrypt_workers=old.decrypt_workers,
+                extensions=old.extensions,
             )
         except InputError as e:
             self.notify(str(e), title="bad key file", severity="error", timeout=15)

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from ipsec_inspect.audit.findings import Outcome
+from ipsec_inspect.audit.run import audit
 from ipsec_inspect.cli import main
 from ipsec_inspect.export.timeline import build_timeline, load_schema
 from ipsec_inspect.lifecycle.merge import merge
@@ -164,7 +165,9 @@ def test_merge_of_two_halves_equals_the_whole(rel, keys):
     half = len(recs) // 2
     cfg = TrackerConfig(mergeable=True)
     whole = track(recs, end, cfg)
-    merged = merge(track(recs[:half], recs[half - 1].meta.time, cfg), track(recs[half:], end, cfg))
+    merged = audit(
+        merge(track(recs[:half], recs[half - 1].meta.time, cfg), track(recs[half:], end, cfg))
+    )
     assert doc_of(merged) == doc_of(whole)
     # Streaming runs keep bounded state; their whole-capture result is the same document.
     assert doc_of(track(recs, end)) == doc_of(whole)
