@@ -9,7 +9,8 @@ import pytest
 from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.core.records import EspPacket
 from ipsec_inspect.export.timeline import build_timeline
-from ipsec_inspect.pipeline.session import Analysis, RecordKind
+from ipsec_inspect.pipeline.packet_index import RecordKind
+from ipsec_inspect.pipeline.session import Analysis
 from tests.pcapbuild import bulk_esp_capture
 
 ROOT = Path(__file__).resolve().parents[1]

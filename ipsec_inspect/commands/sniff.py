@@ -40,13 +40,12 @@ from ipsec_inspect.lifecycle.events import TrackerEvent, event_to_json
 from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.sources.capture_file import RawFrame
 from ipsec_inspect.sources.live import (
-    BACKENDS,
     DEFAULT_FILTER,
     CaptureCounters,
     LiveError,
     LiveSource,
-    open_live,
 )
+from ipsec_inspect.sources.live_backends import BACKENDS, open_live
 from ipsec_inspect.sources.pcapng_writer import PcapngWriter
 
 NAME = "sniff"

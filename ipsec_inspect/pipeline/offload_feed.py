@@ -35,7 +35,7 @@ from ipsec_inspect.core.records import EspDecryption
 from ipsec_inspect.crypto.decryptor import FastEspSa
 from ipsec_inspect.crypto.offload import DecryptPool, LaneKey
 from ipsec_inspect.lifecycle.tracker import FastPlainCounter
-from ipsec_inspect.pipeline.session import PacketIndex, RecordKind
+from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 
 #: one frame as the capture reader yields it: number, time, link type, bytes, original
 #: length, interface

@@ -44,6 +44,7 @@ from ipsec_inspect.lifecycle.tracker import (
     TrackerConfig,
     TrackerResult,
 )
+from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import read_records
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
 from ipsec_inspect.sources.frame_store import FrameStore
@@ -184,16 +185,6 @@ def _with_tables(options: DecodeOptions, extensions: Extensions | None) -> Decod
 # --------------------------------------------------------------------------- full analysis
 
 
-class RecordKind:
-    """Codes stored per record in the packet index (one byte each)."""
-
-    IKE = 0
-    ESP = 1
-    AH = 2
-    KEEPALIVE = 3
-    MALFORMED = 4
-
-
 @dataclass(slots=True)
 class Progress:
     frames: int
@@ -207,26 +198,6 @@ class Progress:
         if self.done:
             return 1.0
         return min(1.0, self.bytes_done / self.bytes_total) if self.bytes_total else 0.0
-
-
-class PacketIndex:
-    """Compact per-record columns for the packet list: a few bytes per record.
-
-    Why columns of ``array``: a million records as objects would cost hundreds of MB;
-    as arrays they cost about 20 bytes each, and a row's text is rebuilt on demand from
-    the frame (see :meth:`Analysis.record`).
-    """
-
-    def __init__(self) -> None:
-        self.frame = array("L")  # frame number
-        self.sub = array("B")  # index of the record among its frame's records
-        self.kind = array("B")  # RecordKind
-        self.time = array("d")
-        self.flow = array("L")  # flow id: see Analysis.flow_keys
-        self.flags = array("B")  # bit 0: has an error; bit 1: decrypted; bit 2: decryption failed
-
-    def __len__(self) -> int:
-        return len(self.frame)
 
 
 class Analysis:

@@ -18,7 +18,8 @@ from ipsec_inspect.core.records import IkeMessage, Record
 from ipsec_inspect.ipsec.registry import exchange_name, exchange_short_name
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
 from ipsec_inspect.pipeline.describe import endpoint, info_text, protocol_label
-from ipsec_inspect.pipeline.session import Analysis, RecordKind
+from ipsec_inspect.pipeline.packet_index import RecordKind
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.tui.catalog import KIND_NAMES, SaCatalog
 
 K = TypeVar("K")
