@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from contextlib import ExitStack
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ipsec_inspect.commands._common import (
     add_capture_arguments,
@@ -22,15 +22,11 @@ from ipsec_inspect.commands._common import (
     tracker_config,
 )
 from ipsec_inspect.core.errors import InputError
-from ipsec_inspect.core.extensions import Exporter
-from ipsec_inspect.export.json_exporter import timeline_of
-from ipsec_inspect.export.psk_crack import write_psk_crack
-from ipsec_inspect.export.timeline import load_schema, rfc3339
-from ipsec_inspect.lifecycle.events import event_to_json
-from ipsec_inspect.lifecycle.tracker import TrackerResult
-from ipsec_inspect.pipeline.export_input import ExportInput
-from ipsec_inspect.pipeline.session import Analysis
-from ipsec_inspect.plugins.registry import describe_exception
+
+if TYPE_CHECKING:  # the pipeline is imported when the command runs (start-up)
+    from ipsec_inspect.core.extensions import Exporter
+    from ipsec_inspect.lifecycle.tracker import TrackerResult
+    from ipsec_inspect.pipeline.session import Analysis
 
 NAME = "export"
 HELP = "write the SA lifecycle timeline (stages, findings) as JSON, or a plugin's format"
@@ -77,6 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _event_line(event: Any) -> str:
+    from ipsec_inspect.export.timeline import rfc3339
+    from ipsec_inspect.lifecycle.events import event_to_json
+
     obj = event_to_json(event)
     if isinstance(obj.get("time"), float):
         obj["time"] = rfc3339(obj["time"])
@@ -101,6 +100,10 @@ def _run_exporter(
     out: TextIO,
 ) -> int:
     """Run an exporter; one that raises is reported (exit 1), never a traceback."""
+    from ipsec_inspect.export.json_exporter import timeline_of
+    from ipsec_inspect.pipeline.export_input import ExportInput
+    from ipsec_inspect.plugins.registry import describe_exception
+
     data = ExportInput(
         args.capture,
         analysis.options,
@@ -125,6 +128,10 @@ def _run_exporter(
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.export.psk_crack import write_psk_crack
+    from ipsec_inspect.export.timeline import load_schema
+    from ipsec_inspect.pipeline.session import Analysis
+
     if args.schema:
         json.dump(load_schema(), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -11,16 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ipsec_inspect.commands._common import decode_options, extensions_of
 from ipsec_inspect.core.errors import EXIT_USAGE, InputError
-from ipsec_inspect.crypto.decryptor import Decryptor
-from ipsec_inspect.crypto.keyfiles.toml_keys import write_toml
-from ipsec_inspect.crypto.keyfiles.wireshark import write_wireshark
-from ipsec_inspect.crypto.keys import KeySource, KeyStore
-from ipsec_inspect.pipeline.records import read_records
-from ipsec_inspect.pipeline.session import load_keys
-from ipsec_inspect.sources.capture_file import CaptureError
+
+if TYPE_CHECKING:  # imported when the command runs: every command is imported at start-up
+    from ipsec_inspect.crypto.decryptor import Decryptor
+    from ipsec_inspect.crypto.keys import KeyStore
 
 NAME = "keys"
 HELP = "export the keys known for a capture (supplied and derived) as Wireshark tables or TOML"
@@ -49,6 +47,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decryptor:
     """Run the capture through decryption so that every derivable key lands in ``store``."""
+    from ipsec_inspect.crypto.decryptor import Decryptor
+    from ipsec_inspect.pipeline.records import read_records
+    from ipsec_inspect.sources.capture_file import CaptureError
+
     options = decode_options(args)
     decryptor = Decryptor(store, extension_tables=options.extension_tables)
     try:
@@ -60,6 +62,11 @@ def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decry
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.crypto.keyfiles.toml_keys import write_toml
+    from ipsec_inspect.crypto.keyfiles.wireshark import write_wireshark
+    from ipsec_inspect.crypto.keys import KeySource
+    from ipsec_inspect.pipeline.session import load_keys
+
     store = load_keys(args.keys, extensions_of(args).key_formats)
     decryptor = known_keys(args.capture, store, args)
     out = Path(args.out)

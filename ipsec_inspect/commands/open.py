@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 
 from ipsec_inspect.commands._common import add_capture_arguments, decode_options, extensions_of
-from ipsec_inspect.pipeline.session import Analysis
 
 NAME = "open"
 HELP = "open a capture in the terminal UI (SA tree, timeline, packets, findings, keys)"
@@ -22,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.pipeline.session import Analysis
+
     analysis = Analysis(
         args.capture,
         decode_options(args),

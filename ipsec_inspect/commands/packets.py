@@ -13,8 +13,6 @@ from ipsec_inspect.commands._common import (
     decode_options,
     extensions_of,
 )
-from ipsec_inspect.pipeline.describe import endpoint, info_text, protocol_label, record_json
-from ipsec_inspect.pipeline.session import open_records
 
 NAME = "packets"
 HELP = "list IPsec packets one per line (or every field as JSON lines)"
@@ -29,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every command module is imported to build the parser (start-up).
+    from ipsec_inspect.pipeline.describe import endpoint, info_text, protocol_label, record_json
+    from ipsec_inspect.pipeline.session import open_records
+
     keep = RecordFilter.from_args(args)
     out = sys.stdout
     jsonl = args.format == "jsonl"

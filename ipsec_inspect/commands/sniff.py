@@ -14,7 +14,6 @@ writes — flushed as they happen, then one last line holding the export documen
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import signal
 import sys
@@ -24,7 +23,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ipsec_inspect.commands._common import (
     add_decode_arguments,
@@ -38,15 +37,12 @@ from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.export.timeline import build_timeline, rfc3339
 from ipsec_inspect.lifecycle.events import TrackerEvent, event_to_json
 from ipsec_inspect.pipeline.session import Analysis
-from ipsec_inspect.sources.capture_file import RawFrame
-from ipsec_inspect.sources.live import (
-    DEFAULT_FILTER,
-    CaptureCounters,
-    LiveError,
-    LiveSource,
-)
-from ipsec_inspect.sources.live_backends import BACKENDS, open_live
-from ipsec_inspect.sources.pcapng_writer import PcapngWriter
+from ipsec_inspect.sources.live_backends import BACKENDS
+
+if TYPE_CHECKING:  # the live sources are imported when the command runs (start-up)
+    from ipsec_inspect.sources.capture_file import RawFrame
+    from ipsec_inspect.sources.live import CaptureCounters, LiveSource
+    from ipsec_inspect.sources.pcapng_writer import PcapngWriter
 
 NAME = "sniff"
 HELP = "capture an interface live and follow its SAs (TUI, or events as JSON lines)"
@@ -180,6 +176,8 @@ def _final_document(
     writer: PcapngWriter | None,
     reason: str,
 ) -> dict[str, Any]:
+    from ipsec_inspect.sources.live import DEFAULT_FILTER
+
     result = analysis.result()
     stats = result.stats
     capture = {
@@ -237,6 +235,10 @@ def _tui_app() -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.sources.live import LiveError
+    from ipsec_inspect.sources.live_backends import open_live
+    from ipsec_inspect.sources.pcapng_writer import PcapngWriter
+
     _check(args)
     config = tracker_config(args)
     analysis = Analysis(
@@ -349,6 +351,8 @@ def _css_of(app_class: Any) -> Any:
     css = getattr(app_class, "CSS_PATH", None)
     if not isinstance(css, str | Path) or Path(css).is_absolute():
         return css
+    import inspect
+
     return Path(inspect.getfile(app_class)).with_name(str(css))
 
 

@@ -2,14 +2,17 @@
 
 Why a module of its own: the factory knows both backends, and each backend imports what
 they share from :mod:`ipsec_inspect.sources.live`; with the factory there, the two
-backend modules imported each other. The pyshark backend is imported only when asked for.
+backend modules imported each other. Importing this module imports neither backend (the
+``sniff`` command lists :data:`BACKENDS` while the parser is built, at every start-up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ipsec_inspect.sources.live import DEFAULT_FILTER, LiveError, LiveSource, ScapySource
+if TYPE_CHECKING:
+    from ipsec_inspect.sources.live import LiveSource
 
 BACKENDS = ("scapy", "pyshark")
 
@@ -20,7 +23,9 @@ def open_live(
     backend: str = "scapy",
     on_idle: Callable[[], None] | None = None,
 ) -> LiveSource:
-    """Open a capture on ``iface`` with ``bpf`` (default :data:`DEFAULT_FILTER`)."""
+    """Open a capture on ``iface`` with ``bpf`` (default ``live.DEFAULT_FILTER``)."""
+    from ipsec_inspect.sources.live import DEFAULT_FILTER, LiveError, ScapySource
+
     expr = bpf if bpf is not None else DEFAULT_FILTER
     if backend == "scapy":
         return ScapySource(iface, expr, on_idle=on_idle)
