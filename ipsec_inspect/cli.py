@@ -113,7 +113,7 @@ def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
 
 def _compose(args: argparse.Namespace, registry: PluginRegistry | None) -> None:
     """The run's extension tables, composed once and handed to the command in ``args``."""
-    from ipsec_inspect.export.json_exporter import BUILTIN_EXPORTERS
+    from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
     from ipsec_inspect.plugins.compose import compose_extensions
 
     args.plugin_registry = registry

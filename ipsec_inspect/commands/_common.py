@@ -137,7 +137,7 @@ def extensions_of(args: argparse.Namespace) -> Extensions:
     a command run without the CLI (a test) gets the core's tables and no plugin."""
     ext = getattr(args, "extensions", None)
     if ext is None:
-        from ipsec_inspect.export.json_exporter import BUILTIN_EXPORTERS
+        from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
         from ipsec_inspect.plugins.compose import compose_extensions
 
         ext = compose_extensions(None, BUILTIN_EXPORTERS)

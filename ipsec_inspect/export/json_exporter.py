@@ -34,6 +34,3 @@ JSON_EXPORTER = Exporter(
     "the SA lifecycle timeline (stages, findings) as JSON; its schema: export --schema",
     write_json,
 )
-
-#: The exporters of the core, first in every run's exporter table.
-BUILTIN_EXPORTERS: tuple[Exporter, ...] = (JSON_EXPORTER,)

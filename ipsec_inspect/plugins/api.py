@@ -95,7 +95,7 @@ class PluginContext:
         self.key_formats.append(KeyFormat(name, sniff, load))
 
     def add_rule(self, rule: Rule, policy: str | None = None) -> None:
-        """An audit rule row, same shape as the built-in ones (``lifecycle/rules.py``).
+        """An audit rule row, same shape as the built-in ones (``audit/rules.py``).
 
         With ``policy``, the rule belongs to a named site policy and runs only when the user
         selects it (``ipsec-inspect --policy NAME …``): which algorithms a site accepts is

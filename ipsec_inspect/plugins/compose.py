@@ -21,7 +21,7 @@ def compose_extensions(
 ) -> Extensions:
     """The core's tables, then the plugins' rows (``registry`` None: no plugin loaded).
 
-    ``builtin_exporters`` are the core's output formats (``export.json_exporter``; that
+    ``builtin_exporters`` are the core's output formats (``export.formats``; that
     layer sits above this one, so the caller hands them in). Rules: the built-in ones
     first, then every general plugin rule and those of the selected policies. A plugin
     exporter cannot take a built-in one's name.

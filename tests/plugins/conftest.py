@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ipsec_inspect.core.extensions import Extensions
-from ipsec_inspect.export.json_exporter import BUILTIN_EXPORTERS
+from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
 from ipsec_inspect.plugins.compose import compose_extensions
 from ipsec_inspect.plugins.loader import ENTRY_POINT_GROUP, load_directory, load_entry_points
 from ipsec_inspect.plugins.registry import PluginRegistry
