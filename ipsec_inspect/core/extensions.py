@@ -116,27 +116,6 @@ class DissectorTables:
     notify_decoders: Mapping[tuple[int, int], FieldDecoder] = field(default_factory=_frozen)
     payloads: Mapping[tuple[int, int], PayloadType] = field(default_factory=_frozen)
 
-    @classmethod
-    def of(
-        cls,
-        vendor_ids: tuple[VendorId, ...] = (),
-        notifies: tuple[NotifyType, ...] = (),
-        payloads: tuple[PayloadType, ...] = (),
-    ) -> DissectorTables:
-        """Tables from rows (already guarded by whoever loaded them)."""
-        exact = {v.value: v.name for v in vendor_ids if v.match == "exact"}
-        prefixes = sorted(
-            ((v.value, v.name) for v in vendor_ids if v.match != "exact"),
-            key=lambda row: -len(row[0]),
-        )
-        return cls(
-            _frozen(exact),
-            tuple(prefixes),
-            _frozen({(n.version, n.type): n.name for n in notifies}),
-            _frozen({(n.version, n.type): n.decode for n in notifies if n.decode is not None}),
-            _frozen({(p.version, p.type): p for p in payloads}),
-        )
-
     def vendor_name(self, data: bytes) -> str:
         """An extension's name for a Vendor ID value, or ""."""
         name = self.vendor_exact.get(data)
@@ -170,10 +149,3 @@ class Extensions:
     def __post_init__(self) -> None:
         if not isinstance(self.exporters, MappingProxyType):
             object.__setattr__(self, "exporters", _frozen(self.exporters))
-
-    def key_format(self, text: str, file_name: str) -> str | None:
-        """The name of the first extension key format that recognises ``text``, or None."""
-        for k in self.key_formats:
-            if k.sniff(text, file_name):
-                return k.name
-        return None
