@@ -363,7 +363,7 @@ class Analysis:
         counted by the tracker's lane counter without building a record. With keys and a
         large capture, decryption moves to worker processes (``offload_feed``). Every other
         frame (and any the tracker declines) takes the full path, so results are identical;
-        ``tests/test_session.py`` checks that.
+        ``tests/pipeline/test_session.py`` checks that.
         """
         reader = self.open()
         total = _file_size(self.path)

@@ -20,7 +20,7 @@ from scapy.layers.inet6 import IPv6  # noqa: E402
 from scapy.layers.ipsec import ESP, SecurityAssociation  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
-CAPTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "captures"
+CAPTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "captures"
 
 # scapy name -> (our name, key length incl. salt)
 ENCRYPTIONS = {

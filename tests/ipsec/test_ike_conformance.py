@@ -23,7 +23,7 @@ import pytest
 from ipsec_inspect.core.records import EncryptedBody, IkeMessage, NotifyBody, SaBody, VendorIdBody
 from ipsec_inspect.pipeline.records import read_records
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / ".." / "shared" / "captures"
 SAMPLES = ROOT / "samples"
 _SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcapng.gz", ".pcap.gz")

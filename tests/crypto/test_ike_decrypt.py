@@ -33,7 +33,7 @@ from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore
 from ipsec_inspect.pipeline.records import read_records
 
-CAPTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "captures"
+CAPTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "captures"
 WIRESHARK = CAPTURES / "wireshark"
 
 

@@ -24,7 +24,7 @@ from ipsec_inspect.crypto.keyfiles.wireshark import (
 from ipsec_inspect.crypto.keyfiles.xfrm import load_xfrm
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore, SaKey
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CAPTURES = ROOT / ".." / "shared" / "captures"
 SAMPLES = ROOT / "samples"
 

@@ -12,9 +12,14 @@ from ipsec_inspect.cli import main
 from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
 from ipsec_inspect.lifecycle.events import event_to_json
 from ipsec_inspect.lifecycle.tracker import Tracker
-
-from .conftest import track
-from .scenarios import v1_aggressive_psk, v1_main, v2_auth_failed, v2_full, v2_no_proposal
+from tests.lifecycle.conftest import track
+from tests.lifecycle.scenarios import (
+    v1_aggressive_psk,
+    v1_main,
+    v2_auth_failed,
+    v2_full,
+    v2_no_proposal,
+)
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 

@@ -12,7 +12,7 @@ import pytest
 from ipsec_inspect.core.records import EspPacket, IkeMessage
 from ipsec_inspect.pipeline.session import open_records
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(
     p.parent
     for p in (ROOT / "samples" / "realpeer").glob("*/truth.json")

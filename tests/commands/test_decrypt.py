@@ -17,7 +17,7 @@ from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.pipeline.records import read_records
 from ipsec_inspect.sources.capture_file import CaptureReader
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CAPTURES = ROOT / ".." / "shared" / "captures"
 WIKI = CAPTURES / "wireshark-wiki"
 SAMPLES = ROOT / "samples" / "realpeer"

@@ -19,7 +19,7 @@ from ipsec_inspect.lifecycle.model import Certainty, Reason, Stage
 from ipsec_inspect.lifecycle.tracker import TrackerResult
 from ipsec_inspect.pipeline.session import Analysis, open_records
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.parent for p in (ROOT / "samples" / "realpeer").glob("*/truth.json"))
 
 

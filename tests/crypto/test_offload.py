@@ -1,6 +1,6 @@
 """ESP decryption in worker processes (crypto.offload): the same results as in-process.
 
-``tests/test_session.py`` checks whole analyses with workers against the record path;
+``tests/pipeline/test_session.py`` checks whole analyses with workers against the record path;
 these check the workers themselves — every algorithm of the ESP sample through a real
 worker process, wrong keys, failures — and the command-line option end to end.
 """
@@ -27,7 +27,7 @@ from ipsec_inspect.wire.decoder import Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator
 from tests.pcapbuild import bulk_esp_capture
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "esp-algorithms.pcap"
 SAMPLE_KEYS = ROOT / "samples" / "esp-algorithms.keys.toml"
 

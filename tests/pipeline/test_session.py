@@ -13,7 +13,7 @@ from ipsec_inspect.pipeline.packet_index import RecordKind
 from ipsec_inspect.pipeline.session import Analysis
 from tests.pcapbuild import bulk_esp_capture
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "captures"
 
 
@@ -115,7 +115,7 @@ def test_fast_lane_equals_record_path_on_bulk_esp_with_keys(bulk_capture: Path) 
 def test_offloaded_decryption_equals_record_path(path: Path, keys: list[str]) -> None:
     # One-frame batches, so SAs start, rekey and end across batch boundaries. Some
     # samples have no SA with packets enough for a lane to form before the read-ahead
-    # passes them (3 per SA in esp-algorithms; AH only); tests/test_offload.py runs
+    # passes them (3 per SA in esp-algorithms; AH only); tests/crypto/test_offload.py runs
     # every algorithm through the workers directly.
     slow = _doc(path, False, keys)
     carries_esp = any(d["packets"] for c in slow["child_sas"] for d in c["directions"])

@@ -19,7 +19,7 @@ from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.crypto.keys import IkeKey, KeySource, KeyStore
 from ipsec_inspect.pipeline.records import read_records
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "realpeer"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "realpeer"
 
 
 def _scenario(name: str) -> Path:

@@ -9,8 +9,7 @@ import pytest
 from ipsec_inspect.audit.findings import Outcome
 from ipsec_inspect.audit.rules import RULES
 from ipsec_inspect.core.records import AhPacket, Record
-
-from .builders import (
+from tests.lifecycle.builders import (
     A,
     B,
     KeBody,
@@ -24,8 +23,8 @@ from .builders import (
     v2_child_proposal,
     v2_ike_proposal,
 )
-from .conftest import track
-from .scenarios import v1_aggressive_psk, v1_main, v2_full, v2_init
+from tests.lifecycle.conftest import track
+from tests.lifecycle.scenarios import v1_aggressive_psk, v1_main, v2_full, v2_init
 
 CI, CR = 0xC0000001, 0xD0000001
 
@@ -88,7 +87,7 @@ def test_cbc_iv_repeat_is_not_counter_nonce_reuse() -> None:
 
 
 def ah_only() -> list[Record]:
-    from .builders import meta
+    from tests.lifecycle.builders import meta
 
     return [AhPacket(meta(1, port=0), b"", 0, 50, 4, 0x500, 1, b"i" * 12, 0, 24)]
 
