@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, PacketMeta, Transport
+from ipsec_inspect.core.extensions import DissectorTables
+from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, PacketMeta, Transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +30,9 @@ class IpsecDissectors:
     esp: Callable[[bytes, int, int, PacketMeta], EspPacket]
     #: AH header; the last argument is where the IP header starts (-1 when reassembled)
     ah: Callable[[bytes, int, int, PacketMeta, int], AhPacket]
-    #: one IKE message (RFC 7296, RFC 2408)
-    ike: Callable[[bytes, int, int, PacketMeta], IkeMessage]
+    #: one IKE message (RFC 7296, RFC 2408); the last argument is the run's extension
+    #: tables (``DecodeOptions.extension_tables``)
+    ike: Callable[[bytes, int, int, PacketMeta, DissectorTables], IkeMessage]
     #: strict IKE header check for UDP ports that are not 500/4500
     looks_like_ike: Callable[[bytes, int, int], bool]
 

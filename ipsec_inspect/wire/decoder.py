@@ -29,7 +29,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ipsec_inspect.records import (
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
+from ipsec_inspect.core.records import (
     Malformed,
     NatKeepalive,
     PacketMeta,
@@ -102,6 +103,9 @@ class DecodeOptions:
     tcp_ports: frozenset[int] = frozenset({NATT_PORT})
     ike_heuristic: bool = True  # strict IKE header check on other UDP ports
     fragment_timeout: float = 60.0
+    # What plugins add to the IKE dissectors (payloads, notifies, Vendor IDs), composed at
+    # start-up (core.extensions); travels with the options to every decoder of the run.
+    extension_tables: DissectorTables = NO_DISSECTORS
 
     @staticmethod
     def parse_decode_as(spec: str) -> tuple[str, int, str]:
@@ -161,6 +165,7 @@ class Decoder:
         self._v6_cache: dict[bytes, str] = {}
         self.udp_special = {IKE_PORT: "ike", NATT_PORT: "udpencap", **self.options.decode_as_udp}
         self._link = LINK_PARSERS
+        self._ike_tables = self.options.extension_tables
         #: IP protocol / next header -> handler (others are not IPsec and are skipped)
         self.protocols: dict[int, Handler] = {
             50: self._esp,
@@ -433,7 +438,9 @@ class Decoder:
         if kind is None:
             if self.options.ike_heuristic and self.dissectors.looks_like_ike(d, pos + 8, uend):
                 out.append(
-                    self.dissectors.ike(d, pos + 8, uend, ctx.meta(Transport.UDP, sport, dport))
+                    self.dissectors.ike(
+                        d, pos + 8, uend, ctx.meta(Transport.UDP, sport, dport), self._ike_tables
+                    )
                 )
             return
         if kind == "ike" and NATT_PORT in (sport, dport) and special.get(NATT_PORT) == "udpencap":
@@ -456,7 +463,7 @@ class Decoder:
         if n == 1 and d[body] == 0xFF:
             out.append(NatKeepalive(meta))
         elif n >= 4 and d[body : body + 4] == b"\x00\x00\x00\x00":
-            out.append(self.dissectors.ike(d, body + 4, uend, meta))
+            out.append(self.dissectors.ike(d, body + 4, uend, meta, self._ike_tables))
         elif n >= 8:
             out.append(self.dissectors.esp(d, body, uend, meta))
         elif n > 0:
@@ -484,7 +491,7 @@ class Decoder:
         if n == 1 and d[body] == 0xFF:
             out.append(NatKeepalive(meta))
         elif n > 0:
-            out.append(self.dissectors.ike(d, body, uend, meta))
+            out.append(self.dissectors.ike(d, body, uend, meta, self._ike_tables))
 
     def _udp_esp(
         self,
@@ -527,6 +534,6 @@ class Decoder:
             ctx.frames = m.frames if len(m.frames) > 1 else ()
             meta = ctx.meta(Transport.TCP, sport, dport)
             if m.kind == "ike":
-                out.append(self.dissectors.ike(m.data, 0, len(m.data), meta))
+                out.append(self.dissectors.ike(m.data, 0, len(m.data), meta, self._ike_tables))
             else:
                 out.append(self.dissectors.esp(m.data, 0, len(m.data), meta))

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from ipsec_inspect.export.timeline import build_timeline, load_schema
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from tests.pcapbuild import bulk_esp_capture
 
 PACKETS = 2000  # 500 per SA; SAs c0000003/c0000004 are AES-CBC + HMAC-SHA1-96

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_inspect.audit import rules
 from ipsec_inspect.crypto import algorithms as crypto
 from ipsec_inspect.crypto.keyfiles.tcpdump import load_tcpdump
 from ipsec_inspect.crypto.keyfiles.wireshark import load_esp_sa, load_ikev2_table, write_wireshark
@@ -21,7 +22,6 @@ from ipsec_inspect.crypto.keyfiles.xfrm import load_xfrm
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore, SaKey
 from ipsec_inspect.ipsec import registry
 from ipsec_inspect.ipsec.registry import algorithms as rows
-from ipsec_inspect.lifecycle import rules
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "wireshark.md"
 ENC, INTEG, PRF = rows.ENCRYPTION_ALGORITHMS, rows.INTEGRITY_ALGORITHMS, rows.PRF_ALGORITHMS

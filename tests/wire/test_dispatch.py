@@ -13,10 +13,10 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
+from ipsec_inspect.core.records import PacketMeta, Transport
 from ipsec_inspect.ipsec.ah import dissect_ah
 from ipsec_inspect.ipsec.esp import dissect_esp
 from ipsec_inspect.ipsec.ike import dissect_ike
-from ipsec_inspect.records import PacketMeta, Transport
 from ipsec_inspect.wire.context import IpContext, IpsecDissectors
 from ipsec_inspect.wire.decoder import Decoder
 
