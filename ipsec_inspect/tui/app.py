@@ -47,8 +47,8 @@ from ipsec_inspect.tui.rows import IndexFacts, PacketRows
 from ipsec_inspect.tui.screens import HelpScreen, PathPrompt
 from ipsec_inspect.tui.source import CaptureFileSource, FrameSource, LiveSource, drive
 from ipsec_inspect.tui.widgets.filter_bar import FilterBar
-from ipsec_inspect.tui.widgets.hex_view import HexView
 from ipsec_inspect.tui.widgets.findings_panel import FindingsPanel
+from ipsec_inspect.tui.widgets.hex_view import HexView
 from ipsec_inspect.tui.widgets.keys_panel import KeysPanel
 from ipsec_inspect.tui.widgets.messages import FrameChosen, RowChosen, SaChosen
 from ipsec_inspect.tui.widgets.packet_detail import DetailTree, PacketDetail
@@ -98,7 +98,11 @@ class InspectorApp(App[int]):
             id="app.focus_events",
         ),
         Binding(
-            "3", "focus_pane('packets')", "Go to the packet list", show=False, id="app.focus_packets"
+            "3",
+            "focus_pane('packets')",
+            "Go to the packet list",
+            show=False,
+            id="app.focus_packets",
         ),
         Binding(
             "4",
@@ -111,7 +115,9 @@ class InspectorApp(App[int]):
             "d", "show_tab('tab-detail')", "Show the packet detail", show=False, id="app.tab_detail"
         ),
         Binding("f", "show_tab('tab-findings')", "Findings", id="app.tab_findings"),
-        Binding("y", "show_tab('tab-keys')", "Show which SAs have keys", show=False, id="app.tab_keys"),
+        Binding(
+            "y", "show_tab('tab-keys')", "Show which SAs have keys", show=False, id="app.tab_keys"
+        ),
         Binding(
             "m",
             "show_tab('tab-messages')",
@@ -209,7 +215,6 @@ class InspectorApp(App[int]):
         if isinstance(self.source, LiveSource) and self.source.drops is not None:
             self.set_interval(0.5, self._poll_drops)
         self.start_analysis()
-
 
     def apply_layout(self) -> None:
         """Size the panes for the terminal (``tui/layout.py``): all of them, or one with tabs."""

@@ -66,7 +66,7 @@ def _hex_for(width: int) -> int:
 
 
 def plan_layout(width: int, height: int) -> LayoutPlan:
-    """Where each pane goes on a ``width`` × ``height`` terminal."""
+    """Where each pane goes on a ``width`` x ``height`` terminal."""
     body = max(1, height - CHROME_LINES)
     if width < COMPACT_WIDTH or height < COMPACT_HEIGHT:
         pane = max(1, body - TAB_LINES)

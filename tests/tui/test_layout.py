@@ -1,4 +1,4 @@
-"""The inspector from 80×24 to 250×70: pane sizes follow the terminal, borders stay."""
+"""The inspector from 80x24 to 250x70: pane sizes follow the terminal, borders stay."""
 
 from __future__ import annotations
 

@@ -69,3 +69,43 @@ def test_open_in_tmux(session: str) -> None:
     while time.monotonic() < deadline and "analysed" in _tmux("capture-pane", "-p", "-t", session):
         time.sleep(0.2)
     assert "analysed" not in _tmux("capture-pane", "-p", "-t", session)  # the app quit
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"]
+)
+def test_each_size_in_tmux(session: str, width: int, height: int) -> None:
+    """The real terminal at each size: borders and titles drawn, labels whole, no overlap."""
+    cmd = (
+        f"sleep 0.5; cd {ROOT} && {sys.executable} -m ipsec_inspect open {TUNNEL.relative_to(ROOT)} "
+        f"--keys {TUNNEL_KEYS.relative_to(ROOT)}; sleep 5"
+    )
+    _tmux("new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), cmd)
+    screen = _wait_for(session, "analysed")
+    lines = screen.splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert "╭─ SAs " in screen  # the SA pane's border and title
+    assert "▼ ● IKEv2 ef757aec (deleted)" in screen
+    assert "ennegotiation" not in screen and "encircuit" not in screen  # labels never run on
+    if width < 100:
+        assert "1 SAs  2 Timeline  3 Packets  4 Detail" in screen
+        _tmux("send-keys", "-t", session, "3")
+        screen = _wait_for(session, "╭─ packets ")
+        assert "IKE_SA_INIT request MID 0" in screen
+        rows = [line for line in screen.splitlines() if line.startswith("│") and "✓" in line]
+        assert len(rows) >= 10  # the packets tab has the height of the screen
+        return
+    screen = _wait_for(session, "0000  02 00 5e 00")  # the first packet's hex dump
+    lines = screen.splitlines()
+    assert "╭─ packets " in screen and "╭─ packet " in screen
+    assert "├ ● child-1 ESP e9511913 ⟶ chil" in screen
+    packet_rows = [line for line in lines if " ESP SPI 0x" in line or "MID " in line]
+    assert len(packet_rows) > 3
+    hex_rows = [line for line in lines if "0000  02 00 5e 00" in line]
+    assert len(hex_rows) == 1
+    tree_cols = hex_rows[0].index("0000  02 00") - hex_rows[0].index("Frame 1:")
+    assert tree_cols > 30  # the detail tree beside the hex dump
+    if width >= 200:
+        assert "├ ● child-1 ESP e9511913 ⟶ child-2" in screen
+        sa_pane = next(line for line in lines if line.startswith("╭─ SAs "))
+        assert sa_pane.index("╮") + 1 > 36

@@ -79,7 +79,7 @@ class SaTree(ScrollView, can_focus=True):
         Binding("G,end", "last", "Last SA", show=False, id="tree.last"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="tree.page_down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="tree.page_up"),
-        Binding("space", "toggle", "Fold or unfold an IKE SA", show=False, id="tree.toggle"),
+        Binding("space", "fold_toggle", "Fold or unfold an IKE SA", show=False, id="tree.toggle"),
         Binding("left", "fold", "Fold an IKE SA", show=False, id="tree.fold"),
         Binding("right", "unfold", "Unfold an IKE SA", show=False, id="tree.unfold"),
         Binding("enter", "choose", "Show this SA", show=False, id="tree.choose"),
@@ -208,7 +208,7 @@ class SaTree(ScrollView, can_focus=True):
             self.collapsed.discard(root)
             self._relayout(root)
 
-    def action_toggle(self) -> None:
+    def action_fold_toggle(self) -> None:
         root = self._root_at_cursor()
         if root is None:
             return
@@ -222,7 +222,7 @@ class SaTree(ScrollView, can_focus=True):
         if 0 <= position < len(self.rows):
             if event.x < 2 and self.catalog and self.catalog.has_children(self.rows[position]):
                 self.cursor = position
-                self.action_toggle()
+                self.action_fold_toggle()
                 return
             self.cursor = position
 
