@@ -26,6 +26,13 @@ STAGE_COLOURS = {
 }
 
 
+#: SAs drawn on the timeline chart (every SA is in the table): a chart 34 px a row
+#: taller than a few thousand pixels is no longer read, only scrolled.
+TIMELINE_MAX_SAS = 200
+#: Directions drawn one line each on the traffic chart; the others are summed.
+TRAFFIC_MAX_LINES = 12
+
+
 class ReportUnavailable(RuntimeError):
     """The optional ``report`` extra (plotly, jinja2) is not installed."""
 
@@ -50,7 +57,8 @@ def timeline_figure(report: CaptureReport) -> dict[str, Any]:
     """Every SA's five stages as bars on the capture's axis, rekeys as links."""
     _jinja2, go = _libraries()
     fig = go.Figure()
-    names = [_sa_name(sa) for sa in report.sas]
+    shown = report.sas[:TIMELINE_MAX_SAS]
+    names = [_sa_name(sa) for sa in shown]
     least = max(report.duration / 400, 1e-4)  # a one-packet stage stays visible
     for stage in Stage:
         bars = [
@@ -76,9 +84,9 @@ def timeline_figure(report: CaptureReport) -> dict[str, Any]:
                 ),
             )
         )
-    by_id = {sa.id: (sa, name) for sa, name in zip(report.sas, names, strict=True)}
+    by_id = {sa.id: (sa, name) for sa, name in zip(shown, names, strict=True)}
     first_link = True
-    for sa, name in zip(report.sas, names, strict=True):
+    for sa, name in zip(shown, names, strict=True):
         nxt = by_id.get(sa.rekeyed_to or "")
         if nxt is None:
             continue
@@ -101,7 +109,7 @@ def timeline_figure(report: CaptureReport) -> dict[str, Any]:
     fig.update_layout(
         barmode="overlay",
         height=max(260, 34 * len(names) + 140),
-        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
         xaxis_title="seconds from the first packet",
         yaxis={
             "autorange": "reversed",
@@ -109,7 +117,8 @@ def timeline_figure(report: CaptureReport) -> dict[str, Any]:
             "categoryorder": "array",
             "categoryarray": names,
         },
-        legend={"orientation": "h", "y": 1.08},
+        # anchored in pixels above the plot: a paper fraction would grow with the height
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
     )
     return fig.to_plotly_json()
 
@@ -119,7 +128,23 @@ def traffic_figure(report: CaptureReport) -> dict[str, Any]:
     _jinja2, go = _libraries()
     fig = go.Figure()
     step = report.bucket_seconds
+    busiest = sorted(report.traffic, key=lambda t: -t.packets)
+    lines, rest = busiest[:TRAFFIC_MAX_LINES], busiest[TRAFFIC_MAX_LINES:]
+    drawn = {id(t) for t in lines}
+    if rest:
+        summed = [sum(col) for col in zip(*(t.counts for t in rest), strict=True)]
+        fig.add_trace(
+            go.Scatter(
+                x=[(i + 0.5) * step for i in range(len(summed))],
+                y=summed,
+                mode="lines",
+                line={"shape": "hv", "color": "#999", "dash": "dot"},
+                name=f"{len(rest)} other directions",
+            )
+        )
     for t in report.traffic:
+        if id(t) not in drawn:
+            continue
         extra = []
         if t.lost:
             extra.append(f"{t.lost} lost")
@@ -191,6 +216,8 @@ def render_html(reports: list[CaptureReport], title: str) -> str:
         plotly_js=plotly_js,
         stage_words=STAGE_WORDS,
         stages=list(Stage),
+        timeline_max=TIMELINE_MAX_SAS,
+        traffic_max=TRAFFIC_MAX_LINES,
     )
 
 
