@@ -132,3 +132,62 @@ def test_format_option_and_unreadable_capture(tmp_path: Path) -> None:
     done = _report(str(tmp_path / "absent.pcap"), "-o", str(tmp_path / "x.html"))
     assert done.returncode == 3 and "absent.pcap" in done.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+SHARED = ROOT / ".." / "shared" / "captures"
+
+
+def _model(path: Path, keys: tuple[Path, ...] = ()):
+    from ipsec_inspect.export.report import build_report
+    from ipsec_inspect.export.timeline import build_timeline
+    from ipsec_inspect.session import Analysis
+
+    a = Analysis(str(path), key_paths=[str(k) for k in keys])
+    result = a.run()
+    doc = build_timeline(result, {"path": str(path)})
+    try:
+        return build_report(result, doc, a.index.time, a.index.flow, a.flow_keys, a.problems())
+    finally:
+        a.close()
+
+
+def test_model_stages_rekeys_and_traffic_from_the_analysis() -> None:
+    r = _model(TUNNEL, (TUNNEL_KEYS,))
+    assert [s.id for s in r.sas] == ["ike-ef757aec6f6166d4", "child-1", "child-2"]
+    child1 = r.sas[1]
+    assert child1.parent == "ike-ef757aec6f6166d4" and child1.rekeyed_to == "child-2"
+    assert [b.stage.value for b in r.sas[0].bars] == [
+        "host_recognition",
+        "negotiation",
+        "circuit",
+        "transmission",
+        "termination",
+    ]
+    assert (r.sas[0].bars[-1].start_frame, r.sas[0].bars[-1].end_frame) == (42, 43)
+    per_direction = {t.label: t.packets for t in r.traffic}
+    assert per_direction["child-1 0xe9511913 192.0.2.1 → 198.51.100.1"] == 9
+    for t in r.traffic:  # the index counts agree with the tracker's per-direction counts
+        assert sum(t.counts) == t.packets
+    assert r.peers == [("192.0.2.1:500", "198.51.100.1:500", 1)]
+    assert {f.rule for f in r.findings} == {"K18", "N01"}
+
+
+def test_replay_and_loss_marks_on_a_real_capture() -> None:
+    path = SHARED / "tcpdump" / "OSPFv3_with_AH.pcap"
+    if not path.exists():
+        pytest.skip("../shared/captures is not present")
+    r = _model(path)
+    by_label = {t.label: t for t in r.traffic}
+    multicast = by_label["child-1 0x00000100 fe80::1 → ff02::5"]
+    assert multicast.replayed == 10 and len(multicast.marks) == 10
+    assert multicast.marks[0][1] == 24 and "sequence number 23 seen again" in multicast.marks[0][2]
+    assert by_label["child-2 0x00000100 fe80::1 → fe80::2"].lost == 5
+    from ipsec_inspect.export.report_html import traffic_figure
+
+    pytest.importorskip("plotly", reason="the 'report' extra (plotly) is not installed")
+    fig = traffic_figure(r)
+    names = [t["name"] for t in fig["data"]]
+    assert "child-1 0x00000100 fe80::1 → ff02::5 (10 replayed)" in names
+    assert "child-2 0x00000100 fe80::1 → fe80::2 (5 lost)" in names
+    marks = next(t for t in fig["data"] if t["name"].endswith("replay / ICV / IV marks"))
+    assert len(marks["x"]) == 10

@@ -29,24 +29,28 @@ def session() -> Iterator[str]:
     subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, timeout=10)
 
 
-def _wait_for(name: str, needle: str, timeout: float = 20.0) -> str:
+def _wait_for(name: str, *needles: str, timeout: float = 20.0) -> str:
+    """The screen once every needle is on it (a frame may be captured half drawn)."""
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
         screen = _tmux("capture-pane", "-p", "-t", name)
-        if needle in screen:
+        if all(n in screen for n in needles):
             return screen
         time.sleep(0.2)
-    raise AssertionError(f"{needle!r} never appeared; the screen was:\n{screen}")
+    raise AssertionError(f"{needles!r} never appeared; the screen was:\n{screen}")
 
 
 def test_open_in_tmux(session: str) -> None:
-    cmd = (  # the short sleep lets tmux settle the window size before the app reads it
-        f"sleep 0.5; cd {ROOT} && {sys.executable} -m ipsec_inspect open {TUNNEL.relative_to(ROOT)} "
+    # The short sleep lets tmux settle the window size before the app reads it. PYTHONPATH:
+    # the tmux server keeps the environment of whoever started it, and the app must be
+    # this checkout's code, not that of an editable install elsewhere.
+    cmd = (
+        f"sleep 0.5; cd {ROOT} && PYTHONPATH={ROOT} {sys.executable} -m ipsec_inspect open {TUNNEL.relative_to(ROOT)} "
         f"--keys {TUNNEL_KEYS.relative_to(ROOT)}; sleep 5"
     )
     _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "48", cmd)
-    screen = _wait_for(session, "analysed")
+    screen = _wait_for(session, "analysed", "IKE_SA_INIT request MID 0")
     assert "3 SAs" in screen and "43 packets" in screen
     assert "IKEv2 ef757aec" in screen  # the SA tree, first SA selected
     assert "transmission" in screen and "termination" in screen  # its timeline
@@ -77,11 +81,11 @@ def test_open_in_tmux(session: str) -> None:
 def test_each_size_in_tmux(session: str, width: int, height: int) -> None:
     """The real terminal at each size: borders and titles drawn, labels whole, no overlap."""
     cmd = (
-        f"sleep 0.5; cd {ROOT} && {sys.executable} -m ipsec_inspect open {TUNNEL.relative_to(ROOT)} "
+        f"sleep 0.5; cd {ROOT} && PYTHONPATH={ROOT} {sys.executable} -m ipsec_inspect open {TUNNEL.relative_to(ROOT)} "
         f"--keys {TUNNEL_KEYS.relative_to(ROOT)}; sleep 5"
     )
     _tmux("new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), cmd)
-    screen = _wait_for(session, "analysed")
+    screen = _wait_for(session, "analysed", "▼ ● IKEv2 ef757aec (deleted)")
     lines = screen.splitlines()
     assert max(len(line) for line in lines) <= width
     assert "╭─ SAs " in screen  # the SA pane's border and title
@@ -90,7 +94,7 @@ def test_each_size_in_tmux(session: str, width: int, height: int) -> None:
     if width < 100:
         assert "1 SAs  2 Timeline  3 Packets  4 Detail" in screen
         _tmux("send-keys", "-t", session, "3")
-        screen = _wait_for(session, "╭─ packets ")
+        screen = _wait_for(session, "╭─ packets ", "IKE_SA_INIT request MID 0")
         assert "IKE_SA_INIT request MID 0" in screen
         rows = [line for line in screen.splitlines() if line.startswith("│") and "✓" in line]
         assert len(rows) >= 10  # the packets tab has the height of the screen
