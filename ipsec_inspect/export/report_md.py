@@ -63,20 +63,24 @@ def render_markdown(reports: list[CaptureReport], title: str) -> str:
             out += ["| initiator | responder | IKE SAs |", "|---|---|---:|"]
             out += [f"| {_cell(a)} | {_cell(b)} | {n} |" for a, b, n in r.peers]
         else:
-            out.append("No IKE exchange was seen (ESP only).")
+            out.append("No IKE exchange was seen" + (" (ESP/AH only)." if r.sas else "."))
         out += ["", "### Security associations", ""]
-        out += [
-            "| SA | what | SPIs | peers | algorithms | packets | ended | rekeyed to |",
-            "|---|---|---|---|---|---:|---|---|",
-        ]
+        if not r.sas:
+            out.append("No SA was seen.")
+        else:
+            out += [
+                "| SA | what | SPIs | peers | algorithms | packets | ended | rekeyed to |",
+                "|---|---|---|---|---|---:|---|---|",
+            ]
         for sa in r.sas:
             name = sa.id if sa.parent is None else f"↳ {sa.id}"
             out.append(
                 f"| {_cell(name)} | {_cell(sa.kind)} | `{_cell(sa.spis)}` | {_cell(sa.peers)} | "
                 f"{_cell(sa.algorithms)} | {sa.packets} | {_cell(sa.ended)} | {_cell(sa.rekeyed_to or '')} |"
             )
-        out += ["", "### Timeline", "", "```text", *timeline_text(r), "```", ""]
-        out += ["| SA | stage | from (s) | to (s) | frames |", "|---|---|---:|---:|---|"]
+        if r.sas:
+            out += ["", "### Timeline", "", "```text", *timeline_text(r), "```", ""]
+            out += ["| SA | stage | from (s) | to (s) | frames |", "|---|---|---:|---:|---|"]
         for sa in r.sas:
             for bar in sa.bars:
                 out.append(

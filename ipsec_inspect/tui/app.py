@@ -225,6 +225,7 @@ class InspectorApp(App[int]):
         timeline, packets = self.query_one(Timeline), self.query_one(PacketList)
         bottom = self.query_one("#bottom")
         self.query_one("#pane-tabs").display = plan.compact
+        self.query_one(Footer).compact = plan.compact  # every key hint fits in 80 columns
         if plan.compact:
             pane = self.pane
             left.display = pane is Pane.SAS
@@ -299,14 +300,20 @@ class InspectorApp(App[int]):
         worker = get_current_worker()
         last = float("-inf")
 
+        pause = self.refresh_seconds
+
         def progress(p: Progress) -> None:
-            nonlocal last
+            nonlocal last, pause
             catalog = None
             now = self.clock()
-            if p.done or now - last >= self.refresh_seconds:
-                last = now
+            if p.done or now - last >= pause:
                 snapshot = analysis.result() if p.done else analysis.tracker.result()
                 catalog = SaCatalog(snapshot, analysis.flow_keys)
+                # A snapshot of a million SAs takes seconds, in this (the analysis) thread:
+                # refresh at most a tenth of the time, so the analysis goes on at 90 %.
+                spent = self.clock() - now
+                pause = max(self.refresh_seconds, 10 * spent)
+                last = self.clock()
             if not worker.is_cancelled:
                 self.call_from_thread(self._on_progress, analysis, p, catalog)
 
