@@ -62,6 +62,12 @@ def generated_result(sas: int) -> TrackerResult:
     return TrackerResult(ike, child, [], stats, TrackerConfig())
 
 
+async def settled(pilot) -> None:
+    """Filtering a big tree runs in a thread: wait for it, then for the repaint."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 class _TreeOnly(App[None]):
     def compose(self) -> ComposeResult:
         yield SaTree(id="sa-tree")
@@ -97,13 +103,13 @@ async def test_a_very_large_result_opens_and_filters_in_bounded_memory() -> None
         assert catalog.order[-1] in last or "IKEv2" in last
 
         tree.set_filter(parse_filter("stage:negotiation"))  # the half-open ones
-        await pilot.pause()
+        await settled(pilot)
         half_open = sum(1 for s in result.ike_sas.values() if not s.stages[Stage.CIRCUIT].seen)
         assert tree.count == half_open
         assert all(catalog.current_stage(u) is Stage.NEGOTIATION for u in tree.rows[:1000])
 
         tree.set_filter(parse_filter("proto:esp"))  # children, shown under their IKE SA
-        await pilot.pause()
+        await settled(pilot)
         assert tree.count == 2 * len(result.child_sas)
         assert tree.render_line(1).text.startswith("└ ● child-1 ")
 
@@ -112,7 +118,7 @@ async def test_a_very_large_result_opens_and_filters_in_bounded_memory() -> None
         await pilot.pause()
         tree.action_cursor(1)
         tree.action_fold()  # fold the first established IKE SA
-        await pilot.pause()
+        await settled(pilot)
         assert tree.count == total - 1
 
         _, peak = tracemalloc.get_traced_memory()

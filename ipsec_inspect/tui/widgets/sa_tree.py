@@ -13,12 +13,13 @@ from collections.abc import Sequence
 
 from rich.segment import Segment
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import get_current_worker
 
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Reason, Stage
 from ipsec_inspect.tui.catalog import Health, SaCatalog
@@ -69,6 +70,11 @@ def sa_label(catalog: SaCatalog, uid: str) -> Text:
     return text
 
 
+#: From this many SAs a filter or a fold is computed in a thread (a million SAs take about
+#: a second to filter), so the screen never freezes.
+THREAD_ROWS = 20_000
+
+
 class SaTree(ScrollView, can_focus=True):
     """SA rows with a cursor; posts :class:`SaChosen` when the cursor lands on an SA."""
 
@@ -113,9 +119,28 @@ class SaTree(ScrollView, can_focus=True):
         self._relayout(self.selected_uid)
 
     def _relayout(self, keep: str | None) -> None:
-        if self.catalog is None:
+        """Recompute the rows; filtering or folding a big catalog happens in a thread."""
+        catalog = self.catalog
+        if catalog is None:
             return
-        self.rows = visible_rows(self.catalog, frozenset(self.collapsed), self.filter)
+        collapsed, flt = frozenset(self.collapsed), self.filter
+        if (flt is None and not collapsed) or len(catalog.order) < THREAD_ROWS:
+            self._apply_rows(catalog, visible_rows(catalog, collapsed, flt), keep)
+        else:
+            self._rows_in_thread(catalog, collapsed, flt, keep)
+
+    @work(thread=True, exclusive=True, group="sa-rows", exit_on_error=False)
+    def _rows_in_thread(
+        self, catalog: SaCatalog, collapsed: frozenset[str], flt: Filter | None, keep: str | None
+    ) -> None:
+        rows = visible_rows(catalog, collapsed, flt)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._apply_rows, catalog, rows, keep)
+
+    def _apply_rows(self, catalog: SaCatalog, rows: Sequence[str], keep: str | None) -> None:
+        if catalog is not self.catalog:
+            return  # a newer snapshot arrived meanwhile; its own rows are on the way
+        self.rows = rows
         self.virtual_size = Size(0, len(self.rows))
         position = self._position(keep) if keep is not None else None
         self.set_reactive(SaTree.cursor, position if position is not None else 0)
