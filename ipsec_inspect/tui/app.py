@@ -434,6 +434,9 @@ class InspectorApp(App[int]):
 
     def on_row_chosen(self, message: RowChosen) -> None:
         message.stop()
+        index = self.analysis.index
+        if message.row < len(index):
+            self.query_one("#bottom").border_title = f"packet: frame {index.frame[message.row]}"
         record, problem = self.rows.record_and_problem(message.row)
         try:
             self.query_one(PacketDetail).show(record, problem)

@@ -101,7 +101,7 @@ def test_each_size_in_tmux(session: str, width: int, height: int) -> None:
         return
     screen = _wait_for(session, "0000  02 00 5e 00")  # the first packet's hex dump
     lines = screen.splitlines()
-    assert "╭─ packets " in screen and "╭─ packet " in screen
+    assert "╭─ packets " in screen and "╭─ packet: frame 1 " in screen
     assert "├ ● child-1 ESP e9511913 ⟶ chil" in screen
     packet_rows = [line for line in lines if " ESP SPI 0x" in line or "MID " in line]
     assert len(packet_rows) > 3
