@@ -14,6 +14,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from ipsec_inspect import __version__
 from ipsec_inspect.export.report import STAGE_WORDS, CaptureReport, SaRow
 from ipsec_inspect.lifecycle.model import Stage
 
@@ -216,6 +217,7 @@ def render_html(reports: list[CaptureReport], title: str) -> str:
         plotly_js=plotly_js,
         stage_words=STAGE_WORDS,
         stages=list(Stage),
+        version=__version__,
         timeline_max=TIMELINE_MAX_SAS,
         traffic_max=TRAFFIC_MAX_LINES,
     )

@@ -7,6 +7,7 @@ and the table beside it gives the exact times.
 
 from __future__ import annotations
 
+from ipsec_inspect import __version__
 from ipsec_inspect.export.report import STAGE_WORDS, CaptureReport
 from ipsec_inspect.lifecycle.model import Stage
 
@@ -48,7 +49,7 @@ def timeline_text(report: CaptureReport, width: int = BAR_WIDTH) -> list[str]:
 
 
 def render_markdown(reports: list[CaptureReport], title: str) -> str:
-    out = [f"# {title}", ""]
+    out = [f"# {title}", "", f"Written by ipsec-inspect {__version__}.", ""]
     for r in reports:
         out += [f"## Capture `{r.path}`", ""]
         counts = ", ".join(f"{v} {k}" for k, v in r.counts.items() if v)
