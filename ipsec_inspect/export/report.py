@@ -24,6 +24,9 @@ STAGE_WORDS = {
 }
 #: Buckets of the traffic-over-time chart.
 TRAFFIC_BUCKETS = 120
+#: Directions with a series of their own on the traffic chart (the busiest); the rest
+#: are summed into one.
+TRAFFIC_SERIES = 12
 #: Event kinds drawn as marks on the traffic chart (replays, ICV failures, IV reuse).
 MARK_KINDS = ("seq.replay", "seq.reset", "seq.wrap", "seq.window", "icv_failed", "iv_reuse")
 
@@ -55,7 +58,8 @@ class SaRow:
 
 @dataclass(frozen=True)
 class Traffic:
-    """Packets per bucket of one direction of a child SA, and its loss/replay marks."""
+    """One direction of a child SA: its totals, loss/replay marks and, for one of the
+    busiest directions, its packets per bucket (``counts``; empty for the others)."""
 
     label: str  # "child-1 0xe9511913 192.0.2.1 → 198.51.100.1"
     sa: str
@@ -93,6 +97,7 @@ class CaptureReport:
     sas: list[SaRow]
     bucket_seconds: float
     traffic: list[Traffic]
+    other_traffic: tuple[int, ...]  # packets per bucket of the directions without a series
     findings: list[FindingRow]
     passed: int
     errors: list[str]
@@ -142,7 +147,7 @@ def build_report(
         b = f"{ike.responder.addr}:{ike.responder.port}" if ike.responder else "?"
         peers[(a, b)] = peers.get((a, b), 0) + 1
     bucket = max(duration / TRAFFIC_BUCKETS, 1e-6)
-    traffic = _traffic(result, public, index_time, index_flow, flow_keys, t0, bucket)
+    traffic, other = _traffic(result, public, index_time, index_flow, flow_keys, t0, bucket)
     findings = [
         FindingRow(
             f["rule"],
@@ -175,6 +180,7 @@ def build_report(
         sas=sas,
         bucket_seconds=bucket,
         traffic=traffic,
+        other_traffic=other,
         findings=findings,
         passed=passed,
         errors=[f"frame {e['frame']}: {e['message']}" for e in doc["errors"]],
@@ -264,37 +270,45 @@ def _traffic(
     flow_keys: list[tuple[object, ...]],
     t0: float,
     bucket: float,
-) -> list[Traffic]:
-    """Per-direction packet counts over time, counted from the packet index in one pass."""
+) -> tuple[list[Traffic], tuple[int, ...]]:
+    """Per-direction packet counts over time, counted from the packet index in one pass.
+
+    Only the :data:`TRAFFIC_SERIES` busiest directions get a series of their own; the
+    others are summed into one (returned second), so a capture of a million SAs costs
+    a few series, not a million."""
     flow_of = {k: i for i, k in enumerate(flow_keys)}
-    wanted: dict[int, int] = {}  # flow -> position in ``rows``
-    rows: list[tuple[ChildSa, Any]] = []
-    for c in sorted(result.child_sas.values(), key=_first):
-        for d in c.directions:
-            flow = flow_of.get((d.protocol, d.dst, d.spi))
-            if flow is not None:
-                wanted[flow] = len(rows)
-            rows.append((c, d))
-    counts = [[0] * TRAFFIC_BUCKETS for _ in rows]
+    rows: list[tuple[ChildSa, Any]] = [
+        (c, d) for c in sorted(result.child_sas.values(), key=_first) for d in c.directions
+    ]
+    busiest = sorted(range(len(rows)), key=lambda i: -rows[i][1].packets)[:TRAFFIC_SERIES]
+    series_of = {i: n for n, i in enumerate(busiest)}  # row -> its series
+    other_series = len(busiest)
+    wanted: dict[int, int] = {}  # flow -> series (other_series: summed with the rest)
+    for i, (_c, d) in enumerate(rows):
+        flow = flow_of.get((d.protocol, d.dst, d.spi))
+        if flow is not None:
+            wanted[flow] = series_of.get(i, other_series)
+    counts = [[0] * TRAFFIC_BUCKETS for _ in range(other_series + 1)]
     last = TRAFFIC_BUCKETS - 1
     for t, f in zip(index_time, index_flow, strict=False):
-        row = wanted.get(f)
-        if row is not None:
+        n = wanted.get(f)
+        if n is not None:
             b = int((t - t0) / bucket)
-            counts[row][0 if b < 0 else (last if b > last else b)] += 1
+            counts[n][0 if b < 0 else (last if b > last else b)] += 1
     out = []
-    for (c, d), series in zip(rows, counts, strict=True):
+    for i, (c, d) in enumerate(rows):
         sa_id = public.get(c.uid, c.uid)
         marks = tuple(
             (e.time - t0, e.frame, e.text)
             for e in c.stages[Stage.TRANSMISSION].events
             if e.kind.split(".", 1)[-1] in MARK_KINDS and f"0x{d.spi:08x}" in e.text
         )
+        n = series_of.get(i)
         out.append(
             Traffic(
                 label=f"{sa_id} 0x{d.spi:08x} {d.src} → {d.dst}",
                 sa=sa_id,
-                counts=tuple(series),
+                counts=tuple(counts[n]) if n is not None else (),
                 packets=d.packets,
                 lost=d.seq.lost,
                 replayed=d.seq.replayed,
@@ -302,4 +316,5 @@ def _traffic(
                 marks=marks,
             )
         )
-    return out
+    other = tuple(counts[other_series]) if len(rows) > len(busiest) else ()
+    return out, other

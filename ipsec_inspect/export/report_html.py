@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 from ipsec_inspect import __version__
-from ipsec_inspect.export.report import STAGE_WORDS, CaptureReport, SaRow
+from ipsec_inspect.export.report import STAGE_WORDS, TRAFFIC_SERIES, CaptureReport, SaRow
 from ipsec_inspect.lifecycle.model import Stage
 
 STAGE_COLOURS = {
@@ -30,8 +30,6 @@ STAGE_COLOURS = {
 #: SAs drawn on the timeline chart (every SA is in the table): a chart 34 px a row
 #: taller than a few thousand pixels is no longer read, only scrolled.
 TIMELINE_MAX_SAS = 200
-#: Directions drawn one line each on the traffic chart; the others are summed.
-TRAFFIC_MAX_LINES = 12
 
 
 class ReportUnavailable(RuntimeError):
@@ -129,22 +127,20 @@ def traffic_figure(report: CaptureReport) -> dict[str, Any]:
     _jinja2, go = _libraries()
     fig = go.Figure()
     step = report.bucket_seconds
-    busiest = sorted(report.traffic, key=lambda t: -t.packets)
-    lines, rest = busiest[:TRAFFIC_MAX_LINES], busiest[TRAFFIC_MAX_LINES:]
-    drawn = {id(t) for t in lines}
-    if rest:
-        summed = [sum(col) for col in zip(*(t.counts for t in rest), strict=True)]
+    rest = [t for t in report.traffic if not t.counts]
+    if report.other_traffic:
+        summed = report.other_traffic
         fig.add_trace(
             go.Scatter(
                 x=[(i + 0.5) * step for i in range(len(summed))],
-                y=summed,
+                y=list(summed),
                 mode="lines",
                 line={"shape": "hv", "color": "#999", "dash": "dot"},
                 name=f"{len(rest)} other directions",
             )
         )
     for t in report.traffic:
-        if id(t) not in drawn:
+        if not t.counts:
             continue
         extra = []
         if t.lost:
@@ -219,7 +215,7 @@ def render_html(reports: list[CaptureReport], title: str) -> str:
         stages=list(Stage),
         version=__version__,
         timeline_max=TIMELINE_MAX_SAS,
-        traffic_max=TRAFFIC_MAX_LINES,
+        traffic_max=TRAFFIC_SERIES,
     )
 
 

@@ -191,3 +191,18 @@ def test_replay_and_loss_marks_on_a_real_capture() -> None:
     assert "child-2 0x00000100 fe80::1 → fe80::2 (5 lost)" in names
     marks = next(t for t in fig["data"] if t["name"].endswith("replay / ICV / IV marks"))
     assert len(marks["x"]) == 10
+
+
+def test_many_directions_keep_a_few_series() -> None:
+    from ipsec_inspect.export.report import TRAFFIC_SERIES
+
+    path = SHARED / "ndpi" / "ipsec_isakmp_esp.pcap"
+    if not path.exists():
+        pytest.skip("../shared/captures is not present")
+    r = _model(path)
+    with_series = [t for t in r.traffic if t.counts]
+    assert len(r.traffic) > TRAFFIC_SERIES and len(with_series) == TRAFFIC_SERIES
+    least_drawn = min(t.packets for t in with_series)
+    assert all(t.packets <= least_drawn for t in r.traffic if not t.counts)  # the busiest
+    counted = sum(sum(t.counts) for t in with_series) + sum(r.other_traffic)
+    assert counted == sum(t.packets for t in r.traffic)  # nothing lost in the summing
