@@ -2,7 +2,7 @@
 
 Why it runs the same analysis as ``export``: the report must agree with the JSON
 timeline, the summary and the TUI, so it reads the tracker result, the packet index and
-the timeline document of :class:`~ipsec_inspect.session.Analysis` and re-parses nothing.
+the timeline document of :class:`~ipsec_inspect.pipeline.session.Analysis` and re-parses nothing.
 """
 
 from __future__ import annotations
@@ -10,19 +10,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import (
     add_decode_arguments,
     add_key_arguments,
     add_tracker_arguments,
     decode_options,
+    extensions_of,
     tracker_config,
 )
-from ipsec_inspect.export.report import CaptureReport, build_report
-from ipsec_inspect.export.timeline import build_timeline
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.core.errors import InputError
+
+if TYPE_CHECKING:  # the pipeline is imported when the command runs (start-up)
+    from ipsec_inspect.export.report import CaptureReport
 
 NAME = "report"
 HELP = "write a shareable report (one self-contained HTML file, or Markdown) of captures"
@@ -52,7 +53,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _analyse(path: str, args: argparse.Namespace) -> CaptureReport:
-    analysis = Analysis(path, decode_options(args), args.keys, tracker_config(args))
+    from ipsec_inspect.export.report import build_report
+    from ipsec_inspect.export.timeline import build_timeline
+    from ipsec_inspect.pipeline.session import Analysis
+
+    analysis = Analysis(
+        path,
+        decode_options(args),
+        args.keys,
+        tracker_config(args),
+        extensions=extensions_of(args),
+    )
     try:
         result = analysis.run()
         info = analysis.info

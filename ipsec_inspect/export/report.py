@@ -2,7 +2,7 @@
 
 Why a model of its own: the HTML report (charts) and the Markdown report (text for a
 ticket) must say the same things. Both are drawn from this one object, which is built
-from what every other command reads — the tracker result of :class:`session.Analysis`,
+from what every other command reads — the tracker result of :class:`pipeline.session.Analysis`,
 its compact packet index (for traffic over time) and the JSON timeline document (for
 public SA ids and findings) — and never from the packets themselves.
 """

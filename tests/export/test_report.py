@@ -140,7 +140,7 @@ SHARED = ROOT / ".." / "shared" / "captures"
 def _model(path: Path, keys: tuple[Path, ...] = ()):
     from ipsec_inspect.export.report import build_report
     from ipsec_inspect.export.timeline import build_timeline
-    from ipsec_inspect.session import Analysis
+    from ipsec_inspect.pipeline.session import Analysis
 
     a = Analysis(str(path), key_paths=[str(k) for k in keys])
     result = a.run()
