@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ipsec_inspect import __version__, commands
 
@@ -32,6 +33,81 @@ EXIT_INPUT = 3
 
 class InputError(Exception):
     """The user's input cannot be read; the message is one clear sentence."""
+
+
+class UsageError(Exception):
+    """An option value argparse could not check (it depends on plugins or on another
+    option): reported like argparse's own errors, with the usage line and exit 2."""
+
+
+class OutputError(InputError):
+    """An output cannot be written (disk full, I/O error): one sentence, exit 3. What was
+    written before stays written."""
+
+
+class GuardedOutput:
+    """A text stream whose write errors become one :class:`OutputError` sentence.
+
+    Why a wrapper: output is written from many places (``print``, ``json.dump``, rich
+    tables, plugin exporters); catching ``OSError`` around each would miss some, and a
+    bare ``OSError`` at exit is a traceback. A closed pipe (``BrokenPipeError``) is not an
+    error and passes through, so :func:`main` can end quietly as Unix tools do.
+    """
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self._stream = stream
+        self._name = name
+        self._failed_once = False
+
+    def _failed(self, exc: OSError) -> OutputError:
+        self._failed_once = True
+        return OutputError(f"{self._name}: cannot write ({exc.strerror or exc})")
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def close(self) -> None:
+        """Flush and close; after a failed write the unwritable rest is dropped quietly."""
+        try:
+            self._stream.close()
+        except BrokenPipeError:
+            pass
+        except OSError as exc:
+            if not self._failed_once:
+                raise self._failed(exc) from None
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, …
+        return getattr(self._stream, name)
+
+
+def _quiet_stdout() -> None:
+    """After the reader went away: point stdout at /dev/null so the flush at exit is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
+def _flush_stdout() -> None:
+    """Flush standard output now, inside :func:`main`'s error handling, not at exit."""
+    out = sys.stdout
+    if out is not None:
+        out.flush()
 
 
 def _command_modules() -> list[ModuleType]:
@@ -77,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
             mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP)
         )
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _parser=p)
     return parser
 
 
@@ -94,7 +170,7 @@ def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
     try:
         registry.select_policies(args.policy)
     except ValueError as e:
-        raise InputError(f"--policy: {e}") from None
+        raise UsageError(f"--policy: {e}") from None
     return registry
 
 
@@ -107,25 +183,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--policy needs plugins (it names a plugin's policy); drop --no-plugins")
     try:
         registry = _load_plugins(args)
+    except UsageError as e:
+        parser.error(str(e))
     except InputError as e:
         print(f"ipsec-inspect: {e}", file=sys.stderr)
         return EXIT_INPUT
+    real_stdout = sys.stdout
+    if real_stdout is not None and not isinstance(real_stdout, GuardedOutput):
+        sys.stdout = GuardedOutput(real_stdout, "standard output")
     try:
         with plugin_hooks.installed(registry):
-            return int(args._run(args))
+            status = int(args._run(args))
+        _flush_stdout()
+        return status
     except InputError as e:
         print(f"ipsec-inspect: {e}", file=sys.stderr)
+        if isinstance(e, OutputError):
+            _quiet_stdout()  # the unwritable rest must not fail again at exit
         return EXIT_INPUT
+    except UsageError as e:
+        args._parser.error(str(e))  # prints the usage line; exits 2
+        raise  # not reached: error() exits
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader of our output went away (``| head``): not an error of ours.
-        try:
-            sys.stdout = None
-        except Exception:
-            pass
+        _quiet_stdout()
         return EXIT_OK
     finally:
+        sys.stdout = real_stdout
         if registry is not None and args.command != "plugins":
             for line in registry.runtime_report_lines():
                 print(f"ipsec-inspect: warning: {line}", file=sys.stderr)

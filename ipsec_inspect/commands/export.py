@@ -12,7 +12,7 @@ import sys
 from contextlib import ExitStack
 from typing import Any, TextIO
 
-from ipsec_inspect.cli import InputError
+from ipsec_inspect.cli import GuardedOutput, InputError, UsageError
 from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_tracker_arguments,
@@ -80,12 +80,17 @@ def _event_line(event: Any) -> str:
 
 
 def _open(path: str, stack: ExitStack, default: TextIO) -> TextIO:
+    """The output ``path`` ('-': ``default``); its write errors become one sentence."""
     if path == "-":
         return default
     try:
-        return stack.enter_context(open(path, "w", encoding="utf-8"))
+        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
     except OSError as e:
         raise InputError(f"{path}: cannot write ({e.strerror})") from None
+    guarded = GuardedOutput(fh, path)
+    # Closing flushes what is buffered; a disk that fills then is the same error.
+    stack.callback(guarded.close)
+    return guarded  # type: ignore[return-value]
 
 
 def _run_exporter(
@@ -102,7 +107,7 @@ def _run_exporter(
     )
     try:
         exporter.write(data, out)
-    except InputError:
+    except (InputError, BrokenPipeError):
         raise
     except Exception as exc:
         print(
@@ -120,13 +125,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     if not args.capture:
-        raise InputError("export needs a capture file (or --schema)")
+        raise UsageError("export needs a capture file (or --schema)")
     exporter = None
     if args.format != "json":
         exporter = plugin_hooks.exporters().get(args.format)
         if exporter is None:
             known = ", ".join(["json", *sorted(plugin_hooks.exporters())])
-            raise InputError(f"unknown export format {args.format!r} (known: {known})")
+            raise UsageError(f"unknown export format {args.format!r} (known: {known})")
     config = tracker_config(args)
     with ExitStack() as stack:
         events_fh = _open(args.events, stack, sys.stderr) if args.events else None
@@ -166,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
             json.dump(doc, out, indent=2)
             out.write("\n")
         if args.export_psk_crack:
-            n = write_psk_crack(result, _open(args.export_psk_crack, stack, sys.stdout))
+            psk_out = _open(args.export_psk_crack, stack, sys.stdout)
+            n = write_psk_crack(result, psk_out)
+            psk_out.flush()  # a write error is reported instead of "written"
             print(
                 f"ipsec-inspect: {n} Aggressive Mode PSK SA(s) written to {args.export_psk_crack}",
                 file=sys.stderr,

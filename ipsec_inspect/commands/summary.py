@@ -14,10 +14,10 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from rich.console import Console
 from rich.table import Table
 
 from ipsec_inspect.commands._common import (
+    CliConsole,
     RecordFilter,
     add_capture_arguments,
     add_filter_arguments,
@@ -190,9 +190,9 @@ def run(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        console = Console(highlight=False)
+        console = CliConsole(highlight=False)
         if not console.is_terminal:
-            console = Console(highlight=False, width=160)  # a pipe or file: no need to squeeze
+            console = CliConsole(highlight=False, width=160)  # a pipe or file: no need to squeeze
         stats = result.stats
         console.print(
             f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
