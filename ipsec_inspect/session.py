@@ -53,6 +53,7 @@ _Lane = tuple["FastEspSa | None", FastCounter, FastPlainCounter, int]
 
 def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
     """All key files into one store; an unreadable path is an input error."""
+    from ipsec_inspect.crypto.keyfiles.common import KeyFileError
     from ipsec_inspect.crypto.keyfiles.detect import load_key_path
     from ipsec_inspect.crypto.keys import KeyStore
 
@@ -62,6 +63,8 @@ def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
             raise InputError(f"{os.fspath(p)}: no such key file or folder")
         try:
             store.merge(load_key_path(os.fspath(p)))
+        except KeyFileError as e:  # its message already names the path
+            raise InputError(str(e)) from None
         except (OSError, ValueError) as e:
             raise InputError(f"{os.fspath(p)}: cannot read keys ({e})") from None
     return store
