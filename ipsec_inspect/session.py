@@ -55,14 +55,18 @@ def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
     """All key files into one store; an unreadable path is an input error."""
     from ipsec_inspect.crypto.keyfiles.common import KeyFileError
     from ipsec_inspect.crypto.keyfiles.detect import load_key_path
-    from ipsec_inspect.crypto.keys import KeyStore
+    from ipsec_inspect.crypto.keys import KeyFileKeys, KeyStore
 
     store = KeyStore()
     for p in paths:
         if not os.path.exists(p):
             raise InputError(f"{os.fspath(p)}: no such key file or folder")
         try:
-            store.merge(load_key_path(os.fspath(p)))
+            loaded = load_key_path(os.fspath(p))
+            loaded.files = [
+                KeyFileKeys(os.fspath(p), tuple(loaded.sa_keys()), tuple(loaded.ike_keys()))
+            ]
+            store.merge(loaded)
         except KeyFileError as e:  # its message already names the path
             raise InputError(str(e)) from None
         except (OSError, ValueError) as e:
@@ -80,6 +84,17 @@ def problem_lines(
     if decryptor is not None:
         out.extend(decryptor.problems())
     return out
+
+
+def key_match_problems(keys: KeyStore, result: TrackerResult) -> list[str]:
+    """The key files that matched no SA of the tracked capture, or added nothing."""
+    from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
+
+    seen = SeenSpis.of(
+        ((d.protocol, d.spi) for c in result.child_sas.values() for d in c.directions),
+        ((sa.spi_i, sa.spi_r) for sa in result.ike_sas.values()),
+    )
+    return key_match_lines(keys, seen)
 
 
 @dataclass
@@ -549,8 +564,12 @@ class Analysis:
         return r
 
     def problems(self) -> list[str]:
-        """Capture damage, key-file rows that were skipped, decryption problems per SA."""
-        return problem_lines(self.warnings, self.keys, self.decryptor)
+        """Capture damage, key-file rows that were skipped, decryption problems per SA, and
+        (once the run is done) each key file that matched nothing or added nothing."""
+        lines = problem_lines(self.warnings, self.keys, self.decryptor)
+        if self.keys is not None and self._result is not None:
+            lines.extend(key_match_problems(self.keys, self._result))
+        return lines
 
     def close(self) -> None:
         if self._store is not None:

@@ -1,4 +1,4 @@
-"""``ipsec-inspect decrypt CAPTURE --keys PATH -o PLAIN.pcap``: a capture without ESP.
+"""``ipsec-inspect decrypt CAPTURE --keys PATH -o PLAIN.pcapng``: a capture without ESP.
 
 Why: once the traffic is decrypted, every other tool (tcpdump, Wireshark without key
 tables, Zeek, an IDS) should be able to read it. Every frame of the input is written in
@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import add_capture_arguments, decode_options
 from ipsec_inspect.crypto.decryptor import Decryptor
+from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
 from ipsec_inspect.export.plaintext_pcap import (
     LINKTYPE_RAW,
     MAX_NESTING,
@@ -24,24 +26,37 @@ from ipsec_inspect.export.plaintext_pcap import (
     plaintext_ip_packet,
     rebuild_frame,
 )
-from ipsec_inspect.records import EspPacket, Record
+from ipsec_inspect.export.plaintext_pcapng import PcapngRewriter
+from ipsec_inspect.records import AhPacket, CaptureWarning, EspPacket, IkeMessage, Record
 from ipsec_inspect.session import load_keys
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
+from ipsec_inspect.sources.capture_units import RawPacket, iter_units
 from ipsec_inspect.wire.decoder import Decoder
 
 NAME = "decrypt"
 HELP = "write a copy of a capture with every decrypted ESP packet replaced by its plaintext"
 DESCRIPTION = (
     "Decrypt ESP with the given keys (and keys derived from the IKE exchanges in the "
-    "capture) and write a pcap in the input's link type: each decrypted ESP packet is "
-    "replaced by its inner packet (tunnel mode) or the reconstructed IP packet (transport "
-    "mode); all other frames are copied unchanged, timestamps kept."
+    "capture) and write a pcapng: each decrypted ESP packet is replaced by its inner packet "
+    "(tunnel mode) or the reconstructed IP packet (transport mode) and marked with a "
+    "comment; every other frame and block is copied unchanged (-F pcap: a classic pcap)."
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_capture_arguments(p)
-    p.add_argument("-o", "--output", required=True, metavar="PLAIN.pcap", help="pcap file to write")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="PLAIN.pcapng", help="capture file to write"
+    )
+    p.add_argument(
+        "-F",
+        "--output-format",
+        choices=("pcapng", "pcap"),
+        default="pcapng",
+        help="pcapng (default): every frame kept with its interface, link type, timestamp "
+        "resolution and comments, replaced frames marked by a comment; pcap: one link "
+        "type, microseconds (frames of other link types are left out and named)",
+    )
 
 
 class _Rewriter:
@@ -54,6 +69,21 @@ class _Rewriter:
         self.inner = inner
         self.replaced = 0
         self.kept_encrypted = 0
+        self.esp_packets = 0
+        self.seen_sa: set[tuple[str, int]] = set()
+        self.seen_ike: set[tuple[bytes, bytes]] = set()
+        self.last_spi = 0  # SPI of the ESP packet the last replaced frame carried
+
+    def _note(self, records: list[Record]) -> None:
+        """Remember the SAs seen, for telling which key file matched nothing."""
+        for r in records:
+            if isinstance(r, EspPacket):
+                self.esp_packets += 1
+                self.seen_sa.add(("esp", r.spi))
+            elif isinstance(r, AhPacket):
+                self.seen_sa.add(("ah", r.spi))
+            elif isinstance(r, IkeMessage):
+                self.seen_ike.add((r.header.spi_i, r.header.spi_r))
 
     def _peel(self, number: int, time: float, ip_packet: bytes, depth: int) -> bytes:
         """Decrypt ESP found inside an already decrypted packet (ESP in ESP)."""
@@ -76,6 +106,7 @@ class _Rewriter:
         records = self.outer.decode(number, time, link_type, data, orig_len, iface)
         for r in records:
             self.decryptor.process(r)
+        self._note(records)
         esp = _single_esp(records)
         if esp is None:
             if any(isinstance(r, EspPacket) for r in records):
@@ -91,6 +122,7 @@ class _Rewriter:
             self.kept_encrypted += 1
             return data
         self.replaced += 1
+        self.last_spi = esp.spi
         return new_frame
 
 
@@ -102,6 +134,54 @@ def _single_esp(records: list[Record]) -> EspPacket | None:
     return records[0] if d is not None and d.status == "ok" else None
 
 
+def _numbers(frames: list[int]) -> str:
+    shown = ", ".join(map(str, frames[:20]))
+    return shown + (f" and {len(frames) - 20} more" if len(frames) > 20 else "")
+
+
+def _write_pcapng(reader_path: str, fh: BinaryIO, rewriter: _Rewriter) -> list[CaptureWarning]:
+    """Every unit of the input, packets rewritten where their ESP decrypted."""
+    warnings: list[CaptureWarning] = []
+    writer = PcapngRewriter(fh)
+    for unit in iter_units(reader_path, warnings.append):
+        if not isinstance(unit, RawPacket):
+            writer.unit(unit)
+            continue
+        if not unit.usable:
+            writer.unit(unit)  # a broken block: copied as it is, never dropped
+            continue
+        data = unit.data
+        new = rewriter.frame(
+            unit.number, unit.time, unit.link_type, data, unit.orig_len, unit.iface
+        )
+        if new is data:
+            writer.unit(unit)
+        else:
+            comment = (
+                f"ipsec-inspect: ESP SPI 0x{rewriter.last_spi:08x} decrypted; "
+                f"the captured frame was {len(data)} bytes"
+            )
+            writer.unit(unit, new, comment)
+    return warnings
+
+
+def _write_pcap(reader: CaptureReader, fh: BinaryIO, rewriter: _Rewriter) -> list[int]:
+    """The classic pcap output; returns the frames left out (another link type)."""
+    skipped: list[int] = []
+    writer: PcapWriter | None = None
+    for number, time, link_type, data, orig_len, iface in reader:
+        if writer is None:
+            writer = PcapWriter(fh, link_type)
+        if link_type != writer.link_type:
+            skipped.append(number)  # a pcap file has one link type
+            continue
+        new = rewriter.frame(number, time, link_type, data, orig_len, iface)
+        writer.write(time, new, orig_len if new is data else len(new))
+    if writer is None:
+        PcapWriter(fh, LINKTYPE_RAW)
+    return skipped
+
+
 def run(args: argparse.Namespace) -> int:
     store = load_keys(args.keys)
     options = decode_options(args)
@@ -110,37 +190,54 @@ def run(args: argparse.Namespace) -> int:
         reader = CaptureReader(args.capture)
     except CaptureError as e:
         raise InputError(str(e)) from None
+    if not args.keys:
+        reader.close()
+        print(
+            "ipsec-inspect: decrypt needs keys (--keys FILE or folder): without them no "
+            "ESP packet can be decrypted, and nothing was written",
+            file=sys.stderr,
+        )
+        return 1
     decryptor = Decryptor(store)
     rewriter = _Rewriter(decryptor, Decoder(options), Decoder(options))
     skipped: list[int] = []
+    warnings: list[CaptureWarning] = []
     try:
         with reader, open(out_path, "wb") as fh:
-            writer: PcapWriter | None = None
-            for number, time, link_type, data, orig_len, iface in reader:
-                if writer is None:
-                    writer = PcapWriter(fh, link_type)
-                if link_type != writer.link_type:
-                    skipped.append(number)  # a pcap file has one link type
-                    continue
-                new = rewriter.frame(number, time, link_type, data, orig_len, iface)
-                writer.write(time, new, orig_len if new is data else len(new))
-            if writer is None:
-                PcapWriter(fh, LINKTYPE_RAW)
+            if args.output_format == "pcap":
+                reader.on_warning = warnings.append
+                skipped = _write_pcap(reader, fh, rewriter)
+            else:
+                warnings = _write_pcapng(args.capture, fh, rewriter)
     except CaptureError as e:
         raise InputError(str(e)) from None
     except OSError as e:
         raise InputError(f"{out_path}: cannot be written ({e.strerror or e})") from None
-    for problem in [*store.problems, *decryptor.problems()]:
+    for w in warnings:
+        print(f"ipsec-inspect: warning: frame {w.frame}: {w.message}", file=sys.stderr)
+    seen = SeenSpis.of(rewriter.seen_sa, rewriter.seen_ike)
+    for problem in [*store.problems, *decryptor.problems(), *key_match_lines(store, seen)]:
         print(f"ipsec-inspect: warning: {problem}", file=sys.stderr)
+    status = 0
     if skipped:
         print(
-            f"ipsec-inspect: warning: {len(skipped)} frames (first: {skipped[0]}) have another "
-            "link type than the first frame and were not written",
+            f"ipsec-inspect: {len(skipped)} frames have another link type than the first "
+            f"and are not in {out_path} (a pcap holds one link type): frames "
+            f"{_numbers(skipped)}; write pcapng (the default) to keep them",
             file=sys.stderr,
         )
+        status = 1
     print(
         f"{out_path}: {rewriter.replaced} ESP packets replaced by their plaintext, "
         f"{rewriter.kept_encrypted} kept as captured",
         file=sys.stderr,
     )
-    return 0
+    if rewriter.replaced == 0:
+        why = (
+            "the capture has no ESP packet"
+            if rewriter.esp_packets == 0
+            else f"no given or derived key decrypted any of its {rewriter.esp_packets} ESP packets"
+        )
+        print(f"ipsec-inspect: nothing was decrypted: {why}", file=sys.stderr)
+        status = 1
+    return status
