@@ -25,6 +25,7 @@ from ipsec_inspect.commands._common import (
     decode_options,
     tracker_config,
 )
+from ipsec_inspect.export.fold import print_table
 from ipsec_inspect.export.summary_text import render_summary
 from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
@@ -199,10 +200,10 @@ def run(args: argparse.Namespace) -> int:
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )
-        console.print(_peers_table(result))
+        print_table(console, _peers_table(result))
         render_summary(result, console)
         if result.child_sas:
-            console.print(_spi_table(result))
+            print_table(console, _spi_table(result))
     for line in problems:
         print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
     return 0
