@@ -8,6 +8,7 @@ Layers below know nothing of each other; this module is where they meet.
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 from array import array
@@ -110,6 +111,10 @@ class RecordStream:
     _info: list[CaptureInfo] = field(init=False, default_factory=list)
     _iter: Iterator[Record] | None = field(init=False, default=None)
     _first: Record | None = field(init=False, default=None)
+    # SAs seen while iterating with keys, to name a key file that matched none of them
+    _seen_sa: set[tuple[str, int]] = field(init=False, default_factory=set)
+    _seen_ike: set[tuple[bytes, bytes]] = field(init=False, default_factory=set)
+    _done: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.decoder = Decoder(self.options)
@@ -144,9 +149,15 @@ class RecordStream:
             yield first
             yield from self._iter
             return
-        yield process(first)
-        for r in self._iter:
-            yield process(r)
+        seen_sa, seen_ike = self._seen_sa, self._seen_ike
+        for r in itertools.chain((first,), self._iter):
+            r = process(r)
+            if isinstance(r, EspPacket | AhPacket):
+                seen_sa.add(("esp" if isinstance(r, EspPacket) else "ah", r.spi))
+            elif isinstance(r, IkeMessage):
+                seen_ike.add((r.header.spi_i, r.header.spi_r))
+            yield r
+        self._done = True
 
     def __enter__(self) -> RecordStream:
         return self
@@ -157,8 +168,15 @@ class RecordStream:
         return None
 
     def problems(self) -> list[str]:
-        """Everything the user should know that is not a record: file damage, key rows."""
-        return problem_lines(self.warnings, self.keys, self.decryptor)
+        """Everything the user should know that is not a record: file damage, key rows,
+        and (after a full iteration) the key files that matched nothing."""
+        lines = problem_lines(self.warnings, self.keys, self.decryptor)
+        if self.keys is not None and self._done:
+            from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
+
+            seen = SeenSpis.of(self._seen_sa, self._seen_ike)
+            lines.extend(key_match_lines(self.keys, seen))
+        return lines
 
     def report_problems(self, fh: TextIO) -> None:
         for line in self.problems():

@@ -51,3 +51,26 @@ def test_matching_keys_say_nothing() -> None:
     done = cli("summary", CAPTURE, "--keys", str(SAMPLES / "ikev2-tunnel.keys.toml"))
     assert done.returncode == 0, done.stderr
     assert _warnings(done.stderr) == []
+
+
+def test_packets_names_keys_that_match_nothing_too() -> None:
+    other = str(SAMPLES / "ah.keys.toml")
+    done = cli("packets", CAPTURE, "--keys", other)
+    assert done.returncode == 0, done.stderr
+    (line,) = _warnings(done.stderr)
+    assert line.startswith(f"ipsec-inspect: warning: {other}: no key matches this capture")
+    assert line.endswith(SEEN)
+
+
+def test_a_file_of_no_key_format_is_named_once(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text('{"spi": "0x1234"}\n')
+    done = cli("summary", CAPTURE, "--keys", str(keys))
+    assert done.returncode == 3
+    assert (
+        done.stderr == f"ipsec-inspect: {keys}: not a key file in any format ipsec-inspect reads\n"
+    )
+    missing = tmp_path / "nope.toml"
+    done = cli("summary", CAPTURE, "--keys", str(missing))
+    assert done.returncode == 3
+    assert done.stderr.count(str(missing)) == 1
