@@ -42,7 +42,11 @@ class UsageError(Exception):
 
 class OutputError(InputError):
     """An output cannot be written (disk full, I/O error): one sentence, exit 3. What was
-    written before stays written."""
+    written before stays written. ``stdout``: the output was standard output."""
+
+    def __init__(self, message: str, stdout: bool = False) -> None:
+        super().__init__(message)
+        self.stdout = stdout
 
 
 class GuardedOutput:
@@ -54,14 +58,17 @@ class GuardedOutput:
     error and passes through, so :func:`main` can end quietly as Unix tools do.
     """
 
-    def __init__(self, stream: TextIO, name: str) -> None:
+    def __init__(self, stream: TextIO, name: str, *, is_stdout: bool = False) -> None:
         self._stream = stream
         self._name = name
+        self._is_stdout = is_stdout
         self._failed_once = False
 
     def _failed(self, exc: OSError) -> OutputError:
         self._failed_once = True
-        return OutputError(f"{self._name}: cannot write ({exc.strerror or exc})")
+        return OutputError(
+            f"{self._name}: cannot write ({exc.strerror or exc})", stdout=self._is_stdout
+        )
 
     def write(self, text: str) -> int:
         try:
@@ -190,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     real_stdout = sys.stdout
     if real_stdout is not None and not isinstance(real_stdout, GuardedOutput):
-        sys.stdout = GuardedOutput(real_stdout, "standard output")
+        sys.stdout = GuardedOutput(real_stdout, "standard output", is_stdout=True)
     try:
         with plugin_hooks.installed(registry):
             status = int(args._run(args))
@@ -198,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except InputError as e:
         print(f"ipsec-inspect: {e}", file=sys.stderr)
-        if isinstance(e, OutputError):
+        if isinstance(e, OutputError) and e.stdout:
             _quiet_stdout()  # the unwritable rest must not fail again at exit
         return EXIT_INPUT
     except UsageError as e:
