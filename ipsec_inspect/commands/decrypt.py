@@ -10,7 +10,9 @@ derived from the IKE exchanges in the capture are used like supplied ones.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,7 +32,7 @@ from ipsec_inspect.export.plaintext_pcapng import PcapngRewriter
 from ipsec_inspect.records import AhPacket, CaptureWarning, EspPacket, IkeMessage, Record
 from ipsec_inspect.session import load_keys
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
-from ipsec_inspect.sources.capture_units import RawPacket, iter_units
+from ipsec_inspect.sources.capture_units import RawPacket, Unit, iter_units
 from ipsec_inspect.wire.decoder import Decoder
 
 NAME = "decrypt"
@@ -139,11 +141,10 @@ def _numbers(frames: list[int]) -> str:
     return shown + (f" and {len(frames) - 20} more" if len(frames) > 20 else "")
 
 
-def _write_pcapng(reader_path: str, fh: BinaryIO, rewriter: _Rewriter) -> list[CaptureWarning]:
+def _write_pcapng(units: Iterable[Unit], fh: BinaryIO, rewriter: _Rewriter) -> None:
     """Every unit of the input, packets rewritten where their ESP decrypted."""
-    warnings: list[CaptureWarning] = []
     writer = PcapngRewriter(fh)
-    for unit in iter_units(reader_path, warnings.append):
+    for unit in units:
         if not isinstance(unit, RawPacket):
             writer.unit(unit)
             continue
@@ -162,7 +163,6 @@ def _write_pcapng(reader_path: str, fh: BinaryIO, rewriter: _Rewriter) -> list[C
                 f"the captured frame was {len(data)} bytes"
             )
             writer.unit(unit, new, comment)
-    return warnings
 
 
 def _write_pcap(reader: CaptureReader, fh: BinaryIO, rewriter: _Rewriter) -> list[int]:
@@ -186,12 +186,22 @@ def run(args: argparse.Namespace) -> int:
     store = load_keys(args.keys)
     options = decode_options(args)
     out_path = Path(args.output)
-    try:
-        reader = CaptureReader(args.capture)
+    warnings: list[CaptureWarning] = []
+    reader: CaptureReader | None = None
+    units: Iterator[Unit] = iter(())
+    try:  # open the capture first: "not a capture" is said before anything is written
+        if args.output_format == "pcap":
+            reader = CaptureReader(args.capture)
+            reader.on_warning = warnings.append
+        else:
+            units = iter_units(args.capture, warnings.append)
+            first = next(units, None)
+            units = itertools.chain([first] if first is not None else [], units)
     except CaptureError as e:
         raise InputError(str(e)) from None
     if not args.keys:
-        reader.close()
+        if reader is not None:
+            reader.close()
         print(
             "ipsec-inspect: decrypt needs keys (--keys FILE or folder): without them no "
             "ESP packet can be decrypted, and nothing was written",
@@ -201,14 +211,13 @@ def run(args: argparse.Namespace) -> int:
     decryptor = Decryptor(store)
     rewriter = _Rewriter(decryptor, Decoder(options), Decoder(options))
     skipped: list[int] = []
-    warnings: list[CaptureWarning] = []
     try:
-        with reader, open(out_path, "wb") as fh:
-            if args.output_format == "pcap":
-                reader.on_warning = warnings.append
-                skipped = _write_pcap(reader, fh, rewriter)
+        with open(out_path, "wb") as fh:
+            if reader is not None:
+                with reader:
+                    skipped = _write_pcap(reader, fh, rewriter)
             else:
-                warnings = _write_pcapng(args.capture, fh, rewriter)
+                _write_pcapng(units, fh, rewriter)
     except CaptureError as e:
         raise InputError(str(e)) from None
     except OSError as e:
