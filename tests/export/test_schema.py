@@ -96,3 +96,18 @@ def test_an_unknown_field_is_refused() -> None:
     doc["ike_sas"][0]["surprise"] = 1
     with pytest.raises(jsonschema.ValidationError, match="surprise"):
         jsonschema.validate(doc, SCHEMA)
+
+
+def test_the_live_document_of_sniff_validates() -> None:
+    import argparse
+
+    from ipsec_inspect.commands.sniff import _final_document
+    from ipsec_inspect.sources.live import CaptureCounters
+
+    analysis = Analysis(str(SAMPLES / "ikev2-tunnel.pcapng"), keep_index=False)
+    analysis.run()
+    args = argparse.Namespace(write=None, interface="veth0", backend="scapy", bpf="udp")
+    counters = CaptureCounters(received=45, delivered=43, kernel_dropped=2)
+    doc = _final_document(analysis, args, counters, None, "count")
+    VALIDATOR.validate(doc)
+    assert doc["capture"]["live"]["kernel_dropped"] == 2
