@@ -81,7 +81,7 @@ def load_toml(text: str, name: str) -> KeyStore:
             line = top_level_line(text, kind)
             raise KeyFileValueError(name, line, kind, f"must be an array of tables ([[{kind}]])")
         for index, table in enumerate(tables):
-            line = lines[kind][index] if index < len(lines[kind]) else 0
+            line = lines[kind][index] if index < len(lines[kind]) else top_level_line(text, kind)
             loc = where(name, line)
             allowed = {"ike": _IKE_FIELDS, "child_pfs": _PFS_FIELDS}.get(kind, _SA_FIELDS)
             extra = set(table) - allowed
