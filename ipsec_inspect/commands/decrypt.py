@@ -223,7 +223,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise InputError(f"{out_path}: cannot be written ({e.strerror or e})") from None
     for w in warnings:
-        print(f"ipsec-inspect: warning: frame {w.frame}: {w.message}", file=sys.stderr)
+        said = (
+            w.message
+            if w.message.startswith(f"frame {w.frame}")
+            else f"frame {w.frame}: {w.message}"
+        )
+        print(f"ipsec-inspect: warning: {said}", file=sys.stderr)
     seen = SeenSpis.of(rewriter.seen_sa, rewriter.seen_ike)
     for problem in [*store.problems, *decryptor.problems(), *key_match_lines(store, seen)]:
         print(f"ipsec-inspect: warning: {problem}", file=sys.stderr)
