@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ipsec_inspect.cli import EXIT_USAGE, InputError
+from ipsec_inspect.cli import InputError, UsageError
 from ipsec_inspect.commands._common import decode_options
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.crypto.keyfiles.toml_keys import write_toml
@@ -59,6 +59,8 @@ def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decry
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format == "wireshark" and not args.include_keys:
+        raise UsageError("Wireshark tables are key material; add --include-keys to write them")
     store = load_keys(args.keys)
     decryptor = known_keys(args.capture, store, args)
     out = Path(args.out)
@@ -66,12 +68,6 @@ def run(args: argparse.Namespace) -> int:
         k.source is KeySource.DERIVED for k in store.ike_keys()
     )
     if args.format == "wireshark":
-        if not args.include_keys:
-            print(
-                "ipsec-inspect: Wireshark tables are key material; add --include-keys to write them",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
         try:
             out.mkdir(parents=True, exist_ok=True)
             for name, text in write_wireshark(store).items():

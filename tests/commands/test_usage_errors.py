@@ -40,3 +40,10 @@ def test_good_values_still_filter() -> None:
     done = cli("packets", CAPTURE, "--peer", "192.0.2.1", "--spi", "0x" + "0" * 7 + "1")
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""  # no SPI 1 in the sample: nothing selected, no error
+
+
+def test_wireshark_tables_without_include_keys_is_a_usage_error(tmp_path: object) -> None:
+    done = cli("keys", "export", "--format", "wireshark", "/nonexistent/out", CAPTURE)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: ipsec-inspect keys")
+    assert "Wireshark tables are key material; add --include-keys to write them" in done.stderr
