@@ -30,19 +30,25 @@ class SeenSpis:
         return cls(frozenset(sa), frozenset(ike))
 
 
-def _sa_covers(key: SaKey, protocol: str, spi: int) -> bool:
-    return key.protocol == protocol and (spi & key.spi_mask) == (key.spi & key.spi_mask)
-
-
 def _covered(keys: KeyFileKeys, seen: SeenSpis) -> set[object]:
-    """The capture's SAs this file has a key for: ("sa", proto, spi) and ("ike", spi_i)."""
+    """The capture's SAs this file has a key for: ("sa", proto, spi) and ("ike", spi_i).
+
+    Exact SPIs are looked up in a set, so tens of thousands of SAs and keys stay cheap;
+    only wildcard rows (``*`` or ``*`` nibbles, few in practice) are tried one by one."""
+    exact = {(k.protocol, k.spi) for k in keys.sa_keys if k.spi_mask == SPI_MASK_ALL}
+    wild = [k for k in keys.sa_keys if k.spi_mask != SPI_MASK_ALL]
     out: set[object] = set()
     for protocol, spi in seen.sa:
-        if any(_sa_covers(k, protocol, spi) for k in keys.sa_keys):
+        if (protocol, spi) in exact or any(
+            k.protocol == protocol and (spi & k.spi_mask) == (k.spi & k.spi_mask) for k in wild
+        ):
             out.add(("sa", protocol, spi))
-    initiators = {k.spi_i: k.spi_r for k in keys.ike_keys}
+    initiators: dict[bytes, set[bytes]] = {}
+    for k in keys.ike_keys:
+        initiators.setdefault(k.spi_i, set()).add(k.spi_r)
     for spi_i, spi_r in seen.ike:
-        if spi_i in initiators and initiators[spi_i] in (b"", spi_r):
+        responders = initiators.get(spi_i)
+        if responders is not None and (b"" in responders or spi_r in responders):
             out.add(("ike", spi_i))
     return out
 
