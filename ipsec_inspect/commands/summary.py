@@ -200,10 +200,10 @@ def run(args: argparse.Namespace) -> int:
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )
-        print_table(console, _peers_table(result))
+        print_table(console, _peers_table(result), heading_columns=2)
         render_summary(result, console)
         if result.child_sas:
-            print_table(console, _spi_table(result))
+            print_table(console, _spi_table(result), heading_columns=2)
     for line in problems:
         print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
     return 0

@@ -21,31 +21,34 @@ def fits(console: Console, table: Table) -> bool:
     return Measurement.get(console, unbounded, table).maximum <= console.width
 
 
-def print_table(console: Console, table: Table) -> None:
-    """Print ``table``; on a terminal too narrow for it, as one block per row."""
+def print_table(console: Console, table: Table, heading_columns: int = 1) -> None:
+    """Print ``table``; on a terminal too narrow for it, as one block per row headed by
+    its first ``heading_columns`` cells."""
     if not console.is_terminal or fits(console, table):
         console.print(table)
         return
-    print_blocks(console, table)
+    print_blocks(console, table, heading_columns)
 
 
-def print_blocks(console: Console, table: Table) -> None:
-    """Every row of ``table`` as a block: its first cell, then ``label: value`` lines whose
-    values wrap beside their labels."""
+def print_blocks(console: Console, table: Table, heading_columns: int = 1) -> None:
+    """Every row of ``table`` as a block: its first cells as a heading, then ``label:
+    value`` lines whose values wrap beside their labels."""
     if table.title:
         console.print(Text.from_markup(str(table.title), style="bold italic"))
     columns = table.columns
     if not columns:
         return
     cells = [list(c.cells) for c in columns]
-    labels = [f"{c.header}:" for c in columns[1:]]
+    head = max(1, min(heading_columns, len(columns)))
+    labels = [f"{c.header}:" for c in columns[head:]]
     for row in range(table.row_count):
-        console.print(Text.from_markup(f"[bold]{cells[0][row]}[/]"))
+        heading = " ".join(str(column[row]) for column in cells[:head])
+        console.print(Text.from_markup(f"[bold]{heading}[/]"))
         block = Table.grid(padding=(0, 1))
         block.add_column(no_wrap=True)  # the indent
         block.add_column(no_wrap=True)  # the label
         block.add_column(overflow="fold")  # the value: wraps, never cut
-        for label, column in zip(labels, cells[1:], strict=True):
+        for label, column in zip(labels, cells[head:], strict=True):
             value = str(column[row])
             if value:
                 block.add_row("", label, Text.from_markup(value))

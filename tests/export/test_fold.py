@@ -54,3 +54,21 @@ def test_wide_terminals_and_pipes_keep_the_tables() -> None:
     assert "┏" in wide and SUITE in wide and "…" not in wide
     piped = _render(80, terminal=False)  # not a terminal: the layout scripts may parse
     assert "┏" in piped
+
+
+def test_blocks_can_be_headed_by_several_cells() -> None:
+    from rich.table import Table
+
+    from ipsec_inspect.export.fold import print_table
+
+    table = Table(title="ESP/AH SPIs")
+    for column in ("proto", "SPI", "source", "destination", "packets"):
+        table.add_column(column)
+    table.add_row("ESP", "0xe9511913", "192.0.2.1", "198.51.100.1", "9" * 60)
+    out = io.StringIO()
+    console = CliConsole(file=out, force_terminal=True, width=60, color_system=None)
+    print_table(console, table, heading_columns=2)
+    lines = [line.rstrip() for line in out.getvalue().splitlines()]
+    assert lines[:4] == ["ESP/AH SPIs", "ESP 0xe9511913", " source:      192.0.2.1",
+                         " destination: 198.51.100.1"]  # fmt: skip
+    assert lines[4] == " packets:     " + "9" * 46 and lines[5] == "              " + "9" * 14
