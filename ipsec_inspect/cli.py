@@ -14,90 +14,38 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import pkgutil
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING
 
 from ipsec_inspect import __version__, commands
+from ipsec_inspect.core.errors import EXIT_INPUT, EXIT_OK, InputError, OutputError, UsageError
+from ipsec_inspect.core.output import GuardedOutput
 
 if TYPE_CHECKING:
     from ipsec_inspect.plugins.registry import PluginRegistry
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INPUT = 3
 
+def _command_names() -> list[str]:
+    """The modules of :mod:`ipsec_inspect.commands`, from its folder(s).
 
-class InputError(Exception):
-    """The user's input cannot be read; the message is one clear sentence."""
-
-
-class UsageError(Exception):
-    """An option value argparse could not check (it depends on plugins or on another
-    option): reported like argparse's own errors, with the usage line and exit 2."""
-
-
-class OutputError(InputError):
-    """An output cannot be written (disk full, I/O error): one sentence, exit 3. What was
-    written before stays written. ``stdout``: the output was standard output."""
-
-    def __init__(self, message: str, stdout: bool = False) -> None:
-        super().__init__(message)
-        self.stdout = stdout
-
-
-class GuardedOutput:
-    """A text stream whose write errors become one :class:`OutputError` sentence.
-
-    Why a wrapper: output is written from many places (``print``, ``json.dump``, rich
-    tables, plugin exporters); catching ``OSError`` around each would miss some, and a
-    bare ``OSError`` at exit is a traceback. A closed pipe (``BrokenPipeError``) is not an
-    error and passes through, so :func:`main` can end quietly as Unix tools do.
+    A plain folder listing, not ``pkgutil.iter_modules``: that one imports ``inspect``,
+    which alone costs a tenth of the start-up of a short command.
     """
-
-    def __init__(self, stream: TextIO, name: str, *, is_stdout: bool = False) -> None:
-        self._stream = stream
-        self._name = name
-        self._is_stdout = is_stdout
-        self._failed_once = False
-
-    def _failed(self, exc: OSError) -> OutputError:
-        self._failed_once = True
-        return OutputError(
-            f"{self._name}: cannot write ({exc.strerror or exc})", stdout=self._is_stdout
-        )
-
-    def write(self, text: str) -> int:
+    names: set[str] = set()
+    for folder in commands.__path__:
         try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise self._failed(exc) from None
+            entries = os.listdir(folder)
+        except OSError:  # not a folder (a zip import): ask the import system instead
+            import pkgutil
 
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise self._failed(exc) from None
-
-    def close(self) -> None:
-        """Flush and close; after a failed write the unwritable rest is dropped quietly."""
-        try:
-            self._stream.close()
-        except BrokenPipeError:
-            pass
-        except OSError as exc:
-            if not self._failed_once:
-                raise self._failed(exc) from None
-
-    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, …
-        return getattr(self._stream, name)
+            return sorted(i.name for i in pkgutil.iter_modules(commands.__path__))
+        for entry in entries:
+            stem, ext = os.path.splitext(entry)
+            if ext == ".py" and stem.isidentifier():
+                names.add(stem)
+    return sorted(names)
 
 
 def _quiet_stdout() -> None:
@@ -119,10 +67,10 @@ def _flush_stdout() -> None:
 
 def _command_modules() -> list[ModuleType]:
     mods = []
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
+    for name in _command_names():
+        if name.startswith("_"):
             continue
-        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
+        mod = importlib.import_module(f"{commands.__name__}.{name}")
         if hasattr(mod, "NAME") and hasattr(mod, "run"):
             mods.append(mod)
     return mods
@@ -165,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
-    """Load and install the plugins once, explicitly; failures are reported, never fatal."""
+    """Load the plugins once, explicitly; failures are reported, never fatal."""
     if args.no_plugins:
         return None
     from ipsec_inspect.plugins.loader import load_plugins
@@ -181,15 +129,23 @@ def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
     return registry
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from ipsec_inspect.plugins import hooks as plugin_hooks
+def _compose(args: argparse.Namespace, registry: PluginRegistry | None) -> None:
+    """The run's extension tables, composed once and handed to the command in ``args``."""
+    from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
+    from ipsec_inspect.plugins.compose import compose_extensions
 
+    args.plugin_registry = registry
+    args.extensions = compose_extensions(registry, BUILTIN_EXPORTERS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.no_plugins and args.policy:
         parser.error("--policy needs plugins (it names a plugin's policy); drop --no-plugins")
     try:
         registry = _load_plugins(args)
+        _compose(args, registry)
     except UsageError as e:
         parser.error(str(e))
     except InputError as e:
@@ -199,8 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if real_stdout is not None and not isinstance(real_stdout, GuardedOutput):
         sys.stdout = GuardedOutput(real_stdout, "standard output", is_stdout=True)
     try:
-        with plugin_hooks.installed(registry):
-            status = int(args._run(args))
+        status = int(args._run(args))
         _flush_stdout()
         return status
     except InputError as e:

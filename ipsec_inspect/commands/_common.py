@@ -10,25 +10,15 @@ from __future__ import annotations
 import argparse
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from ipsec_inspect.core.errors import InputError, UsageError
+from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
 
-from ipsec_inspect.cli import InputError, UsageError
-from ipsec_inspect.lifecycle.tracker import TrackerConfig
-from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
-from ipsec_inspect.wire.decoder import DecodeOptions
-
-
-class CliConsole(Console):
-    """A rich console that lets a closed pipe end the command quietly (exit 0).
-
-    Why: rich's default answer to ``BrokenPipeError`` is ``SystemExit(1)``; ``cli.main``
-    treats a reader that went away (``| head``) as the Unix tools do, with exit 0.
-    """
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError
+if TYPE_CHECKING:  # every command module imports this one to build the parser (start-up)
+    from ipsec_inspect.core.extensions import Extensions
+    from ipsec_inspect.lifecycle.tracker import TrackerConfig
+    from ipsec_inspect.wire.decoder import DecodeOptions
 
 
 def add_key_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,6 +35,8 @@ def add_key_arguments(p: argparse.ArgumentParser) -> None:
 
 def _decode_as_rule(text: str) -> str:
     """argparse type of ``--decode-as``: a bad rule is a usage error (exit 2)."""
+    from ipsec_inspect.wire.decoder import DecodeOptions
+
     try:
         DecodeOptions.parse_decode_as(text)
     except ValueError as e:
@@ -141,6 +133,8 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def tracker_config(args: argparse.Namespace) -> TrackerConfig:
+    from ipsec_inspect.lifecycle.tracker import TrackerConfig
+
     if args.replay_window < 1 or args.idle_timeout <= 0:
         raise UsageError("--replay-window and --idle-timeout must be positive")
     return TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
@@ -171,8 +165,27 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def extensions_of(args: argparse.Namespace) -> Extensions:
+    """The run's extension tables, composed by the CLI at start-up (``cli._compose``);
+    a command run without the CLI (a test) gets the core's tables and no plugin."""
+    ext = getattr(args, "extensions", None)
+    if ext is None:
+        from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
+        from ipsec_inspect.plugins.compose import compose_extensions
+
+        ext = compose_extensions(None, BUILTIN_EXPORTERS)
+        args.extensions = ext
+    return ext
+
+
 def decode_options(args: argparse.Namespace) -> DecodeOptions:
-    opts = DecodeOptions(ike_heuristic=not getattr(args, "no_ike_heuristic", False))
+    """Decoding as the user asked, with the run's dissector extension tables."""
+    from ipsec_inspect.wire.decoder import DecodeOptions
+
+    opts = DecodeOptions(
+        ike_heuristic=not getattr(args, "no_ike_heuristic", False),
+        extension_tables=extensions_of(args).dissectors,
+    )
     for rule in getattr(args, "decode_as", []) or []:
         try:
             opts.add_decode_as(rule)

@@ -14,26 +14,16 @@ import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from ipsec_inspect.cli import InputError
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options
-from ipsec_inspect.crypto.decryptor import Decryptor
-from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
-from ipsec_inspect.export.plaintext_pcap import (
-    LINKTYPE_RAW,
-    MAX_NESTING,
-    PcapWriter,
-    ip_offset,
-    plaintext_ip_packet,
-    rebuild_frame,
-)
-from ipsec_inspect.export.plaintext_pcapng import PcapngRewriter
-from ipsec_inspect.records import AhPacket, CaptureWarning, EspPacket, IkeMessage, Record
-from ipsec_inspect.session import load_keys
-from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
-from ipsec_inspect.sources.capture_units import RawPacket, Unit, iter_units
-from ipsec_inspect.wire.decoder import Decoder
+from ipsec_inspect.commands._common import add_capture_arguments, decode_options, extensions_of
+from ipsec_inspect.core.errors import InputError
+
+if TYPE_CHECKING:  # imported when the command runs: every command is imported at start-up
+    from ipsec_inspect.core.records import CaptureWarning
+    from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
+    from ipsec_inspect.sources.capture_file import CaptureReader
+    from ipsec_inspect.sources.capture_units import Unit
 
 NAME = "decrypt"
 HELP = "write a copy of a capture with every decrypted ESP packet replaced by its plaintext"
@@ -61,88 +51,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-class _Rewriter:
-    """Decodes, decrypts and rewrites frames one at a time (streaming: memory does not
-    grow with the capture)."""
-
-    def __init__(self, decryptor: Decryptor, outer: Decoder, inner: Decoder) -> None:
-        self.decryptor = decryptor
-        self.outer = outer
-        self.inner = inner
-        self.replaced = 0
-        self.kept_encrypted = 0
-        self.esp_packets = 0
-        self.seen_sa: set[tuple[str, int]] = set()
-        self.seen_ike: set[tuple[bytes, bytes]] = set()
-        self.last_spi = 0  # SPI of the ESP packet the last replaced frame carried
-
-    def _note(self, records: list[Record]) -> None:
-        """Remember the SAs seen, for telling which key file matched nothing."""
-        for r in records:
-            if isinstance(r, EspPacket):
-                self.esp_packets += 1
-                self.seen_sa.add(("esp", r.spi))
-            elif isinstance(r, AhPacket):
-                self.seen_sa.add(("ah", r.spi))
-            elif isinstance(r, IkeMessage):
-                self.seen_ike.add((r.header.spi_i, r.header.spi_r))
-
-    def _peel(self, number: int, time: float, ip_packet: bytes, depth: int) -> bytes:
-        """Decrypt ESP found inside an already decrypted packet (ESP in ESP)."""
-        if depth >= MAX_NESTING:
-            return ip_packet
-        records = self.inner.decode(number, time, LINKTYPE_RAW, ip_packet, len(ip_packet))
-        for r in records:
-            self.decryptor.process(r)
-        esp = _single_esp(records)
-        if esp is None:
-            return ip_packet
-        new_ip = plaintext_ip_packet(ip_packet, esp.offset, esp)
-        if new_ip is None:
-            return ip_packet
-        return self._peel(number, time, new_ip, depth + 1)
-
-    def frame(
-        self, number: int, time: float, link_type: int, data: bytes, orig_len: int, iface: int
-    ) -> bytes:
-        records = self.outer.decode(number, time, link_type, data, orig_len, iface)
-        for r in records:
-            self.decryptor.process(r)
-        self._note(records)
-        esp = _single_esp(records)
-        if esp is None:
-            if any(isinstance(r, EspPacket) for r in records):
-                self.kept_encrypted += 1
-            return data
-        ip_at = ip_offset(link_type, data)
-        new_ip = plaintext_ip_packet(data[ip_at:], esp.offset - ip_at, esp) if ip_at >= 0 else None
-        if new_ip is None:
-            self.kept_encrypted += 1
-            return data
-        new_frame = rebuild_frame(link_type, data, ip_at, self._peel(number, time, new_ip, 1))
-        if new_frame is None:
-            self.kept_encrypted += 1
-            return data
-        self.replaced += 1
-        self.last_spi = esp.spi
-        return new_frame
-
-
-def _single_esp(records: list[Record]) -> EspPacket | None:
-    """The frame's ESP packet when it is the only record and it decrypted."""
-    if len(records) != 1 or not isinstance(records[0], EspPacket):
-        return None
-    d = records[0].decryption
-    return records[0] if d is not None and d.status == "ok" else None
-
-
 def _numbers(frames: list[int]) -> str:
     shown = ", ".join(map(str, frames[:20]))
     return shown + (f" and {len(frames) - 20} more" if len(frames) > 20 else "")
 
 
-def _write_pcapng(units: Iterable[Unit], fh: BinaryIO, rewriter: _Rewriter) -> None:
+def _write_pcapng(units: Iterable[Unit], fh: BinaryIO, rewriter: PlaintextRewriter) -> None:
     """Every unit of the input, packets rewritten where their ESP decrypted."""
+    from ipsec_inspect.export.plaintext_pcapng import PcapngRewriter
+    from ipsec_inspect.sources.capture_units import RawPacket
+
     writer = PcapngRewriter(fh)
     for unit in units:
         if not isinstance(unit, RawPacket):
@@ -165,8 +83,10 @@ def _write_pcapng(units: Iterable[Unit], fh: BinaryIO, rewriter: _Rewriter) -> N
             writer.unit(unit, new, comment)
 
 
-def _write_pcap(reader: CaptureReader, fh: BinaryIO, rewriter: _Rewriter) -> list[int]:
+def _write_pcap(reader: CaptureReader, fh: BinaryIO, rewriter: PlaintextRewriter) -> list[int]:
     """The classic pcap output; returns the frames left out (another link type)."""
+    from ipsec_inspect.export.plaintext_pcap import LINKTYPE_RAW, PcapWriter
+
     skipped: list[int] = []
     writer: PcapWriter | None = None
     for number, time, link_type, data, orig_len, iface in reader:
@@ -183,7 +103,16 @@ def _write_pcap(reader: CaptureReader, fh: BinaryIO, rewriter: _Rewriter) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
-    store = load_keys(args.keys)
+    # Imported here, not at the top: every command module is imported to build the parser.
+    from ipsec_inspect.crypto.decryptor import Decryptor
+    from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
+    from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
+    from ipsec_inspect.pipeline.session import load_keys
+    from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
+    from ipsec_inspect.sources.capture_units import iter_units
+    from ipsec_inspect.wire.decoder import Decoder
+
+    store = load_keys(args.keys, extensions_of(args).key_formats)
     options = decode_options(args)
     out_path = Path(args.output)
     warnings: list[CaptureWarning] = []
@@ -208,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    decryptor = Decryptor(store)
-    rewriter = _Rewriter(decryptor, Decoder(options), Decoder(options))
+    decryptor = Decryptor(store, extension_tables=options.extension_tables)
+    rewriter = PlaintextRewriter(decryptor, Decoder(options), Decoder(options))
     skipped: list[int] = []
     try:
         with open(out_path, "wb") as fh:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ipsec_inspect.records import CaptureWarning
+from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.sources.capture_file import CaptureError, _open_stream
 
 #: A pcapng block or pcap record longer than this is taken for damage (jumbo frames and

@@ -43,7 +43,10 @@ def test_good_values_still_filter() -> None:
 
 
 def test_wireshark_tables_without_include_keys_is_a_usage_error(tmp_path: object) -> None:
-    done = cli("keys", "export", "--format", "wireshark", "/nonexistent/out", CAPTURE)
+    keys = "samples/ikev2-tunnel.keys.toml"
+    done = cli(
+        "keys", "export", "--format", "wireshark", "/nonexistent/out", CAPTURE, "--keys", keys
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("usage: ipsec-inspect keys")
     assert "Wireshark tables are key material; add --include-keys to write them" in done.stderr

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands import sniff
+from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.sources.capture_file import CaptureReader
 from ipsec_inspect.sources.pcapng_writer import PcapngWriter
 

@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from ipsec_inspect.commands._common import CliConsole
+from ipsec_inspect.commands._console import CliConsole
 from ipsec_inspect.export.summary_text import render_summary
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 
 from ..sample_corpus import SAMPLES
 

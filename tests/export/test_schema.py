@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from ipsec_inspect.export.timeline import build_timeline, load_schema
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 
 from ..sample_corpus import SAMPLES, label, sample_captures
 
