@@ -203,25 +203,25 @@ def run(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        from rich.console import Console
-
+        from ipsec_inspect.commands._console import CliConsole
+        from ipsec_inspect.export.fold import print_table
         from ipsec_inspect.export.summary_text import render_summary
 
         # emoji=False: capture paths and peer names are data, not ":code:" shortcuts.
-        console = Console(highlight=False, emoji=False)
+        console = CliConsole(highlight=False, emoji=False)
         if not console.is_terminal:
             # a pipe or file: no need to squeeze
-            console = Console(highlight=False, emoji=False, width=160)
+            console = CliConsole(highlight=False, emoji=False, width=160)
         stats = result.stats
         console.print(
             f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )
-        console.print(_peers_table(result))
+        print_table(console, _peers_table(result), heading_columns=2)
         render_summary(result, console)
         if result.child_sas:
-            console.print(_spi_table(result))
+            print_table(console, _spi_table(result), heading_columns=2)
     for line in problems:
         print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ Wireshark accepts: exact, case-sensitive algorithm strings, one row per directio
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ipsec_inspect.crypto.algorithms import (
     ENCRYPTION_ALGORITHMS,
@@ -21,7 +22,15 @@ from ipsec_inspect.crypto.algorithms import (
     encryption_by_name,
     integrity_by_name,
 )
-from ipsec_inspect.crypto.keyfiles.common import format_spi, parse_hex, parse_spi, where
+from ipsec_inspect.crypto.keyfiles.common import (
+    KeyFileValueError,
+    KeyValueError,
+    format_spi,
+    iter_lines,
+    parse_hex,
+    parse_spi,
+    where,
+)
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore, SaKey
 
 ESP_SA = "esp_sa"
@@ -88,20 +97,20 @@ def split_uat_line(line: str) -> list[str] | None:
         i += 1
 
 
-def _rows(text: str) -> list[tuple[int, list[str] | None]]:
-    rows = []
-    for number, raw in enumerate(text.splitlines(), 1):
+def _rows(text: str) -> Iterator[tuple[int, list[str] | None]]:
+    """The data rows with their line numbers, one at a time (comments and blanks skipped)."""
+    for number, raw in enumerate(iter_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        rows.append((number, split_uat_line(line)))
-    return rows
+        yield number, split_uat_line(line)
 
 
-def esp_key_bytes(text: str) -> bytes:
-    """An ``esp_sa`` key: ``0x`` hex (odd count left-padded), otherwise the ASCII text."""
+def esp_key_bytes(text: str, field: str = "key") -> bytes:
+    """An ``esp_sa`` key: ``0x`` hex (an odd count left-padded, as Wireshark reads it),
+    otherwise the ASCII text."""
     if text[:2].lower() == "0x":
-        return parse_hex(text)
+        return parse_hex(text, field, pad_odd=True)
     return text.encode("latin-1")
 
 
@@ -121,6 +130,8 @@ def load_esp_sa(text: str, name: str) -> KeyStore:
             continue
         try:
             store.add_sa(_esp_row(fields, loc, store.problems))
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         except (ValueError, UnknownAlgorithm) as exc:
             store.problems.append(f"{loc}: row skipped: {exc}")
     return store
@@ -131,7 +142,10 @@ def _esp_row(fields: list[str], loc: str, problems: list[str]) -> SaKey:
     versions = {"ipv4": 4, "ipv6": 6, "any": None}
     if family.lower() not in versions:
         raise ValueError(f"protocol must be IPv4, IPv6 or Any, not {family!r}")
-    spi, mask = parse_spi(spi_text)
+    try:
+        spi, mask = parse_spi(spi_text)
+    except KeyValueError as exc:
+        raise KeyValueError("SPI", exc.reason) from None
     deprecated = enc_name.strip() == DEPRECATED_GCM
     enc, _ = encryption_by_name(enc_name)
     integ = integrity_by_name(auth_name)
@@ -139,16 +153,19 @@ def _esp_row(fields: list[str], loc: str, problems: list[str]) -> SaKey:
     if len(fields) == 10:
         esn = fields[8].strip().lower().startswith("64")
         high_text = fields[9].strip()
-        high = int(high_text, 16) if high_text else 0
+        try:
+            high = int(high_text, 16) if high_text else 0
+        except ValueError:
+            raise KeyValueError("ESN High Bits", "not hexadecimal") from None
     key = SaKey(
         "esp",
         spi,
         src or None,
         dst or None,
         enc,
-        esp_key_bytes(enc_key),
+        esp_key_bytes(enc_key, "Encryption Key"),
         None if integ.kind == "none" else integ,
-        esp_key_bytes(auth_key),
+        esp_key_bytes(auth_key, "Authentication Key"),
         esn=esn,
         origin=loc,
         spi_mask=mask,
@@ -164,11 +181,15 @@ def _esp_row(fields: list[str], loc: str, problems: list[str]) -> SaKey:
             )
     if enc.mode != "null" and not enc.unavailable and key.encryption_bits is None:
         wanted = " or ".join(str(enc.key_len(b) * 8) for b in enc.key_bits)
-        problems.append(
-            f"{loc}: {enc_name} key is {len(key.encryption_key) * 8} bits, expected {wanted} "
-            "(keys without 0x are read as ASCII text)"
+        raise KeyValueError(
+            "Encryption Key",
+            f"is {len(key.encryption_key) * 8} bits; {enc_name} takes {wanted} "
+            "(keys without 0x are read as ASCII text)",
         )
     return key
+
+
+_IKEV2_COLUMNS = {"sk_ei": "SK_ei", "sk_er": "SK_er", "sk_ai": "SK_ai", "sk_ar": "SK_ar"}
 
 
 def load_ikev2_table(text: str, name: str) -> KeyStore:
@@ -182,6 +203,8 @@ def load_ikev2_table(text: str, name: str) -> KeyStore:
             continue
         try:
             store.add_ike(_ikev2_row(fields, loc))
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         except (ValueError, UnknownAlgorithm) as exc:
             store.problems.append(f"{loc}: row skipped: {exc}")
     return store
@@ -189,13 +212,14 @@ def load_ikev2_table(text: str, name: str) -> KeyStore:
 
 def _ikev2_row(fields: list[str], loc: str) -> IkeKey:
     spi_i, spi_r, sk_ei, sk_er, enc_name, sk_ai, sk_ar, integ_name = fields
-    ispi, rspi = parse_hex(spi_i), parse_hex(spi_r)
-    if len(ispi) != 8 or len(rspi) != 8:
-        raise ValueError("initiator's and responder's SPI must be 8 bytes of hex")
+    ispi, rspi = parse_hex(spi_i, "Initiator's SPI"), parse_hex(spi_r, "Responder's SPI")
+    for label, value in (("Initiator's SPI", ispi), ("Responder's SPI", rspi)):
+        if len(value) != 8:
+            raise KeyValueError(label, f"must be 8 bytes of hex (16 digits), not {len(value)}")
     enc, bits = encryption_by_name(enc_name)
     integ = integrity_by_name(integ_name)
-    secrets = {"sk_ei": parse_hex(sk_ei), "sk_er": parse_hex(sk_er)}
-    secrets.update({"sk_ai": parse_hex(sk_ai), "sk_ar": parse_hex(sk_ar)})
+    secrets = {"sk_ei": parse_hex(sk_ei, "SK_ei"), "sk_er": parse_hex(sk_er, "SK_er")}
+    secrets.update({"sk_ai": parse_hex(sk_ai, "SK_ai"), "sk_ar": parse_hex(sk_ar, "SK_ar")})
     secrets = {k: v for k, v in secrets.items() if v}
     if enc.mode != "null":
         for label in ("sk_ei", "sk_er"):
@@ -203,12 +227,18 @@ def _ikev2_row(fields: list[str], loc: str) -> IkeKey:
             if enc.bits_for_key(secrets.get(label, b"")) is None or (
                 bits and got != enc.key_len(bits)
             ):
-                raise ValueError(f"{label} is {got} bytes, {enc_name} needs {enc.key_len(bits)}")
+                raise KeyValueError(
+                    _IKEV2_COLUMNS[label],
+                    f"is {got} bytes; {enc_name} takes {enc.key_len(bits)}",
+                )
     if integ.kind in ("hmac", "xcbc", "cmac"):
         for label in ("sk_ai", "sk_ar"):
             got = len(secrets.get(label, b""))
             if got != integ.key_len:
-                raise ValueError(f"{label} is {got} bytes, {integ_name} needs {integ.key_len}")
+                raise KeyValueError(
+                    _IKEV2_COLUMNS[label],
+                    f"is {got} bytes; {integ_name} takes {integ.key_len}",
+                )
     return IkeKey(2, ispi, rspi, enc, bits, integ, None, secrets, origin=loc)
 
 
@@ -221,10 +251,10 @@ def load_ikev1_table(text: str, name: str) -> KeyStore:
             store.problems.append(f"{loc}: expected 2 fields (initiator cookie, key)")
             continue
         try:
-            cookie, key = parse_hex(fields[0]), parse_hex(fields[1])
-        except ValueError as exc:
-            store.problems.append(f"{loc}: row skipped: {exc}")
-            continue
+            cookie = parse_hex(fields[0], "Initiator's COOKIE")
+            key = parse_hex(fields[1], "Encryption Key")
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         if len(cookie) != 8 or not key:
             store.problems.append(f"{loc}: row skipped: cookie must be 8 bytes and key non-empty")
             continue

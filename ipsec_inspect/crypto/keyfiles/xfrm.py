@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import re
 
-from ipsec_inspect.crypto.algorithms import EncryptionAlg, IntegrityAlg
-from ipsec_inspect.crypto.keyfiles.common import parse_hex, where
+from ipsec_inspect.crypto.algorithms import (
+    EncryptionAlg,
+    IntegrityAlg,
+)
+from ipsec_inspect.crypto.keyfiles.common import (
+    KeyFileValueError,
+    KeyValueError,
+    parse_hex,
+    where,
+)
 from ipsec_inspect.crypto.keys import KeyStore, SaKey
 from ipsec_inspect.ipsec.registry.algorithms import encryption_by_xfrm, integrity_by_xfrm
 
@@ -68,6 +76,8 @@ def load_xfrm(text: str, name: str) -> KeyStore:
             continue
         try:
             _line(current, raw.split())
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         except ValueError as exc:
             current.problem = f"{where(name, number)}: {exc}"
     for st in states:
@@ -102,7 +112,7 @@ def _line(st: _State, words: list[str]) -> None:
         st.protocol = words[1]
         st.spi = int(words[3], 0)
     elif head in ("enc", "auth", "auth-trunc", "aead") and len(words) >= 2:
-        key = parse_hex(words[2]) if len(words) >= 3 and words[2] != '""' else b""
+        key = parse_hex(words[2], f"{head} key") if len(words) >= 3 and words[2] != '""' else b""
         bits = int(words[3]) if len(words) >= 4 and words[3].isdigit() else None
         if head == "enc":
             enc = encryption_by_xfrm(words[1])
