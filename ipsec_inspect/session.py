@@ -25,10 +25,9 @@ from ipsec_inspect.lifecycle.tracker import (
     TrackerConfig,
     TrackerResult,
 )
-from ipsec_inspect.pipeline import read_records
+from ipsec_inspect.pipeline import end_of_capture_warnings, read_records
 from ipsec_inspect.records import (
     AhPacket,
-    CaptureWarning,
     EspDecryption,
     EspPacket,
     IkeMessage,
@@ -38,6 +37,7 @@ from ipsec_inspect.records import (
 )
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
 from ipsec_inspect.sources.frame_store import FrameStore
+from ipsec_inspect.sources.warning_log import WarningLog
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator
 
@@ -68,10 +68,11 @@ def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
 
 
 def problem_lines(
-    warnings: list[CaptureWarning], keys: KeyStore | None, decryptor: Decryptor | None
+    warnings: WarningLog, keys: KeyStore | None, decryptor: Decryptor | None
 ) -> list[str]:
-    """One line per problem, in the order: the capture, the key files, the decryption."""
-    out = [f"frame {w.frame}: {w.message}" if w.frame else w.message for w in warnings]
+    """One line per problem, in the order: the capture, the key files, the decryption.
+    Repeated capture warnings are capped per kind ("and N more", see ``WarningLog``)."""
+    out = warnings.lines()
     if keys is not None:
         out.extend(keys.problems)
     if decryptor is not None:
@@ -86,7 +87,7 @@ class RecordStream:
     path: str
     options: DecodeOptions
     keys: KeyStore | None = None
-    warnings: list[CaptureWarning] = field(default_factory=list)
+    warnings: WarningLog = field(default_factory=WarningLog)
     decoder: Decoder = field(init=False)
     decryptor: Decryptor | None = field(init=False, default=None)
     _info: list[CaptureInfo] = field(init=False, default_factory=list)
@@ -251,7 +252,7 @@ class Analysis:
         self.index = PacketIndex()
         self.flow_ids: dict[tuple[object, ...], int] = {}
         self.flow_keys: list[tuple[object, ...]] = []
-        self.warnings: list[CaptureWarning] = []
+        self.warnings = WarningLog()
         self.info: CaptureInfo | None = None
         self.offsets: array[int] | None = array("Q") if keep_index else None
         self.records = 0
@@ -314,15 +315,7 @@ class Analysis:
         return events
 
     def finish(self) -> list[TrackerEvent]:
-        for frames, why in self.decoder.finish():
-            self.warnings.append(
-                CaptureWarning(
-                    frames[0] if frames else 0,
-                    f"IP fragments in frames {', '.join(map(str, frames[:8]))} were dropped: {why}",
-                )
-            )
-        for frame, problem in self.decoder.tcp.problems:
-            self.warnings.append(CaptureWarning(frame, problem))
+        self.warnings.extend(end_of_capture_warnings(self.decoder))
         end = self.info.last_time if self.info is not None else None
         events = self.tracker.finish(end)
         self._result = self.tracker.result()
@@ -535,6 +528,8 @@ class Analysis:
         frame = self._store.frame(number)
         if frame is None:
             return None
+        # the time the streaming pass accepted, not the file's raw (maybe unusable) fields
+        frame = (frame[0], self.index.time[i], *frame[2:])
         records = Decoder(self.options).decode(*frame)
         if sub >= len(records):
             return (

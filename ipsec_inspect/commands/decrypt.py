@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(e)) from None
     except OSError as e:
         raise InputError(f"{out_path}: cannot be written ({e.strerror or e})") from None
-    for problem in [*store.problems, *decryptor.problems()]:
+    for problem in [*reader.info.warnings.lines(), *store.problems, *decryptor.problems()]:
         print(f"ipsec-inspect: warning: {problem}", file=sys.stderr)
     if skipped:
         print(

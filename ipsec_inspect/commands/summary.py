@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -30,6 +29,7 @@ from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
 from ipsec_inspect.lifecycle.tracker import TrackerResult
 from ipsec_inspect.session import Analysis
+from ipsec_inspect.sources.timestamps import utc_text
 
 NAME = "summary"
 HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and findings"
@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _ts(t: float | None) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f") if t is not None else "-"
+    return utc_text(t, "%H:%M:%S.%f") or "-"
 
 
 def _ike_matches(sa: IkeSa, keep: RecordFilter) -> bool:
