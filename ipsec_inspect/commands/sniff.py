@@ -19,7 +19,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ from ipsec_inspect.commands._common import (
 )
 from ipsec_inspect.export.timeline import build_timeline, rfc3339
 from ipsec_inspect.lifecycle.events import TrackerEvent, event_to_json
+from ipsec_inspect.records import CaptureWarning
 from ipsec_inspect.session import Analysis
 from ipsec_inspect.sources.capture_file import RawFrame
 from ipsec_inspect.sources.live import (
@@ -47,6 +48,7 @@ from ipsec_inspect.sources.live import (
     open_live,
 )
 from ipsec_inspect.sources.pcapng_writer import PcapngWriter
+from ipsec_inspect.sources.timestamps import LATEST_TIME, CaptureClock
 
 NAME = "sniff"
 HELP = "capture an interface live and follow its SAs (TUI, or events as JSON lines)"
@@ -153,16 +155,37 @@ class _Stopper:
 
 
 def _frames(
-    source: LiveSource, writer: PcapngWriter | None, count: int | None, stop: _Stopper
+    source: Iterable[RawFrame],
+    writer: PcapngWriter | None,
+    count: int | None,
+    stop: Callable[[str], None],
+    clock: CaptureClock,
 ) -> Iterator[RawFrame]:
-    """The source's frames, saved as they pass, ending after ``count`` frames."""
+    """The source's frames, saved as they pass, ending after ``count`` frames. Each time
+    goes through the same check as a file's (a clock set to the far future, a backend
+    that hands on garbage), so no formatter downstream meets an unusable one."""
+    accept = clock.seconds
     for seen, frame in enumerate(source, 1):
+        number, when = frame[0], frame[1]
+        if 0.0 <= when <= LATEST_TIME:
+            clock.last = when
+        else:
+            frame = (number, accept(number, when), *frame[2:])
         if writer is not None:
             writer.write(frame)
         yield frame
         if count is not None and seen >= count:
             stop("count")
             break
+
+
+def live_clock(analysis: Analysis) -> CaptureClock:
+    """A clock whose warnings go to the analysis's warnings, as a file's do."""
+
+    def warn(frame: int, message: str) -> None:
+        analysis.warnings.append(CaptureWarning(frame, message, "timestamp"))
+
+    return CaptureClock(warn)
 
 
 def _install_signals(stop: _Stopper, stack: ExitStack) -> None:
@@ -279,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
             timer.daemon = True
             timer.start()
             stack.callback(timer.cancel)
-        frames = _frames(source, writer, args.count, stop)
+        frames = _frames(source, writer, args.count, stop, live_clock(analysis))
         try:
             app = _tui_app() if on_terminal else None
             if app is not None:
