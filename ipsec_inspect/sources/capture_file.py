@@ -364,22 +364,22 @@ class CaptureReader:
             if number == 1:
                 info.first_time = t
             info.last_time = t
+            yield number, t, link_type, buf[pos + 16 : end], orig, 0
             if incl:
                 empty_run = 0
             else:
                 empty_run += 1
-                if empty_run >= MAX_EMPTY_RUN and self._empty_run(number, empty_run):
+                if empty_run >= MAX_EMPTY_RUN:
+                    self._empty_run(number, empty_run)
                     return
-            yield number, t, link_type, buf[pos + 16 : end], orig, 0
 
-    def _empty_run(self, number: int, run: int) -> bool:
-        """After ``run`` empty records in a row: stop (True) with a message."""
+    def _empty_run(self, number: int, run: int) -> None:
+        """After ``run`` empty records in a row: the stream stops here, with a message."""
         self._end(
             number + 1,
             f"the {run:,} records up to here hold no captured byte; the rest of the file "
             "is taken for padding or a decompression bomb and was not read",
         )
-        return True
 
     # ------------------------------------------------------------------ pcapng
 
@@ -494,13 +494,14 @@ class CaptureReader:
                 else:
                     clock.last = t
                 self._times(number, t)
+                yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
                 if incl:
                     empty_run = 0
                 else:
                     empty_run += 1
-                    if empty_run >= MAX_EMPTY_RUN and self._empty_run(number, empty_run):
+                    if empty_run >= MAX_EMPTY_RUN:
+                        self._empty_run(number, empty_run)
                         return
-                yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
             elif block_type == 3:  # Simple Packet Block
                 number = self._frame_number(pos)
                 if not interfaces:

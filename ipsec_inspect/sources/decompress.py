@@ -88,6 +88,8 @@ class Decompressed:
         self._pos = 0  # output bytes handed on so far
         self._in = 0  # compressed bytes consumed so far
         self._members = 1
+        self._member_start = 0  # compressed offset where the current member starts
+        self._member_out = 0  # output bytes the current member has produced so far
         self.damage: str | None = None
         self.done = False
 
@@ -139,6 +141,7 @@ class Decompressed:
         self._in += len(data) - len(tail) - unused
         self._tail = tail
         self._out += out
+        self._member_out += len(out)
         produced = self._pos + len(self._out)
         if produced > RATIO_GRACE_BYTES and produced > MAX_COMPRESSION_RATIO * max(self._in, 1):
             self._stop(
@@ -158,6 +161,8 @@ class Decompressed:
             return
         if compression_of(rest) == self.kind:
             self._members += 1
+            self._member_start = self._in
+            self._member_out = 0
             self._d = _new(self.kind)
             self._tail = rest
             return
@@ -174,8 +179,14 @@ class Decompressed:
 
     def _salvage(self, before: _Decompressor | None, data: bytes, error: Exception) -> None:
         """Replay ``data`` byte by byte from the state before it, keeping all output up to
-        the damaged byte; then stop with a message naming the compressed offset."""
+        the damaged byte; then stop with a message naming the compressed offset.
+
+        zlib states can be copied, so the replay starts from the copy. xz and bzip2 states
+        cannot: their member is decompressed again from its start (once, and with bounded
+        output per call), discarding what was already handed on."""
         at = self._in
+        if before is None:
+            before = self._rewind()
         if before is not None:
             for i in range(len(data)):
                 try:
@@ -187,3 +198,33 @@ class Decompressed:
         self._stop(
             f"{self.kind} data corrupt at compressed byte {at} ({reason}); the capture ends here"
         )
+
+    def _rewind(self) -> _Decompressor | None:
+        """A fresh decompressor fed the current member up to the damaged piece (its output
+        already handed on is dropped). None if the file cannot seek or the replay fails."""
+        try:
+            self.raw.seek(self._member_start)
+        except (OSError, ValueError):
+            return None
+        d = _new(self.kind)
+        left = self._in - self._member_start
+        skip = self._member_out
+        try:
+            while left > 0:
+                piece = self.raw.read(min(INPUT_PIECE, left))
+                if not piece:
+                    return None
+                left -= len(piece)
+                out = d.decompress(piece, OUTPUT_PIECE)
+                while True:
+                    if len(out) <= skip:
+                        skip -= len(out)
+                    else:
+                        self._out += out[skip:]
+                        skip = 0
+                    if getattr(d, "needs_input", True) or d.eof:
+                        break
+                    out = d.decompress(b"", OUTPUT_PIECE)
+        except _ERRORS:
+            return None
+        return d

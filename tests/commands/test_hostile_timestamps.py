@@ -54,14 +54,19 @@ def _clean(done: subprocess.CompletedProcess[str]) -> None:
 def test_summary(hostile: Path) -> None:
     done = _cli("summary", str(hostile), "--keys", str(TUNNEL_KEYS))
     _clean(done)
-    assert "43 frames; 12 IKE messages, 30 ESP and 0 AH packets, 1 NAT keepalives, 0 malformed" in done.stdout
+    assert (
+        "43 frames; 12 IKE messages, 30 ESP and 0 AH packets, 1 NAT keepalives, 0 malformed"
+        in done.stdout
+    )
 
 
 def test_export_keeps_frame_7_in_its_sa(hostile: Path) -> None:
     done = _cli("export", str(hostile), "--keys", str(TUNNEL_KEYS), "-o", "-")
     _clean(done)
     doc = json.loads(done.stdout)
-    reference = json.loads(_cli("export", str(TUNNEL), "--keys", str(TUNNEL_KEYS), "-o", "-").stdout)
+    reference = json.loads(
+        _cli("export", str(TUNNEL), "--keys", str(TUNNEL_KEYS), "-o", "-").stdout
+    )
     assert doc["capture"]["frames"] == 43
     assert [sa["messages"] for sa in doc["ike_sas"]] == [
         sa["messages"] for sa in reference["ike_sas"]
