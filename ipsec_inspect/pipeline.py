@@ -71,17 +71,11 @@ def end_of_capture_warnings(dec: Decoder) -> list[CaptureWarning]:
         out.append(CaptureWarning(first, f"IP datagram dropped, {why}{also}", "fragments"))
     unlisted = dec.reassembler.unlisted_drops
     if unlisted:
-        out.append(
-            CaptureWarning(
-                0, f"{unlisted:,} more IP datagrams were dropped the same way", "fragments"
-            )
-        )
+        text = f"{unlisted:,} more IP datagrams were dropped"
+        out.append(CaptureWarning(0, text, "fragments", unlisted=unlisted))
     for frame, problem in dec.tcp.flush():
         out.append(CaptureWarning(frame, problem, "tcp"))
     if dec.tcp.unlisted_problems:
-        out.append(
-            CaptureWarning(
-                0, f"{dec.tcp.unlisted_problems:,} more TCP stream problems (not listed)", "tcp"
-            )
-        )
+        n = dec.tcp.unlisted_problems
+        out.append(CaptureWarning(0, f"{n:,} more TCP stream problems", "tcp", unlisted=n))
     return out

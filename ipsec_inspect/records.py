@@ -448,6 +448,7 @@ class CaptureWarning:
     message: str
     kind: str = "capture"
     offset: int | None = None
+    unlisted: int = 0  # > 0: stands for this many more warnings of its kind, not listed
 
     def text(self) -> str:
         """``frame 7 (byte 4096): message`` — the one way a warning is shown."""

@@ -32,6 +32,10 @@ class WarningLog:
 
     def append(self, warning: CaptureWarning) -> None:
         kind = warning.kind
+        if warning.unlisted:  # a source that capped its own list says how many it left out
+            self._counts[kind] = self._counts.get(kind, 0) + warning.unlisted
+            self.suppressed[kind] = self.suppressed.get(kind, 0) + warning.unlisted
+            return
         seen = self._counts.get(kind, 0)
         self._counts[kind] = seen + 1
         if seen < self.per_kind:

@@ -70,29 +70,27 @@ class TcpEncapStreams:
         return len(d.buf) + d.pending_bytes
 
     def _forget(self, key: tuple[object, ...], why: str | None) -> None:
+        """Stop following a direction; report what it still held (``why`` it was dropped)."""
         d = self._dirs.pop(key, None)
         if d is None:
             return
         held = self._held_by(d)
         self._held -= held
-        if why is not None and held:
-            self._problem(d.frames[0] if d.frames else 0, f"{held} bytes of TCP stream {why}")
+        if why is None or not held:
+            return
+        first = d.frames[0] if d.frames else 0
+        if d.prefix_checked and len(d.buf) >= 2:
+            length = (d.buf[0] << 8) | d.buf[1]
+            what = f"RFC 8229 message of {length} bytes never completed ({len(d.buf)} bytes seen)"
+        else:
+            what = f"{held} bytes of TCP stream never framed"
+        self._problem(first, f"{what}; {why}")
 
     def flush(self) -> list[tuple[int, str]]:
         """At the end of the capture: report messages that were announced and never
         completed, and forget every stream. Returns :attr:`problems`."""
-        for key, d in list(self._dirs.items()):
-            if len(d.buf) >= 2 and d.prefix_checked:
-                length = (d.buf[0] << 8) | d.buf[1]
-                first = d.frames[0] if d.frames else 0
-                self._problem(
-                    first,
-                    f"RFC 8229 message of {length} bytes never completed ({len(d.buf)} bytes "
-                    "seen by the end of the capture); dropped",
-                )
-                self._forget(key, None)
-            else:
-                self._forget(key, "incomplete at the end of the capture; dropped")
+        while self._dirs:
+            self._forget(next(iter(self._dirs)), "dropped at the end of the capture")
         return self.problems
 
     def segment(
@@ -106,14 +104,16 @@ class TcpEncapStreams:
         d = self._dirs.get(key)
         if d is None:
             if len(self._dirs) >= self.max_streams:
-                self._forget(next(iter(self._dirs)), "dropped: too many TCP streams at once")
+                self._forget(
+                    next(iter(self._dirs)), f"dropped: more than {self.max_streams} TCP streams"
+                )
             d = _Direction()
             self._dirs[key] = d
         if flags & 0x02:  # SYN consumes one sequence number
             d.next_seq = (seq + 1) & 0xFFFFFFFF
             return []
         if flags & 0x05 and not payload:  # FIN/RST without data
-            self._forget(key, "left incomplete when the connection closed; dropped")
+            self._forget(key, "dropped when the connection closed")
             return []
         while self._held + len(payload) > self.max_bytes:
             oldest = next(iter(self._dirs))
