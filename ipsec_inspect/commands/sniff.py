@@ -228,7 +228,8 @@ def _drop_text(args: argparse.Namespace, c: CaptureCounters) -> str:
     return (
         f"ipsec-inspect: {c.delivered} frames captured on {args.interface} ({args.backend}); "
         f"dropped: kernel {c.kernel_dropped}, backend {c.backend_dropped}, "
-        f"interface {c.interface_dropped}"
+        f"interface {c.interface_dropped}, queue {c.queue_dropped} (received at the stop, "
+        "not analysed)"
     )
 
 
@@ -312,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
         except LiveError as e:
             raise InputError(str(e)) from None
         finally:
+            source.close()  # counts what is still queued: every frame received is accounted
             counters = source.counters()
             if writer is not None:
                 writer.close(counters.received, counters.kernel_dropped, counters.interface_dropped)
