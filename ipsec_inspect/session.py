@@ -256,6 +256,7 @@ class Analysis:
         self.info: CaptureInfo | None = None
         self.offsets: array[int] | None = array("Q") if keep_index else None
         self.records = 0
+        self.frames_fed = 0  # frames given to feed_frame (a live capture's analysed frames)
         self.finished = False
         self._store: FrameStore | None = None
         self._result: TrackerResult | None = None
@@ -292,6 +293,7 @@ class Analysis:
         ``esp_decryption``: the fast lane already decrypted this frame's ESP packet (and
         counted it); it is attached instead of decrypting again.
         """
+        self.frames_fed += 1
         records = self.decoder.decode(number, time, link_type, data, orig_len, iface)
         if not records:
             return []

@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -224,6 +224,15 @@ def _final_document(
     return doc
 
 
+def _analysed(c: CaptureCounters, analysis: Analysis) -> CaptureCounters:
+    """Frames the source delivered that never reached the analysis (left in the TUI's
+    hand-over queue when it closed) move from ``delivered`` to ``queue_dropped``."""
+    left = c.delivered - analysis.frames_fed
+    if left <= 0:
+        return c
+    return replace(c, delivered=analysis.frames_fed, queue_dropped=c.queue_dropped + left)
+
+
 def _drop_text(args: argparse.Namespace, c: CaptureCounters) -> str:
     return (
         f"ipsec-inspect: {c.delivered} frames captured on {args.interface} ({args.backend}); "
@@ -314,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(str(e)) from None
         finally:
             source.close()  # counts what is still queued: every frame received is accounted
-            counters = source.counters()
+            counters = _analysed(source.counters(), analysis)
             if writer is not None:
                 writer.close(counters.received, counters.kernel_dropped, counters.interface_dropped)
         doc = _final_document(analysis, args, counters, writer, stop.reason)
