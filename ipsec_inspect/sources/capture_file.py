@@ -203,6 +203,7 @@ class CaptureReader:
         self._clock = CaptureClock(self._time_warning)
         self.info.raw_times = self._clock.raw_times
         self._damage_reported = False
+        self._useless = 0  # records in a row that gave no captured byte
         self.on_warning: Callable[[CaptureWarning], None] | None = None
         try:
             ok = self._stream.ensure(4)
@@ -310,7 +311,6 @@ class CaptureReader:
         offsets = self.offsets
         clock = self._clock
         number = 0
-        empty_run = 0
         max_len = min(max(snaplen, DEFAULT_SNAPLEN), MAX_FRAME_BYTES)
         while True:
             buf = s.buf
@@ -366,20 +366,23 @@ class CaptureReader:
             info.last_time = t
             yield number, t, link_type, buf[pos + 16 : end], orig, 0
             if incl:
-                empty_run = 0
-            else:
-                empty_run += 1
-                if empty_run >= MAX_EMPTY_RUN:
-                    self._empty_run(number, empty_run)
-                    return
+                self._useless = 0
+            elif self._no_data(number):
+                return
 
-    def _empty_run(self, number: int, run: int) -> None:
-        """After ``run`` empty records in a row: the stream stops here, with a message."""
+    def _no_data(self, number: int) -> bool:
+        """Count a record that gave no captured byte (empty, or skipped as invalid); after
+        :data:`MAX_EMPTY_RUN` in a row the stream stops here, with a message (True)."""
+        self._useless += 1
+        if self._useless < MAX_EMPTY_RUN:
+            return False
         self._end(
             number + 1,
-            f"the {run:,} records up to here hold no captured byte; the rest of the file "
-            "is taken for padding or a decompression bomb and was not read",
+            f"the {self._useless:,} records up to here hold no captured byte (empty or "
+            "invalid); the rest of the file is taken for padding or a decompression bomb and "
+            "was not read",
         )
+        return True
 
     # ------------------------------------------------------------------ pcapng
 
@@ -395,7 +398,6 @@ class CaptureReader:
         endian = "<"
         interfaces: list[InterfaceInfo] = []
         clock = self._clock
-        empty_run = 0
         skipped_interfaces = 0
         while True:
             number = self.info.frames
@@ -454,6 +456,8 @@ class CaptureReader:
                 if body_end - body < 20:
                     number = self._frame_number(pos)
                     self._warn(number, "packet block too short for its header; skipped", "block")
+                    if self._no_data(number):
+                        return
                     continue
                 if block_type == 6:
                     iface, ts_hi, ts_lo, incl, orig = struct.unpack_from(
@@ -471,6 +475,8 @@ class CaptureReader:
                         else "which no interface block described"
                     )
                     self._warn(number, f"refers to interface {iface}, {why}; skipped", "block")
+                    if self._no_data(number):
+                        return
                     continue
                 if body + 20 + incl > body_end:
                     self._warn(
@@ -478,6 +484,8 @@ class CaptureReader:
                         f"captured length {incl} runs past its block of {block_len} bytes; skipped",
                         "block",
                     )
+                    if self._no_data(number):
+                        return
                     continue
                 info = interfaces[iface]
                 if info.snaplen and incl > info.snaplen:
@@ -496,12 +504,9 @@ class CaptureReader:
                 self._times(number, t)
                 yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
                 if incl:
-                    empty_run = 0
-                else:
-                    empty_run += 1
-                    if empty_run >= MAX_EMPTY_RUN:
-                        self._empty_run(number, empty_run)
-                        return
+                    self._useless = 0
+                elif self._no_data(number):
+                    return
             elif block_type == 3:  # Simple Packet Block
                 number = self._frame_number(pos)
                 if not interfaces:

@@ -168,7 +168,7 @@ def test_gzip_bomb_stops_at_the_ratio_limit(tmp_path: Path) -> None:
     assert len(warnings) == 1
     # zeros are empty records: the empty-record count or the ratio stops it, whichever first
     assert (
-        f"the {MAX_EMPTY_RUN:,} records up to here hold no captured byte" in warnings[0]
+        f"the {MAX_EMPTY_RUN:,} records up to here hold no captured byte (empty" in warnings[0]
         or "taken for a decompression bomb" in warnings[0]
     )
     assert len(frames) <= 2 + MAX_EMPTY_RUN
@@ -307,3 +307,19 @@ def test_block_padding_to_next_block(tmp_path: Path) -> None:
     )
     frames, warnings, _ = _read(p)
     assert len(frames) == 2 and warnings == []
+
+
+def test_invalid_records_in_a_row_stop_too(tmp_path: Path) -> None:
+    """Packet blocks that each refer to an interface nobody described: skipped one by one,
+    and after MAX_EMPTY_RUN of them in a row the rest is not read."""
+    bad = epb(T0 * 10**6, ETH, iface=7)
+    p = tmp_path / "invalid.pcapng"
+    p.write_bytes(shb() + idb() + epb(T0 * 10**6, ETH) + bad * (MAX_EMPTY_RUN + 50))
+    r = CaptureReader(p)
+    frames = list(r)
+    assert len(frames) == 1
+    assert r.info.frames == 1 + MAX_EMPTY_RUN
+    assert r.info.warnings.count("block") == MAX_EMPTY_RUN
+    last = r.info.warnings.lines()[-2]
+    assert last.startswith(f"frame {MAX_EMPTY_RUN + 2} (byte ")
+    assert "hold no captured byte (empty or invalid)" in last
