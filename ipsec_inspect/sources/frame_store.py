@@ -20,6 +20,7 @@ from array import array
 
 from ipsec_inspect.sources.capture_file import (
     CHUNK,
+    MAX_BLOCK_BYTES,
     PCAP_MAGICS,
     PCAPNG_SHB,
     CaptureInfo,
@@ -37,10 +38,13 @@ class FrameStore:
         if info.compressed:
             fd, self._tmp = tempfile.mkstemp(prefix="ipsec-inspect-", suffix=".cap")
             src, raw, _kind = _open_stream(path)
+            # only as far as the streaming pass read frames: a bomb's tail is not copied
+            left = (offsets[-1] if offsets else 0) + MAX_BLOCK_BYTES
             try:
                 with os.fdopen(fd, "wb") as out:
-                    while chunk := src.read(CHUNK):
+                    while left > 0 and (chunk := src.read(min(CHUNK, left))):
                         out.write(chunk)
+                        left -= len(chunk)
             finally:
                 src.close()
                 raw.close()

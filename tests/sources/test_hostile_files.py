@@ -323,3 +323,21 @@ def test_invalid_records_in_a_row_stop_too(tmp_path: Path) -> None:
     last = r.info.warnings.lines()[-2]
     assert last.startswith(f"frame {MAX_EMPTY_RUN + 2} (byte ")
     assert "hold no captured byte (empty or invalid)" in last
+
+
+def test_damaged_gzip_in_the_tui_path(tmp_path: Path) -> None:
+    """The TUI re-reads frames from a decompressed copy: it holds every frame the streaming
+    pass kept, and re-reading one gives the same record."""
+    from ipsec_inspect.session import Analysis
+
+    blob = gzip.compress(TUNNEL.read_bytes())
+    p = tmp_path / "cut.pcapng.gz"
+    p.write_bytes(blob[: len(blob) - 300])
+    analysis = Analysis(str(p))
+    analysis.run()
+    n = len(analysis.index)
+    assert 0 < n < 43
+    assert any("gzip stream ends early" in line for line in analysis.problems())
+    last = analysis.record(n - 1)
+    assert last is not None and last.meta.frame == analysis.index.frame[n - 1]
+    analysis.close()
