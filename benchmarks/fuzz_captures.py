@@ -35,10 +35,33 @@ from tests.fuzzing import MUTATORS, Tally, keys_for, mutate, run_capture  # noqa
 from tests.sample_corpus import label, sample_captures, shared_captures  # noqa: E402
 
 
+def _figures(
+    tally: Tally, corpus: list[Path], by_mutator: dict[str, int], elapsed: float
+) -> dict[str, object]:
+    return {
+        "captures": tally.captures,
+        "commands": tally.commands,
+        "corpus_files": len(corpus),
+        "by_mutator": dict(by_mutator),
+        "exit_codes": {str(k): v for k, v in sorted(tally.exit_codes.items())},
+        "crashes": sum(f.kind == "crash" for f in tally.findings),
+        "hangs": sum(f.kind == "hang" for f in tally.findings),
+        "icv_leaks": sum(f.kind == "icv-leak" for f in tally.findings),
+        "slowest_capture_s": round(tally.slowest, 2),
+        "seconds": round(elapsed, 1),
+    }
+
+
+def _report(path: Path | None, figures: dict[str, object], tally: Tally) -> None:
+    if path is not None:
+        findings = [f.line() + (f" [{f.path}]" if f.path else "") for f in tally.findings]
+        path.write_text(json.dumps({**figures, "findings": findings}, indent=2))
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--captures", type=int, default=10_000, help="mutated captures to run")
-    p.add_argument("--time-limit", type=float, default=30.0, help="seconds per capture")
+    p.add_argument("--time-limit", type=float, default=30.0, help="CPU seconds per capture")
     p.add_argument("--seed", type=int, default=20261202)
     p.add_argument("--keep", type=Path, help="copy failing captures here")
     p.add_argument("--report", type=Path, help="write the figures and findings as JSON")
@@ -73,27 +96,15 @@ def main(argv: list[str]) -> int:
                 print(f.line(), flush=True)
             tally.findings += found
             dst.unlink(missing_ok=True)
-            if (i + 1) % 500 == 0:
+            if (i + 1) % 100 == 0:  # progress, and figures so far (a run may be cut short)
                 print(f"{i + 1} captures, {len(tally.findings)} findings, "
                       f"{time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
-    elapsed = time.monotonic() - start
-    figures = {
-        "captures": tally.captures,
-        "commands": tally.commands,
-        "corpus_files": len(corpus),
-        "by_mutator": by_mutator,
-        "exit_codes": {str(k): v for k, v in sorted(tally.exit_codes.items())},
-        "crashes": sum(f.kind == "crash" for f in tally.findings),
-        "hangs": sum(f.kind == "hang" for f in tally.findings),
-        "icv_leaks": sum(f.kind == "icv-leak" for f in tally.findings),
-        "slowest_capture_s": round(tally.slowest, 2),
-        "seconds": round(elapsed, 1),
-    }
+                _report(
+                    a.report, _figures(tally, corpus, by_mutator, time.monotonic() - start), tally
+                )
+    figures = _figures(tally, corpus, by_mutator, time.monotonic() - start)
     print(json.dumps(figures, indent=2))
-    if a.report is not None:
-        a.report.write_text(
-            json.dumps({**figures, "findings": [f.line() for f in tally.findings]}, indent=2)
-        )
+    _report(a.report, figures, tally)
     return 1 if tally.findings else 0
 
 
