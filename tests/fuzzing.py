@@ -27,6 +27,7 @@ import gzip
 import io
 import json
 import random
+import re
 import shutil
 import signal
 import struct
@@ -47,13 +48,26 @@ DEFAULT_TIME_LIMIT = 30.0  # CPU seconds per mutated capture, all four commands 
 MUTATORS = ("editcap", "bytes", "fields")
 
 
+REPEATED_FRAME = re.compile(r"\bframe (\d+)\b.*\bframe \1\b")
+
+
+def repeated_parts(stderr: str, path: Path) -> list[str]:
+    """Lines that name their frame twice ("frame 27: frame 27: record truncated") or the
+    capture's path twice (issue 15: a message says each thing once)."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if REPEATED_FRAME.search(line) or line.count(str(path)) > 1
+    ]
+
+
 class Hang(Exception):
     """A capture took longer than the time limit."""
 
 
 @dataclass
 class Finding:
-    kind: str  # "crash", "hang", "icv-leak"
+    kind: str  # "crash", "hang", "icv-leak", "repeat" (a message naming its frame twice)
     capture: str
     mutator: str
     seed: int
@@ -345,8 +359,10 @@ def run_capture(
         try:
             with time_limit(limit):
                 for argv in runs:
-                    rc, out, _err = _cli(argv)
+                    rc, out, err = _cli(argv)
                     tally.commands += 1
+                    for line in repeated_parts(err, path)[:3]:
+                        findings.append(Finding("repeat", capture, mutator, seed, line))
                     tally.exit_codes[rc] = tally.exit_codes.get(rc, 0) + 1
                     if rc not in (0, 3):
                         findings.append(

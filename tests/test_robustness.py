@@ -11,6 +11,11 @@ seed and the mutated file stays in pytest's temporary directory.
 
 The default run mutates at least 100,000 packets; ``--fuzz-long`` (or the environment
 variable ``IPSEC_INSPECT_FUZZ_LONG=1``) runs ten times as many rounds.
+
+``test_whole_file_fuzz`` mutates whole files instead (``tests/fuzzing.py``: ``editcap -E``
+itself, flips over headers, block lengths and gzip streams, and timestamps, ``if_tsresol``,
+``if_tsoffset`` and lengths on purpose) and runs summary, export, decrypt and packets on
+each; ``benchmarks/fuzz_captures.py`` is its long run (10,000+ captures).
 """
 
 from __future__ import annotations
@@ -354,6 +359,12 @@ def test_fuzz_checks_can_fail(tmp_path: Path) -> None:
     with pytest.raises(Hang), time_limit(0.05):
         while True:
             pass
+    from tests.fuzzing import repeated_parts
+
+    err = "ipsec-inspect: warning: frame 27: frame 27: record truncated\nframe 3: after frame 2\n"
+    assert repeated_parts(err, Path("x.pcap")) == [
+        "ipsec-inspect: warning: frame 27: frame 27: record truncated"
+    ]
 
 
 def test_regression_year_508989_from_the_fuzzer(tmp_path: Path) -> None:
