@@ -30,6 +30,8 @@ from typing import BinaryIO
 from ipsec_inspect.records import CaptureWarning
 from ipsec_inspect.sources.decompress import SUPPORTED, Decompressed, compression_of
 from ipsec_inspect.sources.timestamps import (
+    EARLIEST_TIME,
+    FINEST_RESOLUTION,
     LATEST_TIME,
     CaptureClock,
     RawTime,
@@ -497,7 +499,10 @@ class CaptureReader:
                     )
                 ticks = (ts_hi << 32) | ts_lo
                 t = ticks * info.ts_resolution + info.ts_offset
-                if not (0.0 <= t <= LATEST_TIME) or info.ts_resolution < 1e-18:
+                if (
+                    not (EARLIEST_TIME <= t <= LATEST_TIME)
+                    or info.ts_resolution < FINEST_RESOLUTION
+                ):
                     t = clock.pcapng(number, ticks, info.ts_code, info.ts_offset)
                 else:
                     clock.last = t
