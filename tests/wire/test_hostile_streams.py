@@ -119,3 +119,30 @@ def test_one_byte_segments_keep_a_bounded_frame_list() -> None:
         "RFC 8229 message of 65535 bytes never completed (20002 bytes seen); dropped at "
         "the end of the capture"
     )
+
+
+def _tcp(seq: int, payload: bytes, flags: int = 0x18) -> bytes:
+    tcp = struct.pack("!HHIIBBHHH", 40_000, 4500, seq, 0, 5 << 4, flags, 65535, 0, 0) + payload
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0,
+        bytes([192, 0, 2, 1]), bytes([198, 51, 100, 2]),
+    )  # fmt: skip
+    return ip + tcp
+
+
+def test_unfinished_rfc8229_message_is_reported_at_the_end() -> None:
+    """Through the whole pipeline: TCP 4500, the IKETCP prefix, a 65,535-byte message
+    announced, 30,000 bytes sent in 1,000-byte segments, then nothing."""
+    analysis = Analysis(None, keep_index=False)
+    data = _announce(65_535, 30_000)
+    analysis.feed_frame(1, T0, LINKTYPE_RAW, _tcp(999, b"", 0x02))  # SYN
+    for i, off in enumerate(range(0, len(data), 1000), start=2):
+        analysis.feed_frame(
+            i, T0 + i * 1e-3, LINKTYPE_RAW, _tcp(1000 + off, data[off : off + 1000])
+        )
+    analysis.finish()
+    assert analysis.records == 0  # nothing complete to dissect
+    assert (
+        "frame 2: RFC 8229 message of 65535 bytes never completed (30002 bytes seen); "
+        "dropped at the end of the capture"
+    ) in analysis.problems()
