@@ -43,12 +43,20 @@ def _esp_capture(path: Path) -> int:
     return n
 
 
+def _backlog_drops() -> int:
+    """Frames the kernel dropped from its per-CPU input backlog (before any socket), all
+    namespaces together: /proc/net/softnet_stat, second column."""
+    with open("/proc/net/softnet_stat") as fh:
+        return sum(int(line.split()[1], 16) for line in fh if line.strip())
+
+
 def test_twenty_thousand_spis_every_frame_accounted(
     veth: VethPair, tmp_path: Path, record_property: pytest.RecordProperty
 ) -> None:
     capture = tmp_path / "spis.pcap"
     total = _esp_capture(capture)
     process, out, err = start_sniff(veth, tmp_path, "--duration", "55")
+    backlog = _backlog_drops()
     sent = replay(veth, capture)
     process.send_signal(signal.SIGTERM)  # at once: whatever is still queued is a backlog
     live = finish_sniff(veth, process, out, err)
@@ -59,8 +67,10 @@ def test_twenty_thousand_spis_every_frame_accounted(
     assert live.returncode == 0, live.stderr
     # every frame the kernel accepted was analysed or counted at our queue ...
     assert c["received"] == c["delivered"] + c["queue_dropped"]
-    # ... and every frame sent was accepted or counted as a kernel drop
-    assert c["received"] + c["kernel_dropped"] + c["interface_dropped"] == sent
+    # ... and every frame sent was accepted or counted as a kernel drop (frames the kernel
+    # dropped before any socket, from its input backlog, are counted there, system-wide)
+    missing = sent - (c["received"] + c["kernel_dropped"] + c["interface_dropped"])
+    assert 0 <= missing <= _backlog_drops() - backlog
     # delivered means analysed: one ESP record per frame
     assert live.document["capture"]["esp_packets"] == c["delivered"]
     assert (
