@@ -93,10 +93,6 @@ class Decompressed:
         self.damage: str | None = None
         self.done = False
 
-    @property
-    def compressed_offset(self) -> int:
-        return self._in
-
     def tell(self) -> int:
         return self._pos
 
