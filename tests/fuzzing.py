@@ -261,7 +261,7 @@ def mutate(src: Path, dst: Path, mutator: str, rng: random.Random) -> str:
     else:
         plain = raw
     if mutator == "editcap":
-        if not compressed and editcap(src, dst, rng):
+        if editcap(src, dst, rng):  # editcap reads .gz itself and writes it uncompressed
             return "editcap -E 0.02"
         dst.write_bytes(flip_packets(plain, rng))
         return "packet bytes (editcap -E equivalent)"
