@@ -11,7 +11,7 @@ the interface's snapshot length and :data:`MAX_FRAME_BYTES` / :data:`MAX_BLOCK_B
 *before* anything is read for it, so peak memory does not depend on any length field; a
 timestamp goes through :class:`~ipsec_inspect.sources.timestamps.CaptureClock`; damage in
 any layer (compression, pcap, pcapng) becomes a
-:class:`~ipsec_inspect.records.CaptureWarning` naming the frame and the byte offset, and
+:class:`~ipsec_inspect.core.records.CaptureWarning` naming the frame and the byte offset, and
 every frame read before it has already been handed on. Limits are listed in
 ``docs/limits.md``.
 """
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ipsec_inspect.records import CaptureWarning
+from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.sources.decompress import SUPPORTED, Decompressed, compression_of
 from ipsec_inspect.sources.timestamps import (
     EARLIEST_TIME,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ipsec_inspect.records import CaptureWarning
+from ipsec_inspect.core.records import CaptureWarning
 
 #: Warnings of one kind shown in full; the rest are counted ("and N more").
 MAX_WARNINGS_PER_KIND = 20

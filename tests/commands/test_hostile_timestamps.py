@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from ipsec_inspect.commands import sniff
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.sources.live import CaptureCounters
 from tests.hostile import (
     ROOT,
     TUNNEL,
@@ -136,6 +137,6 @@ def test_sniff_pipeline_on_the_same_frames() -> None:
     assert WARNING in analysis.problems()
     assert analysis.records == 43
     args = argparse.Namespace(write=None, interface="veth-test", backend="scapy", bpf=None)
-    doc = sniff._final_document(analysis, args, sniff.CaptureCounters(43, 43), None, "end")
+    doc = sniff._final_document(analysis, args, CaptureCounters(43, 43), None, "end")
     assert WARNING in doc["problems"]
     json.dumps(doc)

@@ -4,7 +4,7 @@ TUI's hand-over queue when it closed) is counted as dropped at our queue, not lo
 from __future__ import annotations
 
 from ipsec_inspect.commands.sniff import _analysed, _drop_text
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.sources.live import CaptureCounters
 from tests.hostile import TUNNEL, frames_of
 

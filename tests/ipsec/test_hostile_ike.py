@@ -11,9 +11,9 @@ import time
 
 import pytest
 
+from ipsec_inspect.core.records import IkeMessage
 from ipsec_inspect.export.timeline import build_timeline
-from ipsec_inspect.records import IkeMessage
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 
 LINKTYPE_RAW = 101
 T0 = 1_700_000_000.0

@@ -12,7 +12,7 @@ import pytest
 
 from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.suites import MAX_LIFE_DURATION
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 
 LINKTYPE_RAW = 101
 T0 = 1_700_000_000.0

@@ -328,7 +328,7 @@ def test_invalid_records_in_a_row_stop_too(tmp_path: Path) -> None:
 def test_damaged_gzip_in_the_tui_path(tmp_path: Path) -> None:
     """The TUI re-reads frames from a decompressed copy: it holds every frame the streaming
     pass kept, and re-reading one gives the same record."""
-    from ipsec_inspect.session import Analysis
+    from ipsec_inspect.pipeline.session import Analysis
 
     blob = gzip.compress(TUNNEL.read_bytes())
     p = tmp_path / "cut.pcapng.gz"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 import time
 
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.sources.warning_log import MAX_WARNINGS_PER_KIND
 from ipsec_inspect.wire.reassembly import (
     MAX_FRAGMENTS_PER_DATAGRAM,
