@@ -119,7 +119,14 @@ def test_open_in_the_tui(hostile: Path) -> None:
             await pilot.press("m")  # the messages screen lists it
             await pilot.pause()
 
-    asyncio.run(run())
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
+        # leave a usable loop behind: pyshark (the tshark oracle tests) asks for the
+        # current one, and asyncio.run would have left none
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def test_sniff_pipeline_on_the_same_frames() -> None:
