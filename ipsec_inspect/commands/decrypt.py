@@ -20,7 +20,6 @@ from ipsec_inspect.commands._common import add_capture_arguments, decode_options
 from ipsec_inspect.core.errors import InputError
 
 if TYPE_CHECKING:  # imported when the command runs: every command is imported at start-up
-    from ipsec_inspect.core.records import CaptureWarning
     from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
     from ipsec_inspect.sources.capture_file import CaptureReader
     from ipsec_inspect.sources.capture_units import Unit
@@ -111,11 +110,12 @@ def run(args: argparse.Namespace) -> int:
     from ipsec_inspect.pipeline.session import load_keys
     from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
     from ipsec_inspect.sources.capture_units import iter_units
+    from ipsec_inspect.sources.warning_log import WarningLog
 
     store = load_keys(args.keys, extensions_of(args).key_formats)
     options = decode_options(args)
     out_path = Path(args.output)
-    warnings: list[CaptureWarning] = []
+    warnings = WarningLog()  # capped per kind, as every command's warnings are
     reader: CaptureReader | None = None
     units: Iterator[Unit] = iter(())
     try:  # open the capture first: "not a capture" is said before anything is written
@@ -151,15 +151,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(e)) from None
     except OSError as e:
         raise InputError(f"{out_path}: cannot be written ({e.strerror or e})") from None
-    for w in warnings:
-        said = (
-            w.message
-            if w.message.startswith(f"frame {w.frame}")
-            else f"frame {w.frame}: {w.message}"
-        )
-        print(f"ipsec-inspect: warning: {said}", file=sys.stderr)
     seen = SeenSpis.of(rewriter.seen_sa, rewriter.seen_ike)
-    for problem in [*store.problems, *decryptor.problems(), *key_match_lines(store, seen)]:
+    for problem in [
+        *warnings.lines(),
+        *store.problems,
+        *decryptor.problems(),
+        *key_match_lines(store, seen),
+    ]:
         print(f"ipsec-inspect: warning: {problem}", file=sys.stderr)
     status = 0
     if skipped:

@@ -44,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
             if keep.active and not keep(r):
                 continue
             if jsonl:
-                out.write(json.dumps(record_json(r), separators=(",", ":")) + "\n")
+                obj = record_json(r)
+                raw = stream.info.raw_times.get(r.meta.frame)
+                if raw is not None:  # the time was unusable: show what the file said
+                    obj["time_raw"] = raw.to_json()
+                out.write(json.dumps(obj, separators=(",", ":")) + "\n")
             else:
                 m = r.meta
                 out.write(

@@ -18,9 +18,9 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -34,10 +34,12 @@ from ipsec_inspect.commands._common import (
     tracker_config,
 )
 from ipsec_inspect.core.errors import InputError, UsageError
+from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.export.timeline import build_timeline, rfc3339
 from ipsec_inspect.lifecycle.events import TrackerEvent, event_to_json
 from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.sources.live_backends import BACKENDS
+from ipsec_inspect.sources.timestamps import LATEST_TIME, CaptureClock
 
 if TYPE_CHECKING:  # the live sources are imported when the command runs (start-up)
     from ipsec_inspect.sources.capture_file import RawFrame
@@ -149,10 +151,22 @@ class _Stopper:
 
 
 def _frames(
-    source: LiveSource, writer: PcapngWriter | None, count: int | None, stop: _Stopper
+    source: Iterable[RawFrame],
+    writer: PcapngWriter | None,
+    count: int | None,
+    stop: Callable[[str], None],
+    clock: CaptureClock,
 ) -> Iterator[RawFrame]:
-    """The source's frames, saved as they pass, ending after ``count`` frames."""
+    """The source's frames, saved as they pass, ending after ``count`` frames. Each time
+    goes through the same check as a file's (a clock set to the far future, a backend
+    that hands on garbage), so no formatter downstream meets an unusable one."""
+    accept = clock.seconds
     for seen, frame in enumerate(source, 1):
+        number, when = frame[0], frame[1]
+        if 0.0 <= when <= LATEST_TIME:
+            clock.last = when
+        else:
+            frame = (number, accept(number, when), *frame[2:])
         if writer is not None:
             try:
                 writer.write(frame)
@@ -184,6 +198,15 @@ def _flusher(writer: PcapngWriter) -> Callable[[], None]:
             raise InputError(f"{name}: cannot write ({e.strerror or e})") from None
 
     return flush
+
+
+def live_clock(analysis: Analysis) -> CaptureClock:
+    """A clock whose warnings go to the analysis's warnings, as a file's do."""
+
+    def warn(frame: int, message: str) -> None:
+        analysis.warnings.append(CaptureWarning(frame, message, "timestamp"))
+
+    return CaptureClock(warn)
 
 
 def _install_signals(stop: _Stopper, stack: ExitStack) -> None:
@@ -224,11 +247,21 @@ def _final_document(
     return doc
 
 
+def _analysed(c: CaptureCounters, analysis: Analysis) -> CaptureCounters:
+    """Frames the source delivered that never reached the analysis (left in the TUI's
+    hand-over queue when it closed) move from ``delivered`` to ``queue_dropped``."""
+    left = c.delivered - analysis.frames_fed
+    if left <= 0:
+        return c
+    return replace(c, delivered=analysis.frames_fed, queue_dropped=c.queue_dropped + left)
+
+
 def _drop_text(args: argparse.Namespace, c: CaptureCounters) -> str:
     return (
         f"ipsec-inspect: {c.delivered} frames captured on {args.interface} ({args.backend}); "
         f"dropped: kernel {c.kernel_dropped}, backend {c.backend_dropped}, "
-        f"interface {c.interface_dropped}"
+        f"interface {c.interface_dropped}, queue {c.queue_dropped} (received at the stop, "
+        "not analysed)"
     )
 
 
@@ -313,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
             timer.daemon = True
             timer.start()
             stack.callback(timer.cancel)
-        frames = _frames(source, writer, args.count, stop)
+        frames = _frames(source, writer, args.count, stop, live_clock(analysis))
         try:
             app = _tui_app() if on_terminal else None
             if app is not None:
@@ -323,7 +356,8 @@ def run(args: argparse.Namespace) -> int:
         except LiveError as e:
             raise InputError(str(e)) from None
         finally:
-            counters = source.counters()
+            source.close()  # counts what is still queued: every frame received is accounted
+            counters = _analysed(source.counters(), analysis)
             if writer is not None:
                 try:
                     writer.close(

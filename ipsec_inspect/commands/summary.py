@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ipsec_inspect.commands._common import (
@@ -24,6 +23,7 @@ from ipsec_inspect.commands._common import (
     extensions_of,
     tracker_config,
 )
+from ipsec_inspect.sources.timestamps import utc_text
 
 if TYPE_CHECKING:  # the pipeline and rich are imported when the command runs (start-up)
     from rich.table import Table
@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _ts(t: float | None) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S.%f") if t is not None else "-"
+    return utc_text(t, "%H:%M:%S.%f") or "-"
 
 
 def _ike_matches(sa: IkeSa, keep: RecordFilter) -> bool:

@@ -449,10 +449,25 @@ class Malformed:
 
 @dataclass(slots=True)
 class CaptureWarning:
-    """A problem with the capture file itself (truncated record, corrupt block)."""
+    """A problem with the capture file itself (truncated record, corrupt block).
+
+    ``message`` never names the frame or the file: whoever shows it prefixes them once.
+    ``kind`` groups repeated warnings so that they can be capped ("and 499,980 more");
+    ``offset`` is the byte offset in the (decompressed) stream where the damage is.
+    """
 
     frame: int
     message: str
+    kind: str = "capture"
+    offset: int | None = None
+    unlisted: int = 0  # > 0: stands for this many more warnings of its kind, not listed
+
+    def text(self) -> str:
+        """``frame 7 (byte 4096): message`` — the one way a warning is shown."""
+        where = f"frame {self.frame}" if self.frame else ""
+        if self.offset is not None:
+            where = f"{where} (byte {self.offset})" if where else f"byte {self.offset}"
+        return f"{where}: {self.message}" if where else self.message
 
 
 Record = IkeMessage | EspPacket | AhPacket | NatKeepalive | Malformed

@@ -12,11 +12,11 @@ capture always gives the same ids — whole, or merged from two halves.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan, Termination
+from ipsec_inspect.sources.timestamps import utc_text
 
 if TYPE_CHECKING:
     from ipsec_inspect.audit.findings import Finding
@@ -27,10 +27,10 @@ SCHEMA_VERSION = "1.0"
 
 
 def rfc3339(t: float | None) -> str | None:
-    """``2017-06-27T11:23:45.123456Z`` (UTC, always six fraction digits)."""
-    if t is None:
-        return None
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2017-06-27T11:23:45.123456Z`` (UTC, always six fraction digits). Never raises:
+    capture times are checked when read, and anything computed from them (an expiry)
+    that datetime cannot express is clamped by ``utc_text``."""
+    return utc_text(t)
 
 
 def load_schema() -> dict[str, Any]:

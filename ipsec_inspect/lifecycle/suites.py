@@ -67,11 +67,24 @@ class Suite:
     lifetime_kilobytes: int | None = None
 
 
-def _int(a: Attribute) -> int | None:
+#: Largest life duration kept (seconds or kilobytes). IKEv1 encodes it as a variable-length
+#: attribute of any byte length; a longer one means "practically forever", and clamping
+#: keeps every later sum with a capture time a finite float.
+MAX_LIFE_DURATION = 2**64 - 1
+
+
+def _int(a: Attribute, any_length: bool = False) -> int | None:
+    """The attribute as a number: TV values, TLV values of up to 8 bytes, and with
+    ``any_length`` (life durations) TLV values of any length, clamped."""
     if isinstance(a.value, int):
-        return a.value
+        return min(a.value, MAX_LIFE_DURATION) if any_length else a.value
     if isinstance(a.value, bytes | bytearray) and 0 < len(a.value) <= 8:
         return int.from_bytes(a.value, "big")
+    if any_length and isinstance(a.value, bytes | bytearray) and a.value:
+        significant = a.value.lstrip(b"\x00")
+        if len(significant) > 8:
+            return MAX_LIFE_DURATION
+        return int.from_bytes(significant, "big")
     return None
 
 
@@ -149,7 +162,7 @@ def v1_phase1_suite(transform: Transform) -> Suite:
             bits = v
     life_type = 1
     for a in transform.attributes:
-        v = _int(a)
+        v = _int(a, any_length=a.type == P1_LIFE_DURATION)
         if v is None:
             continue
         named = registry.ike_attribute_value_name(a.type, v) or str(v)
@@ -209,7 +222,7 @@ def v1_phase2_suite(proposal: Proposal, transform: Transform) -> Suite:
             s.ids["key_bits"] = bits
     life_type = 1
     for a in transform.attributes:
-        v = _int(a)
+        v = _int(a, any_length=a.type == P2_LIFE_DURATION)
         if v is None:
             continue
         named = registry.ipsec_attribute_value_name(a.type, v) or str(v)

@@ -45,15 +45,38 @@ def read_records(
         records = decode(number, time, link_type, data, orig_len, iface)
         if records:
             yield from records
+    if on_warning is not None:
+        for w in end_of_capture_warnings(dec):
+            on_warning(w)
+    else:
+        end_of_capture_warnings(dec)
+
+
+def end_of_capture_warnings(dec: Decoder) -> list[CaptureWarning]:
+    """What the decoder could not complete by the end of the input (IP datagrams missing
+    fragments, RFC 8229 messages never completed, TCP stream damage), as warnings.
+
+    The message names the other frames involved, never the frame the warning is filed
+    under (that is shown once, in front of it).
+    """
+    out: list[CaptureWarning] = []
     for frames, why in dec.finish():
-        if on_warning is not None:
-            first = frames[0] if frames else 0
-            on_warning(
-                CaptureWarning(
-                    first,
-                    f"IP fragments in frames {', '.join(map(str, frames[:8]))}{'…' if len(frames) > 8 else ''} were dropped: {why}",
-                )
-            )
-    for frame, problem in dec.tcp.problems:
-        if on_warning is not None:
-            on_warning(CaptureWarning(frame, problem))
+        first = frames[0] if frames else 0
+        others = frames[1:9]
+        also = (
+            f" (its other fragments: frames {', '.join(map(str, others))}"
+            f"{', …' if len(frames) > 9 else ''})"
+            if others
+            else ""
+        )
+        out.append(CaptureWarning(first, f"IP datagram dropped, {why}{also}", "fragments"))
+    unlisted = dec.reassembler.unlisted_drops
+    if unlisted:
+        text = f"{unlisted:,} more IP datagrams were dropped"
+        out.append(CaptureWarning(0, text, "fragments", unlisted=unlisted))
+    for frame, problem in dec.tcp.flush():
+        out.append(CaptureWarning(frame, problem, "tcp"))
+    if dec.tcp.unlisted_problems:
+        n = dec.tcp.unlisted_problems
+        out.append(CaptureWarning(0, f"{n:,} more TCP stream problems", "tcp", unlisted=n))
+    return out

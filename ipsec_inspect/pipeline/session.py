@@ -29,7 +29,6 @@ from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.core.extensions import Extensions, KeyFormat
 from ipsec_inspect.core.records import (
     AhPacket,
-    CaptureWarning,
     EspDecryption,
     EspPacket,
     IkeMessage,
@@ -47,9 +46,10 @@ from ipsec_inspect.lifecycle.tracker import (
     TrackerResult,
 )
 from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
-from ipsec_inspect.pipeline.records import read_records
+from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
 from ipsec_inspect.sources.frame_store import FrameStore
+from ipsec_inspect.sources.warning_log import WarningLog
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator
 
@@ -91,10 +91,11 @@ def load_keys(
 
 
 def problem_lines(
-    warnings: list[CaptureWarning], keys: KeyStore | None, decryptor: Decryptor | None
+    warnings: WarningLog, keys: KeyStore | None, decryptor: Decryptor | None
 ) -> list[str]:
-    """One line per problem, in the order: the capture, the key files, the decryption."""
-    out = [f"frame {w.frame}: {w.message}" if w.frame else w.message for w in warnings]
+    """One line per problem, in the order: the capture, the key files, the decryption.
+    Repeated capture warnings are capped per kind ("and N more", see ``WarningLog``)."""
+    out = warnings.lines()
     if keys is not None:
         out.extend(keys.problems)
     if decryptor is not None:
@@ -120,7 +121,7 @@ class RecordStream:
     path: str
     options: DecodeOptions
     keys: KeyStore | None = None
-    warnings: list[CaptureWarning] = field(default_factory=list)
+    warnings: WarningLog = field(default_factory=WarningLog)
     decoder: Decoder = field(init=False)
     decryptor: Decryptor | None = field(init=False, default=None)
     _info: list[CaptureInfo] = field(init=False, default_factory=list)
@@ -291,10 +292,11 @@ class Analysis:
         self.index = PacketIndex()
         self.flow_ids: dict[tuple[object, ...], int] = {}
         self.flow_keys: list[tuple[object, ...]] = []
-        self.warnings: list[CaptureWarning] = []
+        self.warnings = WarningLog()
         self.info: CaptureInfo | None = None
         self.offsets: array[int] | None = array("Q") if keep_index else None
         self.records = 0
+        self.frames_fed = 0  # frames given to feed_frame (a live capture's analysed frames)
         self.finished = False
         self._store: FrameStore | None = None
         self._result: TrackerResult | None = None
@@ -331,6 +333,7 @@ class Analysis:
         ``esp_decryption``: the fast lane already decrypted this frame's ESP packet (and
         counted it); it is attached instead of decrypting again.
         """
+        self.frames_fed += 1
         records = self.decoder.decode(number, time, link_type, data, orig_len, iface)
         if not records:
             return []
@@ -354,15 +357,7 @@ class Analysis:
         return events
 
     def finish(self) -> list[TrackerEvent]:
-        for frames, why in self.decoder.finish():
-            self.warnings.append(
-                CaptureWarning(
-                    frames[0] if frames else 0,
-                    f"IP fragments in frames {', '.join(map(str, frames[:8]))} were dropped: {why}",
-                )
-            )
-        for frame, problem in self.decoder.tcp.problems:
-            self.warnings.append(CaptureWarning(frame, problem))
+        self.warnings.extend(end_of_capture_warnings(self.decoder))
         end = self.info.last_time if self.info is not None else None
         events = self.tracker.finish(end)
         self._result = audit(self.tracker.result(), self.extensions.rules)
@@ -580,6 +575,8 @@ class Analysis:
         frame = self._store.frame(number)
         if frame is None:
             return None
+        # the time the streaming pass accepted, not the file's raw (maybe unusable) fields
+        frame = (frame[0], self.index.time[i], *frame[2:])
         records = ipsec_decoder(self.options).decode(*frame)
         if sub >= len(records):
             return (

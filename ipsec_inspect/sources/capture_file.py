@@ -1,4 +1,4 @@
-"""Streaming reader for pcap and pcapng files (optionally gzip-compressed).
+"""Streaming reader for pcap and pcapng files (optionally gzip, xz or bzip2 compressed).
 
 Why our own reader: the hot path must not build an object per packet beyond what the
 analysis needs, and must keep memory bounded on any file size. The file is read in large
@@ -6,24 +6,54 @@ chunks; records are cut out with ``struct.unpack_from`` and handed on as plain t
 ``(frame_number, time, link_type, data, original_length, interface_id)``. Nothing keeps a
 list of packets.
 
-A truncated last record or a corrupt block ends the stream with a
-:class:`~ipsec_inspect.core.records.CaptureWarning` naming the frame; every frame read before
-it has already been handed on.
+Nothing in a file is trusted: every claimed length is checked against the snapshot length,
+the interface's snapshot length and :data:`MAX_FRAME_BYTES` / :data:`MAX_BLOCK_BYTES`
+*before* anything is read for it, so peak memory does not depend on any length field; a
+timestamp goes through :class:`~ipsec_inspect.sources.timestamps.CaptureClock`; damage in
+any layer (compression, pcap, pcapng) becomes a
+:class:`~ipsec_inspect.core.records.CaptureWarning` naming the frame and the byte offset, and
+every frame read before it has already been handed on. Limits are listed in
+``docs/limits.md``.
 """
 
 from __future__ import annotations
 
-import gzip
+import lzma
 import os
 import struct
+import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ipsec_inspect.core.records import CaptureWarning
+from ipsec_inspect.sources.decompress import SUPPORTED, Decompressed, compression_of
+from ipsec_inspect.sources.timestamps import (
+    EARLIEST_TIME,
+    FINEST_RESOLUTION,
+    LATEST_TIME,
+    CaptureClock,
+    RawTime,
+    resolution_seconds,
+)
+from ipsec_inspect.sources.warning_log import WarningLog
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # bytes read from the file per call
+
+#: Largest captured frame accepted (16 MiB, as Wireshark's largest block): a longer claimed
+#: length is damage, refused before anything is read for it.
+MAX_FRAME_BYTES = 16 << 20
+#: Largest pcapng block accepted (a packet block of the largest frame, with its options).
+MAX_BLOCK_BYTES = MAX_FRAME_BYTES + (64 << 10)
+#: pcap records may exceed a small header snaplen (some writers set it wrongly); the
+#: effective limit is the larger of the two, never above MAX_FRAME_BYTES.
+DEFAULT_SNAPLEN = 262144
+#: Interfaces one pcapng section may describe; frames on further interfaces are skipped.
+MAX_INTERFACES = 4096
+#: Consecutive records without a single captured byte after which the rest of the file is
+#: taken for padding or a decompression bomb and not read.
+MAX_EMPTY_RUN = 10_000
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -35,6 +65,17 @@ PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 
 # A frame as the sources hand it on: (number, time, link type, bytes, original length, iface)
 RawFrame = tuple[int, float, int, bytes, int, int]
+
+#: What reading a damaged file may raise at any layer; each becomes a CaptureWarning.
+READ_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+    ValueError,
+    MemoryError,
+)
 
 
 class CaptureError(Exception):
@@ -48,6 +89,7 @@ class InterfaceInfo:
     ts_resolution: float = 1e-6  # seconds per timestamp unit
     ts_offset: int = 0  # seconds added to every timestamp
     name: str = ""
+    ts_code: int | None = None  # the if_tsresol byte as written (None: the default, 10^-6)
 
 
 @dataclass
@@ -57,19 +99,27 @@ class CaptureInfo:
     path: str
     format: str = ""  # "pcap" or "pcapng"
     compressed: bool = False
+    compression: str = ""  # "gzip", "xz", "bzip2" when compressed
     interfaces: list[InterfaceInfo] = field(default_factory=list)
-    warnings: list[CaptureWarning] = field(default_factory=list)
+    warnings: WarningLog = field(default_factory=WarningLog)
     frames: int = 0
     first_time: float | None = None
     last_time: float | None = None
+    #: raw timestamp fields of recent frames whose time was unusable, by frame number
+    raw_times: dict[int, RawTime] = field(default_factory=dict)
 
 
 class _ChunkStream:
-    """Bytes from a file object in large chunks, with a cursor that may cross chunks."""
+    """Bytes from a file object in large chunks, with a cursor that may cross chunks.
+
+    Callers check a claimed length against the limits *before* asking for it; ``ensure``
+    then reads in pieces of :data:`CHUNK`, so one call never asks the file (or the
+    decompressor) for more than a chunk at a time.
+    """
 
     __slots__ = ("base", "buf", "eof", "fh", "pos")
 
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self, fh: BinaryIO | Decompressed) -> None:
         self.fh = fh
         self.buf = b""
         self.pos = 0
@@ -83,7 +133,7 @@ class _ChunkStream:
             return True
         parts = [self.buf[self.pos :]]
         while avail < n and not self.eof:
-            chunk = self.fh.read(max(CHUNK, n - avail))
+            chunk = self.fh.read(CHUNK)
             if not chunk:
                 self.eof = True
                 break
@@ -97,8 +147,12 @@ class _ChunkStream:
     def available(self) -> int:
         return len(self.buf) - self.pos
 
+    def offset(self) -> int:
+        """Stream offset of the cursor (of the decompressed stream, for compressed files)."""
+        return self.base + self.pos
 
-def _open_stream(path: str) -> tuple[BinaryIO, BinaryIO, bool]:
+
+def _open_stream(path: str) -> tuple[BinaryIO | Decompressed, BinaryIO, str]:
     try:
         fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the caller
     except FileNotFoundError:
@@ -109,11 +163,22 @@ def _open_stream(path: str) -> tuple[BinaryIO, BinaryIO, bool]:
         raise CaptureError(f"{path}: permission denied") from None
     except OSError as e:
         raise CaptureError(f"{path}: cannot open ({e.strerror})") from None
-    head = fh.read(2)
-    fh.seek(0)
-    if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=fh, mode="rb"), fh, True  # type: ignore[return-value]
-    return fh, fh, False
+    try:
+        head = fh.read(6)
+        fh.seek(0)
+    except OSError as e:
+        fh.close()
+        raise CaptureError(f"{path}: cannot read ({e.strerror or e})") from None
+    kind = compression_of(head)
+    if kind is None:
+        return fh, fh, ""
+    if kind not in SUPPORTED:
+        fh.close()
+        raise CaptureError(
+            f"{path}: {kind}-compressed; decompress it first ({kind} -d), or recompress "
+            f"with {', '.join(SUPPORTED)}"
+        )
+    return Decompressed(fh, kind), fh, kind
 
 
 class CaptureReader:
@@ -133,11 +198,18 @@ class CaptureReader:
         self.path = os.fspath(path)
         self.offsets = offsets
         self.info = CaptureInfo(self.path)
-        self._fh, self._raw, self.info.compressed = _open_stream(self.path)
+        self._fh, self._raw, kind = _open_stream(self.path)
+        self.info.compressed = bool(kind)
+        self.info.compression = kind
         self._stream = _ChunkStream(self._fh)
+        self._clock = CaptureClock(self._time_warning)
+        self.info.raw_times = self._clock.raw_times
+        self._damage_reported = False
+        self._useless = 0  # records in a row that gave no captured byte
+        self.on_warning: Callable[[CaptureWarning], None] | None = None
         try:
             ok = self._stream.ensure(4)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+        except READ_ERRORS as e:
             self.close()
             raise CaptureError(f"{self.path}: cannot read ({e})") from None
         magic = self._stream.buf[:4] if ok else b""
@@ -147,10 +219,12 @@ class CaptureReader:
             self.info.format = "pcapng"
         else:
             self.close()
+            damage = self._damage()
+            if damage is not None:
+                raise CaptureError(f"{self.path}: {damage}; no frame could be read")
             if not ok:
                 raise CaptureError(f"{self.path}: empty file, not a pcap or pcapng capture")
             raise CaptureError(f"{self.path}: not a pcap or pcapng capture (magic {magic.hex()})")
-        self.on_warning: Callable[[CaptureWarning], None] | None = None
 
     def close(self) -> None:
         try:
@@ -172,11 +246,32 @@ class CaptureReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _warn(self, frame: int, message: str) -> None:
-        w = CaptureWarning(frame, message)
+    def _warn(
+        self, frame: int, message: str, kind: str = "capture", offset: int | None = None
+    ) -> None:
+        w = CaptureWarning(frame, message, kind, offset)
         self.info.warnings.append(w)
         if self.on_warning is not None:
             self.on_warning(w)
+
+    def _time_warning(self, frame: int, message: str) -> None:
+        self._warn(frame, message, "timestamp")
+
+    def _damage(self) -> str | None:
+        fh = self._fh
+        return fh.damage if isinstance(fh, Decompressed) else None
+
+    def _end(self, frame: int, message: str, kind: str = "record") -> None:
+        """The stream ends at ``frame``: report why, once. Damage in the compression layer
+        explains a truncated record better than the truncation does, so it wins."""
+        at = self._stream.offset()
+        damage = self._damage()
+        if damage is not None:
+            self._damage_reported = True
+            kept = frame - 1
+            self._warn(frame, f"{damage} ({kept} frames before it were kept)", "compression", at)
+            return
+        self._warn(frame, message, kind, at)
 
     def __iter__(self) -> Iterator[RawFrame]:
         try:
@@ -184,9 +279,14 @@ class CaptureReader:
                 yield from self._read_pcap()
             else:
                 yield from self._read_pcapng()
-        except (OSError, EOFError, gzip.BadGzipFile, struct.error) as e:
-            self._warn(
-                self.info.frames + 1, f"capture file unreadable after frame {self.info.frames}: {e}"
+            if self._damage() is not None and not self._damage_reported:
+                self._end(self.info.frames + 1, "")
+        except READ_ERRORS as e:
+            reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            self._end(
+                self.info.frames + 1,
+                f"capture file unreadable ({reason}); {self.info.frames} frames before it were kept",
+                "read",
             )
         finally:
             self.close()
@@ -196,9 +296,10 @@ class CaptureReader:
     def _read_pcap(self) -> Iterator[RawFrame]:
         s = self._stream
         if not s.ensure(24):
-            self._warn(1, "pcap file header truncated (fewer than 24 bytes)")
+            self._end(1, "pcap file header truncated (fewer than 24 bytes)")
             return
         endian, resolution = PCAP_MAGICS[s.buf[s.pos : s.pos + 4]]
+        units = 1_000_000 if resolution == 1e-6 else 1_000_000_000
         _vmaj, _vmin, _zone, _sig, snaplen, network = struct.unpack_from(
             endian + "HHiIII", s.buf, s.pos + 4
         )
@@ -210,34 +311,43 @@ class CaptureReader:
         unpack = rec.unpack_from
         info = self.info
         offsets = self.offsets
+        clock = self._clock
         number = 0
-        max_len = max(snaplen, 262144) if snaplen else 262144
+        max_len = min(max(snaplen, DEFAULT_SNAPLEN), MAX_FRAME_BYTES)
         while True:
             buf = s.buf
             pos = s.pos
             if len(buf) - pos < 16:
                 if not s.ensure(16):
-                    if s.available():
-                        self._warn(
+                    if s.available() or self._damage() is not None:
+                        self._end(
                             number + 1,
-                            f"frame {number + 1}: record header truncated ({s.available()} of 16 bytes); capture ends here",
+                            f"record header truncated ({s.available()} of 16 bytes); "
+                            "capture ends here",
                         )
                     return
                 buf = s.buf
                 pos = s.pos
             sec, frac, incl, orig = unpack(buf, pos)
             if incl > max_len:
-                self._warn(
+                limit = (
+                    f"the snapshot length {snaplen}"
+                    if incl > snaplen and snaplen >= DEFAULT_SNAPLEN
+                    else f"the limit of {max_len} bytes (snapshot length {snaplen})"
+                )
+                self._end(
                     number + 1,
-                    f"frame {number + 1}: captured length {incl} is larger than the snapshot length {snaplen}; the rest of the file is corrupt and was not read",
+                    f"captured length {incl} is larger than {limit}; the rest of the file "
+                    "is corrupt and was not read",
                 )
                 return
             end = pos + 16 + incl
             if end > len(buf):
                 if not s.ensure(16 + incl):
-                    self._warn(
+                    self._end(
                         number + 1,
-                        f"frame {number + 1}: record truncated ({s.available() - 16} of {incl} bytes); capture ends here",
+                        f"record truncated ({max(s.available() - 16, 0)} of {incl} bytes); "
+                        "capture ends here",
                     )
                     return
                 buf = s.buf
@@ -249,24 +359,55 @@ class CaptureReader:
                 offsets.append(s.base + pos)
             s.pos = end
             t = sec + frac * resolution
+            if frac >= units or t > LATEST_TIME:
+                t = clock.pcap(number, sec, frac, units, resolution)
+            else:
+                clock.last = t
             if number == 1:
                 info.first_time = t
             info.last_time = t
             yield number, t, link_type, buf[pos + 16 : end], orig, 0
+            if incl:
+                self._useless = 0
+            elif self._no_data(number):
+                return
+
+    def _no_data(self, number: int) -> bool:
+        """Count a record that gave no captured byte (empty, or skipped as invalid); after
+        :data:`MAX_EMPTY_RUN` in a row the stream stops here, with a message (True)."""
+        self._useless += 1
+        if self._useless < MAX_EMPTY_RUN:
+            return False
+        self._end(
+            number + 1,
+            f"the {self._useless:,} records up to here hold no captured byte (empty or "
+            "invalid); the rest of the file is taken for padding or a decompression bomb and "
+            "was not read",
+        )
+        return True
 
     # ------------------------------------------------------------------ pcapng
+
+    def _frame_number(self, pos: int) -> int:
+        """Count a new frame whose block starts at ``pos`` (in the buffer)."""
+        self.info.frames += 1
+        if self.offsets is not None:
+            self.offsets.append(self._stream.base + pos)
+        return self.info.frames
 
     def _read_pcapng(self) -> Iterator[RawFrame]:
         s = self._stream
         endian = "<"
         interfaces: list[InterfaceInfo] = []
-        number = 0
+        clock = self._clock
+        skipped_interfaces = 0
         while True:
+            number = self.info.frames
             if not s.ensure(12):
-                if s.available():
-                    self._warn(
+                if s.available() or self._damage() is not None:
+                    self._end(
                         number + 1,
-                        f"block header truncated after frame {number}; capture ends here",
+                        f"block header truncated ({s.available()} of 12 bytes); capture ends here",
                     )
                 return
             buf = s.buf
@@ -279,24 +420,33 @@ class CaptureReader:
                 elif bom == b"\x1a\x2b\x3c\x4d":
                     endian = ">"
                 else:
-                    self._warn(
+                    self._end(
                         number + 1,
-                        f"section header with bad byte-order magic {bom.hex()} after frame {number}; the rest of the file was not read",
+                        f"section header with bad byte-order magic {bom.hex()}; the rest of "
+                        "the file was not read",
                     )
                     return
                 interfaces = []
+                skipped_interfaces = 0
                 self.info.interfaces = interfaces
             block_type, block_len = struct.unpack_from(endian + "II", buf, pos)
-            if block_len < 12 or block_len % 4:
-                self._warn(
+            if block_len < 12 or block_len % 4 or block_len > MAX_BLOCK_BYTES:
+                why = (
+                    f"over the limit of {MAX_BLOCK_BYTES} bytes"
+                    if block_len > MAX_BLOCK_BYTES
+                    else "not a multiple of 4 of at least 12"
+                )
+                self._end(
                     number + 1,
-                    f"corrupt block (type {block_type:#x}, length {block_len}) after frame {number}; the rest of the file was not read",
+                    f"corrupt block (type {block_type:#x}, length {block_len}: {why}); the "
+                    "rest of the file was not read",
                 )
                 return
             if not s.ensure(block_len):
-                self._warn(
+                self._end(
                     number + 1,
-                    f"block truncated (type {block_type:#x}, {s.available()} of {block_len} bytes) after frame {number}; capture ends here",
+                    f"block truncated (type {block_type:#x}, {s.available()} of {block_len} "
+                    "bytes); capture ends here",
                 )
                 return
             buf = s.buf
@@ -304,90 +454,99 @@ class CaptureReader:
             s.pos = pos + block_len
             body = pos + 8
             body_end = pos + block_len - 4
-            if block_type == 6:  # Enhanced Packet Block
+            if block_type == 6 or block_type == 2:  # Enhanced / obsolete Packet Block
                 if body_end - body < 20:
-                    self._warn(
-                        number + 1, f"frame {number + 1}: enhanced packet block too short; skipped"
-                    )
+                    number = self._frame_number(pos)
+                    self._warn(number, "packet block too short for its header; skipped", "block")
+                    if self._no_data(number):
+                        return
                     continue
-                iface, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "IIIII", buf, body)
-                if iface >= len(interfaces):
-                    number += 1
-                    if self.offsets is not None:
-                        self.offsets.append(s.base + pos)
-                    self.info.frames = number
-                    self._warn(
-                        number,
-                        f"frame {number}: refers to interface {iface}, which no interface block described; skipped",
+                if block_type == 6:
+                    iface, ts_hi, ts_lo, incl, orig = struct.unpack_from(
+                        endian + "IIIII", buf, body
                     )
+                else:
+                    iface, _drops, ts_hi, ts_lo, incl, orig = struct.unpack_from(
+                        endian + "HHIIII", buf, body
+                    )
+                number = self._frame_number(pos)
+                if iface >= len(interfaces):
+                    why = (
+                        f"beyond the limit of {MAX_INTERFACES} interfaces"
+                        if iface < len(interfaces) + skipped_interfaces
+                        else "which no interface block described"
+                    )
+                    self._warn(number, f"refers to interface {iface}, {why}; skipped", "block")
+                    if self._no_data(number):
+                        return
                     continue
                 if body + 20 + incl > body_end:
-                    number += 1
-                    if self.offsets is not None:
-                        self.offsets.append(s.base + pos)
-                    self.info.frames = number
                     self._warn(
                         number,
-                        f"frame {number}: captured length {incl} runs past its block; skipped",
+                        f"captured length {incl} runs past its block of {block_len} bytes; skipped",
+                        "block",
                     )
+                    if self._no_data(number):
+                        return
                     continue
                 info = interfaces[iface]
-                number += 1
-                if self.offsets is not None:
-                    self.offsets.append(s.base + pos)
-                self.info.frames = number
-                t = ((ts_hi << 32) | ts_lo) * info.ts_resolution + info.ts_offset
-                self._times(number, t)
-                yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
-            elif block_type == 3:  # Simple Packet Block
-                if not interfaces:
-                    number += 1
-                    if self.offsets is not None:
-                        self.offsets.append(s.base + pos)
-                    self.info.frames = number
+                if info.snaplen and incl > info.snaplen:
                     self._warn(
                         number,
-                        f"frame {number}: simple packet block before any interface block; skipped",
+                        f"captured length {incl} is larger than interface {iface}'s snapshot "
+                        f"length {info.snaplen}; kept",
+                        "length",
                     )
+                ticks = (ts_hi << 32) | ts_lo
+                t = ticks * info.ts_resolution + info.ts_offset
+                if (
+                    not (EARLIEST_TIME <= t <= LATEST_TIME)
+                    or info.ts_resolution < FINEST_RESOLUTION
+                ):
+                    t = clock.pcapng(number, ticks, info.ts_code, info.ts_offset)
+                else:
+                    clock.last = t
+                self._times(number, t)
+                yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
+                if incl:
+                    self._useless = 0
+                elif self._no_data(number):
+                    return
+            elif block_type == 3:  # Simple Packet Block
+                number = self._frame_number(pos)
+                if not interfaces:
+                    self._warn(
+                        number, "simple packet block before any interface block; skipped", "block"
+                    )
+                    continue
+                if body_end - body < 4:
+                    self._warn(number, "simple packet block too short; skipped", "block")
                     continue
                 (orig,) = struct.unpack_from(endian + "I", buf, body)
                 info = interfaces[0]
                 incl = min(orig, body_end - body - 4)
                 if info.snaplen:
                     incl = min(incl, info.snaplen)
-                number += 1
-                if self.offsets is not None:
-                    self.offsets.append(s.base + pos)
-                self.info.frames = number
                 yield number, 0.0, info.link_type, buf[body + 4 : body + 4 + incl], orig, 0
-            elif block_type == 2:  # obsolete Packet Block
-                if body_end - body < 20:
-                    continue
-                iface, _drops, ts_hi, ts_lo, incl, orig = struct.unpack_from(
-                    endian + "HHIIII", buf, body
-                )
-                if iface >= len(interfaces) or body + 20 + incl > body_end:
-                    number += 1
-                    if self.offsets is not None:
-                        self.offsets.append(s.base + pos)
-                    self.info.frames = number
-                    self._warn(number, f"frame {number}: corrupt packet block; skipped")
-                    continue
-                info = interfaces[iface]
-                number += 1
-                if self.offsets is not None:
-                    self.offsets.append(s.base + pos)
-                self.info.frames = number
-                t = ((ts_hi << 32) | ts_lo) * info.ts_resolution + info.ts_offset
-                self._times(number, t)
-                yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
             elif block_type == 1:  # Interface Description Block
                 if body_end - body < 8:
-                    self._warn(
+                    self._end(
                         number + 1,
                         "interface description block too short; the rest of the file was not read",
+                        "block",
                     )
                     return
+                if len(interfaces) >= MAX_INTERFACES:
+                    if not skipped_interfaces:
+                        self._warn(
+                            number + 1,
+                            f"more than {MAX_INTERFACES} interfaces in one section; frames on "
+                            "the others are skipped",
+                            "block",
+                            pos + s.base,
+                        )
+                    skipped_interfaces += 1
+                    continue
                 link_type, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, body)
                 info = InterfaceInfo(link_type, snaplen)
                 self._read_idb_options(buf, body + 8, body_end, endian, info)
@@ -406,12 +565,12 @@ class CaptureReader:
             pos += 4
             if code == 0:
                 break
-            value = buf[pos : pos + length]
+            value = buf[pos : min(pos + length, end)]
             pos += (length + 3) & ~3
-            if code == 9 and length >= 1:  # if_tsresol
-                r = value[0]
-                info.ts_resolution = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0 ** -(r & 0x7F)
-            elif code == 14 and length == 8:  # if_tsoffset
+            if code == 9 and len(value) >= 1:  # if_tsresol
+                info.ts_code = value[0]
+                info.ts_resolution = resolution_seconds(value[0])
+            elif code == 14 and len(value) == 8:  # if_tsoffset
                 info.ts_offset = struct.unpack(endian + "q", value)[0]
             elif code == 2:  # if_name
                 info.name = value.decode("utf-8", "replace")

@@ -9,7 +9,9 @@ Frames are numbered as the reader numbers them (each packet block is one frame, 
 one included), so messages and the analysis agree on frame numbers.
 
 Memory stays bounded: one block at a time, and a block longer than
-:data:`MAX_BLOCK_BYTES` ends the reading with a warning instead of being allocated.
+:data:`~ipsec_inspect.sources.capture_file.MAX_BLOCK_BYTES` (a pcap record longer than
+``MAX_FRAME_BYTES``) ends the reading with a warning instead of being allocated: the
+same limits as the streaming reader's (``docs/limits.md``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ipsec_inspect.core.records import CaptureWarning
-from ipsec_inspect.sources.capture_file import CaptureError, _open_stream
-
-#: A pcapng block or pcap record longer than this is taken for damage (jumbo frames and
-#: GRO super-packets stay far below it).
-MAX_BLOCK_BYTES = 16 * 1024 * 1024
+from ipsec_inspect.sources.capture_file import (
+    MAX_BLOCK_BYTES,
+    MAX_FRAME_BYTES,
+    CaptureError,
+    _open_stream,
+)
+from ipsec_inspect.sources.decompress import Decompressed
+from ipsec_inspect.sources.timestamps import CaptureClock
 
 SHB = 0x0A0D0D0A
 IDB = 1
@@ -81,14 +86,14 @@ class RawPacket:
 @dataclass(slots=True)
 class _Interface:
     link_type: int
-    resolution: float
+    tsresol: int | None  # the if_tsresol code as written (None: the default, microseconds)
     offset: int
 
 
 Unit = RawBlock | PcapHeader | RawPacket
 
 
-def _read(fh: BinaryIO, n: int) -> bytes:
+def _read(fh: BinaryIO | Decompressed, n: int) -> bytes:
     try:
         return fh.read(n)
     except (OSError, EOFError, zlib.error) as exc:  # damaged compression
@@ -103,15 +108,18 @@ def iter_units(path: str, on_warning: Callable[[CaptureWarning], None]) -> Itera
     """Every unit of the capture at ``path`` in file order. Damage ends the iteration with
     one warning naming the frame; what came before has been yielded."""
     fh, raw_fh, _compressed = _open_stream(path)
+    # the same time check as the streaming reader: an unusable time is a warning naming the
+    # frame (the unit keeps its raw fields, so the rewritten file keeps them too)
+    clock = CaptureClock(lambda frame, text: on_warning(CaptureWarning(frame, text, "timestamp")))
     try:
         try:
             magic = _read(fh, 4)
         except _Damaged as exc:
             raise CaptureError(f"{path}: cannot be decompressed ({exc})") from None
         if magic in _PCAP_MAGICS:
-            yield from _pcap(fh, magic, on_warning)
+            yield from _pcap(fh, magic, on_warning, clock)
         elif magic == struct.pack("<I", SHB):
-            yield from _pcapng(fh, magic, on_warning)
+            yield from _pcapng(fh, magic, on_warning, clock)
         else:
             raise CaptureError(f"{path}: not a pcap or pcapng capture")
     finally:
@@ -120,7 +128,12 @@ def iter_units(path: str, on_warning: Callable[[CaptureWarning], None]) -> Itera
             raw_fh.close()
 
 
-def _pcap(fh: BinaryIO, magic: bytes, warn: Callable[[CaptureWarning], None]) -> Iterator[Unit]:
+def _pcap(
+    fh: BinaryIO | Decompressed,
+    magic: bytes,
+    warn: Callable[[CaptureWarning], None],
+    clock: CaptureClock,
+) -> Iterator[Unit]:
     endian, nano = _PCAP_MAGICS[magic]
     try:
         rest = _read(fh, 20)
@@ -145,11 +158,11 @@ def _pcap(fh: BinaryIO, magic: bytes, warn: Callable[[CaptureWarning], None]) ->
                 warn(CaptureWarning(number + 1, "record header truncated; capture ends here"))
                 return
             sec, frac, incl, orig = record.unpack(head)
-            if incl > MAX_BLOCK_BYTES:
+            if incl > MAX_FRAME_BYTES:
                 warn(
                     CaptureWarning(
                         number + 1,
-                        f"captured length {incl} is over {MAX_BLOCK_BYTES} bytes; "
+                        f"captured length {incl} is over {MAX_FRAME_BYTES} bytes; "
                         "the rest of the file is corrupt and was not read",
                     )
                 )
@@ -164,12 +177,17 @@ def _pcap(fh: BinaryIO, magic: bytes, warn: Callable[[CaptureWarning], None]) ->
         number += 1
         ts = sec * (1_000_000_000 if nano else 1_000_000) + frac
         yield RawPacket(
-            number, sec + frac * unit, link_type, data, orig, 0, ts, b"", head + data,
+            number, clock.pcap(number, sec, frac, 1_000_000_000 if nano else 1_000_000, unit), link_type, data, orig, 0, ts, b"", head + data,
             PCAP_RECORD, endian,
         )  # fmt: skip
 
 
-def _pcapng(fh: BinaryIO, first: bytes, warn: Callable[[CaptureWarning], None]) -> Iterator[Unit]:
+def _pcapng(
+    fh: BinaryIO | Decompressed,
+    first: bytes,
+    warn: Callable[[CaptureWarning], None],
+    clock: CaptureClock,
+) -> Iterator[Unit]:
     pending = first
     endian = "<"
     interfaces: list[_Interface] = []
@@ -213,14 +231,15 @@ def _pcapng(fh: BinaryIO, first: bytes, warn: Callable[[CaptureWarning], None]) 
             interfaces.append(_interface(raw, endian))
         if block_type in (EPB, PB, SPB):
             number += 1
-            yield _packet(number, block_type, raw, endian, interfaces)
+            yield _packet(number, block_type, raw, endian, interfaces, clock)
         else:
             yield RawBlock(block_type, raw, endian)
 
 
 def _interface(raw: bytes, endian: str) -> _Interface:
     link_type = struct.unpack_from(endian + "H", raw, 8)[0]
-    resolution, offset = 1e-6, 0
+    offset = 0
+    tsresol: int | None = None
     pos, end = 16, len(raw) - 4
     while pos + 4 <= end:
         code, size = struct.unpack_from(endian + "HH", raw, pos)
@@ -229,15 +248,19 @@ def _interface(raw: bytes, endian: str) -> _Interface:
         if code == 0:
             break
         if code == 9 and size >= 1:
-            r = value[0]
-            resolution = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0 ** -(r & 0x7F)
+            tsresol = value[0]
         elif code == 14 and size == 8:
             offset = struct.unpack(endian + "q", value)[0]
-    return _Interface(link_type, resolution, offset)
+    return _Interface(link_type, tsresol, offset)
 
 
 def _packet(
-    number: int, block_type: int, raw: bytes, endian: str, interfaces: list[_Interface]
+    number: int,
+    block_type: int,
+    raw: bytes,
+    endian: str,
+    interfaces: list[_Interface],
+    clock: CaptureClock,
 ) -> RawPacket:
     body_end = len(raw) - 4
     broken = RawPacket(number, 0.0, 0, b"", 0, 0, 0, b"", raw, block_type, endian, usable=False)
@@ -263,7 +286,7 @@ def _packet(
     ts = (ts_hi << 32) | ts_lo
     options = raw[28 + ((incl + 3) & ~3) : body_end]
     return RawPacket(
-        number, ts * iface.resolution + iface.offset, iface.link_type, raw[28:data_end], orig,
+        number, clock.pcapng(number, ts, iface.tsresol, iface.offset), iface.link_type, raw[28:data_end], orig,
         iface_id, ts, _without_end(options, endian), raw, block_type, endian,
     )  # fmt: skip
 

@@ -3,20 +3,29 @@
 Why: the TUI's packet list shows a million packets without holding a million records.
 During the streaming pass the reader notes each frame's offset in the (decompressed)
 stream — eight bytes a frame — and this store reads a frame back when a row scrolls into
-view. A gzip-compressed capture is decompressed once into a temporary file so that
-seeking is cheap.
+view. A compressed capture is decompressed once into a temporary file so that seeking is
+cheap (up to where the streaming pass found it damaged: the offsets end there too).
+
+Times read back here are the file's raw fields; the views take a frame's time from the
+packet index, which holds the time the streaming pass accepted (see
+:mod:`~ipsec_inspect.sources.timestamps`).
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import shutil
 import struct
 import tempfile
 from array import array
 
-from ipsec_inspect.sources.capture_file import PCAP_MAGICS, PCAPNG_SHB, CaptureInfo
+from ipsec_inspect.sources.capture_file import (
+    CHUNK,
+    MAX_BLOCK_BYTES,
+    PCAP_MAGICS,
+    PCAPNG_SHB,
+    CaptureInfo,
+    _open_stream,
+)
 
 
 class FrameStore:
@@ -28,8 +37,17 @@ class FrameStore:
         self._tmp: str | None = None
         if info.compressed:
             fd, self._tmp = tempfile.mkstemp(prefix="ipsec-inspect-", suffix=".cap")
-            with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
+            src, raw, _kind = _open_stream(path)
+            # only as far as the streaming pass read frames: a bomb's tail is not copied
+            left = (offsets[-1] if offsets else 0) + MAX_BLOCK_BYTES
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    while left > 0 and (chunk := src.read(min(CHUNK, left))):
+                        out.write(chunk)
+                        left -= len(chunk)
+            finally:
+                src.close()
+                raw.close()
             path = self._tmp
         self._fh = open(path, "rb")  # noqa: SIM115 - closed in close()
         head = self._fh.read(24)

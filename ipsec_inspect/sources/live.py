@@ -46,6 +46,8 @@ DEFAULT_FILTER = (
 )
 
 POLL_INTERVAL = 0.2  # seconds between checks of the stop flag while the wire is quiet
+#: Frames at most that closing reads (and counts as queue_dropped) from the socket queue.
+MAX_DRAIN = 1 << 20
 RECV_BUFFER = 262144  # bytes: larger than any frame a packet socket delivers (GRO included)
 SOCKET_BUFFER = 8 << 20  # bytes of kernel queue for the packet socket: absorbs bursts
 
@@ -88,10 +90,16 @@ class CaptureCounters:
     """How many frames the capture saw and lost, by where they were lost.
 
     ``received``: frames that passed the filter and reached the capture (kernel count
-    where the backend reports one); ``delivered``: frames handed on to the analysis.
-    ``kernel_dropped``: lost because the socket buffer was full; ``backend_dropped``: lost
-    inside the capture program (dumpcap, or our hand-over queue); ``interface_dropped``:
-    lost by the interface or its driver, as the backend reports it.
+    where the backend reports one); ``delivered``: frames handed on to the analysis (each
+    one is analysed). ``kernel_dropped``: lost because the socket buffer was full;
+    ``backend_dropped``: lost inside the capture program (dumpcap); ``interface_dropped``:
+    lost by the interface or its driver, as the backend reports it; ``queue_dropped``:
+    received into our queue (the socket buffer) but not analysed, because the capture
+    stopped (count, duration, signal) before they were read.
+
+    Every frame the kernel accepted is accounted for: ``received == delivered +
+    queue_dropped``, and frames on the wire = ``received + kernel_dropped`` (plus
+    ``interface_dropped`` where the driver counts them).
     """
 
     received: int = 0
@@ -99,10 +107,13 @@ class CaptureCounters:
     kernel_dropped: int = 0
     backend_dropped: int = 0
     interface_dropped: int = 0
+    queue_dropped: int = 0
 
     @property
     def dropped(self) -> int:
-        return self.kernel_dropped + self.backend_dropped + self.interface_dropped
+        return (
+            self.kernel_dropped + self.backend_dropped + self.interface_dropped + self.queue_dropped
+        )
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -111,6 +122,7 @@ class CaptureCounters:
             "kernel_dropped": self.kernel_dropped,
             "backend_dropped": self.backend_dropped,
             "interface_dropped": self.interface_dropped,
+            "queue_dropped": self.queue_dropped,
         }
 
 
@@ -305,20 +317,51 @@ class ScapySource:
         with self._lock:
             c = self._counters
             return CaptureCounters(
-                max(c.received - self._ignored, c.delivered),
+                max(c.received - self._ignored, c.delivered + c.queue_dropped),
                 c.delivered,
                 c.kernel_dropped,
                 c.backend_dropped,
                 c.interface_dropped,
+                c.queue_dropped,
             )
 
     def stop(self) -> None:
         self._stopped.set()
 
+    def _drain(self) -> int:
+        """Read what is still queued in the socket without analysing it: each frame is
+        counted as ``queue_dropped`` (it was received, and would otherwise vanish when the
+        socket closes). Bounded by :data:`MAX_DRAIN` frames."""
+        sock = self._sock
+        if sock is None:
+            return 0
+        buf = bytearray(RECV_BUFFER)
+        n = 0
+        ignored = 0
+        while n + ignored < MAX_DRAIN:
+            try:
+                _size, _anc, _flags, addr = sock.recvmsg_into([buf], 0, socket.MSG_DONTWAIT)
+            except OSError:  # BlockingIOError: the queue is empty
+                break
+            if self._loopback and addr[2] == socket.PACKET_OUTGOING:
+                ignored += 1
+            else:
+                n += 1
+        with self._lock:
+            self._counters.queue_dropped += n
+            self._ignored += ignored
+        return n + ignored
+
     def close(self) -> None:
         self._stopped.set()
         if self._sock is not None:
-            self._read_stats()
+            # Count the frames still queued, then read the kernel's counters, until both
+            # agree: every frame the kernel accepted is delivered or queue_dropped.
+            for _ in range(8):
+                drained = self._drain()
+                self._read_stats()
+                if not drained:
+                    break
         ls = self._scapy_socket
         self._scapy_socket = None
         self._sock = None

@@ -199,11 +199,12 @@ class PysharkSource:
         with self._lock:
             c = self._counters
             return CaptureCounters(
-                max(c.received, c.delivered),
+                max(c.received, c.delivered + c.queue_dropped),
                 c.delivered,
                 c.kernel_dropped,
                 c.backend_dropped,
                 c.interface_dropped,
+                c.queue_dropped,
             )
 
     def close(self) -> None:
@@ -214,6 +215,17 @@ class PysharkSource:
         if self._worker.is_alive():
             for pid in (self._dumpcap_pid, self._tshark_pid):
                 _terminate(pid, signal.SIGKILL)
+        # frames tshark handed on that nobody read: received, not analysed
+        left = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                left += 1
+        with self._lock:
+            self._counters.queue_dropped += left
 
 
 def _terminate(pid: int | None, signum: int = signal.SIGTERM) -> None:

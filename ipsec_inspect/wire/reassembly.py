@@ -12,6 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MAX_DATAGRAM = 65535 + 40
+#: Incomplete datagrams held at once; the oldest is dropped (and reported) beyond it.
+MAX_PENDING_DATAGRAMS = 4096
+#: Bytes held in fragments of incomplete datagrams, over all of them.
+MAX_PENDING_BYTES = 64 << 20
+#: Fragments one datagram may have (a 64 KiB datagram over a 576-byte MTU needs 120).
+MAX_FRAGMENTS_PER_DATAGRAM = 256
+#: Dropped datagrams listed one by one; further drops are only counted.
+MAX_REPORTED_DROPS = 1000
 
 
 @dataclass(slots=True)
@@ -40,7 +48,10 @@ class FragmentReassembler:
     """
 
     def __init__(
-        self, timeout: float = 60.0, max_pending: int = 4096, max_bytes: int = 64 << 20
+        self,
+        timeout: float = 60.0,
+        max_pending: int = MAX_PENDING_DATAGRAMS,
+        max_bytes: int = MAX_PENDING_BYTES,
     ) -> None:
         self.timeout = timeout
         self.max_pending = max_pending
@@ -48,6 +59,7 @@ class FragmentReassembler:
         self._pending: dict[tuple[object, ...], _Pending] = {}
         self._bytes = 0
         self.expired: list[tuple[tuple[int, ...], str]] = []
+        self.unlisted_drops = 0  # drops beyond MAX_REPORTED_DROPS: counted, not listed
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -72,6 +84,9 @@ class FragmentReassembler:
             self._pending[key] = p
         p.frames.append(frame)
         p.wire_len += wire_len
+        if len(p.frames) > MAX_FRAGMENTS_PER_DATAGRAM:
+            self._drop(key, f"more than {MAX_FRAGMENTS_PER_DATAGRAM} fragments")
+            return None
         if offset + len(payload) > MAX_DATAGRAM:
             self._drop(key, f"fragment at offset {offset} would exceed the maximum datagram size")
             return None
@@ -107,19 +122,24 @@ class FragmentReassembler:
         p = self._pending.pop(key, None)
         if p is not None:
             self._bytes -= p.size
-            self.expired.append((tuple(p.frames), why))
+            if len(self.expired) < MAX_REPORTED_DROPS:
+                self.expired.append((tuple(p.frames), why))
+            else:
+                self.unlisted_drops += 1
 
     def _expire(self, now: float) -> None:
-        if not self._pending:
-            return
-        # Insertion order is arrival order of the first fragment: stop at the first young one.
-        for key in list(self._pending):
-            if now - self._pending[key].first_time <= self.timeout:
+        # Insertion order is arrival order of the first fragment: stop at the first young
+        # one (without copying the keys: this runs for every fragment).
+        pending = self._pending
+        while pending:
+            key = next(iter(pending))
+            if now - pending[key].first_time <= self.timeout:
                 break
             self._drop(key, f"incomplete after {self.timeout:g} s")
 
     def flush(self) -> list[tuple[tuple[int, ...], str]]:
-        """At the end of the capture: report what never completed."""
-        for key in list(self._pending):
-            self._drop(key, "incomplete at the end of the capture")
+        """At the end of the capture: report what never completed (the first
+        :data:`MAX_REPORTED_DROPS`; :attr:`unlisted_drops` counts the others)."""
+        while self._pending:
+            self._drop(next(iter(self._pending)), "incomplete at the end of the capture")
         return self.expired

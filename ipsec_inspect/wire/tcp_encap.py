@@ -13,8 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PREFIX = b"IKETCP"
+#: Out-of-order bytes held per direction, waiting for the gap before them to fill.
 MAX_OUT_OF_ORDER = 256 * 1024
 MAX_MESSAGE = 65535
+#: Directions (TCP connection halves) followed at once; the oldest is dropped beyond it.
+MAX_STREAMS = 1024
+#: Bytes held over all directions (partial messages and out-of-order data): a peer that
+#: announces 65,535-byte messages on many connections and never completes them cannot
+#: hold more; the direction that started first is dropped (and reported) beyond it.
+MAX_STREAM_BYTES = 16 << 20
+#: Frames remembered per partial message (its record lists them); beyond it only the first
+#: and the latest are kept.
+MAX_FRAMES_PER_MESSAGE = 256
+#: Problems listed one by one; further ones are only counted (``unlisted_problems``).
+MAX_REPORTED_PROBLEMS = 1000
 
 
 @dataclass(slots=True)
@@ -40,10 +52,46 @@ class _Direction:
 class TcpEncapStreams:
     """Per-direction TCP reassembly and RFC 8229 framing for IKE/ESP over TCP."""
 
-    def __init__(self, max_streams: int = 1024) -> None:
+    def __init__(self, max_streams: int = MAX_STREAMS, max_bytes: int = MAX_STREAM_BYTES) -> None:
         self.max_streams = max_streams
+        self.max_bytes = max_bytes
         self._dirs: dict[tuple[object, ...], _Direction] = {}
+        self._held = 0  # bytes in every direction's buf and pending, together
         self.problems: list[tuple[int, str]] = []
+        self.unlisted_problems = 0
+
+    def _problem(self, frame: int, text: str) -> None:
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            self.problems.append((frame, text))
+        else:
+            self.unlisted_problems += 1
+
+    def _held_by(self, d: _Direction) -> int:
+        return len(d.buf) + d.pending_bytes
+
+    def _forget(self, key: tuple[object, ...], why: str | None) -> None:
+        """Stop following a direction; report what it still held (``why`` it was dropped)."""
+        d = self._dirs.pop(key, None)
+        if d is None:
+            return
+        held = self._held_by(d)
+        self._held -= held
+        if why is None or not held:
+            return
+        first = d.frames[0] if d.frames else 0
+        if d.prefix_checked and len(d.buf) >= 2:
+            length = (d.buf[0] << 8) | d.buf[1]
+            what = f"RFC 8229 message of {length} bytes never completed ({len(d.buf)} bytes seen)"
+        else:
+            what = f"{held} bytes of TCP stream never framed"
+        self._problem(first, f"{what}; {why}")
+
+    def flush(self) -> list[tuple[int, str]]:
+        """At the end of the capture: report messages that were announced and never
+        completed, and forget every stream. Returns :attr:`problems`."""
+        while self._dirs:
+            self._forget(next(iter(self._dirs)), "dropped at the end of the capture")
+        return self.problems
 
     def segment(
         self,
@@ -56,15 +104,22 @@ class TcpEncapStreams:
         d = self._dirs.get(key)
         if d is None:
             if len(self._dirs) >= self.max_streams:
-                self._dirs.pop(next(iter(self._dirs)))
+                self._forget(
+                    next(iter(self._dirs)), f"dropped: more than {self.max_streams} TCP streams"
+                )
             d = _Direction()
             self._dirs[key] = d
         if flags & 0x02:  # SYN consumes one sequence number
             d.next_seq = (seq + 1) & 0xFFFFFFFF
             return []
         if flags & 0x05 and not payload:  # FIN/RST without data
-            self._dirs.pop(key, None)
+            self._forget(key, "dropped when the connection closed")
             return []
+        while self._held + len(payload) > self.max_bytes:
+            oldest = next(iter(self._dirs))
+            self._forget(oldest, f"dropped: streams held more than {self.max_bytes} bytes")
+            if oldest == key:
+                return []
         if not payload:
             return []
         if d.next_seq is None:
@@ -78,12 +133,14 @@ class TcpEncapStreams:
             rel = 0
         if rel > 0:
             if d.pending_bytes + len(payload) > MAX_OUT_OF_ORDER:
-                self.problems.append((frame, "TCP out-of-order buffer full; segment dropped"))
+                self._problem(frame, "TCP out-of-order buffer full; segment dropped")
                 return []
             if seq not in d.pending:
                 d.pending[seq] = (payload, frame)
                 d.pending_bytes += len(payload)
+                self._held += len(payload)
             return []
+        before = len(d.buf)
         self._append(d, payload, frame)
         # Drain segments that are now in order.
         while d.pending:
@@ -91,13 +148,20 @@ class TcpEncapStreams:
             if nxt is None:
                 break
             d.pending_bytes -= len(nxt[0])
+            self._held -= len(nxt[0])
             self._append(d, nxt[0], nxt[1])
-        return self._frame_messages(d, frame)
+        self._held += len(d.buf) - before
+        before = len(d.buf)
+        out = self._frame_messages(d, frame)
+        self._held += len(d.buf) - before
+        return out
 
     @staticmethod
     def _append(d: _Direction, data: bytes, frame: int) -> None:
         d.buf += data
         if not d.frames or d.frames[-1] != frame:
+            if len(d.frames) >= MAX_FRAMES_PER_MESSAGE:
+                del d.frames[1:-1]  # keep the first and the latest
             d.frames.append(frame)
         assert d.next_seq is not None
         d.next_seq = (d.next_seq + len(data)) & 0xFFFFFFFF
@@ -113,8 +177,8 @@ class TcpEncapStreams:
         while len(d.buf) >= 2:
             length = (d.buf[0] << 8) | d.buf[1]
             if length < 3:
-                self.problems.append(
-                    (frame, f"RFC 8229 length field {length} is too small; stream framing lost")
+                self._problem(
+                    frame, f"RFC 8229 length field {length} is too small; stream framing lost"
                 )
                 d.buf.clear()
                 d.frames = []

@@ -17,6 +17,7 @@ from ipsec_inspect.commands import sniff
 from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.sources.capture_file import CaptureReader
 from ipsec_inspect.sources.pcapng_writer import PcapngWriter
+from ipsec_inspect.sources.timestamps import CaptureClock
 
 from .cli_run import cli, exit_code, shell
 
@@ -132,7 +133,8 @@ def test_a_ring_file_write_error_names_the_file_and_keeps_the_frames_before(
         writer = PcapngWriter(path, iface_name="veth0", ring_size=1 << 20, ring_files=2)
         stop = sniff._Stopper(_Frames())  # type: ignore[arg-type]
         with pytest.raises(InputError) as raised:
-            for _frame in sniff._frames(_Frames(), writer, None, stop):  # type: ignore[arg-type]
+            clock = CaptureClock(lambda frame, text: None)
+            for _frame in sniff._frames(_Frames(), writer, None, stop, clock):  # type: ignore[arg-type]
                 pass
     message = str(raised.value)
     name = writer.files[-1]

@@ -11,10 +11,16 @@ seed and the mutated file stays in pytest's temporary directory.
 
 The default run mutates at least 100,000 packets; ``--fuzz-long`` (or the environment
 variable ``IPSEC_INSPECT_FUZZ_LONG=1``) runs ten times as many rounds.
+
+``test_whole_file_fuzz`` mutates whole files instead (``tests/fuzzing.py``: ``editcap -E``
+itself, flips over headers, block lengths and gzip streams, and timestamps, ``if_tsresol``,
+``if_tsoffset`` and lengths on purpose) and runs summary, export, decrypt and packets on
+each; ``benchmarks/fuzz_captures.py`` is its long run (10,000+ captures).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -28,6 +34,7 @@ from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Malforme
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.crypto.keys import KeyStore
+from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.tracker import Tracker
 from ipsec_inspect.pipeline.records import read_records
 from ipsec_inspect.sources.capture_file import CaptureReader
@@ -209,7 +216,8 @@ def _run_file(path: Path, store: KeyStore, with_tracker: bool, tally: Tally) -> 
             tally.failures.append(f"{path.name}: {problem}")
     if tracker is not None:
         tracker.finish()
-        tracker.result()
+        # the export document of what survived, as ``export`` writes it
+        json.dumps(build_timeline(tracker.result(), {"path": path.name}))
 
 
 @pytest.fixture(scope="module")
@@ -300,3 +308,74 @@ def test_structure_check_spots_a_lying_ike_payload_length() -> None:
     assert _ike_structure_problem(by_frame[3]) == "payload 40 length 0 does not fit"
     assert _ike_structure_problem(by_frame[4]) == "header length 1000 beyond the 152 bytes present"
     assert all(_has_error(by_frame[n]) for n in (2, 3, 4))
+
+
+# --------------------------------------------------------------------------- whole files
+
+
+def _whole_file_corpus(long_run: bool) -> list[Path]:
+    shared = shared_captures()
+    if not long_run:  # every sample; of the shared captures the compressed ones and a few
+        gz = [p for p in shared if p.name.endswith(".gz")]
+        shared = gz[:6] + [p for p in shared if p not in gz][:: max(1, len(shared) // 8)]
+    return sample_captures() + [p for p in shared if p.stat().st_size < 4 << 20]
+
+
+def test_whole_file_fuzz(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Issues 17 and 18: whole files mutated (headers, block lengths, options, timestamps
+    on purpose, gzip streams), each run through summary, export, decrypt and packets with
+    its keys, under a time limit. No crash, no hang, no decrypted bytes of a packet whose
+    ICV failed. The long version is ``benchmarks/fuzz_captures.py``."""
+    from tests.fuzzing import MUTATORS, Tally, keys_for, mutate, run_capture
+
+    long_run = _long(request.config)
+    corpus = _whole_file_corpus(long_run)
+    if not corpus:
+        pytest.skip("no captures found in samples/ or ../shared/captures")
+    rounds = 4 if long_run else 1
+    tally = Tally()
+    for rnd in range(rounds):
+        for index, src in enumerate(corpus):
+            for m, mutator in enumerate(MUTATORS):
+                seed = SEED * 7 + rnd * 100_003 + index * 31 + m
+                dst = tmp_path / f"w{seed}{''.join(src.suffixes[-2:])}"
+                mutate(src, dst, mutator, random.Random(seed))
+                found = run_capture(dst, keys_for(src), tally, label(src), mutator, seed)
+                assert not found, "\n".join(f.line() + f" (file {dst})" for f in found)
+                dst.unlink()
+    assert tally.captures == rounds * len(corpus) * len(MUTATORS)
+    assert tally.commands == 4 * tally.captures
+    # the mutations really break files: some runs cannot read their capture at all (exit 3)
+    assert tally.exit_codes.get(0, 0) > tally.commands // 2
+
+
+def test_fuzz_checks_can_fail(tmp_path: Path) -> None:
+    """The checks of the whole-file fuzz see what they look for."""
+    from tests.fuzzing import Hang, _icv_leaks, time_limit
+
+    line = {"frame": 5, "esp": {"decryption": {"status": "icv-failed", "plaintext_length": 12}}}
+    leaks = _icv_leaks(SAMPLES / "esp-algorithms.pcap", json.dumps(line), tmp_path / "none")
+    assert leaks == ["frame 5: status icv-failed with plaintext"]
+    with pytest.raises(Hang), time_limit(0.05):
+        while True:
+            pass
+    from tests.fuzzing import repeated_parts
+
+    err = "ipsec-inspect: warning: frame 27: frame 27: record truncated\nframe 3: after frame 2\n"
+    assert repeated_parts(err, Path("x.pcap")) == [
+        "ipsec-inspect: warning: frame 27: frame 27: record truncated"
+    ]
+
+
+def test_regression_year_508989_from_the_fuzzer(tmp_path: Path) -> None:
+    """Issue 17's crash (found by mutating nDPI captures): an enhanced packet block whose
+    64-bit timestamp is year 508,989 ended export with ``ValueError: year 508989 is out of
+    range``. Regenerated from a sample by ``tests.hostile``; all four commands must pass."""
+    from tests.fuzzing import Tally, run_capture
+    from tests.hostile import TUNNEL_KEYS, year_508989_at_frame_7
+
+    path = tmp_path / "year-508989.pcapng"
+    path.write_bytes(year_508989_at_frame_7())
+    tally = Tally()
+    assert run_capture(path, [TUNNEL_KEYS], tally, "year-508989", "regression", 0) == []
+    assert tally.exit_codes == {0: 4}
