@@ -5,9 +5,15 @@ decrypted SA payload (each side names the SPI it receives on), by pairing the mi
 direction of a child SA seen one way only, or by the timing and addresses of a child SA
 negotiated while encrypted — and otherwise it opens an *orphan* child SA whose negotiation
 is not in the capture. Deletes and REKEY_SA notifies name SPIs too, and are resolved here.
+
+Every lookup is by an index of :class:`TrackerState` — (destination, SPI, protocol), (SPI,
+protocol), the addresses of a one-way child SA, the peers of a child SA awaiting SPIs — so
+a new SPI costs the same with ten SAs or a million; nothing here scans all SAs.
 """
 
 from __future__ import annotations
+
+import bisect
 
 from ipsec_inspect.lifecycle.events import Happened, SaOpened
 from ipsec_inspect.lifecycle.ivs import IvHistory
@@ -40,11 +46,10 @@ def install_directions(
             ivs=IvHistory(bounded=not st.config.mergeable),
         )
         c.directions.append(d)
-        st.dir_index[d.key] = c.uid
+        index_direction(st, d, c.uid)
     c.certainty["spis"] = Certainty.OBSERVED
     c.certainty["pairing"] = Certainty.OBSERVED
-    if c.uid in st.awaiting:
-        st.awaiting.remove(c.uid)
+    st.awaiting.pop(c.uid, None)
     st.note(
         c,
         Stage.CIRCUIT,
@@ -87,10 +92,8 @@ def deletes(st: TrackerState, sa: IkeSa, msg: IkeMessage, m: PacketMeta) -> None
             spi = spi_int(raw)
             uid = st.dir_index.get((m.src, spi, proto))
             if uid is None:
-                uid = next(
-                    (u for (dst, s, pr), u in st.dir_index.items() if s == spi and pr == proto),
-                    None,
-                )
+                first = st.spi_first.get((spi, proto))
+                uid = st.dir_index.get(first) if first is not None else None
             if uid is None:
                 sa.unresolved_deletes.append((proto, spi, m.src, m.time, m.frame))
                 continue
@@ -119,31 +122,14 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
         ivs=IvHistory(bounded=not st.config.mergeable),
     )
     # 1. the missing direction of a child SA seen in one direction only
-    for c in reversed(list(st.child.values())):
-        if (
-            len(c.directions) == 1
-            and c.protocol == proto
-            and c.hard_end is None
-            and c.certainty.get("pairing") != Certainty.OBSERVED
-            and c.directions[0].src == m.dst
-            and c.directions[0].dst == m.src
-        ):
-            return _attach(st, c, d, m, "pairing")
+    c = _one_way_partner(st, m.src, m.dst, proto)
+    if c is not None:
+        return _attach(st, c, d, m, "pairing")
     # 2. a child SA negotiated (encrypted) between these peers and still waiting for SPIs
-    for uid in st.awaiting:
-        c = st.child[uid]
-        sa = st.ike.get(c.ike_sa or "")
-        if (
-            sa is None
-            or c.directions
-            or c.hard_end is not None
-            or sa.initiator is None
-            or sa.responder is None
-        ):
-            continue
-        if {sa.initiator.addr, sa.responder.addr} == {m.src, m.dst}:
-            c.protocol = proto
-            return _attach(st, c, d, m, "spis")
+    c = _awaiting_between(st, m.src, m.dst)
+    if c is not None:
+        c.protocol = proto
+        return _attach(st, c, d, m, "spis")
     # 3. an SA whose negotiation is not in the capture
     uid = f"child-{st.next_child}"
     st.next_child += 1
@@ -166,11 +152,12 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
 def _attach(st: TrackerState, c: ChildSa, d: Direction, m: PacketMeta, how: str) -> str:
     d.seq.esn = bool(c.chosen_ids.get("esn"))
     c.directions.append(d)
-    st.dir_index[d.key] = c.uid
+    index_direction(st, d, c.uid)
+    if len(c.directions) == 1:
+        bisect.insort(st.one_way.setdefault((d.src, d.dst), []), (_number(c.uid), c.uid))
     if how == "pairing":
         c.certainty["pairing"] = Certainty.INFERRED
-        if c.uid in st.awaiting:
-            st.awaiting.remove(c.uid)
+        st.awaiting.pop(c.uid, None)
         text = f"SPI 0x{d.spi:08x} ({d.src} -> {d.dst}) paired by timing and addresses"
     elif how == "spis":
         c.certainty["spis"] = Certainty.INFERRED
@@ -179,3 +166,74 @@ def _attach(st: TrackerState, c: ChildSa, d: Direction, m: PacketMeta, how: str)
         return c.uid
     st.note(c, Stage.TRANSMISSION, m, "child.spi", text, Certainty.INFERRED)
     return c.uid
+
+
+def index_direction(st: TrackerState, d: Direction, uid: str) -> None:
+    key = d.key
+    st.dir_index[key] = uid
+    st.spi_first.setdefault((d.spi, d.protocol), key)
+
+
+def _number(uid: str) -> int:
+    return int(uid.rsplit("-", 1)[1])
+
+
+def _one_way_partner(st: TrackerState, src: str, dst: str, proto: str) -> ChildSa | None:
+    """The newest child SA whose only direction runs ``dst`` -> ``src``, still unpaired.
+
+    Entries that can never pair again (a second direction, an ending, observed pairing)
+    are dropped as they are met, so each costs its removal once.
+    """
+    entries = st.one_way.get((dst, src))
+    if not entries:
+        return None
+    found: ChildSa | None = None
+    stale = 0
+    for i in range(len(entries) - 1, -1, -1):
+        c = st.child[entries[i][1]]
+        if (
+            len(c.directions) != 1
+            or c.hard_end is not None
+            or c.certainty.get("pairing") == Certainty.OBSERVED
+        ):
+            stale += 1
+            continue
+        if c.protocol == proto:
+            found = c
+            break
+    if stale:
+        entries[:] = [
+            e
+            for e in entries
+            if len(st.child[e[1]].directions) == 1
+            and st.child[e[1]].hard_end is None
+            and st.child[e[1]].certainty.get("pairing") != Certainty.OBSERVED
+        ]
+    return found
+
+
+def _awaiting_between(st: TrackerState, src: str, dst: str) -> ChildSa | None:
+    """The oldest child SA negotiated between these two addresses that has no SPI yet."""
+    a, b = sorted((src, dst))
+    uids = st.awaiting_by_peers.get((a, b))
+    if not uids:
+        return None
+    found: ChildSa | None = None
+    keep: list[str] = []
+    for i, uid in enumerate(uids):
+        c = st.child[uid]
+        if uid not in st.awaiting or c.directions or c.hard_end is not None:
+            continue  # never a candidate again
+        sa = st.ike.get(c.ike_sa or "")
+        if (
+            sa is not None
+            and sa.initiator is not None
+            and sa.responder is not None
+            and {sa.initiator.addr, sa.responder.addr} == {src, dst}
+        ):
+            found = c
+            keep.extend(uids[i:])
+            break
+        keep.append(uid)
+    uids[:] = keep
+    return found

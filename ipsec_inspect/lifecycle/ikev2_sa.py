@@ -345,6 +345,8 @@ def _ike_rekeyed(
         sa.child_sas.remove(u)
         succ.child_sas.append(u)
         st.child[u].ike_sa = uid
+        if u in st.awaiting and _peers(succ) != _peers(sa):
+            st.await_spis(st.child[u], succ)  # found by its new peers' addresses too
         st.note(
             st.child[u],
             Stage.TRANSMISSION,
@@ -352,3 +354,7 @@ def _ike_rekeyed(
             "child.inherited",
             f"now under the rekeyed IKE SA {uid}",
         )
+
+
+def _peers(sa: IkeSa) -> tuple[str, ...]:
+    return tuple(sorted(e.addr for e in (sa.initiator, sa.responder) if e is not None))

@@ -72,9 +72,17 @@ class TrackerState:
     child: dict[str, ChildSa] = field(default_factory=dict)
     #: (destination, SPI, protocol) -> child SA uid
     dir_index: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    #: (SPI, protocol) -> the first (destination, SPI, protocol) of ``dir_index`` with them
+    #: (a Delete from an address that is not the SPI's destination, behind NAT)
+    spi_first: dict[tuple[int, str], tuple[str, int, str]] = field(default_factory=dict)
+    #: (source, destination) -> (child number, uid) of child SAs seen one way only, in
+    #: the order they were made: the candidates for pairing a new SPI the other way
+    one_way: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     exchanges: dict[ExchangeKey, Exchange] = field(default_factory=dict)
-    #: child SAs negotiated in the capture whose SPIs are not known yet (encrypted)
-    awaiting: list[str] = field(default_factory=list)
+    #: child SAs negotiated in the capture whose SPIs are not known yet (encrypted), as
+    #: an ordered set, and the same by the (sorted) addresses of their IKE SA's peers
+    awaiting: dict[str, None] = field(default_factory=dict)
+    awaiting_by_peers: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     #: IKE SA uid -> the child SA its IKE_AUTH creates
     auth_child: dict[str, str] = field(default_factory=dict)
     #: IKE SA uid -> IKEv1 Aggressive Mode message 1's (KE, SA, nonce) bodies (psk-crack)
@@ -167,6 +175,13 @@ class TrackerState:
 
     # ---------------------------------------------------------------- child SAs
 
+    def await_spis(self, c: ChildSa, sa: IkeSa) -> None:
+        """``c`` waits for its SPIs between the peers of ``sa`` (see attribution)."""
+        self.awaiting[c.uid] = None
+        if sa.initiator is not None and sa.responder is not None:
+            a, b = sorted((sa.initiator.addr, sa.responder.addr))
+            self.awaiting_by_peers.setdefault((a, b), []).append(c.uid)
+
     def new_child(
         self, sa: IkeSa, m: PacketMeta, created_by: str, ex_key: ExchangeKey | None
     ) -> ChildSa:
@@ -182,7 +197,7 @@ class TrackerState:
         c.initiator_addr = m.src
         self.child[uid] = c
         sa.child_sas.append(uid)
-        self.awaiting.append(uid)
+        self.await_spis(c, sa)
         self.out.append(SaOpened(uid, "child", m.time, m.frame, True))
         self.enter(c, Stage.HOST_RECOGNITION, m)
         self.enter(c, Stage.NEGOTIATION, m)
