@@ -95,12 +95,23 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="anti-replay window for the sequence analysis (default 64)",
     )
+    p.add_argument(
+        "--findings",
+        choices=["failed", "all"],
+        default="failed",
+        help="'failed' (default): list the failed findings per SA and count the rest per rule; "
+        "'all': list every rule's verdict for every SA",
+    )
 
 
 def tracker_config(args: argparse.Namespace) -> TrackerConfig:
     if args.replay_window < 1 or args.idle_timeout <= 0:
         raise InputError("--replay-window and --idle-timeout must be positive")
-    return TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
+    return TrackerConfig(
+        idle_timeout=args.idle_timeout,
+        replay_window=args.replay_window,
+        all_findings=getattr(args, "findings", "failed") == "all",
+    )
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:

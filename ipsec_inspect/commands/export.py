@@ -20,7 +20,7 @@ from ipsec_inspect.commands._common import (
     tracker_config,
 )
 from ipsec_inspect.export.psk_crack import write_psk_crack
-from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
+from ipsec_inspect.export.timeline import load_schema, rfc3339, write_timeline
 from ipsec_inspect.lifecycle.events import event_to_json
 from ipsec_inspect.lifecycle.tracker import TrackerResult
 from ipsec_inspect.plugins import hooks as plugin_hooks
@@ -58,6 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--include-keys", action="store_true", help="include key material in the export (secret!)"
+    )
+    p.add_argument(
+        "--pretty",
+        action="store_true",
+        help="indent the JSON for people (default: compact, written as the SAs are encoded)",
     )
     p.add_argument(
         "--events",
@@ -162,8 +167,14 @@ def run(args: argparse.Namespace) -> int:
         if exporter is not None:
             status = _run_exporter(exporter, analysis, result, capture, args, out)
         else:
-            doc = build_timeline(result, capture, include_keys=args.include_keys, keystore=keystore)
-            json.dump(doc, out, indent=2)
+            write_timeline(
+                out,
+                result,
+                capture,
+                include_keys=args.include_keys,
+                keystore=keystore,
+                pretty=args.pretty,
+            )
             out.write("\n")
         if args.export_psk_crack:
             n = write_psk_crack(result, _open(args.export_psk_crack, stack, sys.stdout))

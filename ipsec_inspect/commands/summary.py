@@ -9,7 +9,6 @@ because an SA's life depends on packets the filter would hide.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,8 +24,9 @@ from ipsec_inspect.commands._common import (
     decode_options,
     tracker_config,
 )
-from ipsec_inspect.export.summary_text import render_summary
-from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.export.summary_text import print_more, render_summary
+from ipsec_inspect.export.timeline import write_timeline
+from ipsec_inspect.lifecycle.findings import evaluate
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
 from ipsec_inspect.lifecycle.tracker import TrackerResult
 from ipsec_inspect.session import Analysis
@@ -42,6 +42,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format", choices=["text", "json"], default="text", help="output format (default: text)"
     )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="text: at most N rows per table, the busiest first, with a count of the rest "
+        "(default 50)",
+    )
+    p.add_argument("--all", action="store_true", help="text: every row of every table")
     p.add_argument(
         "--include-keys",
         action="store_true",
@@ -85,10 +94,13 @@ def filtered(result: TrackerResult, keep: RecordFilter) -> TrackerResult:
     children = {k: v for k, v in result.child_sas.items() if _child_matches(v, keep)}
     findings = [f for f in result.findings if f.sa in ikes or f.sa in children]
     errors = [e for e in result.errors if e.sa is None or e.sa in ikes or e.sa in children]
-    return replace(result, ike_sas=ikes, child_sas=children, findings=findings, errors=errors)
+    out = replace(result, ike_sas=ikes, child_sas=children, findings=findings, errors=errors)
+    # The counts per rule must be of the SAs shown too: run the rules again on them.
+    out.findings = evaluate(out, keep_all=result.config.all_findings)
+    return out
 
 
-def _peers_table(result: TrackerResult) -> Table:
+def _peers_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, int]:
     pairs: dict[tuple[str, str], list[int]] = {}
     for sa in result.ike_sas.values():
         if sa.initiator is None or sa.responder is None:
@@ -110,12 +122,17 @@ def _peers_table(result: TrackerResult) -> Table:
         ("bytes", "right"),
     ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
-    for (a, b), (ike, packets, nbytes) in sorted(pairs.items()):
+    rows = sorted(pairs.items())
+    if limit is not None and len(rows) > limit:  # the busiest first
+        rows.sort(key=lambda row: (-row[1][1], -row[1][0], row[0]))
+        rows = rows[:limit]
+    for (a, b), (ike, packets, nbytes) in rows:
         table.add_row(a, b, str(ike), str(packets), str(nbytes))
-    return table
+    table.title = f"Peers ({len(pairs):,})"
+    return table, len(rows), len(pairs)
 
 
-def _spi_table(result: TrackerResult) -> Table:
+def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, int]:
     table = Table(title="ESP/AH SPIs", title_justify="left")
     for col in (
         "proto",
@@ -138,29 +155,37 @@ def _spi_table(result: TrackerResult) -> Table:
             if col in ("packets", "bytes", "lost", "replayed", "decrypted", "ICV fail")
             else "left",
         )
-    for c in sorted(
-        result.child_sas.values(),
-        key=lambda c: min((d.first_frame or 0 for d in c.directions), default=0),
-    ):
-        for d in c.directions:
-            s = d.seq
-            seq = f"{s.first}-{s.highest}" if s.first is not None else "-"
-            table.add_row(
-                d.protocol.upper(),
-                f"0x{d.spi:08x}",
-                d.src,
-                d.dst,
-                str(d.packets),
-                str(d.byte_count),
-                seq,
-                str(s.lost),
-                str(s.replayed),
-                _ts(d.first_time),
-                _ts(d.last_time),
-                str(d.decrypted),
-                str(d.icv_failures),
-            )
-    return table
+    directions = [
+        d
+        for c in sorted(
+            result.child_sas.values(),
+            key=lambda c: min((d.first_frame or 0 for d in c.directions), default=0),
+        )
+        for d in c.directions
+    ]
+    total = len(directions)
+    if limit is not None and total > limit:  # the busiest first
+        directions = sorted(directions, key=lambda d: -d.packets)[:limit]
+    for d in directions:
+        s = d.seq
+        seq = f"{s.first}-{s.highest}" if s.first is not None else "-"
+        table.add_row(
+            d.protocol.upper(),
+            f"0x{d.spi:08x}",
+            d.src,
+            d.dst,
+            str(d.packets),
+            str(d.byte_count),
+            seq,
+            str(s.lost),
+            str(s.replayed),
+            _ts(d.first_time),
+            _ts(d.last_time),
+            str(d.decrypted),
+            str(d.icv_failures),
+        )
+    table.title = f"ESP/AH SPIs ({total:,})"
+    return table, len(directions), total
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,10 +209,9 @@ def run(args: argparse.Namespace) -> int:
             "first_time": info.first_time,
             "last_time": info.last_time,
         }
-        doc = build_timeline(
-            result, capture, include_keys=args.include_keys, keystore=analysis.keys
+        write_timeline(
+            sys.stdout, result, capture, include_keys=args.include_keys, keystore=analysis.keys
         )
-        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         console = Console(highlight=False)
@@ -199,10 +223,16 @@ def run(args: argparse.Namespace) -> int:
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )
-        console.print(_peers_table(result))
-        render_summary(result, console)
+        limit = None if args.all else max(args.limit, 1)
+        how = f"ipsec-inspect summary {args.capture} --all, or export"
+        table, shown, total = _peers_table(result, limit)
+        console.print(table)
+        print_more(console, shown, total, "peer pairs", how)
+        render_summary(result, console, limit, how)
         if result.child_sas:
-            console.print(_spi_table(result))
+            table, shown, total = _spi_table(result, limit)
+            console.print(table)
+            print_more(console, shown, total, "SPIs", how)
     for line in problems:
         print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
     return 0

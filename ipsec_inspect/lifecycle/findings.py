@@ -76,24 +76,68 @@ class Finding:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def evaluate(result: TrackerResult) -> list[Finding]:
+#: SA ids a rule summary lists per outcome; the counts are always whole
+SUMMARY_SA_IDS = 1000
+
+
+@dataclass(slots=True)
+class RuleSummary:
+    """One rule over every SA of its scope: how many failed, passed, could not be seen.
+
+    Why: a capture with 100,000 SAs would otherwise repeat every rule that passed 100,000
+    times. The failed verdicts are always kept whole (:class:`Finding`); the passed and
+    not-observable ones are counted here, with the first ``SUMMARY_SA_IDS`` SA ids.
+    """
+
+    rule: str
+    title: str
+    severity: Severity
+    reference: str
+    stage: Stage
+    failed: int = 0
+    passed: int = 0
+    not_observable: int = 0
+    passed_sas: list[str] = field(default_factory=list)
+    not_observable_sas: list[str] = field(default_factory=list)
+
+
+def evaluate(result: TrackerResult, keep_all: bool = True) -> list[Finding]:
     """Every rule against every SA of its scope, in rule order then SA order.
 
     The built-in rules come first, then those of the installed plugins (same row shape;
-    a plugin rule that raises is reported against its plugin and skipped).
+    a plugin rule that raises is reported against its plugin and skipped). With
+    ``keep_all`` False only failed verdicts become findings; every verdict is counted in
+    ``result.rule_summaries`` either way.
     """
     from ipsec_inspect.lifecycle.rules import RULES
     from ipsec_inspect.plugins import hooks as plugin_hooks
 
     out: list[Finding] = []
+    summaries: list[RuleSummary] = []
     for rule in RULES + plugin_hooks.rules():
         subjects: list[Any] = list(
             result.ike_sas.values() if rule.scope == "ike" else result.child_sas.values()
         )
+        summary = RuleSummary(rule.id, rule.title, rule.severity, rule.reference, rule.stage)
+        summaries.append(summary)
         for sa in subjects:
             v = rule.check(sa, result)
             if v is None:
                 continue
+            if v.outcome == Outcome.FAIL:
+                summary.failed += 1
+            elif v.outcome == Outcome.PASS:
+                summary.passed += 1
+                if len(summary.passed_sas) < SUMMARY_SA_IDS:
+                    summary.passed_sas.append(sa.uid)
+                if not keep_all:
+                    continue
+            else:
+                summary.not_observable += 1
+                if len(summary.not_observable_sas) < SUMMARY_SA_IDS:
+                    summary.not_observable_sas.append(sa.uid)
+                if not keep_all:
+                    continue
             out.append(
                 Finding(
                     rule.id,
@@ -109,4 +153,24 @@ def evaluate(result: TrackerResult) -> list[Finding]:
                     v.values,
                 )
             )
+    result.rule_summaries = [s for s in summaries if s.failed or s.passed or s.not_observable]
     return out
+
+
+def severity_counts(findings: list[Finding]) -> list[tuple[Severity, int]]:
+    """Failed findings per severity, most severe first, only those that occur."""
+    counts = {s: 0 for s in Severity}
+    for f in findings:
+        if f.outcome == Outcome.FAIL:
+            counts[f.severity] += 1
+    return [(s, n) for s, n in counts.items() if n]
+
+
+def outcome_line(result: TrackerResult) -> str:
+    """``2 high, 1 info failed; 62 passed; 3 not observable`` (issue 15: by severity)."""
+    failed = severity_counts(result.findings)
+    summaries = getattr(result, "rule_summaries", None) or []
+    passed = sum(s.passed for s in summaries)
+    unseen = sum(s.not_observable for s in summaries)
+    head = ", ".join(f"{n:,} {s.value}" for s, n in failed) + " failed" if failed else "0 failed"
+    return f"{head}; {passed:,} passed; {unseen:,} not observable"

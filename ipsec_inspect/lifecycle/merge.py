@@ -418,7 +418,7 @@ def merge(a: TrackerResult, b: TrackerResult) -> TrackerResult:
     result = TrackerResult(ikes, children, [*a.errors, *b.errors], stats, a.config, end)
     infer_rekeys(result.ike_sas, result.child_sas)
     settle(result.ike_sas, result.child_sas, end, a.config.settle_config)
-    result.findings = evaluate(result)
+    result.findings = evaluate(result, keep_all=a.config.all_findings)
     return result
 
 

@@ -23,6 +23,9 @@ class TrackerConfig:
     # exactly (lifecycle.merge). Off by default: memory then stays bounded by the number of
     # SAs, not of packets (IV reuse: lifecycle/ivs.py keeps runs, the oldest forgotten).
     mergeable: bool = False
+    # Keep a finding for every verdict (passed and not observable too), not only the
+    # failed ones; the counts per rule are kept either way (findings.RuleSummary).
+    all_findings: bool = True
 
     @property
     def settle_config(self) -> SettleConfig:
@@ -70,3 +73,5 @@ class TrackerResult:
     config: TrackerConfig
     end_time: float | None = None
     findings: list[Any] = field(default_factory=list)  # list[findings.Finding]
+    #: findings.RuleSummary per rule: every verdict counted, passed ones not repeated per SA
+    rule_summaries: list[Any] = field(default_factory=list)

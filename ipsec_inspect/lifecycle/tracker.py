@@ -135,7 +135,7 @@ class Tracker:
 
         st = self._st
         res = TrackerResult(st.ike, st.child, st.errors, st.stats, self.config, self._end)
-        res.findings = evaluate(res)
+        res.findings = evaluate(res, keep_all=self.config.all_findings)
         return res
 
     # ------------------------------------------------------------------ dispatch
