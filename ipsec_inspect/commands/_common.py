@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ipsec_inspect.cli import InputError
+from ipsec_inspect.lifecycle.flood import DEFAULT_MAX_SAS
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.wire.decoder import DecodeOptions
@@ -102,12 +103,24 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
         help="'failed' (default): list the failed findings per SA and count the rest per rule; "
         "'all': list every rule's verdict for every SA",
     )
+    p.add_argument(
+        "--max-sas",
+        type=int,
+        default=DEFAULT_MAX_SAS,
+        metavar="N",
+        help="keep at most N IKE and child SAs; beyond, the oldest half-open IKE SAs and "
+        f"orphan SPIs are evicted and counted (default {DEFAULT_MAX_SAS:,}; 0: no cap)",
+    )
 
 
 def tracker_config(args: argparse.Namespace) -> TrackerConfig:
     if args.replay_window < 1 or args.idle_timeout <= 0:
         raise InputError("--replay-window and --idle-timeout must be positive")
+    max_sas = getattr(args, "max_sas", DEFAULT_MAX_SAS)
+    if max_sas < 0:
+        raise InputError("--max-sas must be 0 (no cap) or positive")
     return TrackerConfig(
+        max_sas=max_sas or None,
         idle_timeout=args.idle_timeout,
         replay_window=args.replay_window,
         all_findings=getattr(args, "findings", "failed") == "all",

@@ -20,6 +20,7 @@ from ipsec_inspect.commands._common import (
     tracker_config,
 )
 from ipsec_inspect.export.psk_crack import write_psk_crack
+from ipsec_inspect.export.summary_text import evicted_line
 from ipsec_inspect.export.timeline import load_schema, rfc3339, write_timeline
 from ipsec_inspect.lifecycle.events import event_to_json
 from ipsec_inspect.lifecycle.tracker import TrackerResult
@@ -153,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
         result = analysis.run(on_events=write_events)
         info = analysis.info
         assert info is not None
-        for line in analysis.problems():
+        evicted = evicted_line(result)
+        for line in [*analysis.problems(), *([evicted] if evicted else [])]:
             print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
         keystore = analysis.keys
         capture = {

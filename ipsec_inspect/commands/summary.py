@@ -24,7 +24,7 @@ from ipsec_inspect.commands._common import (
     decode_options,
     tracker_config,
 )
-from ipsec_inspect.export.summary_text import print_more, render_summary
+from ipsec_inspect.export.summary_text import evicted_line, print_more, render_summary
 from ipsec_inspect.export.timeline import write_timeline
 from ipsec_inspect.lifecycle.findings import evaluate
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
@@ -202,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
     info = analysis.info
     assert info is not None
     problems = analysis.problems()
+    evicted = evicted_line(result)
+    if evicted and args.format == "json":
+        problems.append(evicted)  # the text output says it among the tables
     if args.format == "json":
         capture = {
             "path": args.capture,

@@ -161,6 +161,9 @@ def render_summary(
     if failed:
         console.print(table)
         print_more(console, len(failed[:limit]), len(failed), "failed findings", list_all)
+    line = evicted_line(result)
+    if line:
+        console.print(f"[yellow]{escape(line)}[/]")
     if result.stats.first_time is not None:
         console.print(
             f"capture {rfc3339(result.stats.first_time)} .. {rfc3339(result.stats.last_time)}, "
@@ -172,3 +175,15 @@ def print_more(console: Console, shown: int, total: int, what: str, how: str) ->
     line = more_line(shown, total, what, how)
     if line is not None:
         console.print(escape(line))
+
+
+def evicted_line(result: TrackerResult) -> str | None:
+    """What ``--max-sas`` evicted, in one sentence, or None when nothing was."""
+    ev = result.evicted
+    if not ev.total:
+        return None
+    return (
+        f"evicted to stay under --max-sas {result.config.max_sas:,}: "
+        f"{ev.half_open_ike_sas:,} half-open IKE SAs and {ev.orphan_child_sas:,} orphan child SAs "
+        f"({ev.esp_packets:,} ESP packets); they are counted here and not listed"
+    )

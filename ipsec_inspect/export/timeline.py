@@ -332,6 +332,12 @@ def _document(
         "ah_packets": stats.ah_packets,
         "nat_keepalives": stats.keepalives,
         "malformed": stats.malformed,
+        "evicted": {
+            "half_open_ike_sas": result.evicted.half_open_ike_sas,
+            "orphan_child_sas": result.evicted.orphan_child_sas,
+            "esp_packets": result.evicted.esp_packets,
+            "max_sas": result.config.max_sas,
+        },
     }
     yield "capture", capture
     yield (

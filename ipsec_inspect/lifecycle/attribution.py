@@ -136,6 +136,7 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
     c = ChildSa(uid=uid, protocol=proto, observed_from_start=False)
     c.encapsulation = {Transport.UDP_ENCAP: "udp", Transport.TCP: "tcp"}.get(m.transport, "none")
     st.child[uid] = c
+    st.orphans[uid] = None
     st.out.append(SaOpened(uid, "child", m.time, m.frame, False))
     st.enter(c, Stage.HOST_RECOGNITION, m)
     st.note(
@@ -190,9 +191,10 @@ def _one_way_partner(st: TrackerState, src: str, dst: str, proto: str) -> ChildS
     found: ChildSa | None = None
     stale = 0
     for i in range(len(entries) - 1, -1, -1):
-        c = st.child[entries[i][1]]
+        c = st.child.get(entries[i][1])
         if (
-            len(c.directions) != 1
+            c is None
+            or len(c.directions) != 1
             or c.hard_end is not None
             or c.certainty.get("pairing") == Certainty.OBSERVED
         ):
@@ -202,14 +204,17 @@ def _one_way_partner(st: TrackerState, src: str, dst: str, proto: str) -> ChildS
             found = c
             break
     if stale:
-        entries[:] = [
-            e
-            for e in entries
-            if len(st.child[e[1]].directions) == 1
-            and st.child[e[1]].hard_end is None
-            and st.child[e[1]].certainty.get("pairing") != Certainty.OBSERVED
-        ]
+        entries[:] = [e for e in entries if _may_pair(st.child.get(e[1]))]
     return found
+
+
+def _may_pair(c: ChildSa | None) -> bool:
+    return (
+        c is not None
+        and len(c.directions) == 1
+        and c.hard_end is None
+        and c.certainty.get("pairing") != Certainty.OBSERVED
+    )
 
 
 def _awaiting_between(st: TrackerState, src: str, dst: str) -> ChildSa | None:

@@ -153,8 +153,70 @@ def evaluate(result: TrackerResult, keep_all: bool = True) -> list[Finding]:
                     v.values,
                 )
             )
+    flood = flood_finding(result)
+    if flood is not None:
+        out.append(flood)
+        summaries.append(
+            RuleSummary(
+                flood.rule, flood.title, flood.severity, flood.reference, flood.stage, failed=1
+            )
+        )
     result.rule_summaries = [s for s in summaries if s.failed or s.passed or s.not_observable]
     return out
+
+
+#: the id of a finding about the capture as a whole rather than one SA
+CAPTURE = "capture"
+
+
+def flood_finding(result: TrackerResult) -> Finding | None:
+    """An IKE_SA_INIT flood, with its figures, when the capture holds one.
+
+    Half-open IKE SAs are those still waiting for their first answer at the end plus those
+    evicted for ``max_sas``; a flood is ``FLOOD_MIN_HALF_OPEN`` of them or more.
+    """
+    from ipsec_inspect.lifecycle.flood import FLOOD_MIN_HALF_OPEN
+
+    watch = getattr(result, "flood", None)
+    evicted = getattr(result, "evicted", None)
+    if watch is None or watch.first_time is None:
+        return None
+    waiting = sum(1 for sa in result.ike_sas.values() if sa.state in ("START", "INIT_SENT"))
+    half_open = waiting + (evicted.half_open_ike_sas if evicted is not None else 0)
+    if half_open < FLOOD_MIN_HALF_OPEN:
+        return None
+    seconds = (watch.last_time or watch.first_time) - watch.first_time
+    busiest = watch.busiest_responder()
+    took = f"{seconds:,.1f}" if seconds < 10 else f"{seconds:,.0f}"
+    detail = (
+        f"IKE_SA_INIT flood: {half_open:,} half-open IKE SAs from {watch.sources_text()} "
+        f"sources in {took} s"
+    )
+    values: dict[str, Any] = {
+        "half_open_ike_sas": half_open,
+        "sources": len(watch.sources),
+        "seconds": round(seconds, 6),
+        "top_sources": [{"addr": a, "requests": n} for a, n in watch.top_sources()],
+    }
+    if busiest is not None:
+        addr, requests, answered = busiest
+        detail += f"; responder {addr} answered {answered:,} of {requests:,}"
+        values["responder"] = {"addr": addr, "requests": requests, "answered": answered}
+    top = ", ".join(f"{a} ({n:,})" for a, n in watch.top_sources())
+    detail += f"; top sources: {top}"
+    return Finding(
+        "DOS-01",
+        "IKE_SA_INIT flood (half-open IKE SAs)",
+        Outcome.FAIL,
+        Severity.HIGH,
+        "RFC 7296 §2.6",
+        CAPTURE,
+        Stage.NEGOTIATION,
+        detail,
+        [],
+        Certainty.OBSERVED,
+        values,
+    )
 
 
 def severity_counts(findings: list[Finding]) -> list[tuple[Severity, int]]:

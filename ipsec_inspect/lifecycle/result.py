@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipsec_inspect.lifecycle.flood import Evicted, FloodWatch
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
 from ipsec_inspect.lifecycle.settle import SettleConfig
 from ipsec_inspect.records import PacketMeta
@@ -26,6 +27,9 @@ class TrackerConfig:
     # Keep a finding for every verdict (passed and not observable too), not only the
     # failed ones; the counts per rule are kept either way (findings.RuleSummary).
     all_findings: bool = True
+    # At most this many IKE and child SAs kept at once; beyond, the oldest half-open IKE SAs
+    # and orphan child SAs are evicted and counted (lifecycle/flood.py). None: no cap.
+    max_sas: int | None = None
 
     @property
     def settle_config(self) -> SettleConfig:
@@ -75,3 +79,5 @@ class TrackerResult:
     findings: list[Any] = field(default_factory=list)  # list[findings.Finding]
     #: findings.RuleSummary per rule: every verdict counted, passed ones not repeated per SA
     rule_summaries: list[Any] = field(default_factory=list)
+    evicted: Evicted = field(default_factory=Evicted)
+    flood: FloodWatch = field(default_factory=FloodWatch)

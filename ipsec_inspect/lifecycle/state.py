@@ -14,6 +14,7 @@ from typing import Any
 
 from ipsec_inspect.lifecycle.classify import notify_name
 from ipsec_inspect.lifecycle.events import Happened, SaOpened, StageEntered, TrackerEvent
+from ipsec_inspect.lifecycle.flood import Evicted, FloodWatch
 from ipsec_inspect.lifecycle.model import (
     Certainty,
     ChildSa,
@@ -87,6 +88,12 @@ class TrackerState:
     auth_child: dict[str, str] = field(default_factory=dict)
     #: IKE SA uid -> IKEv1 Aggressive Mode message 1's (KE, SA, nonce) bodies (psk-crack)
     am1: dict[str, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
+    #: IKE SAs whose first message has no answer yet, and child SAs with no IKE SA, oldest
+    #: first (ordered sets): what ``max_sas`` evicts first
+    half_open: dict[str, None] = field(default_factory=dict)
+    orphans: dict[str, None] = field(default_factory=dict)
+    evicted: Evicted = field(default_factory=Evicted)
+    flood: FloodWatch = field(default_factory=FloodWatch)
     errors: list[TrackerError] = field(default_factory=list)
     stats: CaptureStats = field(default_factory=CaptureStats)
     out: list[TrackerEvent] = field(default_factory=list)

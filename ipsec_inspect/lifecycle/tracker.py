@@ -18,6 +18,7 @@ from __future__ import annotations
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
+from ipsec_inspect.lifecycle.flood import EVICT_TO
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
@@ -52,6 +53,8 @@ __all__ = [
     "end_with_parent",
 ]
 
+#: states of an IKE SA whose first message is all the capture shows (evicted first)
+_HALF_OPEN_STATES = frozenset({"START", "INIT_SENT"})
 _VIA = {"udp": "UDP {port}", "udp-encap": "UDP 4500 (NAT-T)", "tcp": "TCP (RFC 8229)"}
 
 
@@ -86,6 +89,9 @@ class Tracker:
         elif isinstance(record, Malformed):
             st.stats.malformed += 1
             st.error(record.meta, f"malformed.{record.layer}", record.error.message)
+        cap = self.config.max_sas
+        if cap is not None and len(st.ike) + len(st.child) > cap:
+            self._evict(int(cap * EVICT_TO))
         return st.out
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
@@ -135,6 +141,7 @@ class Tracker:
 
         st = self._st
         res = TrackerResult(st.ike, st.child, st.errors, st.stats, self.config, self._end)
+        res.evicted, res.flood = st.evicted, st.flood
         res.findings = evaluate(res, keep_all=self.config.all_findings)
         return res
 
@@ -155,6 +162,13 @@ class Tracker:
             on_v2(self._st, sa, msg, decrypted)
         else:
             on_v1(self._st, sa, msg, decrypted)
+        st = self._st
+        if sa.uid in st.half_open:
+            if sa.responder is not None and m.src == sa.responder.addr:
+                st.flood.answered(sa.responder.addr)  # answered at all, if only with a COOKIE
+                del st.half_open[sa.uid]
+            elif sa.state not in _HALF_OPEN_STATES:
+                del st.half_open[sa.uid]
 
     def _ike_for(self, msg: IkeMessage) -> IkeSa:
         """The IKE SA of a message by (version, initiator's SPI), opened if new."""
@@ -191,6 +205,9 @@ class Tracker:
         )
         st.ike[uid] = sa
         st.ike_index[key] = uid
+        if first_msg:
+            st.half_open[uid] = None
+            st.flood.request(m.src, m.dst, m.time)
         st.out.append(SaOpened(uid, "ike", m.time, m.frame, first_msg))
         st.enter(sa, Stage.HOST_RECOGNITION, m)
         ini, res = sa.initiator, sa.responder
@@ -205,6 +222,42 @@ class Tracker:
             )
             st.note(sa, Stage.HOST_RECOGNITION, m, "ike.midlife", text, Certainty.INFERRED)
         return sa
+
+    def _evict(self, target: int) -> None:
+        """Drop the oldest half-open IKE SAs, then the oldest orphan child SAs, until at most
+        ``target`` SAs are kept; count each (never silently). An SA negotiated in the capture
+        is never evicted: only state whose start, or whose IKE SA, the capture does not show.
+        """
+        st = self._st
+        evicted = st.evicted
+        while st.half_open and len(st.ike) + len(st.child) > target:
+            uid = next(iter(st.half_open))
+            del st.half_open[uid]
+            sa = st.ike.get(uid)
+            if sa is None or sa.state not in _HALF_OPEN_STATES or sa.child_sas:
+                continue
+            del st.ike[uid]
+            key = (sa.version, sa.spi_i)
+            if st.ike_index.get(key) == uid:
+                del st.ike_index[key]
+            for by_initiator in (True, False):
+                st.exchanges.pop((uid, 0, by_initiator), None)
+            st.am1.pop(uid, None)
+            evicted.half_open_ike_sas += 1
+        while st.orphans and len(st.ike) + len(st.child) > target:
+            uid = next(iter(st.orphans))
+            del st.orphans[uid]
+            c = st.child.pop(uid, None)
+            if c is None:
+                continue
+            for d in c.directions:
+                if st.dir_index.get(d.key) == uid:
+                    del st.dir_index[d.key]
+                if st.spi_first.get((d.spi, d.protocol)) == d.key:
+                    del st.spi_first[(d.spi, d.protocol)]
+                evicted.esp_packets += d.packets
+            evicted.orphan_child_sas += 1
+        self._lanes.close_all()  # a lane may count into an evicted direction
 
     def _on_ipsec(self, rec: EspPacket | AhPacket, proto: str) -> None:
         st = self._st
