@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from typing import Any
 
 from ipsec_inspect.ipsec import registry
 from ipsec_inspect.lifecycle import suites
@@ -38,6 +39,7 @@ from ipsec_inspect.lifecycle.model import (
     Termination,
 )
 from ipsec_inspect.lifecycle.state import (
+    OFFERS_KEPT,
     Exchange,
     ExchangeKey,
     TrackerState,
@@ -146,8 +148,7 @@ def _init(st: TrackerState, sa: IkeSa, msg: IkeMessage, response: bool) -> None:
     body = first_body(msg.payloads, SaBody)
     ke = first_body(msg.payloads, KeBody)
     if body is not None and not response:
-        sa.proposals_offered = [suites.v2_offered(p) for p in body.proposals]
-        sa.offered_ids = [suites.v2_offered_ids(p) for p in body.proposals]
+        sa.proposals_offered, sa.offered_ids = _offer(st, msg, body)
         st.note(
             sa,
             Stage.NEGOTIATION,
@@ -168,6 +169,28 @@ def _init(st: TrackerState, sa: IkeSa, msg: IkeMessage, response: bool) -> None:
             "Responder chose " + ", ".join(str(v) for v in s.names.values()),
         )
     _nat(st, sa, msg)
+
+
+def _offer(
+    st: TrackerState, msg: IkeMessage, body: SaBody
+) -> tuple[list[dict[str, Any]], list[dict[str, list[int]]]]:
+    """The initiator's offer as names and numbers, shared by every SA that offers the same
+    bytes: a flood repeats one offer a million times, and it is read-only once made."""
+    raw = b""
+    for p in msg.payloads:
+        if p.body is body and p.length > 4 and p.offset + p.length <= len(msg.data):
+            raw = bytes(msg.data[p.offset + 4 : p.offset + p.length])
+    made = st.offers.get(raw) if raw else None
+    if made is None:
+        made = (
+            [suites.v2_offered(p) for p in body.proposals],
+            [suites.v2_offered_ids(p) for p in body.proposals],
+        )
+        if raw:
+            if len(st.offers) >= OFFERS_KEPT:
+                st.offers.clear()
+            st.offers[raw] = made
+    return made
 
 
 def _nat(st: TrackerState, sa: IkeSa, msg: IkeMessage) -> None:

@@ -62,6 +62,10 @@ class Exchange:
 ExchangeKey = tuple[str, int, bool]
 
 
+#: distinct IKE_SA_INIT offers remembered for sharing (the cache is emptied when full)
+OFFERS_KEPT = 1024
+
+
 @dataclass(slots=True)
 class TrackerState:
     """Every SA, every index over them, and the events of the record being fed."""
@@ -94,6 +98,10 @@ class TrackerState:
     orphans: dict[str, None] = field(default_factory=dict)
     evicted: Evicted = field(default_factory=Evicted)
     flood: FloodWatch = field(default_factory=FloodWatch)
+    #: SA payload bytes -> the offer read from them (ikev2_sa._offer), at most OFFERS_KEPT
+    offers: dict[bytes, tuple[list[dict[str, Any]], list[dict[str, list[int]]]]] = field(
+        default_factory=dict
+    )
     errors: list[TrackerError] = field(default_factory=list)
     stats: CaptureStats = field(default_factory=CaptureStats)
     out: list[TrackerEvent] = field(default_factory=list)
