@@ -12,9 +12,7 @@ import argparse
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from ipsec_inspect.commands._common import (
     RecordFilter,
@@ -22,14 +20,18 @@ from ipsec_inspect.commands._common import (
     add_filter_arguments,
     add_tracker_arguments,
     decode_options,
+    extensions_of,
     tracker_config,
 )
-from ipsec_inspect.export.summary_text import evicted_line, print_more, render_summary
-from ipsec_inspect.export.timeline import write_timeline
-from ipsec_inspect.lifecycle.findings import evaluate
-from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
-from ipsec_inspect.lifecycle.tracker import TrackerResult
-from ipsec_inspect.session import Analysis
+
+if TYPE_CHECKING:  # the pipeline and rich are imported when the command runs (start-up)
+    from collections.abc import Sequence
+
+    from rich.table import Table
+
+    from ipsec_inspect.audit.rules import Rule
+    from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
+    from ipsec_inspect.lifecycle.tracker import TrackerResult
 
 NAME = "summary"
 HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and findings"
@@ -86,7 +88,9 @@ def _child_matches(c: ChildSa, keep: RecordFilter) -> bool:
     return not keep.peers or any({d.src, d.dst} & keep.peers for d in c.directions)
 
 
-def filtered(result: TrackerResult, keep: RecordFilter) -> TrackerResult:
+def filtered(
+    result: TrackerResult, keep: RecordFilter, rules: Sequence[Rule] | None = None
+) -> TrackerResult:
     """The result with only the SAs (and their findings) that the filters select."""
     if not keep.active:
         return result
@@ -96,8 +100,9 @@ def filtered(result: TrackerResult, keep: RecordFilter) -> TrackerResult:
     errors = [e for e in result.errors if e.sa is None or e.sa in ikes or e.sa in children]
     out = replace(result, ike_sas=ikes, child_sas=children, findings=findings, errors=errors)
     # The counts per rule must be of the SAs shown too: run the rules again on them.
-    out.findings = evaluate(out, keep_all=result.config.all_findings)
-    return out
+    from ipsec_inspect.audit.run import audit
+
+    return audit(out) if rules is None else audit(out, rules)
 
 
 def _peers_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, int]:
@@ -113,6 +118,8 @@ def _peers_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, 
             counts = pairs.setdefault((a, b), [0, 0, 0])
             counts[1] += d.packets
             counts[2] += d.byte_count
+    from rich.table import Table
+
     table = Table(title="Peers", title_justify="left")
     for col, just in (
         ("address A", "left"),
@@ -133,6 +140,8 @@ def _peers_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, 
 
 
 def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, int]:
+    from rich.table import Table
+
     table = Table(title="ESP/AH SPIs", title_justify="left")
     for col in (
         "proto",
@@ -189,6 +198,8 @@ def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, in
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.pipeline.session import Analysis
+
     keep = RecordFilter.from_args(args)
     analysis = Analysis(
         args.capture,
@@ -197,12 +208,14 @@ def run(args: argparse.Namespace) -> int:
         tracker_config(args),
         keep_index=False,
         decrypt_workers=args.decrypt_workers,
+        extensions=extensions_of(args),
     )
-    result = filtered(analysis.run(), keep)
+    result = filtered(analysis.run(), keep, analysis.extensions.rules)
     info = analysis.info
     assert info is not None
     problems = analysis.problems()
-    evicted = evicted_line(result)
+
+    evicted = result.evicted.sentence(result.config.max_sas)
     if evicted and args.format == "json":
         problems.append(evicted)  # the text output says it among the tables
     if args.format == "json":
@@ -212,14 +225,22 @@ def run(args: argparse.Namespace) -> int:
             "first_time": info.first_time,
             "last_time": info.last_time,
         }
+        from ipsec_inspect.export.timeline import write_timeline
+
         write_timeline(
             sys.stdout, result, capture, include_keys=args.include_keys, keystore=analysis.keys
         )
         sys.stdout.write("\n")
     else:
-        console = Console(highlight=False)
+        from rich.console import Console
+
+        from ipsec_inspect.export.summary_text import print_more, render_summary
+
+        # emoji=False: capture paths and peer names are data, not ":code:" shortcuts.
+        console = Console(highlight=False, emoji=False)
         if not console.is_terminal:
-            console = Console(highlight=False, width=160)  # a pipe or file: no need to squeeze
+            # a pipe or file: no need to squeeze
+            console = Console(highlight=False, emoji=False, width=160)
         stats = result.stats
         console.print(
             f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ipsec_inspect.audit.findings import Outcome, outcome_line
 from ipsec_inspect.export.timeline import child_id_map, rfc3339
-from ipsec_inspect.lifecycle.findings import Outcome, outcome_line
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
 
 if TYPE_CHECKING:
@@ -179,11 +179,4 @@ def print_more(console: Console, shown: int, total: int, what: str, how: str) ->
 
 def evicted_line(result: TrackerResult) -> str | None:
     """What ``--max-sas`` evicted, in one sentence, or None when nothing was."""
-    ev = result.evicted
-    if not ev.total:
-        return None
-    return (
-        f"evicted to stay under --max-sas {result.config.max_sas:,}: "
-        f"{ev.half_open_ike_sas:,} half-open IKE SAs and {ev.orphan_child_sas:,} orphan child SAs "
-        f"({ev.esp_packets:,} ESP packets); they are counted here and not listed"
-    )
+    return result.evicted.sentence(result.config.max_sas)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan, Termination
 
 if TYPE_CHECKING:
+    from ipsec_inspect.audit.findings import Finding, RuleSummary
     from ipsec_inspect.crypto.keys import KeyStore
-    from ipsec_inspect.lifecycle.findings import Finding, RuleSummary
     from ipsec_inspect.lifecycle.tracker import TrackerResult
 
 SCHEMA_VERSION = "1.0"

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import bisect
 
+from ipsec_inspect.core.records import DeleteBody, IkeMessage, PacketMeta, Transport
 from ipsec_inspect.lifecycle.events import Happened, SaOpened
 from ipsec_inspect.lifecycle.ivs import IvHistory
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, IkeSa, Stage
 from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
 from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, spi_int
-from ipsec_inspect.records import DeleteBody, IkeMessage, PacketMeta, Transport
 
 
 def install_directions(

@@ -39,6 +39,17 @@ class Evicted:
     def total(self) -> int:
         return self.half_open_ike_sas + self.orphan_child_sas
 
+    def sentence(self, max_sas: int | None) -> str | None:
+        """What was evicted, in one sentence for people, or None when nothing was."""
+        if not self.total:
+            return None
+        return (
+            f"evicted to stay under --max-sas {max_sas or 0:,}: "
+            f"{self.half_open_ike_sas:,} half-open IKE SAs and {self.orphan_child_sas:,} "
+            f"orphan child SAs ({self.esp_packets:,} ESP packets); they are counted here and "
+            "not listed"
+        )
+
 
 @dataclass(slots=True)
 class _Responder:

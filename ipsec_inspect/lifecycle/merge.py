@@ -14,14 +14,14 @@ later part ``b``:
   later part's packet log (:meth:`SequenceAnalyzer.extend`), so replays across the cut
   are found.
 - Endings that depend on where the capture stops (still active, idle, inferred deletes
-  and rekeys) are settled again for the combined end, and findings are re-evaluated.
+  and rekeys) are settled again for the combined end. The merged result carries no
+  findings: audit it (``audit.run.audit``) as any other result.
 """
 
 from __future__ import annotations
 
 import copy
 
-from ipsec_inspect.lifecycle.findings import evaluate
 from ipsec_inspect.lifecycle.flood import Evicted
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, Event, IkeSa, Reason, Stage
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
@@ -430,7 +430,6 @@ def merge(a: TrackerResult, b: TrackerResult) -> TrackerResult:
     )
     infer_rekeys(result.ike_sas, result.child_sas)
     settle(result.ike_sas, result.child_sas, end, a.config.settle_config)
-    result.findings = evaluate(result, keep_all=a.config.all_findings)
     return result
 
 

@@ -15,6 +15,16 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
+from ipsec_inspect.core.records import (
+    AhPacket,
+    EspDecryption,
+    EspPacket,
+    IkeMessage,
+    Malformed,
+    NatKeepalive,
+    Record,
+    Transport,
+)
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
@@ -31,16 +41,6 @@ from ipsec_inspect.lifecycle.result import (
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
 from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, end_with_parent
 from ipsec_inspect.lifecycle.traffic import on_ipsec_record
-from ipsec_inspect.records import (
-    AhPacket,
-    EspDecryption,
-    EspPacket,
-    IkeMessage,
-    Malformed,
-    NatKeepalive,
-    Record,
-    Transport,
-)
 
 __all__ = [
     "CaptureStats",
@@ -137,12 +137,11 @@ class Tracker:
         return lane is not None and lane.count(frame, time, seq, wire_len, dec)
 
     def result(self) -> TrackerResult:
-        from ipsec_inspect.lifecycle.findings import evaluate
-
+        """The SA model so far; ``findings`` stays empty (the audit runs on this result,
+        ``audit.run.audit``)."""
         st = self._st
         res = TrackerResult(st.ike, st.child, st.errors, st.stats, self.config, self._end)
         res.evicted, res.flood = st.evicted, st.flood
-        res.findings = evaluate(res, keep_all=self.config.all_findings)
         return res
 
     # ------------------------------------------------------------------ dispatch

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_inspect.audit.findings import outcome_line
+from ipsec_inspect.audit.run import audit
 from ipsec_inspect.cli import main
 from ipsec_inspect.export.timeline import build_timeline, load_schema, write_timeline
-from ipsec_inspect.lifecycle.findings import outcome_line
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
 from tests.lifecycle.builders import esp
 from tests.lifecycle.scenarios import v1_aggressive_psk, v2_full
@@ -23,7 +24,7 @@ def _track(records: list, all_findings: bool = True):  # type: ignore[no-untyped
     for r in records:
         t.feed(r)
     t.finish()
-    return t.result()
+    return audit(t.result())
 
 
 @pytest.mark.parametrize("pretty", [False, True])

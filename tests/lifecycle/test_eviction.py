@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ipsec_inspect.lifecycle.findings import evaluate
+from ipsec_inspect.audit.run import evaluate
+from ipsec_inspect.core.records import IkeMessage, SaBody
 from ipsec_inspect.lifecycle.flood import FLOOD_MIN_HALF_OPEN
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
-from ipsec_inspect.records import IkeMessage, SaBody
 
 from .builders import ZERO, esp, ike2, pl, v2_ike_proposal
 from .conftest import track
