@@ -90,8 +90,7 @@ def write(out: Path, kind: str, sas: int, sources: int, interval_us: int) -> int
                 spi_i = (0x5A00000000000000 + i).to_bytes(8, "big")
                 ike = ike_sa_init_request(spi_i, i)
                 src, v6 = _source(i, sources)
-                sport = 500 if sources <= 508 else 500
-                udp = struct.pack("!HHHH", sport, 500, 8 + len(ike), 0) + ike
+                udp = struct.pack("!HHHH", 500, 500, 8 + len(ike), 0) + ike
                 frame = (
                     ETH6 + ipv6(src, RESPONDER6, 17, udp)
                     if v6

@@ -31,14 +31,29 @@ def capture(kind: str, n: int, folder: Path) -> Path:
     path = folder / f"{kind}-{n}.pcap"
     if not path.exists():
         if kind == "four-sas":
-            cmd = [sys.executable, str(HERE / "make_esp_capture.py"), str(path), "--packets", str(n)]
+            cmd = [
+                sys.executable,
+                str(HERE / "make_esp_capture.py"),
+                str(path),
+                "--packets",
+                str(n),
+            ]
         else:
-            cmd = [sys.executable, str(HERE / "make_sa_captures.py"), kind, str(path), "--sas", str(n)]
+            cmd = [
+                sys.executable,
+                str(HERE / "make_sa_captures.py"),
+                kind,
+                str(path),
+                "--sas",
+                str(n),
+            ]
         subprocess.run(cmd, check=True)
     return path
 
 
-def run_one(tree: Path, command: str, path: Path, extra: list[str], timeout: float) -> tuple[float, float, str]:
+def run_one(
+    tree: Path, command: str, path: Path, extra: list[str], timeout: float
+) -> tuple[float, float, str]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     args = [sys.executable, "-m", "ipsec_inspect", command, str(path), *extra]
     if command == "export":
@@ -59,13 +74,20 @@ def run_one(tree: Path, command: str, path: Path, extra: list[str], timeout: flo
         time.sleep(0.05)
     seconds = time.perf_counter() - start
     if not note and status != 0:
-        note = f"exit {os.waitstatus_to_exitcode(status)}: " + (proc.stderr.read() or b"").decode()[-200:]
+        note = (
+            f"exit {os.waitstatus_to_exitcode(status)}: "
+            + (proc.stderr.read() or b"").decode()[-200:]
+        )
     return seconds, usage.ru_maxrss / 1024, note
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tree", type=Path, default=HERE.parent, help="checkout to run (default: this one)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--tree", type=Path, default=HERE.parent, help="checkout to run (default: this one)"
+    )
     ap.add_argument("--dir", type=Path, default=Path("/tmp/ipsec-inspect-bench"))
     ap.add_argument("--rows", default=DEFAULT_ROWS, help="kind:SAs:command, comma-separated")
     ap.add_argument("--timeout", type=float, default=900.0)
@@ -73,13 +95,17 @@ def main() -> int:
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     print(f"tree {args.tree}")
-    print(f"| capture | size | command | time | peak RSS | note |\n|---|---|---|---|---|---|")
+    print("| capture | size | command | time | peak RSS | note |\n|---|---|---|---|---|---|")
     for row in args.rows.split(","):
         kind, n, command = row.split(":")
         path = capture(kind, int(n), args.dir)
         seconds, rss, note = run_one(args.tree, command, path, args.extra.split(), args.timeout)
         size = path.stat().st_size / 1e6
-        label = {"esp": "one-packet ESP SAs", "ike-init": "IKE_SA_INIT, distinct SPIs", "four-sas": "packets on 4 SAs"}[kind]
+        label = {
+            "esp": "one-packet ESP SAs",
+            "ike-init": "IKE_SA_INIT, distinct SPIs",
+            "four-sas": "packets on 4 SAs",
+        }[kind]
         print(
             f"| {int(n):,} {label} | {size:.1f} MB | `{command}` | {seconds:.1f} s | {rss:.0f} MB | {note} |",
             flush=True,
