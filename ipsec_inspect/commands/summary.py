@@ -140,9 +140,16 @@ def _peers_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, 
 
 
 def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, int]:
+    """One row per SPI. An "unverified" column (``decrypted_unverified`` in the JSON) appears
+    when some SPI was decrypted with keys that check no integrity, so those packets are
+    never shown as "decrypted"."""
     from rich.table import Table
 
     table = Table(title="ESP/AH SPIs", title_justify="left")
+    unverified = any(
+        d.decrypted_unverified for c in result.child_sas.values() for d in c.directions
+    )
+    numeric = ("packets", "bytes", "lost", "replayed", "decrypted", "unverified", "ICV fail")
     for col in (
         "proto",
         "SPI",
@@ -156,14 +163,10 @@ def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, in
         "first",
         "last",
         "decrypted",
+        *(("unverified",) if unverified else ()),
         "ICV fail",
     ):
-        table.add_column(
-            col,
-            justify="right"
-            if col in ("packets", "bytes", "lost", "replayed", "decrypted", "ICV fail")
-            else "left",
-        )
+        table.add_column(col, justify="right" if col in numeric else "left")
     directions = [
         d
         for c in sorted(
@@ -190,7 +193,8 @@ def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, in
             str(s.replayed),
             _ts(d.first_time),
             _ts(d.last_time),
-            str(d.decrypted),
+            str(d.decrypted_verified),
+            *((str(d.decrypted_unverified),) if unverified else ()),
             str(d.icv_failures),
         )
     table.title = f"ESP/AH SPIs ({total:,})"
@@ -232,15 +236,15 @@ def run(args: argparse.Namespace) -> int:
         )
         sys.stdout.write("\n")
     else:
-        from rich.console import Console
-
+        from ipsec_inspect.commands._console import CliConsole
+        from ipsec_inspect.export.fold import print_table
         from ipsec_inspect.export.summary_text import print_more, render_summary
 
         # emoji=False: capture paths and peer names are data, not ":code:" shortcuts.
-        console = Console(highlight=False, emoji=False)
+        console = CliConsole(highlight=False, emoji=False)
         if not console.is_terminal:
             # a pipe or file: no need to squeeze
-            console = Console(highlight=False, emoji=False, width=160)
+            console = CliConsole(highlight=False, emoji=False, width=160)
         stats = result.stats
         console.print(
             f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
@@ -250,12 +254,12 @@ def run(args: argparse.Namespace) -> int:
         limit = None if args.all else max(args.limit, 1)
         how = f"ipsec-inspect summary {args.capture} --all, or export"
         table, shown, total = _peers_table(result, limit)
-        console.print(table)
+        print_table(console, table, heading_columns=2)
         print_more(console, shown, total, "peer pairs", how)
         render_summary(result, console, limit, how)
         if result.child_sas:
             table, shown, total = _spi_table(result, limit)
-            console.print(table)
+            print_table(console, table, heading_columns=2)
             print_more(console, shown, total, "SPIs", how)
     for line in problems:
         print(f"ipsec-inspect: warning: {line}", file=sys.stderr)

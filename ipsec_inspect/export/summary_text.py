@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ipsec_inspect.audit.findings import Outcome, outcome_line
+from ipsec_inspect.export.fold import print_table
 from ipsec_inspect.export.timeline import child_id_map, rfc3339
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
 
@@ -116,7 +117,7 @@ def render_summary(
             ", ".join(ids[u] for u in sa.child_sas if u in ids),
         )
     ike.title = f"IKE SAs ({len(ike_rows):,})"
-    console.print(ike)
+    print_table(console, ike)
     print_more(console, len(ike_rows[:limit]), len(ike_rows), "IKE SAs", list_all)
     child = Table(title="Child SAs", title_justify="left")
     for col in ("id", "ike", "proto", "SPIs (packets)", "suite", "stages", "ending"):
@@ -139,7 +140,7 @@ def render_summary(
             _ending(c),
         )
     child.title = f"Child SAs ({len(child_rows):,})"
-    console.print(child)
+    print_table(console, child)
     print_more(console, len(child_rows[:limit]), len(child_rows), "child SAs", list_all)
     failed = [f for f in result.findings if f.outcome == Outcome.FAIL]
     table = Table(title=f"Findings: {outcome_line(result)}", title_justify="left")
@@ -159,7 +160,7 @@ def render_summary(
             frames,
         )
     if failed:
-        console.print(table)
+        print_table(console, table)
         print_more(console, len(failed[:limit]), len(failed), "failed findings", list_all)
     line = evicted_line(result)
     if line:

@@ -79,7 +79,7 @@ def test_export_document_validates_and_lists_every_verdict_on_request(
     jsonschema.validate(doc, load_schema())
     assert {f["outcome"] for f in doc["findings"]} == {"fail"}
     total_passed = sum(s["passed"] for s in doc["findings_summary"])
-    assert total_passed == 49
+    assert total_passed == 51
     argv = ["export", sample, "--keys", keys, "--findings", "all", "--pretty"]
     assert main([*argv, "-o", str(tmp_path / "b.json")]) == 0
     text = (tmp_path / "b.json").read_text()
