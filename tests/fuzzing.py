@@ -364,7 +364,11 @@ def run_capture(
                     for line in repeated_parts(err, path)[:3]:
                         findings.append(Finding("repeat", capture, mutator, seed, line))
                     tally.exit_codes[rc] = tally.exit_codes.get(rc, 0) + 1
-                    if rc not in (0, 3):
+                    # decrypt exits 1 when nothing could be decrypted (its documented
+                    # "no usable keys" outcome); a traceback would still be exit 1 with
+                    # "Traceback" on stderr, which is a crash
+                    documented = (0, 1, 3) if argv[0] == "decrypt" else (0, 3)
+                    if rc not in documented or "Traceback (most recent call last)" in err:
                         findings.append(
                             Finding("crash", capture, mutator, seed, f"{argv[0]} exit {rc}")
                         )

@@ -13,29 +13,56 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ipsec_inspect.audit.findings import Finding
+from ipsec_inspect.audit.findings import (
+    SUMMARY_SA_IDS,
+    Finding,
+    Outcome,
+    RuleSummary,
+    flood_finding,
+)
 from ipsec_inspect.audit.rules import RULES, Rule
 
 if TYPE_CHECKING:
     from ipsec_inspect.lifecycle.tracker import TrackerResult
 
 
-def evaluate(result: TrackerResult, rules: Sequence[Rule] = RULES) -> list[Finding]:
+def evaluate(
+    result: TrackerResult, rules: Sequence[Rule] = RULES, keep_all: bool = True
+) -> list[Finding]:
     """Every rule against every SA of its scope, in rule order then SA order.
 
     ``rules`` is the run's composed table: the built-in rules first, then those of the
     loaded plugins (same row shape; a plugin rule that raises was wrapped when it was
-    loaded, so it is reported against its plugin and skipped).
+    loaded, so it is reported against its plugin and skipped). With ``keep_all`` False only
+    failed verdicts become findings; every verdict is counted in ``result.rule_summaries``
+    either way, and a flood of half-open IKE SAs is a finding about the capture.
     """
     out: list[Finding] = []
+    summaries: list[RuleSummary] = []
     for rule in rules:
         subjects: list[Any] = list(
             result.ike_sas.values() if rule.scope == "ike" else result.child_sas.values()
         )
+        summary = RuleSummary(rule.id, rule.title, rule.severity, rule.reference, rule.stage)
+        summaries.append(summary)
         for sa in subjects:
             v = rule.check(sa, result)
             if v is None:
                 continue
+            if v.outcome == Outcome.FAIL:
+                summary.failed += 1
+            elif v.outcome == Outcome.PASS:
+                summary.passed += 1
+                if len(summary.passed_sas) < SUMMARY_SA_IDS:
+                    summary.passed_sas.append(sa.uid)
+                if not keep_all:
+                    continue
+            else:
+                summary.not_observable += 1
+                if len(summary.not_observable_sas) < SUMMARY_SA_IDS:
+                    summary.not_observable_sas.append(sa.uid)
+                if not keep_all:
+                    continue
             out.append(
                 Finding(
                     rule.id,
@@ -51,10 +78,27 @@ def evaluate(result: TrackerResult, rules: Sequence[Rule] = RULES) -> list[Findi
                     v.values,
                 )
             )
+    flood = flood_finding(result)
+    if flood is not None:
+        out.append(flood)
+        summaries.append(
+            RuleSummary(
+                flood.rule, flood.title, flood.severity, flood.reference, flood.stage, failed=1
+            )
+        )
+    result.rule_summaries = [s for s in summaries if s.failed or s.passed or s.not_observable]
     return out
 
 
-def audit(result: TrackerResult, rules: Sequence[Rule] = RULES) -> TrackerResult:
-    """Fill ``result.findings`` from ``rules`` (replacing any earlier audit) and return it."""
-    result.findings = evaluate(result, rules)
+def audit(
+    result: TrackerResult, rules: Sequence[Rule] = RULES, keep_all: bool | None = None
+) -> TrackerResult:
+    """Fill ``result.findings`` from ``rules`` (replacing any earlier audit) and return it.
+
+    ``keep_all`` (default: the result's ``config.all_findings``): keep a finding for
+    every verdict, not only for the failed ones.
+    """
+    if keep_all is None:
+        keep_all = result.config.all_findings
+    result.findings = evaluate(result, rules, keep_all)
     return result

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ipsec_inspect.core.errors import InputError, UsageError
 from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
+from ipsec_inspect.lifecycle.flood import DEFAULT_MAX_SAS
 
 if TYPE_CHECKING:  # every command module imports this one to build the parser (start-up)
     from ipsec_inspect.core.extensions import Extensions
@@ -130,6 +131,21 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="anti-replay window for the sequence analysis (default 64)",
     )
+    p.add_argument(
+        "--findings",
+        choices=["failed", "all"],
+        default="failed",
+        help="'failed' (default): list the failed findings per SA and count the rest per rule; "
+        "'all': list every rule's verdict for every SA",
+    )
+    p.add_argument(
+        "--max-sas",
+        type=int,
+        default=DEFAULT_MAX_SAS,
+        metavar="N",
+        help="keep at most N IKE and child SAs; beyond, the oldest half-open IKE SAs and "
+        f"orphan SPIs are evicted and counted (default {DEFAULT_MAX_SAS:,}; 0: no cap)",
+    )
 
 
 def tracker_config(args: argparse.Namespace) -> TrackerConfig:
@@ -137,7 +153,15 @@ def tracker_config(args: argparse.Namespace) -> TrackerConfig:
 
     if args.replay_window < 1 or args.idle_timeout <= 0:
         raise UsageError("--replay-window and --idle-timeout must be positive")
-    return TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
+    max_sas = getattr(args, "max_sas", DEFAULT_MAX_SAS)
+    if max_sas < 0:
+        raise UsageError("--max-sas must be 0 (no cap) or positive")
+    return TrackerConfig(
+        max_sas=max_sas or None,
+        idle_timeout=args.idle_timeout,
+        replay_window=args.replay_window,
+        all_findings=getattr(args, "findings", "failed") == "all",
+    )
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:

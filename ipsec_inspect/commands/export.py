@@ -61,6 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--include-keys", action="store_true", help="include key material in the export (secret!)"
     )
     p.add_argument(
+        "--pretty",
+        action="store_true",
+        help="indent the JSON for people (default: compact, written as the SAs are encoded)",
+    )
+    p.add_argument(
         "--events",
         metavar="FILE",
         help="also write the tracker's events as JSON lines ('-' = stderr)",
@@ -118,6 +123,7 @@ def _run_exporter(
         timeline_of,
         include_keys=args.include_keys,
         keystore=analysis.keys,
+        pretty=args.pretty,
     )
     try:
         exporter.write(data, out)
@@ -171,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         result = analysis.run(on_events=write_events)
         info = analysis.info
         assert info is not None
-        for line in analysis.problems():
+        evicted = result.evicted.sentence(result.config.max_sas)
+        for line in [*analysis.problems(), *([evicted] if evicted else [])]:
             print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
         capture = {
             "path": args.capture,

@@ -9,7 +9,6 @@ because an SA's life depends on packets the filter would hide.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -26,8 +25,11 @@ from ipsec_inspect.commands._common import (
 from ipsec_inspect.sources.timestamps import utc_text
 
 if TYPE_CHECKING:  # the pipeline and rich are imported when the command runs (start-up)
+    from collections.abc import Sequence
+
     from rich.table import Table
 
+    from ipsec_inspect.audit.rules import Rule
     from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
     from ipsec_inspect.lifecycle.tracker import TrackerResult
 
@@ -42,6 +44,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format", choices=["text", "json"], default="text", help="output format (default: text)"
     )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="text: at most N rows per table, the busiest first, with a count of the rest "
+        "(default 50)",
+    )
+    p.add_argument("--all", action="store_true", help="text: every row of every table")
     p.add_argument(
         "--include-keys",
         action="store_true",
@@ -77,7 +88,9 @@ def _child_matches(c: ChildSa, keep: RecordFilter) -> bool:
     return not keep.peers or any({d.src, d.dst} & keep.peers for d in c.directions)
 
 
-def filtered(result: TrackerResult, keep: RecordFilter) -> TrackerResult:
+def filtered(
+    result: TrackerResult, keep: RecordFilter, rules: Sequence[Rule] | None = None
+) -> TrackerResult:
     """The result with only the SAs (and their findings) that the filters select."""
     if not keep.active:
         return result
@@ -85,10 +98,14 @@ def filtered(result: TrackerResult, keep: RecordFilter) -> TrackerResult:
     children = {k: v for k, v in result.child_sas.items() if _child_matches(v, keep)}
     findings = [f for f in result.findings if f.sa in ikes or f.sa in children]
     errors = [e for e in result.errors if e.sa is None or e.sa in ikes or e.sa in children]
-    return replace(result, ike_sas=ikes, child_sas=children, findings=findings, errors=errors)
+    out = replace(result, ike_sas=ikes, child_sas=children, findings=findings, errors=errors)
+    # The counts per rule must be of the SAs shown too: run the rules again on them.
+    from ipsec_inspect.audit.run import audit
+
+    return audit(out) if rules is None else audit(out, rules)
 
 
-def _peers_table(result: TrackerResult) -> Table:
+def _peers_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, int]:
     pairs: dict[tuple[str, str], list[int]] = {}
     for sa in result.ike_sas.values():
         if sa.initiator is None or sa.responder is None:
@@ -112,12 +129,17 @@ def _peers_table(result: TrackerResult) -> Table:
         ("bytes", "right"),
     ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
-    for (a, b), (ike, packets, nbytes) in sorted(pairs.items()):
+    rows = sorted(pairs.items())
+    if limit is not None and len(rows) > limit:  # the busiest first
+        rows.sort(key=lambda row: (-row[1][1], -row[1][0], row[0]))
+        rows = rows[:limit]
+    for (a, b), (ike, packets, nbytes) in rows:
         table.add_row(a, b, str(ike), str(packets), str(nbytes))
-    return table
+    table.title = f"Peers ({len(pairs):,})"
+    return table, len(rows), len(pairs)
 
 
-def _spi_table(result: TrackerResult) -> Table:
+def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, int]:
     """One row per SPI. An "unverified" column (``decrypted_unverified`` in the JSON) appears
     when some SPI was decrypted with keys that check no integrity, so those packets are
     never shown as "decrypted"."""
@@ -145,30 +167,38 @@ def _spi_table(result: TrackerResult) -> Table:
         "ICV fail",
     ):
         table.add_column(col, justify="right" if col in numeric else "left")
-    for c in sorted(
-        result.child_sas.values(),
-        key=lambda c: min((d.first_frame or 0 for d in c.directions), default=0),
-    ):
-        for d in c.directions:
-            s = d.seq
-            seq = f"{s.first}-{s.highest}" if s.first is not None else "-"
-            table.add_row(
-                d.protocol.upper(),
-                f"0x{d.spi:08x}",
-                d.src,
-                d.dst,
-                str(d.packets),
-                str(d.byte_count),
-                seq,
-                str(s.lost),
-                str(s.replayed),
-                _ts(d.first_time),
-                _ts(d.last_time),
-                str(d.decrypted_verified),
-                *((str(d.decrypted_unverified),) if unverified else ()),
-                str(d.icv_failures),
-            )
-    return table
+    directions = [
+        d
+        for c in sorted(
+            result.child_sas.values(),
+            key=lambda c: min((d.first_frame or 0 for d in c.directions), default=0),
+        )
+        for d in c.directions
+    ]
+    total = len(directions)
+    if limit is not None and total > limit:  # the busiest first
+        directions = sorted(directions, key=lambda d: -d.packets)[:limit]
+    for d in directions:
+        s = d.seq
+        seq = f"{s.first}-{s.highest}" if s.first is not None else "-"
+        table.add_row(
+            d.protocol.upper(),
+            f"0x{d.spi:08x}",
+            d.src,
+            d.dst,
+            str(d.packets),
+            str(d.byte_count),
+            seq,
+            str(s.lost),
+            str(s.replayed),
+            _ts(d.first_time),
+            _ts(d.last_time),
+            str(d.decrypted_verified),
+            *((str(d.decrypted_unverified),) if unverified else ()),
+            str(d.icv_failures),
+        )
+    table.title = f"ESP/AH SPIs ({total:,})"
+    return table, len(directions), total
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,10 +214,14 @@ def run(args: argparse.Namespace) -> int:
         decrypt_workers=args.decrypt_workers,
         extensions=extensions_of(args),
     )
-    result = filtered(analysis.run(), keep)
+    result = filtered(analysis.run(), keep, analysis.extensions.rules)
     info = analysis.info
     assert info is not None
     problems = analysis.problems()
+
+    evicted = result.evicted.sentence(result.config.max_sas)
+    if evicted and args.format == "json":
+        problems.append(evicted)  # the text output says it among the tables
     if args.format == "json":
         capture = {
             "path": args.capture,
@@ -195,17 +229,16 @@ def run(args: argparse.Namespace) -> int:
             "first_time": info.first_time,
             "last_time": info.last_time,
         }
-        from ipsec_inspect.export.timeline import build_timeline
+        from ipsec_inspect.export.timeline import write_timeline
 
-        doc = build_timeline(
-            result, capture, include_keys=args.include_keys, keystore=analysis.keys
+        write_timeline(
+            sys.stdout, result, capture, include_keys=args.include_keys, keystore=analysis.keys
         )
-        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         from ipsec_inspect.commands._console import CliConsole
         from ipsec_inspect.export.fold import print_table
-        from ipsec_inspect.export.summary_text import render_summary
+        from ipsec_inspect.export.summary_text import print_more, render_summary
 
         # emoji=False: capture paths and peer names are data, not ":code:" shortcuts.
         console = CliConsole(highlight=False, emoji=False)
@@ -218,10 +251,16 @@ def run(args: argparse.Namespace) -> int:
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )
-        print_table(console, _peers_table(result), heading_columns=2)
-        render_summary(result, console)
+        limit = None if args.all else max(args.limit, 1)
+        how = f"ipsec-inspect summary {args.capture} --all, or export"
+        table, shown, total = _peers_table(result, limit)
+        print_table(console, table, heading_columns=2)
+        print_more(console, shown, total, "peer pairs", how)
+        render_summary(result, console, limit, how)
         if result.child_sas:
-            print_table(console, _spi_table(result), heading_columns=2)
+            table, shown, total = _spi_table(result, limit)
+            print_table(console, table, heading_columns=2)
+            print_more(console, shown, total, "SPIs", how)
     for line in problems:
         print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
     return 0

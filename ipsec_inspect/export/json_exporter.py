@@ -7,11 +7,10 @@ is one more row, and the command has no case of its own for any of them.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ipsec_inspect.core.extensions import Exporter
-from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.export.timeline import build_timeline, write_timeline
 
 if TYPE_CHECKING:
     from ipsec_inspect.pipeline.export_input import ExportInput
@@ -25,7 +24,15 @@ def timeline_of(data: ExportInput) -> dict[str, Any]:
 
 
 def write_json(data: ExportInput, out: TextIO) -> None:
-    json.dump(data.timeline(), out, indent=2)
+    """Stream the timeline, one SA at a time (``export.timeline.write_timeline``)."""
+    write_timeline(
+        out,
+        data.result,
+        data.capture,
+        include_keys=data.include_keys,
+        keystore=data.keystore,
+        pretty=data.pretty,
+    )
     out.write("\n")
 
 

@@ -162,7 +162,8 @@ def build_report(
         for f in doc["findings"]
         if f["outcome"] == "fail"
     ]
-    passed = sum(1 for f in doc["findings"] if f["outcome"] != "fail")
+    # every verdict that is not a failure, counted per rule whether or not it is listed
+    passed = sum(s["passed"] + s["not_observable"] for s in doc["findings_summary"])
     return CaptureReport(
         path=cap["path"],
         frames=cap["frames"],

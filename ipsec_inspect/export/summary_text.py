@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ipsec_inspect.audit.findings import Outcome
+from ipsec_inspect.audit.findings import Outcome, outcome_line
 from ipsec_inspect.export.fold import print_table
 from ipsec_inspect.export.timeline import child_id_map, rfc3339
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
@@ -64,8 +64,25 @@ def _ending(sa: IkeSa | ChildSa) -> str:
     return text
 
 
-def render_summary(result: TrackerResult, console: Console) -> None:
-    """Print the IKE SA table, the child SA table and the failed findings."""
+def more_line(shown: int, total: int, what: str, how: str) -> str | None:
+    """``… and 99,950 more IKE SAs (all of them: …)``, or None when every row was shown."""
+    if total <= shown:
+        return None
+    return f"… and {total - shown:,} more {what} of {total:,} (all of them: {how})"
+
+
+def render_summary(
+    result: TrackerResult,
+    console: Console,
+    limit: int | None = None,
+    list_all: str = "ipsec-inspect summary CAPTURE --all",
+) -> None:
+    """Print the IKE SA table, the child SA table and the failed findings.
+
+    ``limit``: at most this many rows per table (the first by frame), with a line saying
+    how many more there are and ``list_all``, the command that lists them all; a summary
+    of 100,000 SAs stays something a person can read.
+    """
     ids = child_id_map(result)
     ike = Table(title="IKE SAs", title_justify="left")
     for col in (
@@ -80,9 +97,10 @@ def render_summary(result: TrackerResult, console: Console) -> None:
         "children",
     ):
         ike.add_column(col)
-    for sa in sorted(
+    ike_rows = sorted(
         result.ike_sas.values(), key=lambda s: _frames(s) and int(_frames(s).split("-")[0])
-    ):
+    )
+    for sa in ike_rows[:limit]:
         ini = f"{sa.initiator.addr}:{sa.initiator.port}" if sa.initiator else "?"
         res = f"{sa.responder.addr}:{sa.responder.port}" if sa.responder else "?"
         suite = "/".join(str(v) for v in sa.chosen.values() if v) or "-"
@@ -98,11 +116,14 @@ def render_summary(result: TrackerResult, console: Console) -> None:
             _ending(sa),
             ", ".join(ids[u] for u in sa.child_sas if u in ids),
         )
+    ike.title = f"IKE SAs ({len(ike_rows):,})"
     print_table(console, ike)
+    print_more(console, len(ike_rows[:limit]), len(ike_rows), "IKE SAs", list_all)
     child = Table(title="Child SAs", title_justify="left")
     for col in ("id", "ike", "proto", "SPIs (packets)", "suite", "stages", "ending"):
         child.add_column(col)
-    for c in sorted(result.child_sas.values(), key=lambda c: int(ids[c.uid].split("-")[1])):
+    child_rows = sorted(result.child_sas.values(), key=lambda c: int(ids[c.uid].split("-")[1]))
+    for c in child_rows[:limit]:
         spis = ", ".join(f"{d.spi:08x}->{d.dst} ({d.packets})" for d in c.directions) or "-"
         suite = "/".join(str(v) for k, v in c.chosen.items() if v and k != "esn") or (
             "encrypted"
@@ -118,19 +139,16 @@ def render_summary(result: TrackerResult, console: Console) -> None:
             stage_strip(c),
             _ending(c),
         )
+    child.title = f"Child SAs ({len(child_rows):,})"
     print_table(console, child)
+    print_more(console, len(child_rows[:limit]), len(child_rows), "child SAs", list_all)
     failed = [f for f in result.findings if f.outcome == Outcome.FAIL]
-    unseen = sum(1 for f in result.findings if f.outcome == Outcome.NOT_OBSERVABLE)
-    passed = sum(1 for f in result.findings if f.outcome == Outcome.PASS)
-    table = Table(
-        title=f"Findings: {len(failed)} failed, {passed} passed, {unseen} not observable",
-        title_justify="left",
-    )
+    table = Table(title=f"Findings: {outcome_line(result)}", title_justify="left")
     for col in ("rule", "severity", "sa", "detail", "reference", "frames"):
         table.add_column(col)
     if not failed:
         console.print(table.title)
-    for f in failed:
+    for f in failed[:limit]:
         style = _SEVERITY_STYLE.get(f.severity.value, "")
         frames = ", ".join(map(str, f.frames[:6])) + ("…" if len(f.frames) > 6 else "")
         table.add_row(
@@ -143,8 +161,23 @@ def render_summary(result: TrackerResult, console: Console) -> None:
         )
     if failed:
         print_table(console, table)
+        print_more(console, len(failed[:limit]), len(failed), "failed findings", list_all)
+    line = evicted_line(result)
+    if line:
+        console.print(f"[yellow]{escape(line)}[/]")
     if result.stats.first_time is not None:
         console.print(
             f"capture {rfc3339(result.stats.first_time)} .. {rfc3339(result.stats.last_time)}, "
             f"{result.stats.frames} frames, {len(result.errors)} errors"
         )
+
+
+def print_more(console: Console, shown: int, total: int, what: str, how: str) -> None:
+    line = more_line(shown, total, what, how)
+    if line is not None:
+        console.print(escape(line))
+
+
+def evicted_line(result: TrackerResult) -> str | None:
+    """What ``--max-sas`` evicted, in one sentence, or None when nothing was."""
+    return result.evicted.sentence(result.config.max_sas)

@@ -12,14 +12,15 @@ capture always gives the same ids — whole, or merged from two halves.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan, Termination
 from ipsec_inspect.sources.timestamps import utc_text
 
 if TYPE_CHECKING:
-    from ipsec_inspect.audit.findings import Finding
+    from ipsec_inspect.audit.findings import Finding, RuleSummary
     from ipsec_inspect.crypto.keys import KeyStore
     from ipsec_inspect.lifecycle.tracker import TrackerResult
 
@@ -206,11 +207,14 @@ def _child(c: ChildSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict
 
 
 def _finding(f: Finding, child_ids: dict[str, str]) -> dict[str, Any]:
+    # A rule that passed (or could not be seen) has no severity of its own: the rule's
+    # grade is what a failure would be (issue 15).
+    grade = "severity" if f.outcome.value == "fail" else "severity_if_failed"
     return {
         "rule": f.rule,
         "title": f.title,
         "outcome": f.outcome.value,
-        "severity": f.severity.value,
+        grade: f.severity.value,
         "reference": f.reference,
         "sa": child_ids.get(f.sa, f.sa),
         "stage": f.stage.value,
@@ -218,6 +222,21 @@ def _finding(f: Finding, child_ids: dict[str, str]) -> dict[str, Any]:
         "frames": f.frames,
         "certainty": f.certainty.value,
         "values": f.values,
+    }
+
+
+def _rule_summary(s: RuleSummary, child_ids: dict[str, str]) -> dict[str, Any]:
+    return {
+        "rule": s.rule,
+        "title": s.title,
+        "severity_if_failed": s.severity.value,
+        "reference": s.reference,
+        "stage": s.stage.value,
+        "failed": s.failed,
+        "passed": s.passed,
+        "not_observable": s.not_observable,
+        "passed_sas": [child_ids.get(u, u) for u in s.passed_sas],
+        "not_observable_sas": [child_ids.get(u, u) for u in s.not_observable_sas],
     }
 
 
@@ -233,43 +252,110 @@ def build_timeline(
     include_keys: bool = False,
     keystore: KeyStore | None = None,
 ) -> dict[str, Any]:
-    """The whole document. ``capture_info`` gives at least ``path``; ``frames`` is optional."""
+    """The whole document. ``capture_info`` gives at least ``path``; ``frames`` is optional.
+
+    For a large result prefer :func:`write_timeline`, which writes the same document
+    without holding it in memory.
+    """
+    return {
+        k: (list(v) if isinstance(v, Iterator) else v)
+        for k, v in _document(result, capture_info, include_keys, keystore)
+    }
+
+
+def write_timeline(
+    out: TextIO,
+    result: TrackerResult,
+    capture_info: dict[str, Any],
+    include_keys: bool = False,
+    keystore: KeyStore | None = None,
+    pretty: bool = False,
+) -> None:
+    """Stream the document of :func:`build_timeline` to ``out``, one SA object at a time.
+
+    Why: the document of a capture with a million SAs is gigabytes as Python objects, and
+    ``json.dump`` with ``indent`` runs the pure-Python encoder. Here each SA, finding and
+    error is encoded on its own by the C encoder and written, so memory does not grow with
+    the number of SAs written. ``pretty`` indents for people (slower; same data).
+    """
+    encode = json.JSONEncoder(indent=2 if pretty else None).encode
+    nl, pad = ("\n", "  ") if pretty else ("", "")
+    out.write("{" + nl)
+    first_key = True
+    for key, value in _document(result, capture_info, include_keys, keystore):
+        out.write(
+            ("" if first_key else ("," + nl if pretty else ", ")) + pad + json.dumps(key) + ": "
+        )
+        first_key = False
+        if not isinstance(value, Iterator):
+            out.write(_indented(encode(value), pad))
+            continue
+        out.write("[")
+        first = True
+        for item in value:
+            text = encode(item)
+            if pretty:
+                text = _indented(text, pad + "  ")
+            out.write(("" if first else ", ") if not pretty else ("\n" if first else ",\n"))
+            out.write((pad + "  " if pretty else "") + text)
+            first = False
+        out.write((nl + pad if pretty and not first else "") + "]")
+    out.write(nl + "}")
+
+
+def _indented(text: str, pad: str) -> str:
+    return text.replace("\n", "\n" + pad) if pad else text
+
+
+def _document(
+    result: TrackerResult,
+    capture_info: dict[str, Any],
+    include_keys: bool,
+    keystore: KeyStore | None,
+) -> Iterator[tuple[str, Any]]:
+    """The document's top-level members in order; the long lists as iterators."""
     keys = keystore if include_keys else None
     child_ids = child_id_map(result)
     ikes = sorted(result.ike_sas.values(), key=_first_frame)
-    children = sorted(result.child_sas.values(), key=_first_frame)
+    children = sorted(result.child_sas.values(), key=lambda c: _id_order(child_ids[c.uid]))
     stats = result.stats
-    findings = sorted(
-        result.findings,
-        key=lambda f: (
-            f.rule,
-            _first_frame(result.ike_sas[f.sa])
-            if f.sa in result.ike_sas
-            else _first_frame(result.child_sas[f.sa]),
-        ),
-    )
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "capture": {
-            "path": str(capture_info.get("path", "")),
-            "frames": int(capture_info.get("frames") or stats.frames),
-            "first_time": rfc3339(capture_info.get("first_time", stats.first_time)),
-            "last_time": rfc3339(capture_info.get("last_time", stats.last_time)),
-            "ike_messages": stats.ike_messages,
-            "esp_packets": stats.esp_packets,
-            "ah_packets": stats.ah_packets,
-            "nat_keepalives": stats.keepalives,
-            "malformed": stats.malformed,
+    order = {uid: n for n, uid in enumerate(sa.uid for sa in ikes)}
+    order.update((c.uid, len(ikes) + n) for n, c in enumerate(children))
+    findings = sorted(result.findings, key=lambda f: (f.rule, order.get(f.sa, 0)))
+    yield "schema_version", SCHEMA_VERSION
+    capture = {
+        "path": str(capture_info.get("path", "")),
+        "frames": int(capture_info.get("frames") or stats.frames),
+        "first_time": rfc3339(capture_info.get("first_time", stats.first_time)),
+        "last_time": rfc3339(capture_info.get("last_time", stats.last_time)),
+        "ike_messages": stats.ike_messages,
+        "esp_packets": stats.esp_packets,
+        "ah_packets": stats.ah_packets,
+        "nat_keepalives": stats.keepalives,
+        "malformed": stats.malformed,
+        "evicted": {
+            "half_open_ike_sas": result.evicted.half_open_ike_sas,
+            "orphan_child_sas": result.evicted.orphan_child_sas,
+            "esp_packets": result.evicted.esp_packets,
+            "max_sas": result.config.max_sas,
         },
-        "settings": {
+    }
+    yield "capture", capture
+    yield (
+        "settings",
+        {
             "idle_timeout": result.config.idle_timeout,
             "replay_window": result.config.replay_window,
             "keys_included": keys is not None,
         },
-        "ike_sas": [_ike(sa, child_ids, keys) for sa in ikes],
-        "child_sas": [_child(c, child_ids, keys) for c in children],
-        "findings": [_finding(f, child_ids) for f in findings],
-        "errors": [
+    )
+    yield "ike_sas", (_ike(sa, child_ids, keys) for sa in ikes)
+    yield "child_sas", (_child(c, child_ids, keys) for c in children)
+    yield "findings", (_finding(f, child_ids) for f in findings)
+    yield "findings_summary", [_rule_summary(s, child_ids) for s in result.rule_summaries]
+    yield (
+        "errors",
+        (
             {
                 "frame": e.frame,
                 "time": rfc3339(e.time),
@@ -278,5 +364,5 @@ def build_timeline(
                 "sa": child_ids.get(e.sa or "", e.sa),
             }
             for e in result.errors
-        ],
-    }
+        ),
+    )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 
+from ipsec_inspect.lifecycle.flood import Evicted
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, Event, IkeSa, Reason, Stage
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
 from ipsec_inspect.lifecycle.tracker import (
@@ -408,16 +409,27 @@ def merge(a: TrackerResult, b: TrackerResult) -> TrackerResult:
             m.rekeyed_from = child_map.get(c.rekeyed_from, c.rekeyed_from)
         if c.rekeyed_to and c.certainty.get("rekey") != Certainty.INFERRED:
             m.rekeyed_to = child_map.get(c.rekeyed_to, c.rekeyed_to)
+    by_parent: dict[str, list[str]] = {}
+    for c in children.values():
+        if c.ike_sa is not None:
+            by_parent.setdefault(c.ike_sa, []).append(c.uid)
     for sa in ikes.values():
         sa.rekeyed_from = ike_map.get(sa.rekeyed_from or "", sa.rekeyed_from)
         sa.rekeyed_to = ike_map.get(sa.rekeyed_to or "", sa.rekeyed_to)
-        for c in children.values():
-            if c.ike_sa == sa.uid and c.uid not in sa.child_sas:
-                sa.child_sas.append(c.uid)
+        listed = set(sa.child_sas)
+        for uid in by_parent.get(sa.uid, ()):
+            if uid not in listed:
+                sa.child_sas.append(uid)
+                listed.add(uid)
     _apply_later_deletes(b, ikes, children, ike_map)
     stats = _merge_stats(a.stats, b.stats)
     end = max((t for t in (a.end_time, b.end_time) if t is not None), default=None)
     result = TrackerResult(ikes, children, [*a.errors, *b.errors], stats, a.config, end)
+    result.evicted = Evicted(
+        a.evicted.half_open_ike_sas + b.evicted.half_open_ike_sas,
+        a.evicted.orphan_child_sas + b.evicted.orphan_child_sas,
+        a.evicted.esp_packets + b.evicted.esp_packets,
+    )
     infer_rekeys(result.ike_sas, result.child_sas)
     settle(result.ike_sas, result.child_sas, end, a.config.settle_config)
     return result

@@ -35,6 +35,7 @@ class ExportInput:
     build_timeline: TimelineBuilder
     include_keys: bool = False
     keystore: KeyStore | None = None
+    pretty: bool = False  # indent JSON for people (export --pretty)
 
     def records(self) -> Iterator[Record]:
         """The capture's records in frame order, decrypted where the keys allow."""

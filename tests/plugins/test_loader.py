@@ -154,7 +154,13 @@ def test_policy_is_opt_in_on_the_command_line(capsys: pytest.CaptureFixture[str]
     # Without keys the child SA's cipher is inside the encrypted IKE_AUTH: not observable.
     assert main(argv) == 0
     unkeyed = json.loads(capsys.readouterr().out)
-    assert {f["outcome"] for f in unkeyed["findings"] if f["rule"] == "CNSA-04"} == {
+    assert not [f for f in unkeyed["findings"] if f["rule"] == "CNSA-04"]  # none failed
+    (cnsa04,) = [s for s in unkeyed["findings_summary"] if s["rule"] == "CNSA-04"]
+    assert (cnsa04["failed"], cnsa04["passed"], cnsa04["not_observable"]) == (0, 0, 2)
+    assert cnsa04["not_observable_sas"] == ["child-1", "child-2"]
+    assert main([*argv, "--findings", "all"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {f["outcome"] for f in listed["findings"] if f["rule"] == "CNSA-04"} == {
         "not_observable"
     }
     with pytest.raises(SystemExit) as exited:  # an option value: a usage error

@@ -1,0 +1,117 @@
+"""The SA-scale table of issue 16: time and peak RSS per capture size, for one code tree.
+
+Not a test. Generates (once, into ``--dir``) the captures of ``make_sa_captures.py`` and runs
+``ipsec-inspect summary`` / ``export`` on each in a fresh process, printing wall time and the
+peak resident memory of that process (``wait4``). ``--tree`` runs another checkout (for a
+before/after table); ``--timeout`` stops a row that takes too long and says so.
+
+    python benchmarks/scale_benchmarks.py --rows esp:20000:summary,ike-init:500000:export
+    python benchmarks/scale_benchmarks.py --tree /path/to/old/checkout --timeout 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_ROWS = (
+    "esp:20000:summary,esp:50000:summary,esp:100000:summary,esp:500000:summary,"
+    "esp:500000:export,ike-init:500000:export,ike-init:1000000:export,"
+    "esp:1000000:summary,ike-init:1000000:summary,four-sas:1000000:summary"
+)
+
+
+def capture(kind: str, n: int, folder: Path) -> Path:
+    path = folder / f"{kind}-{n}.pcap"
+    if not path.exists():
+        if kind == "four-sas":
+            cmd = [
+                sys.executable,
+                str(HERE / "make_esp_capture.py"),
+                str(path),
+                "--packets",
+                str(n),
+            ]
+        else:
+            cmd = [
+                sys.executable,
+                str(HERE / "make_sa_captures.py"),
+                kind,
+                str(path),
+                "--sas",
+                str(n),
+            ]
+        subprocess.run(cmd, check=True)
+    return path
+
+
+def run_one(
+    tree: Path, command: str, path: Path, extra: list[str], timeout: float
+) -> tuple[float, float, str]:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    args = [sys.executable, "-m", "ipsec_inspect", command, str(path), *extra]
+    if command == "export":
+        args += ["-o", os.devnull]
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    note = ""
+    deadline = start + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            proc.send_signal(signal.SIGKILL)
+            pid, status, usage = os.wait4(proc.pid, 0)
+            note = f"stopped after {timeout:.0f} s"
+            break
+        time.sleep(0.05)
+    seconds = time.perf_counter() - start
+    if not note and status != 0:
+        note = (
+            f"exit {os.waitstatus_to_exitcode(status)}: "
+            + (proc.stderr.read() or b"").decode()[-200:]
+        )
+    return seconds, usage.ru_maxrss / 1024, note
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--tree", type=Path, default=HERE.parent, help="checkout to run (default: this one)"
+    )
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/ipsec-inspect-bench"))
+    ap.add_argument("--rows", default=DEFAULT_ROWS, help="kind:SAs:command, comma-separated")
+    ap.add_argument("--timeout", type=float, default=900.0)
+    ap.add_argument("--extra", default="", help="more options for every command")
+    args = ap.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    print(f"tree {args.tree}")
+    print("| capture | size | command | time | peak RSS | note |\n|---|---|---|---|---|---|")
+    for row in args.rows.split(","):
+        kind, n, command = row.split(":")
+        path = capture(kind, int(n), args.dir)
+        seconds, rss, note = run_one(args.tree, command, path, args.extra.split(), args.timeout)
+        size = path.stat().st_size / 1e6
+        label = {
+            "esp": "one-packet ESP SAs",
+            "ike-init": "IKE_SA_INIT, distinct SPIs",
+            "four-sas": "packets on 4 SAs",
+        }[kind]
+        print(
+            f"| {int(n):,} {label} | {size:.1f} MB | `{command}` | {seconds:.1f} s | {rss:.0f} MB | {note} |",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
