@@ -107,10 +107,10 @@ def run(args: argparse.Namespace) -> int:
     from ipsec_inspect.crypto.decryptor import Decryptor
     from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
     from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
+    from ipsec_inspect.ipsec.dissectors import ipsec_decoder
     from ipsec_inspect.pipeline.session import load_keys
     from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
     from ipsec_inspect.sources.capture_units import iter_units
-    from ipsec_inspect.wire.decoder import Decoder
 
     store = load_keys(args.keys, extensions_of(args).key_formats)
     options = decode_options(args)
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     decryptor = Decryptor(store, extension_tables=options.extension_tables)
-    rewriter = PlaintextRewriter(decryptor, Decoder(options), Decoder(options))
+    rewriter = PlaintextRewriter(decryptor, ipsec_decoder(options), ipsec_decoder(options))
     skipped: list[int] = []
     try:
         with open(out_path, "wb") as fh:

@@ -118,9 +118,16 @@ def _peers_table(result: TrackerResult) -> Table:
 
 
 def _spi_table(result: TrackerResult) -> Table:
+    """One row per SPI. An "unverified" column (``decrypted_unverified`` in the JSON) appears
+    when some SPI was decrypted with keys that check no integrity, so those packets are
+    never shown as "decrypted"."""
     from rich.table import Table
 
     table = Table(title="ESP/AH SPIs", title_justify="left")
+    unverified = any(
+        d.decrypted_unverified for c in result.child_sas.values() for d in c.directions
+    )
+    numeric = ("packets", "bytes", "lost", "replayed", "decrypted", "unverified", "ICV fail")
     for col in (
         "proto",
         "SPI",
@@ -134,14 +141,10 @@ def _spi_table(result: TrackerResult) -> Table:
         "first",
         "last",
         "decrypted",
+        *(("unverified",) if unverified else ()),
         "ICV fail",
     ):
-        table.add_column(
-            col,
-            justify="right"
-            if col in ("packets", "bytes", "lost", "replayed", "decrypted", "ICV fail")
-            else "left",
-        )
+        table.add_column(col, justify="right" if col in numeric else "left")
     for c in sorted(
         result.child_sas.values(),
         key=lambda c: min((d.first_frame or 0 for d in c.directions), default=0),
@@ -161,7 +164,8 @@ def _spi_table(result: TrackerResult) -> Table:
                 str(s.replayed),
                 _ts(d.first_time),
                 _ts(d.last_time),
-                str(d.decrypted),
+                str(d.decrypted_verified),
+                *((str(d.decrypted_unverified),) if unverified else ()),
                 str(d.icv_failures),
             )
     return table

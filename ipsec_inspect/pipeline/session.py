@@ -37,6 +37,7 @@ from ipsec_inspect.core.records import (
     NatKeepalive,
     Record,
 )
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
 from ipsec_inspect.lifecycle.tracker import (
     FastCounter,
@@ -131,7 +132,7 @@ class RecordStream:
     _done: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        self.decoder = Decoder(self.options)
+        self.decoder = ipsec_decoder(self.options)
         if self.keys is not None:
             from ipsec_inspect.crypto.decryptor import Decryptor
 
@@ -280,7 +281,7 @@ class Analysis:
         self.decrypt_workers = decrypt_workers
         self.offload_options = offload_options or {}
         self.offloaded = 0  # ESP packets that worker processes decrypted in the last run
-        self.decoder = Decoder(self.options)
+        self.decoder = ipsec_decoder(self.options)
         self.decryptor: Decryptor | None = None
         if self.keys is not None:
             from ipsec_inspect.crypto.decryptor import Decryptor
@@ -486,7 +487,7 @@ class Analysis:
                             index.kind.append(RecordKind.ESP)
                             index.time.append(time)
                             index.flow.append(flow)
-                            index.flags.append(0 if dec is None else 2)
+                            index.flags.append(0 if dec is None else (2 if dec.verified else 10))
                         if number % progress_every == 0 and on_progress is not None:
                             on_progress(Progress(number, self.records, reader.bytes_read(), total))
                         continue
@@ -579,7 +580,7 @@ class Analysis:
         frame = self._store.frame(number)
         if frame is None:
             return None
-        records = Decoder(self.options).decode(*frame)
+        records = ipsec_decoder(self.options).decode(*frame)
         if sub >= len(records):
             return (
                 None  # built from several frames (IP fragments, TCP stream): not re-readable alone
@@ -628,12 +629,19 @@ def _kind_of(r: Record) -> int:
     return RecordKind.MALFORMED
 
 
+#: index flag of a packet decrypted without an integrity check (with bit 1, "decrypted")
+UNVERIFIED_FLAG = 8
+
+
 def _flags_of(r: Record) -> int:
     flags = 0
     if isinstance(r, Malformed) or getattr(r, "errors", None):
         flags |= 1
     if isinstance(r, EspPacket) and r.decryption is not None:
-        flags |= 2 if r.decryption.status == "ok" else 4
+        if r.decryption.status == "ok":
+            flags |= 2 if r.decryption.verified else 2 | UNVERIFIED_FLAG
+        else:
+            flags |= 4
     elif isinstance(r, IkeMessage) and r.decryption_status is not None:
         flags |= (
             2

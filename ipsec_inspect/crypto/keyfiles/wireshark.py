@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 
 from ipsec_inspect.crypto.algorithms import (
+    ENCRYPTION_ALGORITHMS,
+    INTEGRITY_ALGORITHMS,
     EncryptionAlg,
     IntegrityAlg,
     UnknownAlgorithm,
@@ -36,51 +38,26 @@ IKEV2_TABLE = "ikev2_decryption_table"
 IKEV1_TABLE = "ikev1_decryption_table"
 FILE_NAMES = (ESP_SA, IKEV1_TABLE, IKEV2_TABLE)
 
-# Our row name -> Wireshark's exact ESP UAT string.
-ESP_ENCRYPTION_NAMES = {
-    "ENCR_NULL": "NULL",
-    "ENCR_3DES": "TripleDES-CBC [RFC2451]",
-    "ENCR_AES_CBC": "AES-CBC [RFC3602]",
-    "ENCR_AES_CTR": "AES-CTR [RFC3686]",
-    "ENCR_DES": "DES-CBC [RFC2405]",
-    "ENCR_CAST": "CAST5-CBC [RFC2144]",
-    "ENCR_BLOWFISH": "BLOWFISH-CBC [RFC2451]",
-    "ENCR_TWOFISH_CBC": "TWOFISH-CBC",
-    "ENCR_AES_GCM_8": "AES-GCM with 8 octet ICV [RFC4106]",
-    "ENCR_AES_GCM_12": "AES-GCM with 12 octet ICV [RFC4106]",
-    "ENCR_AES_GCM_16": "AES-GCM with 16 octet ICV [RFC4106]",
-    "ENCR_CHACHA20_POLY1305": "ChaCha20 with Poly1305 [RFC7634]",
-}
-ESP_INTEGRITY_NAMES = {
-    "AUTH_NONE": "NULL",
-    "AUTH_HMAC_SHA1_96": "HMAC-SHA-1-96 [RFC2404]",
-    "AUTH_HMAC_SHA2_256_96": "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]",
-    "AUTH_HMAC_SHA2_256_128": "HMAC-SHA-256-128 [RFC4868]",
-    "AUTH_HMAC_SHA2_384_192": "HMAC-SHA-384-192 [RFC4868]",
-    "AUTH_HMAC_SHA2_512_256": "HMAC-SHA-512-256 [RFC4868]",
-    "AUTH_HMAC_MD5_96": "HMAC-MD5-96 [RFC2403]",
-    "HMAC_RIPEMD160_96": "MAC-RIPEMD-160-96 [RFC2857]",
-}
-IKEV2_INTEGRITY_NAMES = {
-    "AUTH_NONE": "NONE [RFC4306]",
-    "AUTH_HMAC_MD5_96": "HMAC_MD5_96 [RFC2403]",
-    "AUTH_HMAC_SHA1_96": "HMAC_SHA1_96 [RFC2404]",
-    "AUTH_HMAC_MD5_128": "HMAC_MD5_128 [RFC4595]",
-    "AUTH_HMAC_SHA1_160": "HMAC_SHA1_160 [RFC4595]",
-    "AUTH_HMAC_SHA2_256_96": "HMAC_SHA2_256_96 [draft-ietf-ipsec-ciph-sha-256-00]",
-    "AUTH_HMAC_SHA2_256_128": "HMAC_SHA2_256_128 [RFC4868]",
-    "AUTH_HMAC_SHA2_384_192": "HMAC_SHA2_384_192 [RFC4868]",
-    "AUTH_HMAC_SHA2_512_256": "HMAC_SHA2_512_256 [RFC4868]",
-}
-_UNCHECKED_BITS_ESP = (64, 96, 128, 192, 256)
-_UNCHECKED_BITS_IKE = (64, 96, 128, 160, 192, 256)
-DEPRECATED_GCM = "AES-GCM [RFC4106]"
+# Wireshark's exact strings are columns of the algorithm rows (``wireshark_esp``,
+# ``wireshark_esp_newer``, ``wireshark_ikev2``): nothing here names an algorithm.
+DEPRECATED_GCM = "AES-GCM [RFC4106]"  # no ICV length: the ICV length is found per SA
 _EXACT_ESP_STRINGS = frozenset(
-    {*ESP_ENCRYPTION_NAMES.values(), *ESP_INTEGRITY_NAMES.values(), DEPRECATED_GCM,
-     "AES-GCM with IIV and 16 octet ICV [RFC4106 & RFC8750]",
-     "ChaCha20 with Poly1305 and IIV [RFC7634 & RFC8750]",
-     *(f"ANY {b} bit authentication [no checking]" for b in (64, 96, 128, 192, 256))}
-)  # fmt: skip
+    {DEPRECATED_GCM}
+    | {n for a in ENCRYPTION_ALGORITHMS for n in (a.wireshark_esp, a.wireshark_esp_newer) if n}
+    | {a.wireshark_esp for a in INTEGRITY_ALGORITHMS if a.wireshark_esp}
+)
+#: Wireshark's "ANY n bit authentication [no checking]" rows, by ICV length: what is
+#: written for an integrity algorithm Wireshark cannot check (AES-XCBC, CMAC)
+_UNCHECKED_ESP = {
+    a.icv_len: a.wireshark_esp
+    for a in INTEGRITY_ALGORITHMS
+    if a.kind == "unchecked" and a.wireshark_esp
+}
+_UNCHECKED_IKE = {
+    a.icv_len: a.wireshark_ikev2
+    for a in INTEGRITY_ALGORITHMS
+    if a.kind == "unchecked" and a.wireshark_ikev2
+}
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 
 
@@ -306,53 +283,31 @@ LOADERS = {ESP_SA: load_esp_sa, IKEV2_TABLE: load_ikev2_table, IKEV1_TABLE: load
 # --------------------------------------------------------------------------- writers
 
 
+_NULL_ENCRYPTION, _ = encryption_by_name("ENCR_NULL")
+_NO_INTEGRITY = integrity_by_name("AUTH_NONE")
+
+
 def _esp_encryption_name(alg: EncryptionAlg | None) -> str | None:
-    return ESP_ENCRYPTION_NAMES.get(alg.name if alg else "ENCR_NULL")
-
-
-def _unchecked(icv_len: int, bits_allowed: tuple[int, ...], template: str) -> str | None:
-    return template.format(icv_len * 8) if icv_len * 8 in bits_allowed else None
+    return (alg or _NULL_ENCRYPTION).wireshark_esp or None
 
 
 def _esp_integrity_name(alg: IntegrityAlg | None) -> str | None:
-    if alg is None:
-        return "NULL"
-    name = ESP_INTEGRITY_NAMES.get(alg.name)
-    if name is None:
-        # AES-XCBC/CMAC and friends: Wireshark decrypts but cannot check them.
-        name = _unchecked(
-            alg.icv_len, _UNCHECKED_BITS_ESP, "ANY {} bit authentication [no checking]"
-        )
-    return name
+    alg = alg or _NO_INTEGRITY
+    # AES-XCBC/CMAC and friends: Wireshark decrypts but cannot check them.
+    return alg.wireshark_esp or _UNCHECKED_ESP.get(alg.icv_len)
 
 
 def _ikev2_encryption_name(alg: EncryptionAlg | None, bits: int | None) -> str | None:
-    if alg is None:
+    if alg is None or not alg.wireshark_ikev2:
         return None
-    if alg.name == "ENCR_NULL":
-        return "NULL [RFC2410]"
-    if alg.name == "ENCR_3DES":
-        return "3DES [RFC2451]"
-    if not bits:
+    if "{bits}" in alg.wireshark_ikev2 and not bits:
         return None
-    if alg.name == "ENCR_AES_CBC":
-        return f"AES-CBC-{bits} [RFC3602]"
-    if alg.name == "ENCR_AES_CTR":
-        return f"AES-CTR-{bits} [RFC5930]"
-    if alg.mode in ("gcm", "ccm") and alg.cipher == "aes" and alg.iv_len:
-        return f"AES-{alg.mode.upper()}-{bits} with {alg.icv_len} octet ICV [RFC5282]"
-    return None
+    return alg.wireshark_ikev2.format(bits=bits)
 
 
 def _ikev2_integrity_name(alg: IntegrityAlg | None) -> str | None:
-    if alg is None:
-        return "NONE [RFC4306]"
-    name = IKEV2_INTEGRITY_NAMES.get(alg.name)
-    if name is None:
-        name = _unchecked(
-            alg.icv_len, _UNCHECKED_BITS_IKE, "ANY {}-bits of Authentication [No Checking]"
-        )
-    return name
+    alg = alg or _NO_INTEGRITY
+    return alg.wireshark_ikev2 or _UNCHECKED_IKE.get(alg.icv_len)
 
 
 def _quoted(*fields: str) -> str:
