@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ipsec_inspect.crypto.algorithms import (
-    EncryptionAlg,
-    IntegrityAlg,
-)
+from ipsec_inspect.crypto.algorithms import EncryptionAlg, IntegrityAlg
 from ipsec_inspect.crypto.keyfiles.common import (
     KeyFileValueError,
     KeyValueError,
