@@ -36,8 +36,15 @@ from ipsec_inspect.records import (
     NatKeepalive,
     Record,
 )
-from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
+from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo
 from ipsec_inspect.sources.frame_store import FrameStore
+from ipsec_inspect.sources.multi import (
+    STDIN,
+    MergedReader,
+    TimeWindow,
+    expand_inputs,
+    is_url,
+)
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator
 
@@ -83,13 +90,15 @@ def problem_lines(
 class RecordStream:
     """Iterate the (decrypted, where keys allow) records of one capture."""
 
-    path: str
+    path: str | Sequence[str]
     options: DecodeOptions
     keys: KeyStore | None = None
     warnings: list[CaptureWarning] = field(default_factory=list)
+    window: TimeWindow | None = None
     decoder: Decoder = field(init=False)
     decryptor: Decryptor | None = field(init=False, default=None)
     _info: list[CaptureInfo] = field(init=False, default_factory=list)
+    _readers: list[MergedReader] = field(init=False, default_factory=list)
     _iter: Iterator[Record] | None = field(init=False, default=None)
     _first: Record | None = field(init=False, default=None)
 
@@ -106,6 +115,8 @@ class RecordStream:
                 on_warning=self.warnings.append,
                 info=self._info,
                 decoder=self.decoder,
+                window=self.window,
+                readers=self._readers,
             )
             # Open the file now, so "not a capture" is reported before any output.
             self._first = next(self._iter, None)
@@ -115,6 +126,20 @@ class RecordStream:
     @property
     def info(self) -> CaptureInfo:
         return self._info[0]
+
+    @property
+    def merged(self) -> bool:
+        """Several inputs (or a time window): global frame numbers differ from the files'."""
+        r = self._readers[0] if self._readers else None
+        return r is not None and (len(r.names) > 1 or r.window.active)
+
+    def origin(self, frame: int) -> tuple[str, int] | None:
+        """(input, frame number in that input) of a recent global frame."""
+        if not self._readers:
+            return None
+        reader = self._readers[0]
+        i, n = reader.origin(frame)
+        return (reader.info.files[i].path, n) if i >= 0 else None
 
     def __iter__(self) -> Iterator[Record]:
         first = self._first
@@ -148,12 +173,15 @@ class RecordStream:
 
 
 def open_records(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Sequence[str],
     options: DecodeOptions | None = None,
     key_paths: Sequence[str] = (),
+    window: TimeWindow | None = None,
 ) -> RecordStream:
+    """The records of one capture or several merged (files, folders, ``-``, URLs)."""
     keys = load_keys(key_paths) if key_paths else None
-    return RecordStream(os.fspath(path), options or DecodeOptions(), keys)
+    paths = os.fspath(path) if isinstance(path, str | os.PathLike) else list(path)
+    return RecordStream(paths, options or DecodeOptions(), keys, window=window)
 
 
 # --------------------------------------------------------------------------- full analysis
@@ -215,7 +243,7 @@ class Analysis:
 
     def __init__(
         self,
-        path: str | None,
+        path: str | Sequence[str] | None,
         options: DecodeOptions | None = None,
         key_paths: Sequence[str] = (),
         config: TrackerConfig | None = None,
@@ -225,8 +253,20 @@ class Analysis:
         fast_lane: bool = True,
         decrypt_workers: int | None = None,
         offload_options: dict[str, int] | None = None,
+        window: TimeWindow | None = None,
+        keep_frame: Callable[[int, bytes], bool] | None = None,
     ) -> None:
-        self.path = path
+        """``path``: one capture or several (files, folders, ``-``, fsspec URLs), merged
+        by timestamp (``sources.multi``); ``window`` cuts the merged stream.
+        ``keep_frame``: only frames it accepts are analysed, the others still count in the
+        frame numbering — how one partition of a tunnel-partitioned run reads its share
+        (``scaleout``)."""
+        self.paths: list[str] = [path] if isinstance(path, str) else list(path or [])
+        #: how the capture is named in messages and the export: the input, or the inputs
+        self.path: str | None = ", ".join(self.paths) if self.paths else None
+        self.window = window
+        self.keep_frame = keep_frame
+        self.reader: MergedReader | None = None
         self.options = options or DecodeOptions()
         self.key_paths = list(key_paths)
         self.keys = (
@@ -253,10 +293,9 @@ class Analysis:
         self.flow_keys: list[tuple[object, ...]] = []
         self.warnings: list[CaptureWarning] = []
         self.info: CaptureInfo | None = None
-        self.offsets: array[int] | None = array("Q") if keep_index else None
         self.records = 0
         self.finished = False
-        self._store: FrameStore | None = None
+        self._stores: dict[int, FrameStore] = {}
         self._result: TrackerResult | None = None
 
     # ------------------------------------------------------------------ sans-I/O core
@@ -331,15 +370,24 @@ class Analysis:
 
     # ------------------------------------------------------------------ file driver
 
-    def open(self) -> CaptureReader:
-        """Open the capture (raising InputError for an unreadable file)."""
-        if self.path is None:
+    def open(self) -> MergedReader:
+        """Open the captures (raising InputError for an unreadable one, naming it)."""
+        if not self.paths:
             raise InputError("no capture file given")
         try:
-            reader = CaptureReader(self.path, offsets=self.offsets)
+            inputs = expand_inputs(self.paths)
+            reader = MergedReader(
+                inputs.names,
+                window=self.window,
+                keep=self.keep_frame,
+                index=self.keep_index,
+                offsets=self.keep_index,
+            )
         except CaptureError as e:
             raise InputError(str(e)) from None
+        self.warnings.extend(CaptureWarning(0, line) for line in inputs.skipped)
         reader.on_warning = self.warnings.append
+        self.reader = reader
         self.info = reader.info
         return reader
 
@@ -363,7 +411,7 @@ class Analysis:
         ``tests/test_session.py`` checks that.
         """
         reader = self.open()
-        total = _file_size(self.path)
+        total = reader.total_bytes
         feed = self.feed_frame
         fast = self.fast_lane and not self.config.mergeable
         esp_fast = self.tracker.esp_fast
@@ -523,16 +571,11 @@ class Analysis:
             not self.keep_index
             or not 0 <= i < len(self.index)
             or self.info is None
-            or self.offsets is None
         ):
             return None
-        if self._store is None:
-            if self.path is None:
-                return None
-            self._store = FrameStore(self.path, self.info, self.offsets)
         number = self.index.frame[i]
         sub = self.index.sub[i]
-        frame = self._store.frame(number)
+        frame = self.frame(number)
         if frame is None:
             return None
         records = Decoder(self.options).decode(*frame)
@@ -545,14 +588,49 @@ class Analysis:
             r = self.decryptor.process_again(r)
         return r
 
+    @property
+    def merged(self) -> bool:
+        """Several inputs (or a time window): global frame numbers differ from the files'."""
+        r = self.reader
+        return r is not None and (len(r.names) > 1 or r.window.active)
+
+    def origin(self, number: int) -> tuple[str, int] | None:
+        """(input, frame number in that input) of global frame ``number``, if known."""
+        if self.reader is None:
+            return None
+        i, n = self.reader.origin(number)
+        return (self.reader.names[i], n) if i >= 0 else None
+
+    def frame(self, number: int) -> tuple[int, float, int, bytes, int, int] | None:
+        """Global frame ``number`` read back from its input (standard input and URLs
+        cannot be read back: the TUI spools standard input to a file first)."""
+        reader = self.reader
+        if reader is None or reader.file_offsets is None:
+            return None
+        i, n = reader.origin(number)
+        if i < 0:
+            return None
+        name = reader.names[i]
+        store = self._stores.get(i)
+        if store is None:
+            if name == STDIN or is_url(name):
+                return None
+            store = self._stores[i] = FrameStore(
+                name, reader.readers[i].info, reader.file_offsets[i]
+            )
+        frame = store.frame(n)
+        if frame is None:
+            return None
+        return (number, *frame[1:])
+
     def problems(self) -> list[str]:
         """Capture damage, key-file rows that were skipped, decryption problems per SA."""
         return problem_lines(self.warnings, self.keys, self.decryptor)
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
 
 
 _SPI_SEQ = struct.Struct("!II")
@@ -595,10 +673,3 @@ def _flags_of(r: Record) -> int:
     elif isinstance(r, AhPacket) and r.icv_status is not None:
         flags |= 2 if r.icv_status == "ok" else 4
     return flags
-
-
-def _file_size(path: str | None) -> int:
-    try:
-        return os.path.getsize(path) if path else 0
-    except OSError:
-        return 0

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from ipsec_inspect.cli import InputError
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
+from ipsec_inspect.sources.capture_file import CaptureInfo
+from ipsec_inspect.sources.multi import TimeBound, TimeWindow, files_json
 from ipsec_inspect.wire.decoder import DecodeOptions
 
 
@@ -51,8 +53,24 @@ def add_capture_arguments(
     ``Analysis``, which can decrypt ESP in other processes (``--decrypt-workers``)."""
     p.add_argument(
         "capture",
-        nargs="?" if optional else None,
-        help="pcap or pcapng file (optionally gzip-compressed)",
+        nargs="*" if optional else "+",
+        metavar="CAPTURE",
+        help="pcap or pcapng file (optionally gzip-compressed), a folder (every capture in "
+        "it, recursively), '-' for standard input, or an fsspec URL; several are merged by "
+        "timestamp into one capture, as mergecap would",
+    )
+    p.add_argument(
+        "--since",
+        type=_time_bound,
+        metavar="TIME",
+        help="drop frames before TIME: ISO 8601 (2024-05-01T12:00:00Z; no zone = UTC) or an "
+        "offset from the first frame of the merged inputs (+30s, +5m, +2h, +250ms)",
+    )
+    p.add_argument(
+        "--until",
+        type=_time_bound,
+        metavar="TIME",
+        help="drop frames after TIME (same forms as --since); the frames left are numbered from 1",
     )
     if keys:
         add_key_arguments(p)
@@ -66,6 +84,39 @@ def add_capture_arguments(
             "with more than one core, for captures over 16 MB; 0: decrypt in this process only)",
         )
     add_decode_arguments(p)
+
+
+def _time_bound(text: str) -> TimeBound:
+    try:
+        return TimeBound.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def time_window(args: argparse.Namespace) -> TimeWindow | None:
+    """The ``--since``/``--until`` cut of the merged inputs, if any."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is None and until is None:
+        return None
+    if (
+        since is not None
+        and until is not None
+        and since.relative == until.relative
+        and until.seconds < since.seconds
+    ):
+        raise InputError("--until is before --since: no frame would be left")
+    return TimeWindow(since, until)
+
+
+def capture_json(info: CaptureInfo, path: str) -> dict[str, object]:
+    """The ``capture`` facts the timeline needs: path, frames, times and ``files``."""
+    return {
+        "path": path,
+        "frames": info.frames,
+        "first_time": info.first_time,
+        "last_time": info.last_time,
+        "files": files_json(info),
+    }
 
 
 def _workers(text: str) -> int:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ipsec_inspect.cli import InputError
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options
+from ipsec_inspect.commands._common import add_capture_arguments, decode_options, time_window
 from ipsec_inspect.crypto.decryptor import Decryptor
 from ipsec_inspect.export.plaintext_pcap import (
     LINKTYPE_RAW,
@@ -26,7 +26,8 @@ from ipsec_inspect.export.plaintext_pcap import (
 )
 from ipsec_inspect.records import EspPacket, Record
 from ipsec_inspect.session import load_keys
-from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
+from ipsec_inspect.sources.capture_file import CaptureError
+from ipsec_inspect.sources.multi import MergedReader, expand_inputs
 from ipsec_inspect.wire.decoder import Decoder
 
 NAME = "decrypt"
@@ -107,9 +108,14 @@ def run(args: argparse.Namespace) -> int:
     options = decode_options(args)
     out_path = Path(args.output)
     try:
-        reader = CaptureReader(args.capture)
+        inputs = expand_inputs(args.capture)
+        reader = MergedReader(inputs.names, window=time_window(args))
     except CaptureError as e:
         raise InputError(str(e)) from None
+    warnings: list[str] = list(inputs.skipped)
+    reader.on_warning = lambda w: warnings.append(
+        f"frame {w.frame}: {w.message}" if w.frame else w.message
+    )
     decryptor = Decryptor(store)
     rewriter = _Rewriter(decryptor, Decoder(options), Decoder(options))
     skipped: list[int] = []
@@ -130,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(e)) from None
     except OSError as e:
         raise InputError(f"{out_path}: cannot be written ({e.strerror or e})") from None
-    for problem in [*store.problems, *decryptor.problems()]:
+    for problem in [*warnings, *store.problems, *decryptor.problems()]:
         print(f"ipsec-inspect: warning: {problem}", file=sys.stderr)
     if skipped:
         print(

@@ -16,7 +16,9 @@ from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_tracker_arguments,
+    capture_json,
     decode_options,
+    time_window,
     tracker_config,
 )
 from ipsec_inspect.export.psk_crack import write_psk_crack
@@ -98,7 +100,13 @@ def _run_exporter(
 ) -> int:
     """Run a plugin exporter; one that raises is reported (exit 1), never a traceback."""
     data = ExportInput(
-        args.capture, analysis.options, result, capture, args.include_keys, analysis.keys
+        analysis.path or "",
+        analysis.options,
+        result,
+        capture,
+        args.include_keys,
+        analysis.keys,
+        analysis.paths,
     )
     try:
         exporter.write(data, out)
@@ -144,19 +152,15 @@ def run(args: argparse.Namespace) -> int:
             config,
             keep_index=False,
             decrypt_workers=args.decrypt_workers,
+            window=time_window(args),
         )
         result = analysis.run(on_events=write_events)
         info = analysis.info
-        assert info is not None
+        assert info is not None and analysis.path is not None
         for line in analysis.problems():
             print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
         keystore = analysis.keys
-        capture = {
-            "path": args.capture,
-            "frames": info.frames,
-            "first_time": info.first_time,
-            "last_time": info.last_time,
-        }
+        capture = capture_json(info, analysis.path)
         out = _open(args.output, stack, sys.stdout)
         status = 0
         if exporter is not None:

@@ -3,14 +3,26 @@
 Why the capture is opened before the app starts: an unreadable capture or key file is
 best reported as one line on the terminal with exit code 3 (like every other command),
 not as a screen the user must dismiss. Everything after that is reported inside the UI.
+
+The UI reads frames back by their offset when a row is shown, so inputs that cannot seek —
+standard input (``-``) and fsspec URLs — are first copied to temporary files (for this
+command only; the other commands stream them). After standard input is copied, the
+terminal becomes standard input again, so the keyboard reaches the UI.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import ExitStack
 
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options
+from ipsec_inspect.cli import InputError
+from ipsec_inspect.commands._common import add_capture_arguments, decode_options, time_window
 from ipsec_inspect.session import Analysis
+from ipsec_inspect.sources.multi import STDIN, is_url
 
 NAME = "open"
 HELP = "open a capture in the terminal UI (SA tree, timeline, packets, findings, keys)"
@@ -21,16 +33,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--light", action="store_true", help="start with the light theme")
 
 
-def run(args: argparse.Namespace) -> int:
-    analysis = Analysis(
-        args.capture, decode_options(args), args.keys, decrypt_workers=args.decrypt_workers
-    )
-    analysis.open().close()  # raises InputError (exit 3) for a missing or non-capture file
-    from ipsec_inspect.tui.app import InspectorApp
+def _spool(name: str, stack: ExitStack) -> str:
+    """Copy standard input or a URL into a temporary file the UI can seek in."""
+    fd, tmp = tempfile.mkstemp(prefix="ipsec-inspect-", suffix=".cap")
+    stack.callback(os.unlink, tmp)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if name == STDIN:
+                shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+            else:
+                import fsspec
 
-    app = InspectorApp(analysis)
-    if args.light:
-        app.theme = "textual-light"
-    app.run()
-    analysis.close()
-    return app.return_code or 0
+                with fsspec.open(name, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+    except (OSError, ValueError, ImportError) as e:
+        raise InputError(f"{name}: cannot read ({e})") from None
+    if name == STDIN:
+        _terminal_as_stdin()
+    return tmp
+
+
+def _terminal_as_stdin() -> None:
+    try:
+        tty = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        return  # no terminal: the UI will say it cannot read keys
+    os.dup2(tty, 0)
+    os.close(tty)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's stdin, never closed
+
+
+def run(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        captures = [
+            _spool(c, stack) if c == STDIN or is_url(c) else c for c in args.capture
+        ]
+        analysis = Analysis(
+            captures,
+            decode_options(args),
+            args.keys,
+            decrypt_workers=args.decrypt_workers,
+            window=time_window(args),
+        )
+        analysis.open().close()  # raises InputError (exit 3) for a missing or non-capture file
+        from ipsec_inspect.tui.app import InspectorApp
+
+        app = InspectorApp(analysis)
+        if args.light:
+            app.theme = "textual-light"
+        app.run()
+        analysis.close()
+        return app.return_code or 0

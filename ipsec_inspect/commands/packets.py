@@ -11,6 +11,7 @@ from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_filter_arguments,
     decode_options,
+    time_window,
 )
 from ipsec_inspect.describe import endpoint, info_text, protocol_label, record_json
 from ipsec_inspect.session import open_records
@@ -31,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     keep = RecordFilter.from_args(args)
     out = sys.stdout
     jsonl = args.format == "jsonl"
-    with open_records(args.capture, decode_options(args), args.keys) as stream:
+    with open_records(
+        args.capture, decode_options(args), args.keys, time_window(args)
+    ) as stream:
         first_time: float | None = None
         for r in stream:
             if first_time is None:
@@ -41,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
             if keep.active and not keep(r):
                 continue
             if jsonl:
-                out.write(json.dumps(record_json(r), separators=(",", ":")) + "\n")
+                obj = record_json(r)
+                origin = stream.origin(r.meta.frame)
+                obj["file"], obj["file_frame"] = origin if origin else (None, None)
+                out.write(json.dumps(obj, separators=(",", ":")) + "\n")
             else:
                 m = r.meta
                 out.write(

@@ -22,7 +22,9 @@ from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_filter_arguments,
     add_tracker_arguments,
+    capture_json,
     decode_options,
+    time_window,
     tracker_config,
 )
 from ipsec_inspect.export.summary_text import render_summary
@@ -172,18 +174,14 @@ def run(args: argparse.Namespace) -> int:
         tracker_config(args),
         keep_index=False,
         decrypt_workers=args.decrypt_workers,
+        window=time_window(args),
     )
     result = filtered(analysis.run(), keep)
     info = analysis.info
-    assert info is not None
+    assert info is not None and analysis.path is not None
     problems = analysis.problems()
     if args.format == "json":
-        capture = {
-            "path": args.capture,
-            "frames": info.frames,
-            "first_time": info.first_time,
-            "last_time": info.last_time,
-        }
+        capture = capture_json(info, analysis.path)
         doc = build_timeline(
             result, capture, include_keys=args.include_keys, keystore=analysis.keys
         )
@@ -195,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
             console = Console(highlight=False, width=160)  # a pipe or file: no need to squeeze
         stats = result.stats
         console.print(
-            f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
+            f"[bold]{analysis.path}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )

@@ -220,6 +220,26 @@ def _finding(f: Finding, child_ids: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _files(capture_info: dict[str, Any]) -> dict[str, Any]:
+    """``capture.files``: the inputs merged into this capture (when the caller knows them)."""
+    files = capture_info.get("files")
+    if files is None:
+        return {}
+    return {
+        "files": [
+            {
+                "path": str(f["path"]),
+                "format": str(f["format"]),
+                "frames": int(f["frames"]),
+                "frames_in_window": int(f["frames_in_window"]),
+                "first_time": rfc3339(f["first_time"]),
+                "last_time": rfc3339(f["last_time"]),
+            }
+            for f in files
+        ]
+    }
+
+
 def child_id_map(result: TrackerResult) -> dict[str, str]:
     """Internal child uid -> public id (``child-N`` in order of first frame)."""
     ordered = sorted(result.child_sas.values(), key=_first_frame)
@@ -259,6 +279,7 @@ def build_timeline(
             "ah_packets": stats.ah_packets,
             "nat_keepalives": stats.keepalives,
             "malformed": stats.malformed,
+            **_files(capture_info),
         },
         "settings": {
             "idle_timeout": result.config.idle_timeout,

@@ -82,12 +82,14 @@ class ExportInput:
     capture: dict[str, Any]  # path, frames, first_time, last_time
     include_keys: bool = False
     keystore: KeyStore | None = None
+    #: every input when several captures were merged (``path`` then names them all)
+    inputs: list[str] = field(default_factory=list)
 
     def records(self) -> Iterator[Record]:
         """The capture's records in frame order, decrypted where the keys allow."""
         from ipsec_inspect.session import RecordStream
 
-        yield from RecordStream(self.path, self.options, self.keystore)
+        yield from RecordStream(self.inputs or self.path, self.options, self.keystore)
 
     def timeline(self) -> dict[str, Any]:
         """The JSON timeline document of ``export --format json``."""

@@ -14,6 +14,7 @@ it has already been handed on.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 from array import array
@@ -98,6 +99,21 @@ class _ChunkStream:
         return len(self.buf) - self.pos
 
 
+def _open_fileobj(raw: BinaryIO) -> tuple[BinaryIO, BinaryIO, bool]:
+    """An already open stream (standard input, an fsspec file): gzip is recognised by
+    peeking, never by seeking back, so a pipe can be read."""
+    peek = getattr(raw, "peek", None)
+    if peek is not None:
+        head = bytes(peek(2)[:2])
+        fh: BinaryIO = raw
+    else:
+        fh = io.BufferedReader(raw)  # type: ignore[type-var]
+        head = bytes(fh.peek(2)[:2])
+    if head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb"), raw, True  # type: ignore[return-value]
+    return fh, raw, False
+
+
 def _open_stream(path: str) -> tuple[BinaryIO, BinaryIO, bool]:
     try:
         fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the caller
@@ -127,13 +143,24 @@ class CaptureReader:
         reader.info.warnings  # anything wrong with the file itself
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, offsets: array[int] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        offsets: array[int] | None = None,
+        fileobj: BinaryIO | None = None,
+    ) -> None:
         """``offsets``: when given, the stream offset of every frame's record is appended to
-        it (for random access by :class:`~ipsec_inspect.sources.frame_store.FrameStore`)."""
+        it (for random access by :class:`~ipsec_inspect.sources.frame_store.FrameStore`).
+        ``fileobj``: read this open stream (standard input, an fsspec file) instead of
+        opening ``path``, which then only names it; it is read forward only, never seeked."""
         self.path = os.fspath(path)
         self.offsets = offsets
         self.info = CaptureInfo(self.path)
-        self._fh, self._raw, self.info.compressed = _open_stream(self.path)
+        if fileobj is not None:
+            self._fh, self._raw, self.info.compressed = _open_fileobj(fileobj)
+        else:
+            self._fh, self._raw, self.info.compressed = _open_stream(self.path)
         self._stream = _ChunkStream(self._fh)
         try:
             ok = self._stream.ensure(4)

@@ -281,8 +281,11 @@ class InspectorApp(App[int]):
     def on_row_chosen(self, message: RowChosen) -> None:
         message.stop()
         record, problem = self.rows.record_and_problem(message.row)
+        origin = None
+        if record is not None and self.analysis.merged:
+            origin = self.analysis.origin(record.meta.frame)
         try:
-            self.query_one(PacketDetail).show(record, problem)
+            self.query_one(PacketDetail).show(record, problem, origin)
         except Exception as e:  # a damaged record must not take the UI down
             self.query_one(PacketDetail).show(None, f"cannot show this record: {e}")
 
@@ -476,7 +479,7 @@ class InspectorApp(App[int]):
             return
         try:
             new = Analysis(
-                old.path,
+                old.paths,
                 old.options,
                 [*old.key_paths, path],
                 old.config,
