@@ -567,11 +567,7 @@ class Analysis:
 
     def record(self, i: int) -> Record | None:
         """Record ``i`` of the packet index, re-read from the capture and decrypted again."""
-        if (
-            not self.keep_index
-            or not 0 <= i < len(self.index)
-            or self.info is None
-        ):
+        if not self.keep_index or not 0 <= i < len(self.index) or self.info is None:
             return None
         number = self.index.frame[i]
         sub = self.index.sub[i]

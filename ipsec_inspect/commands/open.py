@@ -65,9 +65,7 @@ def _terminal_as_stdin() -> None:
 
 def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
-        captures = [
-            _spool(c, stack) if c == STDIN or is_url(c) else c for c in args.capture
-        ]
+        captures = [_spool(c, stack) if c == STDIN or is_url(c) else c for c in args.capture]
         analysis = Analysis(
             captures,
             decode_options(args),

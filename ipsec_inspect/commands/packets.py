@@ -32,9 +32,7 @@ def run(args: argparse.Namespace) -> int:
     keep = RecordFilter.from_args(args)
     out = sys.stdout
     jsonl = args.format == "jsonl"
-    with open_records(
-        args.capture, decode_options(args), args.keys, time_window(args)
-    ) as stream:
+    with open_records(args.capture, decode_options(args), args.keys, time_window(args)) as stream:
         first_time: float | None = None
         for r in stream:
             if first_time is None:
