@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.cli import InputError
-from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.lifecycle.events import TrackerEvent
+from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
 from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
+from ipsec_inspect.session import Analysis
 from ipsec_inspect.sources.capture_file import CaptureInfo
-from ipsec_inspect.sources.multi import TimeBound, TimeWindow, files_json
+from ipsec_inspect.sources.multi import STDIN, TimeBound, TimeWindow, files_json, input_size
+
+if TYPE_CHECKING:
+    from ipsec_inspect.crypto.keys import KeyStore
 from ipsec_inspect.wire.decoder import DecodeOptions
 
 
@@ -47,10 +57,16 @@ def add_decode_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_capture_arguments(
-    p: argparse.ArgumentParser, *, keys: bool = True, optional: bool = False, workers: bool = False
+    p: argparse.ArgumentParser,
+    *,
+    keys: bool = True,
+    optional: bool = False,
+    workers: bool = False,
+    cluster: bool = False,
 ) -> None:
     """The capture, its keys and decoding rules; ``workers``: the command runs an
-    ``Analysis``, which can decrypt ESP in other processes (``--decrypt-workers``)."""
+    ``Analysis``, which can decrypt ESP in other processes (``--decrypt-workers``);
+    ``cluster``: it can also run tunnel partitions on Dask (``--workers``, ``--scheduler``)."""
     p.add_argument(
         "capture",
         nargs="*" if optional else "+",
@@ -81,9 +97,175 @@ def add_capture_arguments(
             default=None,
             metavar="N",
             help="processes that decrypt ESP beside the main one (default: 2 on a machine "
-            "with more than one core, for captures over 16 MB; 0: decrypt in this process only)",
+            "with more than one core, for captures over 16 MB; 0: decrypt in this process only)"
+            + (
+                "; for a run in one process only, not with --workers/--scheduler" if cluster else ""
+            ),
+        )
+    if cluster:
+        p.add_argument(
+            "--workers",
+            type=_workers,
+            default=None,
+            metavar="N",
+            help="analyse the inputs split by tunnel on a local Dask cluster of N processes "
+            f"(default: one per core for inputs over {AUTO_PARTITION_BYTES >> 20} MB, else "
+            "one process; 0: one process); the result is the same either way",
+        )
+        p.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="run the tunnel partitions on an existing Dask cluster (tcp://host:8786); "
+            "the inputs and key files must be readable by its workers (a shared path or a URL)",
         )
     add_decode_arguments(p)
+
+
+#: inputs at least this large are split by tunnel over one process per core unless
+#: --workers says otherwise (measured: benchmarks/scale_out.py, docs/scale-out.md)
+AUTO_PARTITION_BYTES = 256 << 20
+
+
+@dataclass
+class AnalysisOutcome:
+    """What ``summary`` and ``export`` need from a run, however it was made."""
+
+    result: TrackerResult
+    info: CaptureInfo
+    path: str
+    paths: list[str]
+    problems: list[str]
+    keys: KeyStore | None
+    options: DecodeOptions
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cluster_workers(args: argparse.Namespace, *, events: bool = False) -> int:
+    """How many Dask workers the run uses: 0 for the single-process pipeline."""
+    workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if (workers or scheduler) and getattr(args, "decrypt_workers", None) is not None:
+        raise InputError(
+            "--decrypt-workers is for a run in one process; with --workers/--scheduler the "
+            "partitions use the cores (choose one)"
+        )
+    if (workers or scheduler) and events:
+        raise InputError("--events needs the run in one process (--workers 0)")
+    if scheduler:
+        return -1  # as many as the cluster has
+    if workers is not None:
+        return int(workers)
+    if events or STDIN in args.capture or _usable_cores() < 2:
+        return 0
+    total = sum(input_size(c) for c in args.capture if not os.path.isdir(c))
+    return _usable_cores() if total >= AUTO_PARTITION_BYTES else 0
+
+
+def analyse(
+    args: argparse.Namespace,
+    *,
+    include_keys: bool = False,
+    on_events: Callable[[list[TrackerEvent]], None] | None = None,
+) -> AnalysisOutcome:
+    """Run the capture(s) through the pipeline: in this process, or split by tunnel on
+    Dask (``scaleout``) — the same result either way."""
+    options = decode_options(args)
+    config = tracker_config(args)
+    window = time_window(args)
+    workers = cluster_workers(
+        args, events=on_events is not None and bool(getattr(args, "events", None))
+    )
+    if workers == 0:
+        analysis = Analysis(
+            args.capture,
+            options,
+            args.keys,
+            config,
+            keep_index=False,
+            decrypt_workers=getattr(args, "decrypt_workers", None),
+            window=window,
+        )
+        result = analysis.run(on_events=on_events)
+        assert analysis.info is not None and analysis.path is not None
+        return AnalysisOutcome(
+            result,
+            analysis.info,
+            analysis.path,
+            analysis.paths,
+            analysis.problems(),
+            analysis.keys,
+            options,
+        )
+    from ipsec_inspect.scaleout.engine import executor_for, run_partitioned
+
+    executor = executor_for(getattr(args, "scheduler", None), workers if workers > 0 else None)
+    try:
+        with progress_bar() as progress:
+            u = run_partitioned(
+                args.capture,
+                options,
+                args.keys,
+                config,
+                window=window,
+                executor=executor,
+                include_keys=include_keys,
+                progress=progress,
+            )
+    finally:
+        executor.close()
+    problems = [f"frame {w.frame}: {w.message}" if w.frame else w.message for w in u.warnings]
+    problems += u.problems
+    keys = u.keys
+    if keys is None and args.keys:
+        from ipsec_inspect.session import load_keys
+
+        keys = load_keys(args.keys)  # for the key rows' problems and the export's lookups
+    return AnalysisOutcome(
+        u.result, u.info, ", ".join(args.capture), list(args.capture), problems, keys, options
+    )
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on standard error — on a terminal only: bytes surveyed and
+    partitions done."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=None,
+        redirect_stdout=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        if what not in tasks:
+            label = "read (survey)" if what == "bytes" else "partitions"
+            tasks[what] = bar.add_task(label, total=total or None)
+        bar.update(tasks[what], completed=done, total=total or None)
+
+    with bar:
+        yield update
 
 
 def _time_bound(text: str) -> TimeBound:

@@ -14,11 +14,11 @@ from typing import Any, TextIO
 
 from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import (
+    AnalysisOutcome,
     add_capture_arguments,
     add_tracker_arguments,
+    analyse,
     capture_json,
-    decode_options,
-    time_window,
     tracker_config,
 )
 from ipsec_inspect.export.psk_crack import write_psk_crack
@@ -28,7 +28,6 @@ from ipsec_inspect.lifecycle.tracker import TrackerResult
 from ipsec_inspect.plugins import hooks as plugin_hooks
 from ipsec_inspect.plugins.api import Exporter, ExportInput
 from ipsec_inspect.plugins.registry import describe_exception
-from ipsec_inspect.session import Analysis
 
 NAME = "export"
 HELP = "write the SA lifecycle timeline (stages, findings) as JSON, or a plugin's format"
@@ -40,7 +39,7 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_capture_arguments(p, optional=True, workers=True)
+    add_capture_arguments(p, optional=True, workers=True, cluster=True)
     p.add_argument(
         "-o",
         "--output",
@@ -92,7 +91,7 @@ def _open(path: str, stack: ExitStack, default: TextIO) -> TextIO:
 
 def _run_exporter(
     exporter: Exporter,
-    analysis: Analysis,
+    analysis: AnalysisOutcome,
     result: TrackerResult,
     capture: dict[str, Any],
     args: argparse.Namespace,
@@ -135,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         if exporter is None:
             known = ", ".join(["json", *sorted(plugin_hooks.exporters())])
             raise InputError(f"unknown export format {args.format!r} (known: {known})")
-    config = tracker_config(args)
+    tracker_config(args)  # bad --replay-window or --idle-timeout: exit 3 before any output
     with ExitStack() as stack:
         events_fh = _open(args.events, stack, sys.stderr) if args.events else None
 
@@ -145,26 +144,16 @@ def run(args: argparse.Namespace) -> int:
                     events_fh.write(_event_line(event) + "\n")
                 events_fh.flush()
 
-        analysis = Analysis(
-            args.capture,
-            decode_options(args),
-            args.keys,
-            config,
-            keep_index=False,
-            decrypt_workers=args.decrypt_workers,
-            window=time_window(args),
-        )
-        result = analysis.run(on_events=write_events)
-        info = analysis.info
-        assert info is not None and analysis.path is not None
-        for line in analysis.problems():
+        run = analyse(args, include_keys=args.include_keys, on_events=write_events)
+        result = run.result
+        for line in run.problems:
             print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
-        keystore = analysis.keys
-        capture = capture_json(info, analysis.path)
+        keystore = run.keys
+        capture = capture_json(run.info, run.path)
         out = _open(args.output, stack, sys.stdout)
         status = 0
         if exporter is not None:
-            status = _run_exporter(exporter, analysis, result, capture, args, out)
+            status = _run_exporter(exporter, run, result, capture, args, out)
         else:
             doc = build_timeline(result, capture, include_keys=args.include_keys, keystore=keystore)
             json.dump(doc, out, indent=2)

@@ -22,23 +22,20 @@ from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_filter_arguments,
     add_tracker_arguments,
+    analyse,
     capture_json,
-    decode_options,
-    time_window,
-    tracker_config,
 )
 from ipsec_inspect.export.summary_text import render_summary
 from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
 from ipsec_inspect.lifecycle.tracker import TrackerResult
-from ipsec_inspect.session import Analysis
 
 NAME = "summary"
 HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and findings"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_capture_arguments(p, workers=True)
+    add_capture_arguments(p, workers=True, cluster=True)
     add_filter_arguments(p)
     add_tracker_arguments(p)
     p.add_argument(
@@ -167,24 +164,13 @@ def _spi_table(result: TrackerResult) -> Table:
 
 def run(args: argparse.Namespace) -> int:
     keep = RecordFilter.from_args(args)
-    analysis = Analysis(
-        args.capture,
-        decode_options(args),
-        args.keys,
-        tracker_config(args),
-        keep_index=False,
-        decrypt_workers=args.decrypt_workers,
-        window=time_window(args),
-    )
-    result = filtered(analysis.run(), keep)
-    info = analysis.info
-    assert info is not None and analysis.path is not None
-    problems = analysis.problems()
+    run = analyse(args, include_keys=args.include_keys)
+    result = filtered(run.result, keep)
+    info = run.info
+    problems = run.problems
     if args.format == "json":
-        capture = capture_json(info, analysis.path)
-        doc = build_timeline(
-            result, capture, include_keys=args.include_keys, keystore=analysis.keys
-        )
+        capture = capture_json(info, run.path)
+        doc = build_timeline(result, capture, include_keys=args.include_keys, keystore=run.keys)
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -193,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             console = Console(highlight=False, width=160)  # a pipe or file: no need to squeeze
         stats = result.stats
         console.print(
-            f"[bold]{analysis.path}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
+            f"[bold]{run.path}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )
