@@ -309,7 +309,11 @@ def _ranges(names: Sequence[str], workers: int, local: bool) -> list[ByteRange]:
         size = input_size(name)
         pieces = min(RANGES_PER_WORKER * workers, max(1, size // MIN_RANGE))
         try:
-            out.extend(split_capture(name, pieces) if pieces > 1 else [whole_file(name)])
+            out.extend(
+                split_capture(name, pieces, min_size=MIN_RANGE)
+                if pieces > 1
+                else [whole_file(name)]
+            )
         except CaptureError:
             out.append(whole_file(name))  # the survey task reports it
     return out
@@ -372,15 +376,10 @@ def run_partitioned(
                 progress("bytes", done_bytes[0], total)
 
     outcomes = executor.map(survey_task, ranges, surveyed)
-    whole_again = [
-        whole_file(o.item.path)
-        for o in outcomes
-        if isinstance(o.error, NotSplittable) and o.item.index == 0
-    ]
-    if whole_again:  # pcapng with interface blocks between packets: survey it whole
-        again = {r.path for r in whole_again}
+    again = sorted({o.item.path for o in outcomes if isinstance(o.error, NotSplittable)})
+    if again:  # pcapng with interface blocks between packets: survey those files whole
         outcomes = [o for o in outcomes if o.item.path not in again]
-        outcomes += executor.map(survey_task, whole_again, surveyed)
+        outcomes += executor.map(survey_task, [whole_file(p) for p in again], surveyed)
     total_survey = Survey()
     for o in outcomes:
         if o.error is not None:

@@ -91,6 +91,7 @@ def expand_inputs(args: Sequence[str]) -> Inputs:
             out.names.extend(_expand_url(name, out))
         elif os.path.isdir(_local(name)):
             found = 0
+            others: list[str] = []
             for root, dirs, files in os.walk(_local(name)):
                 dirs.sort()
                 for f in sorted(files):
@@ -99,9 +100,10 @@ def expand_inputs(args: Sequence[str]) -> Inputs:
                         out.names.append(path)
                         found += 1
                     else:
-                        out.skipped.append(f"{path}: not a pcap or pcapng capture; skipped")
+                        others.append(path)
             if not found:
                 raise CaptureError(f"{name}: folder holds no pcap or pcapng capture")
+            out.skipped.extend(_skipped_lines(name, others))
         elif not os.path.exists(_local(name)):
             raise CaptureError(f"{name}: no such file")
         else:
@@ -109,6 +111,17 @@ def expand_inputs(args: Sequence[str]) -> Inputs:
     if not out.names:
         raise CaptureError("no capture given")
     return out
+
+
+def _skipped_lines(folder: str, others: list[str]) -> list[str]:
+    """One line per skipped file, or one line for many (a folder of logs and keys)."""
+    if len(others) <= 5:
+        return [f"{p}: not a pcap or pcapng capture; skipped" for p in others]
+    shown = ", ".join(os.path.relpath(p, _local(folder)) for p in others[:5])
+    return [
+        f"{folder}: {len(others)} files that are not pcap or pcapng captures were skipped "
+        f"({shown}, …)"
+    ]
 
 
 def _expand_url(url: str, out: Inputs) -> list[str]:
@@ -311,9 +324,8 @@ class MergedReader:
 
     def _forward(self, i: int) -> Callable[[CaptureWarning], None]:
         def warn(w: CaptureWarning) -> None:
-            if len(self.names) > 1:
-                text = f"frame {w.frame}: {w.message}" if w.frame else w.message
-                w = CaptureWarning(0, f"{self.readers[i].path}: {text}")
+            if len(self.names) > 1:  # the reader's messages name the frame in its file
+                w = CaptureWarning(0, f"{self.readers[i].path}: {w.message}")
             self.info.warnings.append(w)
             if self.on_warning is not None:
                 self.on_warning(w)
