@@ -6,7 +6,7 @@ package and printed by ``ipsec-inspect export --schema``). Field names are those
 strings with microseconds. Keys appear only when asked (``include_keys``).
 
 Child SA ids are numbered here, in the order their first frame appears, so that the same
-capture always gives the same ids — whole, or merged from two halves.
+capture always gives the same ids — in one pass, or split into tunnel partitions.
 """
 
 from __future__ import annotations
