@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 from array import array
 from pathlib import Path
 
@@ -51,4 +52,4 @@ def cut(path: Path, at: list[int], out: Path) -> list[Path]:
 
 
 def monotonic(frames: list[tuple[float, bytes]]) -> bool:
-    return all(a[0] <= b[0] for a, b in zip(frames, frames[1:], strict=False))
+    return all(a[0] <= b[0] for a, b in itertools.pairwise(frames))

@@ -30,9 +30,7 @@ def cluster() -> Iterator[DaskExecutor]:
 
 
 def _doc(ex: DaskExecutor, names: list[str], keys: list[str], report: RunReport) -> dict:
-    u = run_partitioned(
-        names, DecodeOptions(), keys, TrackerConfig(), executor=ex, report=report
-    )
+    u = run_partitioned(names, DecodeOptions(), keys, TrackerConfig(), executor=ex, report=report)
     return build_timeline(u.result, capture_json(u.info, ", ".join(names))), u
 
 
@@ -61,8 +59,7 @@ def test_input_the_workers_cannot_read_is_reported_and_the_rest_returned(
     doc, u = _doc(cluster, ["memory://only-here.pcap", good], [], report)
     assert report.failed_inputs == ["memory://only-here.pcap"]
     assert any(
-        "memory://only-here.pcap: left out, it failed on every try" in w.message
-        for w in u.warnings
+        "memory://only-here.pcap: left out, it failed on every try" in w.message for w in u.warnings
     )
     expected = single([good], [])
     for d in (doc, expected):

@@ -50,9 +50,7 @@ def single(paths: list[str], keys: list[str], config: TrackerConfig | None = Non
     return build_timeline(res, capture_json(a.info, a.path))
 
 
-def partitioned(
-    paths: list[str], keys: list[str], n: int, report: RunReport | None = None
-) -> dict:
+def partitioned(paths: list[str], keys: list[str], n: int, report: RunReport | None = None) -> dict:
     u = run_partitioned(
         paths,
         DecodeOptions(),

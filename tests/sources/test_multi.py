@@ -46,7 +46,14 @@ def test_merge_is_by_timestamp_with_ties_to_the_first_input(tmp_path: Path) -> N
         (5, 3.0, b"b2"),
         (6, 9.0, b"b3"),
     ]
-    assert [reader.origin(n) for n in range(1, 7)] == [(1, 1), (0, 1), (0, 2), (0, 3), (1, 2), (1, 3)]
+    assert [reader.origin(n) for n in range(1, 7)] == [
+        (1, 1),
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (1, 2),
+        (1, 3),
+    ]
     info = reader.info
     assert (info.frames, info.first_time, info.last_time) == (6, 0.5, 9.0)
     assert [(f.path, f.frames, f.first_time, f.last_time) for f in info.files] == [
@@ -202,8 +209,7 @@ def test_byte_ranges_really_cut(tmp_path: Path) -> None:
 
 def test_pcapng_with_interfaces_between_packets_is_not_splittable(tmp_path: Path) -> None:
     body = b"".join(
-        pcapng([(1, 6)], [(0, 10**6 * i, bytes(200)) for i in range(400)])[:]
-        for _ in range(1)
+        pcapng([(1, 6)], [(0, 10**6 * i, bytes(200)) for i in range(400)])[:] for _ in range(1)
     )
     # a second section after the packets: its interface blocks are between packets
     second = pcapng([(1, 6)], [(0, 10**9, bytes(200))])
