@@ -255,17 +255,23 @@ class Analysis:
         offload_options: dict[str, int] | None = None,
         window: TimeWindow | None = None,
         keep_frame: Callable[[int, bytes], bool] | None = None,
+        skip_raw: Callable[[int, bytes, int, int], bool] | None = None,
+        read_order: Sequence[int] | None = None,
     ) -> None:
         """``path``: one capture or several (files, folders, ``-``, fsspec URLs), merged
         by timestamp (``sources.multi``); ``window`` cuts the merged stream.
         ``keep_frame``: only frames it accepts are analysed, the others still count in the
         frame numbering — how one partition of a tunnel-partitioned run reads its share
-        (``scaleout``)."""
+        (``scaleout``); ``skip_raw`` and ``read_order`` let it do so without copying the
+        other frames, when the inputs are known to follow one another in time
+        (``MergedReader``'s ``skip_raw`` and ``sequential``)."""
         self.paths: list[str] = [path] if isinstance(path, str) else list(path or [])
         #: how the capture is named in messages and the export: the input, or the inputs
         self.path: str | None = ", ".join(self.paths) if self.paths else None
         self.window = window
         self.keep_frame = keep_frame
+        self.skip_raw = skip_raw
+        self.read_order = list(read_order) if read_order is not None else None
         self.reader: MergedReader | None = None
         self.options = options or DecodeOptions()
         self.key_paths = list(key_paths)
@@ -382,6 +388,8 @@ class Analysis:
                 keep=self.keep_frame,
                 index=self.keep_index,
                 offsets=self.keep_index,
+                skip_raw=self.skip_raw,
+                sequential=self.read_order,
             )
         except CaptureError as e:
             raise InputError(str(e)) from None

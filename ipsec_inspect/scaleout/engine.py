@@ -29,6 +29,7 @@ result still comes back.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -39,7 +40,7 @@ from ipsec_inspect.cli import InputError
 from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.records import CaptureWarning
-from ipsec_inspect.scaleout.tunnels import Plan, Survey, plan, survey
+from ipsec_inspect.scaleout.tunnels import Plan, Skip, Survey, plan, survey
 from ipsec_inspect.scaleout.union import PartResult, Union, conflicts, union
 from ipsec_inspect.session import Analysis
 from ipsec_inspect.sources.byte_ranges import (
@@ -90,6 +91,8 @@ class PartTask:
     config: TrackerConfig
     window: TimeWindow | None
     include_keys: bool = False
+    #: the inputs' order when merging is reading them one after another (else None)
+    read_order: tuple[int, ...] | None = None
 
 
 class TaskFailed(Exception):
@@ -132,6 +135,8 @@ def part_task(task: PartTask) -> PartResult:
             decrypt_workers=0,  # the cluster is the parallelism; see docs/scale-out.md
             window=task.window,
             keep_frame=task.plan.keep(task.partition),
+            skip_raw=Skip(task.plan, task.partition) if task.read_order is not None else None,
+            read_order=task.read_order,
         )
         result = analysis.run(on_events=note)
     except InputError as e:
@@ -293,6 +298,7 @@ class RunReport:
     part_seconds: list[float] = field(default_factory=list)
     part_records: list[int] = field(default_factory=list)
     failed_inputs: list[str] = field(default_factory=list)
+    sequential: bool = False  # the inputs followed one another: no heap, cheap skipping
 
 
 #: (what, done, total): "bytes" surveyed, "partitions" finished
@@ -329,6 +335,42 @@ class _PartProgress:
         self.done += 1
         if self.progress is not None:
             self.progress("partitions", min(self.done, self.total), self.total)
+
+
+def read_order(
+    names: Sequence[str], pieces: Sequence[tuple[ByteRange, Survey]]
+) -> list[int] | None:
+    """The inputs' order if merging them by timestamp is reading them one after another:
+    every input in time order and none overlapping the next (a ring, one file). Ties at
+    a boundary go to the input named first, as in the merge, so they must be in order."""
+    facts: dict[str, list[tuple[int, Survey]]] = {}
+    for r, s in pieces:
+        facts.setdefault(r.path, []).append((r.index, s))
+    spans: list[tuple[float, int, float]] = []  # (first, input index, last)
+    empty: list[int] = []
+    for i, name in enumerate(names):
+        ranges = [s for _k, s in sorted(facts.get(name, []), key=lambda x: x[0])]
+        last: float | None = None
+        first: float | None = None
+        for s in ranges:
+            if not s.in_order:
+                return None
+            if s.first_time is None or s.last_time is None:
+                continue
+            if last is not None and s.first_time < last:
+                return None
+            if first is None:
+                first = s.first_time
+            last = s.last_time
+        if first is None or last is None:
+            empty.append(i)
+        else:
+            spans.append((first, i, last))
+    spans.sort()
+    for (_f, a, last), (first, b, _l) in itertools.pairwise(spans):
+        if first < last or (first == last and b < a):
+            return None
+    return [i for _f, i, _l in spans] + empty
 
 
 def run_partitioned(
@@ -388,6 +430,9 @@ def run_partitioned(
         else:
             total_survey.add(o.value[1])
     names = [n for n in names if n not in failed]
+    pieces = [(o.value[0], o.value[1]) for o in outcomes if o.error is None]
+    order = read_order(names, pieces)
+    report.sequential = order is not None
     report.survey_seconds = time.perf_counter() - t0
     if not names:
         raise InputError("; ".join(failed.values()) or "no capture could be read")
@@ -411,6 +456,9 @@ def run_partitioned(
                 config,
                 window,
                 include_keys,
+                tuple(order)
+                if order is not None and (window is None or not window.active)
+                else None,
             )
             for p in todo
         ]
@@ -428,6 +476,8 @@ def run_partitioned(
                 if isinstance(o.error, TaskFailed) and o.error.name:
                     failed.setdefault(o.error.name, str(o.error))
             names = [n for n in names if n not in lost_inputs]
+            pieces = [(r, sv) for r, sv in pieces if r.path not in lost_inputs]
+            order = read_order(names, pieces)
             if not names:
                 raise InputError("; ".join(failed.values()))
             parts.clear()

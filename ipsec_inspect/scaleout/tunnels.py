@@ -92,6 +92,11 @@ class Survey:
     sizes: dict[Tunnel, int] = field(default_factory=dict)  # captured bytes per tunnel
     ike: dict[bytes, set[Tunnel]] = field(default_factory=dict)  # IKE SPI_i -> tunnels
     esp: dict[int, set[Tunnel]] = field(default_factory=dict)  # ESP SPI -> tunnels
+    # the piece's place in time: whether merging can be reading inputs one after another
+    count: int = 0
+    first_time: float | None = None
+    last_time: float | None = None
+    in_order: bool = True  # every frame's time at or after the one before
 
     def add(self, other: Survey) -> None:
         for t, n in other.frames.items():
@@ -104,24 +109,61 @@ class Survey:
             self.esp.setdefault(espi, set()).update(ts)
 
 
+def _normal(raw: bytes) -> Tunnel:
+    a, b = raw[:4], raw[4:]
+    return a + b if a <= b else b + a
+
+
 def survey(frames: Iterable[RawFrame]) -> Survey:
     """Count frames per tunnel and note which SPIs in clear tie tunnels together.
 
     An ESP SPI is noted once per tunnel (the first frame), so this stays cheap; a new
-    tunnel for a known SPI is what matters."""
+    tunnel for a known SPI is what matters. Plain Ethernet/IPv4 ESP — most of any
+    capture — is handled inline, counted by its raw address bytes."""
     s = Survey()
     counts, sizes, ike, esp = s.frames, s.sizes, s.ike, s.esp
-    seen_esp: set[tuple[Tunnel, int]] = set()
-    for _n, _t, link_type, data, _orig, _iface in frames:
-        t = tunnel_of(link_type, data)
-        counts[t] = counts.get(t, 0) + 1
-        sizes[t] = sizes.get(t, 0) + len(data)
+    raw_counts: dict[bytes, int] = {}
+    raw_sizes: dict[bytes, int] = {}
+    seen_esp: set[bytes] = set()
+    n = 0
+    first = last = None
+    in_order = True
+    for _n, t, link_type, data, _orig, _iface in frames:
+        n += 1
+        if last is None:
+            first = t
+        elif t < last:
+            in_order = False
+        last = t
+        if (
+            link_type == LINKTYPE_ETHERNET
+            and data[23:24] == b"\x32"
+            and data[12:15] == b"\x08\x00\x45"
+            and not data[20] & 0x3F
+            and not data[21]
+            and len(data) >= 38
+        ):
+            raw = data[26:34]
+            raw_counts[raw] = raw_counts.get(raw, 0) + 1
+            raw_sizes[raw] = raw_sizes.get(raw, 0) + len(data)
+            k = data[26:38]
+            if k not in seen_esp:
+                seen_esp.add(k)
+                esp.setdefault(int.from_bytes(data[34:38], "big"), set()).add(_normal(raw))
+            continue
+        tun = tunnel_of(link_type, data)
+        counts[tun] = counts.get(tun, 0) + 1
+        sizes[tun] = sizes.get(tun, 0) + len(data)
         spi_i, spi = clear_spis(link_type, data)
         if spi_i is not None:
-            ike.setdefault(spi_i, set()).add(t)
-        elif spi is not None and (t, spi) not in seen_esp:
-            seen_esp.add((t, spi))
-            esp.setdefault(spi, set()).add(t)
+            ike.setdefault(spi_i, set()).add(tun)
+        elif spi is not None:
+            esp.setdefault(spi, set()).add(tun)
+    for raw, c in raw_counts.items():
+        tun = _normal(raw)
+        counts[tun] = counts.get(tun, 0) + c
+        sizes[tun] = sizes.get(tun, 0) + raw_sizes[raw]
+    s.count, s.first_time, s.last_time, s.in_order = n, first, last, in_order
     return s
 
 
@@ -174,6 +216,34 @@ class Plan:
         old = {p: rename.get(q, q) for p, q in self.rename.items()}
         assign = {t: rename.get(p, p) for t, p in self.assign.items()}
         return Plan(self.partitions, assign, {**old, **{p: q for p, q in rename.items() if p != q}})
+
+
+class Skip:
+    """The inverse of :class:`Keep` on the reader's buffer (``CaptureReader.skip``):
+    True for a frame of another partition. Plain Ethernet/IPv4 is decided by its raw
+    address bytes, without copying the frame."""
+
+    def __init__(self, plan: Plan, partition: int) -> None:
+        self.plan = plan
+        self.partition = partition
+        self._raw: dict[bytes, bool] = {}
+        self._keep = Keep(plan, partition)
+
+    def __call__(self, link_type: int, buf: bytes, at: int, length: int) -> bool:
+        if (
+            link_type == LINKTYPE_ETHERNET
+            and length >= 34
+            and buf[at + 12 : at + 14] == b"\x08\x00"
+        ):
+            raw = buf[at + 26 : at + 34]
+            hit = self._raw.get(raw)
+            if hit is None:
+                hit = self._raw[raw] = self.plan.partition_of(_normal(raw)) != self.partition
+            return hit
+        return not self._keep(link_type, buf[at : at + length])
+
+    def __reduce__(self) -> tuple[type[Skip], tuple[Plan, int]]:
+        return (Skip, (self.plan, self.partition))
 
 
 class Keep:

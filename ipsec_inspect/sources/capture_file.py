@@ -178,6 +178,10 @@ class CaptureReader:
                 raise CaptureError(f"{self.path}: empty file, not a pcap or pcapng capture")
             raise CaptureError(f"{self.path}: not a pcap or pcapng capture (magic {magic.hex()})")
         self.on_warning: Callable[[CaptureWarning], None] | None = None
+        #: ``skip(link_type, buffer, start, length)`` -> True: the frame is numbered and
+        #: counted but not handed on, and its bytes are never copied — how a partition
+        #: of a tunnel-partitioned run passes over the other tunnels' frames cheaply
+        self.skip: Callable[[int, bytes, int, int], bool] | None = None
 
     def close(self) -> None:
         try:
@@ -237,6 +241,7 @@ class CaptureReader:
         unpack = rec.unpack_from
         info = self.info
         offsets = self.offsets
+        skip = self.skip
         number = 0
         max_len = max(snaplen, 262144) if snaplen else 262144
         while True:
@@ -279,6 +284,8 @@ class CaptureReader:
             if number == 1:
                 info.first_time = t
             info.last_time = t
+            if skip is not None and skip(link_type, buf, pos + 16, incl):
+                continue
             yield number, t, link_type, buf[pos + 16 : end], orig, 0
 
     # ------------------------------------------------------------------ pcapng
@@ -365,6 +372,8 @@ class CaptureReader:
                 self.info.frames = number
                 t = ((ts_hi << 32) | ts_lo) * info.ts_resolution + info.ts_offset
                 self._times(number, t)
+                if self.skip is not None and self.skip(info.link_type, buf, body + 20, incl):
+                    continue
                 yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
             elif block_type == 3:  # Simple Packet Block
                 if not interfaces:

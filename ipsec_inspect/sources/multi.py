@@ -21,6 +21,7 @@ numbered from 1, while ``file_frame`` still names a frame's place in its own fil
 from __future__ import annotations
 
 import heapq
+import math
 import os
 import re
 import sys
@@ -273,6 +274,12 @@ class MergedReader:
     stream) but not handed on — how one partition reads only its tunnels.
     ``index``: remember, for every frame, its input and its number there (and, with
     ``offsets``, its offset in the input) for random access later (the TUI).
+
+    ``sequential``: the inputs' order when it is known that merging them is reading them
+    one after the other (each in time order, none overlapping the next — a ring; one
+    file), as a survey can establish. Then no heap is needed, and ``skip_raw`` (the
+    inverse of ``keep``, on the reader's buffer: see ``CaptureReader.skip``) lets the
+    readers pass over unwanted frames without copying them.
     """
 
     def __init__(
@@ -283,12 +290,18 @@ class MergedReader:
         keep: Callable[[int, bytes], bool] | None = None,
         index: bool = False,
         offsets: bool = False,
+        skip_raw: Callable[[int, bytes, int, int], bool] | None = None,
+        sequential: Sequence[int] | None = None,
     ) -> None:
         if not names:
             raise CaptureError("no capture given")
         self.names = list(names)
         self.window = window or TimeWindow()
         self.keep = keep
+        self.skip_raw = skip_raw
+        self.sequential = list(sequential) if sequential is not None else None
+        if self.sequential is not None and index:
+            raise ValueError("a sequential read keeps no frame index (partitions only)")
         self.on_warning: Callable[[CaptureWarning], None] | None = None
         #: per input, the offset of each of its frames (when ``offsets``)
         self.file_offsets: list[array[int]] | None = (
@@ -366,12 +379,48 @@ class MergedReader:
 
     def __iter__(self) -> Iterator[RawFrame]:
         try:
-            if len(self.readers) == 1 and not self.window.active:
+            if self.sequential is not None and not self.window.active:
+                yield from self._in_sequence(self.sequential)
+            elif len(self.readers) == 1 and not self.window.active:
                 yield from self._single()
             else:
                 yield from self._merged()
         finally:
             self.close()
+
+    def _in_sequence(self, order: list[int]) -> Iterator[RawFrame]:
+        """Inputs read one after the other; global number = frames before + own number."""
+        info = self.info
+        keep = self.keep
+        recent_global, recent_file, recent_number = (
+            self._recent_global,
+            self._recent_file,
+            self._recent_number,
+        )
+        base = 0
+        for i in order:
+            reader = self.readers[i]
+            reader.skip = self.skip_raw
+            summary = info.files[i]
+            for fr in reader:
+                n = base + fr[0]
+                slot = n % _RECENT
+                recent_global[slot] = n
+                recent_file[slot] = i
+                recent_number[slot] = fr[0]
+                self._last = (i, fr[0])
+                if keep is None or keep(fr[2], fr[3]):
+                    yield (n, *fr[1:])
+            r = reader.info
+            if r.frames:
+                if info.first_time is None:
+                    info.first_time = r.first_time
+                info.last_time = r.last_time
+                summary.first_time, summary.last_time = r.first_time, r.last_time
+            summary.kept = r.frames
+            base += r.frames
+            info.frames = base
+        self._finish_summaries()
 
     def _single(self) -> Iterator[RawFrame]:
         """One input and no window: its own numbering is the global one (no heap)."""
@@ -400,6 +449,10 @@ class MergedReader:
         self._finish_summaries()
 
     def _merged(self) -> Iterator[RawFrame]:
+        """The heap holds one frame per input; the input whose frame is earliest then
+        gallops — its frames go out without heap operations for as long as they stay
+        before the next input's head (a ring's files are disjoint in time, so a whole file
+        goes out in one run)."""
         heap: list[tuple[float, int, RawFrame]] = []
         iters = [iter(r) for r in self.readers]
         for i, it in enumerate(iters):
@@ -410,46 +463,62 @@ class MergedReader:
         first = heap[0][0] if heap else 0.0
         since = self.window.since.resolve(first) if self.window.since else None
         until = self.window.until.resolve(first) if self.window.until else None
+        windowed = since is not None or until is not None
+        lo = since if since is not None else -math.inf
+        hi = until if until is not None else math.inf
         info = self.info
         files = info.files
         keep = self.keep
         frame_file = self.frame_file
         frame_number = self.frame_number
+        indexed = frame_file is not None and frame_number is not None
         recent_global, recent_file, recent_number = (
             self._recent_global,
             self._recent_file,
             self._recent_number,
         )
         number = 0
+        heappop, heappush = heapq.heappop, heapq.heappush
+        inf = math.inf
         while heap:
-            t, i, fr = heap[0]
-            nxt = next(iters[i], None)
-            if nxt is None:
-                heapq.heappop(heap)
+            t, i, fr = heappop(heap)
+            if heap:
+                bound_t, bound_i = heap[0][0], heap[0][1]
             else:
-                heapq.heapreplace(heap, (nxt[1], i, nxt))
-            if (since is not None and t < since) or (until is not None and t > until):
-                continue
-            number += 1
+                bound_t, bound_i = inf, 0
+            it = iters[i]
             s = files[i]
-            s.kept += 1
-            if s.first_time is None:
-                s.first_time = t
-            s.last_time = t
-            if number == 1:
-                info.first_time = t
-            info.last_time = t
-            info.frames = number
-            if frame_file is not None and frame_number is not None:
-                frame_file.append(i)
-                frame_number.append(fr[0])
-            slot = number % _RECENT
-            recent_global[slot] = number
-            recent_file[slot] = i
-            recent_number[slot] = fr[0]
-            self._last = (i, fr[0])
-            if keep is None or keep(fr[2], fr[3]):
-                yield (number, t, fr[2], fr[3], fr[4], fr[5])
+            kept = 0
+            while True:
+                if not windowed or lo <= t <= hi:
+                    number += 1
+                    kept += 1
+                    if s.first_time is None:
+                        s.first_time = t
+                    if number == 1:
+                        info.first_time = t
+                    if indexed:
+                        frame_file.append(i)  # type: ignore[union-attr]
+                        frame_number.append(fr[0])  # type: ignore[union-attr]
+                    slot = number % _RECENT
+                    recent_global[slot] = number
+                    recent_file[slot] = i
+                    recent_number[slot] = fr[0]
+                    s.last_time = info.last_time = t
+                    info.frames = number
+                    self._last = (i, fr[0])
+                    if keep is None or keep(fr[2], fr[3]):
+                        yield (number, t, fr[2], fr[3], fr[4], fr[5])
+                nxt = next(it, None)
+                if nxt is None:
+                    break
+                fr = nxt
+                t = fr[1]
+                if t < bound_t or (t == bound_t and i < bound_i):
+                    continue
+                heappush(heap, (t, i, fr))
+                break
+            s.kept += kept
         self._finish_summaries()
 
     def _finish_summaries(self) -> None:
