@@ -53,7 +53,7 @@ class PartResult:
     #: key-file rows and per-SA decryption problems
     problems: list[str]
     records: int
-    seconds: float = 0.0
+    seconds: float = 0.0  # CPU seconds the partition's task took
     keys: KeyStore | None = None  # only when the export includes keys
     tunnels: int = 0
 

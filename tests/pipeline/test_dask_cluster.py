@@ -65,3 +65,17 @@ def test_input_the_workers_cannot_read_is_reported_and_the_rest_returned(
     for d in (doc, expected):
         d["capture"].pop("path")
     assert doc == expected
+
+
+def test_summary_scheduler_equals_one_process(
+    cluster: DaskExecutor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ipsec_inspect.cli import main
+
+    path = SAMPLES / "esp-algorithms.pcap"
+    base = ["summary", str(path), str(SAMPLES / "ah.pcap"), "--format", "json"]
+    assert main([*base, "--workers", "0"]) == 0
+    one = capsys.readouterr().out
+    address = cluster.client.scheduler.address
+    assert main([*base, "--scheduler", address]) == 0
+    assert capsys.readouterr().out == one

@@ -1,0 +1,44 @@
+"""The options that choose how many processes a run uses: one way each, never two."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from ipsec_inspect.cli import main
+from ipsec_inspect.commands._common import AUTO_PARTITION_BYTES, cluster_workers, progress_bar
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+CAPTURE = str(SAMPLES / "esp-algorithms.pcap")
+
+
+def test_decrypt_workers_and_workers_are_one_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["summary", CAPTURE, "--workers", "2", "--decrypt-workers", "1"])
+    assert rc == 3
+    assert "choose one" in capsys.readouterr().err
+
+
+def test_events_need_one_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["export", CAPTURE, "--workers", "2", "--events", str(tmp_path / "e.jsonl")])
+    assert rc == 3
+    assert "--events needs the run in one process" in capsys.readouterr().err
+
+
+def _args(**kw: object) -> argparse.Namespace:
+    base = {"capture": [CAPTURE], "workers": None, "scheduler": None, "decrypt_workers": None}
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_default_is_one_process_for_small_inputs() -> None:
+    assert Path(CAPTURE).stat().st_size < AUTO_PARTITION_BYTES
+    assert cluster_workers(_args()) == 0
+    assert cluster_workers(_args(workers=3)) == 3
+    assert cluster_workers(_args(scheduler="tcp://127.0.0.1:1")) == -1
+    assert cluster_workers(_args(capture=["-"])) == 0
+
+
+def test_no_progress_bar_off_a_terminal() -> None:
+    with progress_bar() as bar:
+        assert bar is None  # pytest captures stderr: not a terminal
