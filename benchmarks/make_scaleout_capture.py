@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_esp_capture import CbcSa, GcmSa, inner_udp, ipv4  # noqa: E402
+from make_esp_capture import CbcSa, GcmSa, inner_udp, ipv4
 
 T0 = 1_768_471_200  # 2026-01-15T10:00:00Z
 
@@ -75,10 +75,14 @@ def main() -> int:
         i = (n * 7) % len(sas)  # a fixed interleaving that visits every SA
         sa, src, dst = sas[i]
         seqs[i] += 1
-        esp = sa.encrypt(seqs[i], inner_udp(bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), n, args.size))
+        esp = sa.encrypt(
+            seqs[i], inner_udp(bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), n, args.size)
+        )
         frame = eth + ipv4(src, dst, 50, esp, n)
         usec = n * 50
-        chunk.append(rec.pack(T0 + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)) + frame)
+        chunk.append(
+            rec.pack(T0 + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame)) + frame
+        )
         if len(chunk) >= 20000:
             assert part is not None
             blob = b"".join(chunk)
