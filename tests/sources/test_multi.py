@@ -220,3 +220,41 @@ def test_pcapng_with_interfaces_between_packets_is_not_splittable(tmp_path: Path
         for r in ranges:
             for _ in read_range(r):
                 pass
+
+
+def test_fsspec_urls_and_url_folders(capsys: pytest.CaptureFixture[str]) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/ring/a.pcap", (SAMPLES / "esp-algorithms.pcap").read_bytes())
+    fs.pipe("/ring/notes.txt", b"hello")
+    got = expand_inputs(["memory://ring"])
+    assert got.names == ["memory:///ring/a.pcap"]
+    assert got.skipped == ["memory:///ring/notes.txt: not a pcap or pcapng capture; skipped"]
+    assert main(["summary", "memory://ring", "--format", "json"]) == 0
+    by_url = json.loads(capsys.readouterr().out)
+    assert main(["summary", str(SAMPLES / "esp-algorithms.pcap"), "--format", "json"]) == 0
+    by_path = json.loads(capsys.readouterr().out)
+    for d in (by_url, by_path):
+        d["capture"].pop("path"), d["capture"].pop("files")
+    assert by_url == by_path
+
+
+def test_open_spools_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    from contextlib import ExitStack
+
+    from ipsec_inspect.commands import open as open_command
+
+    data = TUNNEL.read_bytes()
+    monkeypatch.setattr(open_command.sys, "stdin", type("S", (), {"buffer": io.BytesIO(data)})())
+    monkeypatch.setattr(open_command, "_terminal_as_stdin", lambda: None)
+    with ExitStack() as stack:
+        path = open_command._spool("-", stack)
+        assert Path(path).read_bytes() == data
+        a = Analysis([path])
+        a.run()
+        assert a.info is not None and a.info.frames == len(frames_of(TUNNEL))
+        assert a.record(0) is not None  # read back by offset: the spool can seek
+        a.close()
+    assert not Path(path).exists()
