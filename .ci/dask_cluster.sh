@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export PYTHONPATH="$PWD"  # scheduler, workers and commands all run this checkout's code
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -39,7 +40,6 @@ PY
 
 inputs=(samples/esp-algorithms.pcap samples/ikev2-tunnel.pcapng samples/ah.pcap)
 keys=(--keys samples/esp-algorithms.keys.toml --keys samples/ikev2-tunnel.keys.toml --keys samples/ah.keys.toml)
-export PYTHONPATH="$PWD"
 python3 -m ipsec_inspect summary "${inputs[@]}" "${keys[@]}" --format json --workers 0 >"$work/one.json"
 python3 -m ipsec_inspect summary "${inputs[@]}" "${keys[@]}" --format json --scheduler "$address" >"$work/cluster.json"
 if ! cmp -s "$work/one.json" "$work/cluster.json"; then

@@ -603,7 +603,7 @@ class Analysis:
         if self.reader is None:
             return None
         i, n = self.reader.origin(number)
-        return (self.reader.names[i], n) if i >= 0 else None
+        return (self.reader.info.files[i].path, n) if i >= 0 else None
 
     def frame(self, number: int) -> tuple[int, float, int, bytes, int, int] | None:
         """Global frame ``number`` read back from its input (standard input and URLs

@@ -237,32 +237,27 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
     if not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description:<14}"),
         BarColumn(),
-        DownloadColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[amount]}"),
         TimeElapsedColumn(),
         transient=True,
-        console=None,
-        redirect_stdout=False,
+        console=Console(stderr=True),
     )
     tasks: dict[str, Any] = {}
 
     def update(what: str, done: int, total: int) -> None:
+        if what == "bytes":
+            label, amount = "bytes read", f"{done / 1e6:,.0f} / {total / 1e6:,.0f} MB"
+        else:
+            label, amount = "partitions", f"{done} / {total} done"
         if what not in tasks:
-            label = "read (survey)" if what == "bytes" else "partitions"
-            tasks[what] = bar.add_task(label, total=total or None)
-        bar.update(tasks[what], completed=done, total=total or None)
+            tasks[what] = bar.add_task(label, total=total or None, amount=amount)
+        bar.update(tasks[what], completed=done, total=total or None, amount=amount)
 
     with bar:
         yield update

@@ -42,3 +42,14 @@ def test_default_is_one_process_for_small_inputs() -> None:
 def test_no_progress_bar_off_a_terminal() -> None:
     with progress_bar() as bar:
         assert bar is None  # pytest captures stderr: not a terminal
+
+
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    with progress_bar() as bar:
+        assert bar is not None
+        bar("bytes", 5_000_000, 10_000_000)
+        bar("partitions", 1, 2)
+        bar("partitions", 2, 2)
