@@ -213,3 +213,22 @@ def test_pcapng_that_cannot_be_cut_is_surveyed_whole(tmp_path: Path) -> None:
         engine.MIN_RANGE = old
     assert report.ranges > 1
     assert doc == single([str(path)], keys_for(TUNNEL_NG))
+
+
+def test_read_order_only_when_inputs_follow_one_another() -> None:
+    from ipsec_inspect.scaleout.engine import read_order
+    from ipsec_inspect.scaleout.tunnels import Survey
+    from ipsec_inspect.sources.byte_ranges import ByteRange
+
+    def piece(path: str, k: int, first: float, last: float, ok: bool = True):
+        s = Survey(count=2, first_time=first, last_time=last, in_order=ok)
+        return ByteRange(path, k, k + 1, k), s
+
+    ring = [piece("b", 0, 10, 20), piece("a", 0, 0, 9), piece("c", 0, 20, 30)]
+    assert read_order(["a", "b", "c"], ring) == [0, 1, 2]
+    assert read_order(["c", "b", "a"], ring) is None  # a tie at 20 would go to c first
+    assert read_order(["a", "b", "c"], [*ring[:2], piece("c", 0, 19, 30)]) is None  # overlap
+    assert read_order(["a", "b", "c"], [*ring[:2], piece("c", 0, 25, 30, ok=False)]) is None
+    one = [piece("x", 0, 0, 5), piece("x", 1, 5, 9)]
+    assert read_order(["x"], one) == [0]
+    assert read_order(["x"], [piece("x", 0, 0, 5), piece("x", 1, 4, 9)]) is None
