@@ -109,8 +109,9 @@ def add_capture_arguments(
             default=None,
             metavar="N",
             help="analyse the inputs split by tunnel on a local Dask cluster of N processes "
-            f"(default: one per core for inputs over {AUTO_PARTITION_BYTES >> 20} MB, else "
-            "one process; 0: one process); the result is the same either way",
+            f"(default: one per core on a machine with at least {AUTO_PARTITION_CORES} cores, "
+            f"for inputs over {AUTO_PARTITION_BYTES >> 30} GB; else one process; 0: one "
+            "process); the result is the same either way",
         )
         p.add_argument(
             "--scheduler",
@@ -122,8 +123,12 @@ def add_capture_arguments(
 
 
 #: inputs at least this large are split by tunnel over one process per core unless
-#: --workers says otherwise (measured: benchmarks/scale_out.py, docs/scale-out.md)
-AUTO_PARTITION_BYTES = 256 << 20
+#: --workers says otherwise, on machines with at least AUTO_PARTITION_CORES cores. Measured
+#: (benchmarks/scale_out.py, docs/scale-out.md): starting a LocalCluster costs 4-17 s, every
+#: partition reads all inputs, and on two cores the one-process run — which already
+#: decrypts on the second core — was faster at every size tried (2,000,000 packets).
+AUTO_PARTITION_BYTES = 1 << 30
+AUTO_PARTITION_CORES = 4
 
 
 @dataclass
@@ -160,7 +165,7 @@ def cluster_workers(args: argparse.Namespace, *, events: bool = False) -> int:
         return -1  # as many as the cluster has
     if workers is not None:
         return int(workers)
-    if events or STDIN in args.capture or _usable_cores() < 2:
+    if events or STDIN in args.capture or _usable_cores() < AUTO_PARTITION_CORES:
         return 0
     total = sum(input_size(c) for c in args.capture if not os.path.isdir(c))
     return _usable_cores() if total >= AUTO_PARTITION_BYTES else 0

@@ -351,7 +351,9 @@ def read_order(
     spans: list[tuple[float, int, float]] = []  # (first, input index, last)
     empty: list[int] = []
     for i, name in enumerate(names):
-        ranges = [s for _k, s in sorted(facts.get(name, []), key=lambda x: x[0])]
+        if name not in facts:
+            return None  # not surveyed: nothing is known about its times
+        ranges = [s for _k, s in sorted(facts[name], key=lambda x: x[0])]
         last: float | None = None
         first: float | None = None
         for s in ranges:
@@ -406,9 +408,9 @@ def run_partitioned(
     failed: dict[str, str] = {}
     n_parts = max(1, partitions or executor.workers)
 
-    # 1. survey
+    # 1. survey (one partition needs no plan: every frame is its own)
     t0 = time.perf_counter()
-    ranges = _ranges(names, executor.workers, True)
+    ranges = _ranges(names, executor.workers, True) if n_parts > 1 else []
     report.ranges = len(ranges)
     total = sum(input_size(n) for n in names)
     done_bytes = [0]
