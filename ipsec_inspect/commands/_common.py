@@ -22,7 +22,7 @@ from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
 from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.session import Analysis
 from ipsec_inspect.sources.capture_file import CaptureInfo
-from ipsec_inspect.sources.multi import STDIN, TimeBound, TimeWindow, files_json, input_size
+from ipsec_inspect.sources.multi import STDIN, TimeBound, TimeWindow, input_size
 
 if TYPE_CHECKING:
     from ipsec_inspect.crypto.keys import KeyStore
@@ -288,17 +288,6 @@ def time_window(args: argparse.Namespace) -> TimeWindow | None:
     ):
         raise InputError("--until is before --since: no frame would be left")
     return TimeWindow(since, until)
-
-
-def capture_json(info: CaptureInfo, path: str) -> dict[str, object]:
-    """The ``capture`` facts the timeline needs: path, frames, times and ``files``."""
-    return {
-        "path": path,
-        "frames": info.frames,
-        "first_time": info.first_time,
-        "last_time": info.last_time,
-        "files": files_json(info),
-    }
 
 
 def _workers(text: str) -> int:

@@ -18,11 +18,10 @@ from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_tracker_arguments,
     analyse,
-    capture_json,
     tracker_config,
 )
 from ipsec_inspect.export.psk_crack import write_psk_crack
-from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
+from ipsec_inspect.export.timeline import build_timeline, capture_json, load_schema, rfc3339
 from ipsec_inspect.lifecycle.events import event_to_json
 from ipsec_inspect.lifecycle.tracker import TrackerResult
 from ipsec_inspect.plugins import hooks as plugin_hooks

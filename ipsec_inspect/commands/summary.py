@@ -23,10 +23,9 @@ from ipsec_inspect.commands._common import (
     add_filter_arguments,
     add_tracker_arguments,
     analyse,
-    capture_json,
 )
 from ipsec_inspect.export.summary_text import render_summary
-from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.export.timeline import build_timeline, capture_json
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
 from ipsec_inspect.lifecycle.tracker import TrackerResult
 

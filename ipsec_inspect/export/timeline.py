@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ipsec_inspect.crypto.keys import KeyStore
     from ipsec_inspect.lifecycle.findings import Finding
     from ipsec_inspect.lifecycle.tracker import TrackerResult
+    from ipsec_inspect.sources.capture_file import CaptureInfo
 
 SCHEMA_VERSION = "1.0"
 
@@ -217,6 +218,19 @@ def _finding(f: Finding, child_ids: dict[str, str]) -> dict[str, Any]:
         "frames": f.frames,
         "certainty": f.certainty.value,
         "values": f.values,
+    }
+
+
+def capture_json(info: CaptureInfo, path: str) -> dict[str, object]:
+    """The ``capture`` facts the timeline needs: path, frames, times and ``files``."""
+    from ipsec_inspect.sources.multi import files_json
+
+    return {
+        "path": path,
+        "frames": info.frames,
+        "first_time": info.first_time,
+        "last_time": info.last_time,
+        "files": files_json(info),
     }
 
 

@@ -517,13 +517,15 @@ class InspectorApp(App[int]):
     def export_json(self, path: str | None) -> None:
         if not path:
             return
-        from ipsec_inspect.export.timeline import build_timeline
+        from ipsec_inspect.export.timeline import build_timeline, capture_json
 
         info = self.analysis.info
-        doc = build_timeline(
-            self.analysis.result(),
-            {"path": self.analysis.path or "", "frames": info.frames if info else 0},
+        capture = (
+            capture_json(info, self.analysis.path)
+            if info is not None and self.analysis.path is not None
+            else {"path": self.analysis.path or "", "frames": info.frames if info else 0}
         )
+        doc = build_timeline(self.analysis.result(), capture)
         try:
             Path(path).write_text(json.dumps(doc, indent=2) + "\n")
         except OSError as e:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ipsec_inspect.commands._common import capture_json
-from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.export.timeline import build_timeline, capture_json
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.scaleout.engine import DaskExecutor, RunReport, executor_for, run_partitioned
 from ipsec_inspect.wire.decoder import DecodeOptions

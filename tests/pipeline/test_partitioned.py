@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ipsec_inspect.cli import InputError
-from ipsec_inspect.commands._common import capture_json
-from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.export.timeline import build_timeline, capture_json
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.scaleout.engine import RunReport, SyncExecutor, run_partitioned
 from ipsec_inspect.session import Analysis
