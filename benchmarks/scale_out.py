@@ -59,7 +59,7 @@ def one_run(folder: Path, workers: int, keys: bool) -> dict[str, object]:
     """In a fresh process: the partitioned summary on a LocalCluster, with its report."""
     from ipsec_inspect.export.timeline import build_timeline, capture_json
     from ipsec_inspect.lifecycle.tracker import TrackerConfig
-    from ipsec_inspect.scaleout.engine import RunReport, executor_for, run_partitioned
+    from ipsec_inspect.pipeline.dask_engine import RunReport, executor_for, run_partitioned
     from ipsec_inspect.wire.decoder import DecodeOptions
 
     t0 = time.perf_counter()

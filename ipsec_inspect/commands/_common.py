@@ -16,17 +16,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ipsec_inspect.cli import InputError
-from ipsec_inspect.lifecycle.events import TrackerEvent
-from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
-from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
-from ipsec_inspect.session import Analysis
-from ipsec_inspect.sources.capture_file import CaptureInfo
+from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.sources.multi import STDIN, TimeBound, TimeWindow, input_size
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # every command module imports this one to build the parser (start-up)
+    from ipsec_inspect.core.extensions import Extensions
     from ipsec_inspect.crypto.keys import KeyStore
-from ipsec_inspect.wire.decoder import DecodeOptions
+    from ipsec_inspect.lifecycle.events import TrackerEvent
+    from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
+    from ipsec_inspect.sources.capture_file import CaptureInfo
+    from ipsec_inspect.wire.decoder import DecodeOptions
 
 
 def add_key_arguments(p: argparse.ArgumentParser) -> None:
@@ -178,14 +178,17 @@ def analyse(
     on_events: Callable[[list[TrackerEvent]], None] | None = None,
 ) -> AnalysisOutcome:
     """Run the capture(s) through the pipeline: in this process, or split by tunnel on
-    Dask (``scaleout``) — the same result either way."""
+    Dask (``pipeline.dask_engine``) — the same result either way."""
     options = decode_options(args)
     config = tracker_config(args)
     window = time_window(args)
     workers = cluster_workers(
         args, events=on_events is not None and bool(getattr(args, "events", None))
     )
+    extensions = extensions_of(args)
     if workers == 0:
+        from ipsec_inspect.pipeline.session import Analysis
+
         analysis = Analysis(
             args.capture,
             options,
@@ -194,6 +197,7 @@ def analyse(
             keep_index=False,
             decrypt_workers=getattr(args, "decrypt_workers", None),
             window=window,
+            extensions=extensions,
         )
         result = analysis.run(on_events=on_events)
         assert analysis.info is not None and analysis.path is not None
@@ -206,7 +210,7 @@ def analyse(
             analysis.keys,
             options,
         )
-    from ipsec_inspect.scaleout.engine import executor_for, run_partitioned
+    from ipsec_inspect.pipeline.dask_engine import executor_for, run_partitioned
 
     executor = executor_for(getattr(args, "scheduler", None), workers if workers > 0 else None)
     try:
@@ -220,6 +224,7 @@ def analyse(
                 executor=executor,
                 include_keys=include_keys,
                 progress=progress,
+                extensions=extensions,
             )
     finally:
         executor.close()
@@ -227,9 +232,10 @@ def analyse(
     problems += u.problems
     keys = u.keys
     if keys is None and args.keys:
-        from ipsec_inspect.session import load_keys
+        from ipsec_inspect.pipeline.session import load_keys
 
-        keys = load_keys(args.keys)  # for the key rows' problems and the export's lookups
+        # for the exporters' lookups (the key rows' problems came from the workers)
+        keys = load_keys(args.keys, extensions.key_formats)
     return AnalysisOutcome(
         u.result, u.info, ", ".join(args.capture), list(args.capture), problems, keys, options
     )
@@ -320,6 +326,8 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def tracker_config(args: argparse.Namespace) -> TrackerConfig:
+    from ipsec_inspect.lifecycle.tracker import TrackerConfig
+
     if args.replay_window < 1 or args.idle_timeout <= 0:
         raise InputError("--replay-window and --idle-timeout must be positive")
     return TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
@@ -348,8 +356,27 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def extensions_of(args: argparse.Namespace) -> Extensions:
+    """The run's extension tables, composed by the CLI at start-up (``cli._compose``);
+    a command run without the CLI (a test) gets the core's tables and no plugin."""
+    ext = getattr(args, "extensions", None)
+    if ext is None:
+        from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
+        from ipsec_inspect.plugins.compose import compose_extensions
+
+        ext = compose_extensions(None, BUILTIN_EXPORTERS)
+        args.extensions = ext
+    return ext
+
+
 def decode_options(args: argparse.Namespace) -> DecodeOptions:
-    opts = DecodeOptions(ike_heuristic=not getattr(args, "no_ike_heuristic", False))
+    """Decoding as the user asked, with the run's dissector extension tables."""
+    from ipsec_inspect.wire.decoder import DecodeOptions
+
+    opts = DecodeOptions(
+        ike_heuristic=not getattr(args, "no_ike_heuristic", False),
+        extension_tables=extensions_of(args).dissectors,
+    )
     for rule in getattr(args, "decode_as", []) or []:
         try:
             opts.add_decode_as(rule)

@@ -19,9 +19,13 @@ import sys
 import tempfile
 from contextlib import ExitStack
 
-from ipsec_inspect.cli import InputError
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options, time_window
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.commands._common import (
+    add_capture_arguments,
+    decode_options,
+    extensions_of,
+    time_window,
+)
+from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.sources.multi import STDIN, is_url
 
 NAME = "open"
@@ -64,6 +68,8 @@ def _terminal_as_stdin() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.pipeline.session import Analysis
+
     with ExitStack() as stack:
         captures = [_spool(c, stack) if c == STDIN or is_url(c) else c for c in args.capture]
         analysis = Analysis(
@@ -72,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             args.keys,
             decrypt_workers=args.decrypt_workers,
             window=time_window(args),
+            extensions=extensions_of(args),
         )
         analysis.open().close()  # raises InputError (exit 3) for a missing or non-capture file
         from ipsec_inspect.tui.app import InspectorApp

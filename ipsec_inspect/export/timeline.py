@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan, Termination
 
 if TYPE_CHECKING:
+    from ipsec_inspect.audit.findings import Finding
     from ipsec_inspect.crypto.keys import KeyStore
-    from ipsec_inspect.lifecycle.findings import Finding
     from ipsec_inspect.lifecycle.tracker import TrackerResult
     from ipsec_inspect.sources.capture_file import CaptureInfo
 

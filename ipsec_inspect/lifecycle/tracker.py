@@ -20,6 +20,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipsec_inspect.core.records import (
+    AhPacket,
+    AuthBody,
+    DeleteBody,
+    EspDecryption,
+    EspPacket,
+    HashBody,
+    IdBody,
+    IkeMessage,
+    IkePayload,
+    KeBody,
+    Malformed,
+    NatKeepalive,
+    NotifyBody,
+    PacketMeta,
+    Proposal,
+    RawBody,
+    Record,
+    SaBody,
+    Transport,
+    TsBody,
+    VendorIdBody,
+)
 from ipsec_inspect.ipsec import registry
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.events import (
@@ -49,29 +72,6 @@ from ipsec_inspect.lifecycle.transitions import (
     Transition,
     Trigger,
     next_transition,
-)
-from ipsec_inspect.records import (
-    AhPacket,
-    AuthBody,
-    DeleteBody,
-    EspDecryption,
-    EspPacket,
-    HashBody,
-    IdBody,
-    IkeMessage,
-    IkePayload,
-    KeBody,
-    Malformed,
-    NatKeepalive,
-    NotifyBody,
-    PacketMeta,
-    Proposal,
-    RawBody,
-    Record,
-    SaBody,
-    Transport,
-    TsBody,
-    VendorIdBody,
 )
 
 # IKEv2 exchange types (RFC 7296 §3.1, RFC 9242)
@@ -441,13 +441,11 @@ class Tracker:
         return count
 
     def result(self) -> TrackerResult:
-        from ipsec_inspect.lifecycle.findings import evaluate
-
-        res = TrackerResult(
+        """The SA model so far; ``findings`` stays empty (the audit runs on this result,
+        ``audit.run.audit``)."""
+        return TrackerResult(
             self._ike, self._child, self._errors, self._stats, self.config, self._end
         )
-        res.findings = evaluate(res)
-        return res
 
     # ------------------------------------------------------------------ helpers
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from ipsec_inspect.records import CaptureWarning
+from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.sources.capture_file import (
     PCAP_MAGICS,
     PCAPNG_SHB,

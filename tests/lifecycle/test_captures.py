@@ -8,11 +8,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from ipsec_inspect.audit.findings import Outcome
 from ipsec_inspect.cli import main
 from ipsec_inspect.export.timeline import build_timeline, load_schema
-from ipsec_inspect.lifecycle.findings import Outcome
 from ipsec_inspect.lifecycle.model import Certainty, Reason, Stage
-from ipsec_inspect.session import open_records
+from ipsec_inspect.pipeline.session import open_records
 
 from .conftest import track
 

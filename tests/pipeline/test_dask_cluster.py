@@ -12,7 +12,12 @@ import pytest
 
 from ipsec_inspect.export.timeline import build_timeline, capture_json
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
-from ipsec_inspect.scaleout.engine import DaskExecutor, RunReport, executor_for, run_partitioned
+from ipsec_inspect.pipeline.dask_engine import (
+    DaskExecutor,
+    RunReport,
+    executor_for,
+    run_partitioned,
+)
 from ipsec_inspect.wire.decoder import DecodeOptions
 from tests.pipeline.cutting import cut
 from tests.pipeline.test_partitioned import SAMPLES, keys_for, single

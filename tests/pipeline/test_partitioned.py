@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ipsec_inspect.cli import InputError
+from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.export.timeline import build_timeline, capture_json
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
-from ipsec_inspect.scaleout.engine import RunReport, SyncExecutor, run_partitioned
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.dask_engine import RunReport, SyncExecutor, run_partitioned
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.wire.decoder import DecodeOptions
 from tests.pcapbuild import pcap
 from tests.pipeline.cutting import cut, frames_of, monotonic
@@ -198,7 +198,7 @@ def test_standard_input_is_refused_for_workers() -> None:
 
 def test_pcapng_that_cannot_be_cut_is_surveyed_whole(tmp_path: Path) -> None:
     """Interface blocks between packets: the byte ranges give up, the file is read whole."""
-    from ipsec_inspect.scaleout import engine
+    from ipsec_inspect.pipeline import dask_engine as engine
 
     data = TUNNEL_NG.read_bytes()
     path = tmp_path / "twice.pcapng"
@@ -215,8 +215,8 @@ def test_pcapng_that_cannot_be_cut_is_surveyed_whole(tmp_path: Path) -> None:
 
 
 def test_read_order_only_when_inputs_follow_one_another() -> None:
-    from ipsec_inspect.scaleout.engine import read_order
-    from ipsec_inspect.scaleout.tunnels import Survey
+    from ipsec_inspect.pipeline.dask_engine import read_order
+    from ipsec_inspect.pipeline.tunnels import Survey
     from ipsec_inspect.sources.byte_ranges import ByteRange
 
     def piece(path: str, k: int, first: float, last: float, ok: bool = True):

@@ -13,7 +13,7 @@ import pytest
 
 from ipsec_inspect.cli import main
 from ipsec_inspect.export.timeline import load_schema
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.sources.byte_ranges import NotSplittable, read_range, split_capture
 from ipsec_inspect.sources.capture_file import CaptureError
 from ipsec_inspect.sources.multi import MergedReader, TimeBound, TimeWindow, expand_inputs
