@@ -12,7 +12,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf "$work"
@@ -22,6 +22,7 @@ trap cleanup EXIT
 python3 -m dask scheduler --host 127.0.0.1 --port 0 --no-dashboard \
   --scheduler-file "$work/scheduler.json" >"$work/scheduler.log" 2>&1 &
 pids+=($!)
+disown "$!"  # stopped by pid below; no job-control notices
 for _ in $(seq 200); do [ -s "$work/scheduler.json" ] && break; sleep 0.1; done
 [ -s "$work/scheduler.json" ] || { cat "$work/scheduler.log" >&2; exit 1; }
 address="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["address"])' "$work/scheduler.json")"
@@ -30,6 +31,7 @@ for i in 1 2; do
     --host 127.0.0.1 --nthreads 1 --no-dashboard --name "ci-worker-$i" \
     >"$work/worker-$i.log" 2>&1 &
   pids+=($!)
+  disown "$!"
 done
 python3 - "$address" <<'PY'
 import sys, time
