@@ -8,6 +8,10 @@ The UI reads frames back by their offset when a row is shown, so inputs that can
 standard input (``-``) and fsspec URLs — are first copied to temporary files (for this
 command only; the other commands stream them). After standard input is copied, the
 terminal becomes standard input again, so the keyboard reaches the UI.
+
+Why it refuses without a terminal: the UI reads keys from standard input and draws with
+escape codes on standard output; piped or redirected, it would write escape codes until
+killed. The capture is checked first, so a wrong path is still named (exit 3).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from ipsec_inspect.commands._common import (
     extensions_of,
     time_window,
 )
-from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.errors import EXIT_USAGE, InputError
 from ipsec_inspect.sources.multi import STDIN, is_url
 
 NAME = "open"
@@ -81,6 +85,15 @@ def run(args: argparse.Namespace) -> int:
             extensions=extensions_of(args),
         )
         analysis.open().close()  # raises InputError (exit 3) for a missing or non-capture file
+        not_tty = [n for n, f in (("input", sys.stdin), ("output", sys.stdout)) if not _is_tty(f)]
+        if not_tty:
+            print(
+                f"ipsec-inspect: open needs a terminal, but standard {' and '.join(not_tty)} "
+                f"{'is' if len(not_tty) == 1 else 'are'} not one (use 'summary', 'packets' or "
+                "'export' to write to a pipe or a file).",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         from ipsec_inspect.tui.app import InspectorApp
 
         app = InspectorApp(analysis)
@@ -89,3 +102,11 @@ def run(args: argparse.Namespace) -> int:
         app.run()
         analysis.close()
         return app.return_code or 0
+
+
+def _is_tty(stream: object) -> bool:
+    """``stream.isatty()``, false for a closed or missing stream (``open < /dev/null``, ``>&-``)."""
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (ValueError, OSError):
+        return False

@@ -229,3 +229,26 @@ async def test_help_theme_export(tunnel_app, tmp_path: Path) -> None:
 
 def test_samples_exist() -> None:
     assert (SAMPLES / "ikev2-tunnel.pcapng").exists()
+
+
+async def test_sa_tree_folds_and_follows_the_filter(tunnel_app) -> None:
+    async with tunnel_app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app = pilot.app
+        tree = app.query_one(SaTree)
+        assert list(tree.rows) == [IKE_UID, "child-1", "child-2"]
+        tree.focus()
+        await pilot.press("space")  # fold the IKE SA under the cursor
+        await pilot.pause()
+        assert list(tree.rows) == [IKE_UID]
+        assert tree.render_line(0).text.startswith("▶ ● IKEv2 ef757aec")
+        await pilot.press("right")
+        await pilot.pause()
+        assert tree.count == 3
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert app.selected == "child-2"  # moving the cursor selects the SA
+        await pilot.press("slash", *"spi:e9511913", "enter")
+        await settle(pilot)
+        assert list(tree.rows) == [IKE_UID, "child-1"]  # the filter applies to the SAs too
+        assert app.query_one(PacketList).count == 9  # the packets of that SPI
