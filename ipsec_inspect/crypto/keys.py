@@ -123,6 +123,16 @@ class IkeKey:
     __str__ = __repr__
 
 
+@dataclass(frozen=True, eq=False)
+class KeyFileKeys:
+    """The keys one key file (or folder) supplied, in the order given: what
+    ``crypto.key_usage`` compares with the capture to say which file matched nothing."""
+
+    path: str
+    sa_keys: tuple[SaKey, ...]
+    ike_keys: tuple[IkeKey, ...]
+
+
 # --------------------------------------------------------------------------- matching
 
 AddressMatcher = Callable[[str], bool]
@@ -232,6 +242,7 @@ class KeyStore:
         self._ike: list[IkeKey] = []
         self.child_dh: list[ChildDhSecret] = []
         self.problems: list[str] = []
+        self.files: list[KeyFileKeys] = []  # per key file given, see crypto.key_usage
         self._matchers: dict[str | None, AddressMatcher] = {}
         self._cache: dict[tuple[str, int, str, str], SaKey | None] = {}
 
@@ -261,6 +272,7 @@ class KeyStore:
             self.add_ike(ike)
         self.child_dh.extend(other.child_dh)
         self.problems.extend(other.problems)
+        self.files.extend(other.files)
 
     def _matcher(self, pattern: str | None) -> AddressMatcher:
         m = self._matchers.get(pattern)

@@ -93,7 +93,8 @@ def _direction(d: Direction, keys: KeyStore | None) -> dict[str, Any]:
         "dst": d.dst,
         "packets": d.packets,
         "bytes": d.byte_count,
-        "decrypted": d.decrypted,
+        "decrypted": d.decrypted_verified,
+        "decrypted_unverified": d.decrypted_unverified,
         "icv_failures": d.icv_failures,
         "seq": {
             "first": d.seq.first,

@@ -1430,6 +1430,10 @@ class Tracker:
                 c.keys_source = c.keys_source or dec.key_source
             if dec.status == "ok":
                 d.decrypted += 1
+                if not dec.verified:
+                    d.integrity_checked = False
+                elif d.integrity_checked is None:
+                    d.integrity_checked = True
                 inner = len(dec.plaintext)
                 if m.wire_len:
                     over = m.wire_len - inner

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 
 from ipsec_inspect.core.records import CaptureWarning, Record
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.sources.capture_file import CaptureInfo
 from ipsec_inspect.sources.multi import MergedReader, TimeWindow, expand_inputs
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
@@ -50,7 +51,7 @@ def read_records(
         readers.append(reader)
     if info is not None:
         info.append(reader.info)
-    dec = decoder or Decoder(options)
+    dec = decoder or ipsec_decoder(options)
     decode = dec.decode
     for number, time, link_type, data, orig_len, iface in reader:
         records = decode(number, time, link_type, data, orig_len, iface)

@@ -170,6 +170,7 @@ class InspectorApp(App[int]):
         self._view: list[int] | None = None
         self._drops: Mapping[str, int] | None = None
         self._reselect_frame: int | None = None  # after a key reload: where the cursor was
+        self._keys_just_loaded: str | None = None  # after K: report it if it matched nothing
         self.pane = Pane.SAS  # the pane the compact layout shows
         self.plan: LayoutPlan | None = None
 
@@ -358,7 +359,17 @@ class InspectorApp(App[int]):
             problems = len(self.analysis.problems())
             if problems:
                 self.notify(f"{problems} messages: press m to read them", title="analysed")
+            self._report_loaded_keys()
         self._show_status()
+
+    def _report_loaded_keys(self) -> None:
+        """After ``K``: say so when the file just loaded matched no SA or added nothing."""
+        path, self._keys_just_loaded = self._keys_just_loaded, None
+        if path is None:
+            return
+        for line in self.analysis.problems():
+            if line.startswith(f"{path}: ") and ("no key matches" in line or "adds no key" in line):
+                self.notify(line, title="keys not used", severity="warning", timeout=20)
 
     def _apply_catalog(self, catalog: SaCatalog) -> None:
         self.catalog = catalog
@@ -671,6 +682,7 @@ class InspectorApp(App[int]):
         if self._view is not None:
             packets.set_view(self._view, keep_frame=False)
         self.notify(f"loaded {path}; analysing again")
+        self._keys_just_loaded = path
         self._reselect_frame = frame
         self.start_analysis()
 

@@ -78,7 +78,7 @@ class KeyRow:
 
     sa: str
     what: str  # "IKE SA" or "ESP 0x… → dst"
-    status: str  # "supplied", "derived", "missing", "decrypted", "failed", "n/a"
+    status: str  # "supplied", "derived", "missing", "decrypted", "decrypted_unverified", "failed"
     origin: str
     decrypted: int
     packets: int
@@ -253,6 +253,8 @@ class SaCatalog:
                 for way in sa.directions:
                     source, _, origin = (way.key_source or "").partition(":")
                     status = source.strip() or "missing"
+                    if way.decrypted_unverified:
+                        status = "decrypted_unverified"  # keys with no integrity key
                     what = f"{way.protocol.upper()} 0x{way.spi:08x} → {way.dst}"
                     rows.append(
                         KeyRow(uid, what, status, origin.strip(), way.decrypted, way.packets)

@@ -121,7 +121,7 @@ def test_markdown_report_has_the_same_content_as_text(tmp_path: Path) -> None:
     assert timeline[1].startswith("child-1") and timeline[1].endswith("→ child-2")  # rekey chain
     assert "| child-2 | termination | 40.240 | 40.240 | 42-42 |" in text
     assert "| child-1 0xe9511913 192.0.2.1 → 198.51.100.1 | 9 | 0 | 0 | 0 |  |" in text
-    assert "2 info failed; 49 passed." in text
+    assert "2 info failed; 51 passed." in text
     assert "| K18 | info | child-2 | circuit |" in text and "RFC 7296 §1.3.1" in text
 
 

@@ -142,6 +142,21 @@ async def test_load_keys_from_ui_decrypts(tmp_path: Path) -> None:
         assert statuses["ESP 0xe9511913 → 198.51.100.1"] == "supplied"
 
 
+async def test_load_keys_that_match_nothing_says_so() -> None:
+    other = SAMPLES / "ah.keys.toml"
+    app = make_app(TUNNEL)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("K")
+        await pilot.press(*str(other), "enter")
+        await settle(pilot)
+        assert app.analysis.key_paths == [str(other)]
+        said = [n.message for n in app._notifications if n.title == "keys not used"]
+        assert len(said) == 1
+        assert said[0].startswith(f"{other}: no key matches this capture: it holds ESP SPIs ")
+        assert "the capture has ESP SPIs 0x5689e52a, 0x74c81c44, 0xc27e43a0" in said[0]
+
+
 async def test_inner_packet_dissected_on_demand_and_hex_follows(tunnel_app) -> None:
     async with tunnel_app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
