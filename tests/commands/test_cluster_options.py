@@ -53,3 +53,23 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
         bar("bytes", 5_000_000, 10_000_000)
         bar("partitions", 1, 2)
         bar("partitions", 2, 2)
+
+
+def test_decrypt_merges_several_inputs_into_a_pcap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.pipeline.cutting import cut, frames_of
+
+    sample = SAMPLES / "ikev2-tunnel.pcapng"
+    keys = str(SAMPLES / "ikev2-tunnel.keys.toml")
+    pieces = [str(p) for p in cut(sample, [12], tmp_path)]
+    whole, merged = tmp_path / "whole.pcap", tmp_path / "merged.pcap"
+    base = ["decrypt", "--keys", keys, "--output-format", "pcap"]
+    assert main([*base, str(sample), "-o", str(whole)]) == 0
+    assert main([*base, *pieces, "-o", str(merged)]) == 0
+    assert frames_of(merged) == frames_of(whole)
+    assert "ESP packets replaced by their plaintext" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # a usage error: argparse's exit, with the usage line
+        main(["decrypt", "--keys", keys, *pieces, "-o", str(tmp_path / "x.pcapng")])
+    assert e.value.code == 2
+    assert "--output-format pcap" in capsys.readouterr().err
