@@ -4,7 +4,7 @@ Why three outcomes: a capture that does not show something cannot vouch for it. 
 answers ``fail`` (with the frames that show it), ``pass`` (the capture shows it is fine) or
 ``not_observable`` (encrypted without keys, never negotiated in the capture, no traffic) —
 and never ``pass`` for what was not seen. Findings are derived from the final SA model, so
-they are recomputed (not merged) after :func:`ipsec_inspect.lifecycle.merge.merge`.
+they are evaluated again (not merged) on the union of tunnel partitions (``pipeline.union``).
 
 Running the rules is :func:`ipsec_inspect.audit.run.audit`; this module holds only the
 records, so the rule table can import them without the two modules importing each other.

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.core.errors import InputError, UsageError
 from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.lifecycle.flood import DEFAULT_MAX_SAS
+from ipsec_inspect.sources.multi import STDIN, TimeBound, TimeWindow, input_size
 
 if TYPE_CHECKING:  # every command module imports this one to build the parser (start-up)
     from ipsec_inspect.core.extensions import Extensions
-    from ipsec_inspect.lifecycle.tracker import TrackerConfig
+    from ipsec_inspect.crypto.keys import KeyStore
+    from ipsec_inspect.lifecycle.events import TrackerEvent
+    from ipsec_inspect.lifecycle.tracker import TrackerConfig, TrackerResult
+    from ipsec_inspect.sources.capture_file import CaptureInfo
     from ipsec_inspect.wire.decoder import DecodeOptions
 
 
@@ -81,14 +89,36 @@ def add_decode_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_capture_arguments(
-    p: argparse.ArgumentParser, *, keys: bool = True, optional: bool = False, workers: bool = False
+    p: argparse.ArgumentParser,
+    *,
+    keys: bool = True,
+    optional: bool = False,
+    workers: bool = False,
+    cluster: bool = False,
 ) -> None:
     """The capture, its keys and decoding rules; ``workers``: the command runs an
-    ``Analysis``, which can decrypt ESP in other processes (``--decrypt-workers``)."""
+    ``Analysis``, which can decrypt ESP in other processes (``--decrypt-workers``);
+    ``cluster``: it can also run tunnel partitions on Dask (``--workers``, ``--scheduler``)."""
     p.add_argument(
         "capture",
-        nargs="?" if optional else None,
-        help="pcap or pcapng file (optionally gzip-compressed)",
+        nargs="*" if optional else "+",
+        metavar="CAPTURE",
+        help="pcap or pcapng file (optionally gzip-compressed), a folder (every capture in "
+        "it, recursively), '-' for standard input, or an fsspec URL; several are merged by "
+        "timestamp into one capture, as mergecap would",
+    )
+    p.add_argument(
+        "--since",
+        type=_time_bound,
+        metavar="TIME",
+        help="drop frames before TIME: ISO 8601 (2024-05-01T12:00:00Z; no zone = UTC) or an "
+        "offset from the first frame of the merged inputs (+30s, +5m, +2h, +250ms)",
+    )
+    p.add_argument(
+        "--until",
+        type=_time_bound,
+        metavar="TIME",
+        help="drop frames after TIME (same forms as --since); the frames left are numbered from 1",
     )
     if keys:
         add_key_arguments(p)
@@ -99,9 +129,203 @@ def add_capture_arguments(
             default=None,
             metavar="N",
             help="processes that decrypt ESP beside the main one (default: 2 on a machine "
-            "with more than one core, for captures over 16 MB; 0: decrypt in this process only)",
+            "with more than one core, for captures over 16 MB; 0: decrypt in this process only)"
+            + (
+                "; for a run in one process only, not with --workers/--scheduler" if cluster else ""
+            ),
+        )
+    if cluster:
+        p.add_argument(
+            "--workers",
+            type=_workers,
+            default=None,
+            metavar="N",
+            help="analyse the inputs split by tunnel on a local Dask cluster of N processes "
+            f"(default: one per core on a machine with at least {AUTO_PARTITION_CORES} cores, "
+            f"for inputs over {AUTO_PARTITION_BYTES >> 30} GB; else one process; 0: one "
+            "process); the result is the same either way",
+        )
+        p.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="run the tunnel partitions on an existing Dask cluster (tcp://host:8786); "
+            "the inputs and key files must be readable by its workers (a shared path or a URL)",
         )
     add_decode_arguments(p)
+
+
+#: inputs at least this large are split by tunnel over one process per core unless
+#: --workers says otherwise, on machines with at least AUTO_PARTITION_CORES cores. Measured
+#: (benchmarks/scale_out.py, docs/scale-out.md): starting a LocalCluster costs 4-17 s, every
+#: partition reads all inputs, and on two cores the one-process run — which already
+#: decrypts on the second core — was faster at every size tried (2,000,000 packets).
+AUTO_PARTITION_BYTES = 1 << 30
+AUTO_PARTITION_CORES = 4
+
+
+@dataclass
+class AnalysisOutcome:
+    """What ``summary`` and ``export`` need from a run, however it was made."""
+
+    result: TrackerResult
+    info: CaptureInfo
+    path: str
+    paths: list[str]
+    problems: list[str]
+    keys: KeyStore | None
+    options: DecodeOptions
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cluster_workers(args: argparse.Namespace, *, events: bool = False) -> int:
+    """How many Dask workers the run uses: 0 for the single-process pipeline."""
+    workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if (workers or scheduler) and getattr(args, "decrypt_workers", None) is not None:
+        raise InputError(
+            "--decrypt-workers is for a run in one process; with --workers/--scheduler the "
+            "partitions use the cores (choose one)"
+        )
+    if (workers or scheduler) and events:
+        raise InputError("--events needs the run in one process (--workers 0)")
+    if scheduler:
+        return -1  # as many as the cluster has
+    if workers is not None:
+        return int(workers)
+    if events or STDIN in args.capture or _usable_cores() < AUTO_PARTITION_CORES:
+        return 0
+    total = sum(input_size(c) for c in args.capture if not os.path.isdir(c))
+    return _usable_cores() if total >= AUTO_PARTITION_BYTES else 0
+
+
+def analyse(
+    args: argparse.Namespace,
+    *,
+    include_keys: bool = False,
+    on_events: Callable[[list[TrackerEvent]], None] | None = None,
+) -> AnalysisOutcome:
+    """Run the capture(s) through the pipeline: in this process, or split by tunnel on
+    Dask (``pipeline.dask_engine``) — the same result either way."""
+    options = decode_options(args)
+    config = tracker_config(args)
+    window = time_window(args)
+    workers = cluster_workers(
+        args, events=on_events is not None and bool(getattr(args, "events", None))
+    )
+    extensions = extensions_of(args)
+    if workers == 0:
+        from ipsec_inspect.pipeline.session import Analysis
+
+        analysis = Analysis(
+            args.capture,
+            options,
+            args.keys,
+            config,
+            keep_index=False,
+            decrypt_workers=getattr(args, "decrypt_workers", None),
+            window=window,
+            extensions=extensions,
+        )
+        result = analysis.run(on_events=on_events)
+        assert analysis.info is not None and analysis.path is not None
+        return AnalysisOutcome(
+            result,
+            analysis.info,
+            analysis.path,
+            analysis.paths,
+            analysis.problems(),
+            analysis.keys,
+            options,
+        )
+    from ipsec_inspect.pipeline.dask_engine import executor_for, run_partitioned
+
+    executor = executor_for(getattr(args, "scheduler", None), workers if workers > 0 else None)
+    try:
+        with progress_bar() as progress:
+            u = run_partitioned(
+                args.capture,
+                options,
+                args.keys,
+                config,
+                window=window,
+                executor=executor,
+                include_keys=include_keys,
+                progress=progress,
+                extensions=extensions,
+            )
+    finally:
+        executor.close()
+    problems = [w.text() for w in u.warnings]
+    problems += u.problems
+    keys = u.keys
+    if keys is None and args.keys:
+        from ipsec_inspect.pipeline.session import load_keys
+
+        # for the exporters' lookups (the key rows' problems came from the workers)
+        keys = load_keys(args.keys, extensions.key_formats)
+    return AnalysisOutcome(
+        u.result, u.info, ", ".join(args.capture), list(args.capture), problems, keys, options
+    )
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on standard error — on a terminal only: bytes surveyed and
+    partitions done."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        TextColumn("{task.fields[amount]}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        if what == "bytes":
+            label, amount = "bytes read", f"{done / 1e6:,.0f} / {total / 1e6:,.0f} MB"
+        else:
+            label, amount = "partitions", f"{done} / {total} done"
+        if what not in tasks:
+            tasks[what] = bar.add_task(label, total=total or None, amount=amount)
+        bar.update(tasks[what], completed=done, total=total or None, amount=amount)
+
+    with bar:
+        yield update
+
+
+def _time_bound(text: str) -> TimeBound:
+    try:
+        return TimeBound.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def time_window(args: argparse.Namespace) -> TimeWindow | None:
+    """The ``--since``/``--until`` cut of the merged inputs, if any."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is None and until is None:
+        return None
+    if (
+        since is not None
+        and until is not None
+        and since.relative == until.relative
+        and until.seconds < since.seconds
+    ):
+        raise InputError("--until is before --since: no frame would be left")
+    return TimeWindow(since, until)
 
 
 def _workers(text: str) -> int:

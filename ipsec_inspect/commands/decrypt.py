@@ -16,13 +16,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options, extensions_of
-from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.commands._common import (
+    add_capture_arguments,
+    decode_options,
+    extensions_of,
+    time_window,
+)
+from ipsec_inspect.core.errors import InputError, UsageError
 
 if TYPE_CHECKING:  # imported when the command runs: every command is imported at start-up
     from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
-    from ipsec_inspect.sources.capture_file import CaptureReader
     from ipsec_inspect.sources.capture_units import Unit
+    from ipsec_inspect.sources.multi import MergedReader
 
 NAME = "decrypt"
 HELP = "write a copy of a capture with every decrypted ESP packet replaced by its plaintext"
@@ -82,7 +87,7 @@ def _write_pcapng(units: Iterable[Unit], fh: BinaryIO, rewriter: PlaintextRewrit
             writer.unit(unit, new, comment)
 
 
-def _write_pcap(reader: CaptureReader, fh: BinaryIO, rewriter: PlaintextRewriter) -> list[int]:
+def _write_pcap(reader: MergedReader, fh: BinaryIO, rewriter: PlaintextRewriter) -> list[int]:
     """The classic pcap output; returns the frames left out (another link type)."""
     from ipsec_inspect.export.plaintext_pcap import LINKTYPE_RAW, PcapWriter
 
@@ -103,27 +108,38 @@ def _write_pcap(reader: CaptureReader, fh: BinaryIO, rewriter: PlaintextRewriter
 
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: every command module is imported to build the parser.
+    from ipsec_inspect.core.records import CaptureWarning
     from ipsec_inspect.crypto.decryptor import Decryptor
     from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
     from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
     from ipsec_inspect.ipsec.dissectors import ipsec_decoder
     from ipsec_inspect.pipeline.session import load_keys
-    from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
+    from ipsec_inspect.sources.capture_file import CaptureError
     from ipsec_inspect.sources.capture_units import iter_units
+    from ipsec_inspect.sources.multi import MergedReader, expand_inputs
     from ipsec_inspect.sources.warning_log import WarningLog
 
     store = load_keys(args.keys, extensions_of(args).key_formats)
     options = decode_options(args)
     out_path = Path(args.output)
     warnings = WarningLog()  # capped per kind, as every command's warnings are
-    reader: CaptureReader | None = None
+    reader: MergedReader | None = None
     units: Iterator[Unit] = iter(())
     try:  # open the capture first: "not a capture" is said before anything is written
+        inputs = expand_inputs(args.capture)
+        window = time_window(args)
+        merged = len(inputs.names) > 1 or window is not None
+        if merged and args.output_format != "pcap":
+            raise UsageError(
+                "several inputs (or --since/--until) are merged by timestamp into one pcap: "
+                "add --output-format pcap (the pcapng output copies one capture block by block)"
+            )
+        warnings.extend(CaptureWarning(0, line) for line in inputs.skipped)
         if args.output_format == "pcap":
-            reader = CaptureReader(args.capture)
+            reader = MergedReader(inputs.names, window=window)
             reader.on_warning = warnings.append
         else:
-            units = iter_units(args.capture, warnings.append)
+            units = iter_units(inputs.names[0], warnings.append)
             first = next(units, None)
             units = itertools.chain([first] if first is not None else [], units)
     except CaptureError as e:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_tracker_arguments,
-    decode_options,
+    analyse,
     extensions_of,
     tracker_config,
 )
@@ -25,9 +25,9 @@ from ipsec_inspect.core.errors import InputError, UsageError
 from ipsec_inspect.core.output import GuardedOutput
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs (start-up)
+    from ipsec_inspect.commands._common import AnalysisOutcome
     from ipsec_inspect.core.extensions import Exporter
     from ipsec_inspect.lifecycle.tracker import TrackerResult
-    from ipsec_inspect.pipeline.session import Analysis
 
 NAME = "export"
 HELP = "write the SA lifecycle timeline (stages, findings) as JSON, or a plugin's format"
@@ -39,7 +39,7 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_capture_arguments(p, optional=True, workers=True)
+    add_capture_arguments(p, optional=True, workers=True, cluster=True)
     p.add_argument(
         "-o",
         "--output",
@@ -104,7 +104,7 @@ def _open(path: str, stack: ExitStack, default: TextIO) -> TextIO:
 
 def _run_exporter(
     exporter: Exporter,
-    analysis: Analysis,
+    analysis: AnalysisOutcome,
     result: TrackerResult,
     capture: dict[str, Any],
     args: argparse.Namespace,
@@ -116,7 +116,7 @@ def _run_exporter(
     from ipsec_inspect.plugins.registry import describe_exception
 
     data = ExportInput(
-        args.capture,
+        analysis.path,
         analysis.options,
         result,
         capture,
@@ -124,6 +124,7 @@ def _run_exporter(
         include_keys=args.include_keys,
         keystore=analysis.keys,
         pretty=args.pretty,
+        inputs=analysis.paths,
     )
     try:
         exporter.write(data, out)
@@ -141,8 +142,7 @@ def _run_exporter(
 
 def run(args: argparse.Namespace) -> int:
     from ipsec_inspect.export.psk_crack import write_psk_crack
-    from ipsec_inspect.export.timeline import load_schema
-    from ipsec_inspect.pipeline.session import Analysis
+    from ipsec_inspect.export.timeline import capture_json, load_schema
 
     if args.schema:
         json.dump(load_schema(), sys.stdout, indent=2)
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     if exporter is None:
         known = ", ".join(sorted(exporters))
         raise UsageError(f"unknown export format {args.format!r} (known: {known})")
-    config = tracker_config(args)
+    tracker_config(args)  # bad --replay-window or --idle-timeout: exit 3 before any output
     with ExitStack() as stack:
         events_fh = _open(args.events, stack, sys.stderr) if args.events else None
 
@@ -165,29 +165,14 @@ def run(args: argparse.Namespace) -> int:
                     events_fh.write(_event_line(event) + "\n")
                 events_fh.flush()
 
-        analysis = Analysis(
-            args.capture,
-            decode_options(args),
-            args.keys,
-            config,
-            keep_index=False,
-            decrypt_workers=args.decrypt_workers,
-            extensions=extensions_of(args),
-        )
-        result = analysis.run(on_events=write_events)
-        info = analysis.info
-        assert info is not None
+        run = analyse(args, include_keys=args.include_keys, on_events=write_events)
+        result = run.result
         evicted = result.evicted.sentence(result.config.max_sas)
-        for line in [*analysis.problems(), *([evicted] if evicted else [])]:
+        for line in [*run.problems, *([evicted] if evicted else [])]:
             print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
-        capture = {
-            "path": args.capture,
-            "frames": info.frames,
-            "first_time": info.first_time,
-            "last_time": info.last_time,
-        }
+        capture = capture_json(run.info, run.path)
         out = _open(args.output, stack, sys.stdout)
-        status = _run_exporter(exporter, analysis, result, capture, args, out)
+        status = _run_exporter(exporter, run, result, capture, args, out)
         if args.export_psk_crack:
             psk_out = _open(args.export_psk_crack, stack, sys.stdout)
             n = write_psk_crack(result, psk_out)

@@ -38,14 +38,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--format", choices=["wireshark", "toml"], default="toml")
     e.add_argument("--include-keys", action="store_true", help="write the key bytes (secrets)")
     e.add_argument("out", metavar="OUT", help="profile folder (wireshark) or file (toml)")
-    e.add_argument("capture", help="pcap or pcapng file whose IKE exchanges give derived keys")
+    e.add_argument("capture", nargs="+", metavar="CAPTURE",
+                   help="pcap or pcapng file(s), folders or '-' whose IKE exchanges give derived keys")  # fmt: skip
     e.add_argument("--keys", action="append", default=[], metavar="PATH", required=True,
                    help="key file or folder (any supported format); repeatable")  # fmt: skip
     e.add_argument("--decode-as", action="append", default=[], metavar="RULE",
                    help="decode a port as IPsec: udp.port=N:ike|udpencap|esp or tcp.port=N:ike-tcp")  # fmt: skip
 
 
-def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decryptor:
+def known_keys(capture: str | list[str], store: KeyStore, args: argparse.Namespace) -> Decryptor:
     """Run the capture through decryption so that every derivable key lands in ``store``."""
     from ipsec_inspect.crypto.decryptor import Decryptor
     from ipsec_inspect.pipeline.records import read_records

@@ -12,6 +12,7 @@ from ipsec_inspect.commands._common import (
     add_filter_arguments,
     decode_options,
     extensions_of,
+    time_window,
 )
 
 NAME = "packets"
@@ -34,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
     keep = RecordFilter.from_args(args)
     out = sys.stdout
     jsonl = args.format == "jsonl"
-    with open_records(args.capture, decode_options(args), args.keys, extensions_of(args)) as stream:
+    with open_records(
+        args.capture, decode_options(args), args.keys, time_window(args), extensions_of(args)
+    ) as stream:
         first_time: float | None = None
         for r in stream:
             if first_time is None:
@@ -45,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if jsonl:
                 obj = record_json(r)
-                raw = stream.info.raw_times.get(r.meta.frame)
+                raw = stream.raw_time(r.meta.frame)
                 if raw is not None:  # the time was unusable: show what the file said
                     obj["time_raw"] = raw.to_json()
+                origin = stream.origin(r.meta.frame)
+                obj["file"], obj["file_frame"] = origin if origin else (None, None)
                 out.write(json.dumps(obj, separators=(",", ":")) + "\n")
             else:
                 m = r.meta

@@ -9,6 +9,7 @@ because an SA's life depends on packets the filter would hide.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -18,9 +19,8 @@ from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_filter_arguments,
     add_tracker_arguments,
-    decode_options,
+    analyse,
     extensions_of,
-    tracker_config,
 )
 from ipsec_inspect.sources.timestamps import utc_text
 
@@ -38,7 +38,7 @@ HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and f
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    add_capture_arguments(p, workers=True)
+    add_capture_arguments(p, workers=True, cluster=True)
     add_filter_arguments(p)
     add_tracker_arguments(p)
     p.add_argument(
@@ -202,37 +202,21 @@ def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, in
 
 
 def run(args: argparse.Namespace) -> int:
-    from ipsec_inspect.pipeline.session import Analysis
-
     keep = RecordFilter.from_args(args)
-    analysis = Analysis(
-        args.capture,
-        decode_options(args),
-        args.keys,
-        tracker_config(args),
-        keep_index=False,
-        decrypt_workers=args.decrypt_workers,
-        extensions=extensions_of(args),
-    )
-    result = filtered(analysis.run(), keep, analysis.extensions.rules)
-    info = analysis.info
-    assert info is not None
-    problems = analysis.problems()
+    run = analyse(args, include_keys=args.include_keys)
+    result = filtered(run.result, keep, extensions_of(args).rules)
+    info = run.info
+    problems = run.problems
 
     evicted = result.evicted.sentence(result.config.max_sas)
     if evicted and args.format == "json":
         problems.append(evicted)  # the text output says it among the tables
     if args.format == "json":
-        capture = {
-            "path": args.capture,
-            "frames": info.frames,
-            "first_time": info.first_time,
-            "last_time": info.last_time,
-        }
-        from ipsec_inspect.export.timeline import write_timeline
+        from ipsec_inspect.export.timeline import capture_json, write_timeline
 
+        capture = capture_json(info, run.path)
         write_timeline(
-            sys.stdout, result, capture, include_keys=args.include_keys, keystore=analysis.keys
+            sys.stdout, result, capture, include_keys=args.include_keys, keystore=run.keys
         )
         sys.stdout.write("\n")
     else:
@@ -247,12 +231,12 @@ def run(args: argparse.Namespace) -> int:
             console = CliConsole(highlight=False, emoji=False, width=160)
         stats = result.stats
         console.print(
-            f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
+            f"[bold]{run.path}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )
         limit = None if args.all else max(args.limit, 1)
-        how = f"ipsec-inspect summary {args.capture} --all, or export"
+        how = f"ipsec-inspect summary {shlex.join(args.capture)} --all, or export"
         table, shown, total = _peers_table(result, limit)
         print_table(console, table, heading_columns=2)
         print_more(console, shown, total, "peer pairs", how)

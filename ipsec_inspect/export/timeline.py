@@ -6,7 +6,7 @@ package and printed by ``ipsec-inspect export --schema``). Field names are those
 strings with microseconds. Keys appear only when asked (``include_keys``).
 
 Child SA ids are numbered here, in the order their first frame appears, so that the same
-capture always gives the same ids — whole, or merged from two halves.
+capture always gives the same ids — in one pass, or split into tunnel partitions.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ipsec_inspect.audit.findings import Finding, RuleSummary
     from ipsec_inspect.crypto.keys import KeyStore
     from ipsec_inspect.lifecycle.tracker import TrackerResult
+    from ipsec_inspect.sources.capture_file import CaptureInfo
 
 SCHEMA_VERSION = "1.0"
 
@@ -240,6 +241,39 @@ def _rule_summary(s: RuleSummary, child_ids: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def capture_json(info: CaptureInfo, path: str) -> dict[str, object]:
+    """The ``capture`` facts the timeline needs: path, frames, times and ``files``."""
+    from ipsec_inspect.sources.multi import files_json
+
+    return {
+        "path": path,
+        "frames": info.frames,
+        "first_time": info.first_time,
+        "last_time": info.last_time,
+        "files": files_json(info),
+    }
+
+
+def _files(capture_info: dict[str, Any]) -> dict[str, Any]:
+    """``capture.files``: the inputs merged into this capture (when the caller knows them)."""
+    files = capture_info.get("files")
+    if files is None:
+        return {}
+    return {
+        "files": [
+            {
+                "path": str(f["path"]),
+                "format": str(f["format"]),
+                "frames": int(f["frames"]),
+                "frames_in_window": int(f["frames_in_window"]),
+                "first_time": rfc3339(f["first_time"]),
+                "last_time": rfc3339(f["last_time"]),
+            }
+            for f in files
+        ]
+    }
+
+
 def child_id_map(result: TrackerResult) -> dict[str, str]:
     """Internal child uid -> public id (``child-N`` in order of first frame)."""
     ordered = sorted(result.child_sas.values(), key=_first_frame)
@@ -339,6 +373,7 @@ def _document(
             "esp_packets": result.evicted.esp_packets,
             "max_sas": result.config.max_sas,
         },
+        **_files(capture_info),
     }
     yield "capture", capture
     yield (

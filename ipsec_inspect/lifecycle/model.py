@@ -1,8 +1,8 @@
 """The SA model: what the tracker knows about each IKE SA and child SA.
 
-Why plain dataclasses: the model is the tracker's whole state, so it must be easy to copy
-(for :func:`ipsec_inspect.lifecycle.merge.merge`), easy to build in tests and easy to turn
-into JSON. Nothing here does I/O or looks at packets; the tracker fills it in.
+Why plain dataclasses: the model is the tracker's whole state, so it must be easy to send
+between processes (the tunnel partitions of ``pipeline.dask_engine``), easy to build in tests and easy
+to turn into JSON. Nothing here does I/O or looks at packets; the tracker fills it in.
 
 Stages follow ``../shared/design/lifecycle.md``: every SA has the same five stages, each a
 span of frames with the events that fell in it.

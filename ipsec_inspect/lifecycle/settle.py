@@ -2,7 +2,8 @@
 
 Why separate from the tracker: some endings depend on where the capture stops (an SA is
 ``still_active`` or ``idle`` only relative to the last frame), so they are recomputed
-whenever the end moves — at ``Tracker.finish`` and again after a merge of two halves.
+whenever the end moves (``Tracker.finish`` is given the end of the whole capture, also in
+each tunnel partition).
 What was seen on the wire (a Delete, a failure notify) is kept in ``hard_end`` and never
 revised; ``settle`` derives ``termination`` from it and from the timing.
 """

@@ -9,7 +9,7 @@ command that runs the exporter hands its builder in; this module imports nothing
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.pipeline.session import RecordStream
@@ -36,10 +36,12 @@ class ExportInput:
     include_keys: bool = False
     keystore: KeyStore | None = None
     pretty: bool = False  # indent JSON for people (export --pretty)
+    #: every input when several captures were merged (``path`` then names them all)
+    inputs: list[str] = field(default_factory=list)
 
     def records(self) -> Iterator[Record]:
         """The capture's records in frame order, decrypted where the keys allow."""
-        yield from RecordStream(self.path, self.options, self.keystore)
+        yield from RecordStream(self.inputs or self.path, self.options, self.keystore)
 
     def timeline(self) -> dict[str, Any]:
         """The JSON timeline document of ``export --format json``."""

@@ -9,34 +9,46 @@ capture reader and a decoder fit together.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from ipsec_inspect.core.records import CaptureWarning, Record
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
-from ipsec_inspect.sources.capture_file import CaptureInfo, CaptureReader
+from ipsec_inspect.sources.capture_file import CaptureInfo
+from ipsec_inspect.sources.multi import MergedReader, TimeWindow, expand_inputs
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 
 __all__ = ["CaptureInfo", "DecodeOptions", "Decoder", "read_records"]
 
 
 def read_records(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Sequence[str],
     options: DecodeOptions | None = None,
     *,
     on_warning: Callable[[CaptureWarning], None] | None = None,
     info: list[CaptureInfo] | None = None,
     decoder: Decoder | None = None,
+    window: TimeWindow | None = None,
+    readers: list[MergedReader] | None = None,
 ) -> Iterator[Record]:
-    """Yield every IPsec record of a capture in frame order.
+    """Yield every IPsec record of a capture (or of several, merged by timestamp, see
+    ``sources.multi``) in frame order.
 
     Raises :class:`~ipsec_inspect.sources.capture_file.CaptureError` at once when the
     file cannot be opened or is not a capture. Problems inside the file (truncated or
     corrupt records, IP fragments that never completed) are reported through
     ``on_warning``; everything readable before them is still yielded. Pass a list as
-    ``info`` to receive the reader's :class:`CaptureInfo` (frame count, interfaces).
+    ``info`` to receive the reader's :class:`CaptureInfo` (frame count, interfaces), and
+    as ``readers`` to receive the reader itself (which input a frame came from).
     """
-    reader = CaptureReader(path)
+    names = [os.fspath(path)] if isinstance(path, str | os.PathLike) else list(path)
+    inputs = expand_inputs(names)
+    reader = MergedReader(inputs.names, window=window)
+    if on_warning is not None:
+        for line in inputs.skipped:
+            on_warning(CaptureWarning(0, line))
     reader.on_warning = on_warning
+    if readers is not None:
+        readers.append(reader)
     if info is not None:
         info.append(reader.info)
     dec = decoder or ipsec_decoder(options)

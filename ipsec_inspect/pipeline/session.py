@@ -17,7 +17,6 @@ import dataclasses
 import itertools
 import os
 import struct
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -29,6 +28,7 @@ from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.core.extensions import Extensions, KeyFormat
 from ipsec_inspect.core.records import (
     AhPacket,
+    CaptureWarning,
     EspDecryption,
     EspPacket,
     IkeMessage,
@@ -42,8 +42,16 @@ from ipsec_inspect.lifecycle.fast_lane import EspLane
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
-from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
+from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo
 from ipsec_inspect.sources.frame_store import FrameStore
+from ipsec_inspect.sources.multi import (
+    STDIN,
+    MergedReader,
+    TimeWindow,
+    expand_inputs,
+    is_url,
+)
+from ipsec_inspect.sources.timestamps import RawTime
 from ipsec_inspect.sources.warning_log import WarningLog
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator
@@ -113,13 +121,15 @@ def key_match_problems(keys: KeyStore, result: TrackerResult) -> list[str]:
 class RecordStream:
     """Iterate the (decrypted, where keys allow) records of one capture."""
 
-    path: str
+    path: str | Sequence[str]
     options: DecodeOptions
     keys: KeyStore | None = None
     warnings: WarningLog = field(default_factory=WarningLog)
+    window: TimeWindow | None = None
     decoder: Decoder = field(init=False)
     decryptor: Decryptor | None = field(init=False, default=None)
     _info: list[CaptureInfo] = field(init=False, default_factory=list)
+    _readers: list[MergedReader] = field(init=False, default_factory=list)
     _iter: Iterator[Record] | None = field(init=False, default=None)
     _first: Record | None = field(init=False, default=None)
     # SAs seen while iterating with keys, to name a key file that matched none of them
@@ -140,6 +150,8 @@ class RecordStream:
                 on_warning=self.warnings.append,
                 info=self._info,
                 decoder=self.decoder,
+                window=self.window,
+                readers=self._readers,
             )
             # Open the file now, so "not a capture" is reported before any output.
             self._first = next(self._iter, None)
@@ -149,6 +161,29 @@ class RecordStream:
     @property
     def info(self) -> CaptureInfo:
         return self._info[0]
+
+    @property
+    def merged(self) -> bool:
+        """Several inputs (or a time window): global frame numbers differ from the files'."""
+        r = self._readers[0] if self._readers else None
+        return r is not None and (len(r.names) > 1 or r.window.active)
+
+    def raw_time(self, frame: int) -> RawTime | None:
+        """The raw timestamp fields of a recent global frame whose time was unusable (the
+        reader of its input keeps them by its own frame number)."""
+        if not self._readers:
+            return None
+        reader = self._readers[0]
+        i, n = reader.origin(frame)
+        return reader.readers[i].info.raw_times.get(n) if i >= 0 else None
+
+    def origin(self, frame: int) -> tuple[str, int] | None:
+        """(input, frame number in that input) of a recent global frame."""
+        if not self._readers:
+            return None
+        reader = self._readers[0]
+        i, n = reader.origin(frame)
+        return (reader.info.files[i].path, n) if i >= 0 else None
 
     def __iter__(self) -> Iterator[Record]:
         first = self._first
@@ -195,17 +230,20 @@ class RecordStream:
 
 
 def open_records(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Sequence[str],
     options: DecodeOptions | None = None,
     key_paths: Sequence[str] = (),
+    window: TimeWindow | None = None,
     extensions: Extensions | None = None,
 ) -> RecordStream:
-    """The records of a capture, decrypted where the keys allow; ``extensions``: the run's
-    tables (their dissector tables replace those of ``options``)."""
+    """The records of one capture or several merged (files, folders, ``-``, URLs),
+    decrypted where the keys allow; ``extensions``: the run's tables (their dissector
+    tables replace those of ``options``)."""
     options = _with_tables(options or DecodeOptions(), extensions)
     formats = extensions.key_formats if extensions is not None else ()
     keys = load_keys(key_paths, formats) if key_paths else None
-    return RecordStream(os.fspath(path), options, keys)
+    paths = os.fspath(path) if isinstance(path, str | os.PathLike) else list(path)
+    return RecordStream(paths, options, keys, window=window)
 
 
 def _with_tables(options: DecodeOptions, extensions: Extensions | None) -> DecodeOptions:
@@ -244,7 +282,7 @@ class Analysis:
 
     def __init__(
         self,
-        path: str | None,
+        path: str | Sequence[str] | None,
         options: DecodeOptions | None = None,
         key_paths: Sequence[str] = (),
         config: TrackerConfig | None = None,
@@ -255,8 +293,26 @@ class Analysis:
         decrypt_workers: int | None = None,
         offload_options: dict[str, int] | None = None,
         extensions: Extensions | None = None,
+        window: TimeWindow | None = None,
+        keep_frame: Callable[[int, bytes], bool] | None = None,
+        skip_raw: Callable[[int, bytes, int, int], bool] | None = None,
+        read_order: Sequence[int] | None = None,
     ) -> None:
-        self.path = path
+        """``path``: one capture or several (files, folders, ``-``, fsspec URLs), merged
+        by timestamp (``sources.multi``); ``window`` cuts the merged stream.
+        ``keep_frame``: only frames it accepts are analysed, the others still count in the
+        frame numbering — how one partition of a tunnel-partitioned run reads its share
+        (``pipeline.dask_engine``); ``skip_raw`` and ``read_order`` let it do so without copying the
+        other frames, when the inputs are known to follow one another in time
+        (``MergedReader``'s ``skip_raw`` and ``sequential``)."""
+        self.paths: list[str] = [path] if isinstance(path, str) else list(path or [])
+        #: how the capture is named in messages and the export: the input, or the inputs
+        self.path: str | None = ", ".join(self.paths) if self.paths else None
+        self.window = window
+        self.keep_frame = keep_frame
+        self.skip_raw = skip_raw
+        self.read_order = list(read_order) if read_order is not None else None
+        self.reader: MergedReader | None = None
         # The run's extension tables; without, the built-in rules and nothing else.
         self.extensions = extensions if extensions is not None else Extensions(rules=RULES)
         self.options = _with_tables(options or DecodeOptions(), extensions)
@@ -289,11 +345,10 @@ class Analysis:
         self.flow_keys: list[tuple[object, ...]] = []
         self.warnings = WarningLog()
         self.info: CaptureInfo | None = None
-        self.offsets: array[int] | None = array("Q") if keep_index else None
         self.records = 0
         self.frames_fed = 0  # frames given to feed_frame (a live capture's analysed frames)
         self.finished = False
-        self._store: FrameStore | None = None
+        self._stores: dict[int, FrameStore] = {}
         self._result: TrackerResult | None = None
 
     # ------------------------------------------------------------------ sans-I/O core
@@ -361,15 +416,26 @@ class Analysis:
 
     # ------------------------------------------------------------------ file driver
 
-    def open(self) -> CaptureReader:
-        """Open the capture (raising InputError for an unreadable file)."""
-        if self.path is None:
+    def open(self) -> MergedReader:
+        """Open the captures (raising InputError for an unreadable one, naming it)."""
+        if not self.paths:
             raise InputError("no capture file given")
         try:
-            reader = CaptureReader(self.path, offsets=self.offsets)
+            inputs = expand_inputs(self.paths)
+            reader = MergedReader(
+                inputs.names,
+                window=self.window,
+                keep=self.keep_frame,
+                index=self.keep_index,
+                offsets=self.keep_index,
+                skip_raw=self.skip_raw,
+                sequential=self.read_order,
+            )
         except CaptureError as e:
             raise InputError(str(e)) from None
+        self.warnings.extend(CaptureWarning(0, line) for line in inputs.skipped)
         reader.on_warning = self.warnings.append
+        self.reader = reader
         self.info = reader.info
         return reader
 
@@ -393,7 +459,7 @@ class Analysis:
         ``tests/pipeline/test_session.py`` checks that.
         """
         reader = self.open()
-        total = _file_size(self.path)
+        total = reader.total_bytes
         feed = self.feed_frame
         fast = self.fast_lane and not self.config.mergeable
         esp_fast = self.tracker.esp_fast
@@ -553,20 +619,11 @@ class Analysis:
 
     def record(self, i: int) -> Record | None:
         """Record ``i`` of the packet index, re-read from the capture and decrypted again."""
-        if (
-            not self.keep_index
-            or not 0 <= i < len(self.index)
-            or self.info is None
-            or self.offsets is None
-        ):
+        if not self.keep_index or not 0 <= i < len(self.index) or self.info is None:
             return None
-        if self._store is None:
-            if self.path is None:
-                return None
-            self._store = FrameStore(self.path, self.info, self.offsets)
         number = self.index.frame[i]
         sub = self.index.sub[i]
-        frame = self._store.frame(number)
+        frame = self.frame(number)
         if frame is None:
             return None
         # the time the streaming pass accepted, not the file's raw (maybe unusable) fields
@@ -581,6 +638,41 @@ class Analysis:
             r = self.decryptor.process_again(r)
         return r
 
+    @property
+    def merged(self) -> bool:
+        """Several inputs (or a time window): global frame numbers differ from the files'."""
+        r = self.reader
+        return r is not None and (len(r.names) > 1 or r.window.active)
+
+    def origin(self, number: int) -> tuple[str, int] | None:
+        """(input, frame number in that input) of global frame ``number``, if known."""
+        if self.reader is None:
+            return None
+        i, n = self.reader.origin(number)
+        return (self.reader.info.files[i].path, n) if i >= 0 else None
+
+    def frame(self, number: int) -> tuple[int, float, int, bytes, int, int] | None:
+        """Global frame ``number`` read back from its input (standard input and URLs
+        cannot be read back: the TUI spools standard input to a file first)."""
+        reader = self.reader
+        if reader is None or reader.file_offsets is None:
+            return None
+        i, n = reader.origin(number)
+        if i < 0:
+            return None
+        name = reader.names[i]
+        store = self._stores.get(i)
+        if store is None:
+            if name == STDIN or is_url(name):
+                return None
+            store = self._stores[i] = FrameStore(
+                name, reader.readers[i].info, reader.file_offsets[i]
+            )
+        frame = store.frame(n)
+        if frame is None:
+            return None
+        return (number, *frame[1:])
+
     def problems(self) -> list[str]:
         """Capture damage, key-file rows that were skipped, decryption problems per SA, and
         (once the run is done) each key file that matched nothing or added nothing."""
@@ -590,9 +682,9 @@ class Analysis:
         return lines
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
 
 
 _SPI_SEQ = struct.Struct("!II")
@@ -642,10 +734,3 @@ def _flags_of(r: Record) -> int:
     elif isinstance(r, AhPacket) and r.icv_status is not None:
         flags |= 2 if r.icv_status == "ok" else 4
     return flags
-
-
-def _file_size(path: str | None) -> int:
-    try:
-        return os.path.getsize(path) if path else 0
-    except OSError:
-        return 0

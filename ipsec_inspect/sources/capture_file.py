@@ -18,6 +18,7 @@ every frame read before it has already been handed on. Limits are listed in
 
 from __future__ import annotations
 
+import io
 import lzma
 import os
 import struct
@@ -152,6 +153,19 @@ class _ChunkStream:
         return self.base + self.pos
 
 
+def _open_fileobj(raw: BinaryIO) -> tuple[BinaryIO | Decompressed, BinaryIO, str]:
+    """An already open stream (standard input, an fsspec file): compression is recognised
+    by peeking, never by seeking back, so a pipe can be read."""
+    fh: BinaryIO = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[type-var]
+    head = bytes(fh.peek(6)[:6])  # type: ignore[attr-defined]
+    kind = compression_of(head)
+    if kind is None:
+        return fh, raw, ""
+    if kind not in SUPPORTED:
+        raise CaptureError(f"{kind}-compressed input; decompress it first ({kind} -d)")
+    return Decompressed(fh, kind), raw, kind
+
+
 def _open_stream(path: str) -> tuple[BinaryIO | Decompressed, BinaryIO, str]:
     try:
         fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the caller
@@ -192,13 +206,24 @@ class CaptureReader:
         reader.info.warnings  # anything wrong with the file itself
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, offsets: array[int] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        offsets: array[int] | None = None,
+        fileobj: BinaryIO | None = None,
+    ) -> None:
         """``offsets``: when given, the stream offset of every frame's record is appended to
-        it (for random access by :class:`~ipsec_inspect.sources.frame_store.FrameStore`)."""
+        it (for random access by :class:`~ipsec_inspect.sources.frame_store.FrameStore`).
+        ``fileobj``: read this open stream (standard input, an fsspec file) instead of
+        opening ``path``, which then only names it; it is read forward only, never seeked."""
         self.path = os.fspath(path)
         self.offsets = offsets
         self.info = CaptureInfo(self.path)
-        self._fh, self._raw, kind = _open_stream(self.path)
+        if fileobj is not None:
+            self._fh, self._raw, kind = _open_fileobj(fileobj)
+        else:
+            self._fh, self._raw, kind = _open_stream(self.path)
         self.info.compressed = bool(kind)
         self.info.compression = kind
         self._stream = _ChunkStream(self._fh)
@@ -207,6 +232,10 @@ class CaptureReader:
         self._damage_reported = False
         self._useless = 0  # records in a row that gave no captured byte
         self.on_warning: Callable[[CaptureWarning], None] | None = None
+        #: ``skip(link_type, buffer, start, length)`` -> True: the frame is numbered and
+        #: counted but not handed on, and its bytes are never copied — how a partition
+        #: of a tunnel-partitioned run passes over the other tunnels' frames cheaply
+        self.skip: Callable[[int, bytes, int, int], bool] | None = None
         try:
             ok = self._stream.ensure(4)
         except READ_ERRORS as e:
@@ -312,6 +341,7 @@ class CaptureReader:
         info = self.info
         offsets = self.offsets
         clock = self._clock
+        skip = self.skip
         number = 0
         max_len = min(max(snaplen, DEFAULT_SNAPLEN), MAX_FRAME_BYTES)
         while True:
@@ -366,6 +396,12 @@ class CaptureReader:
             if number == 1:
                 info.first_time = t
             info.last_time = t
+            if skip is not None and skip(link_type, buf, pos + 16, incl):
+                if incl:
+                    self._useless = 0
+                elif self._no_data(number):
+                    return
+                continue
             yield number, t, link_type, buf[pos + 16 : end], orig, 0
             if incl:
                 self._useless = 0
@@ -507,6 +543,12 @@ class CaptureReader:
                 else:
                     clock.last = t
                 self._times(number, t)
+                if self.skip is not None and self.skip(info.link_type, buf, body + 20, incl):
+                    if incl:
+                        self._useless = 0
+                    elif self._no_data(number):
+                        return
+                    continue
                 yield number, t, info.link_type, buf[body + 20 : body + 20 + incl], orig, iface
                 if incl:
                     self._useless = 0

@@ -10,7 +10,7 @@ summarised in one line, "and N more".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ipsec_inspect.core.records import CaptureWarning
 
@@ -43,7 +43,7 @@ class WarningLog:
         else:
             self.suppressed[kind] = self.suppressed.get(kind, 0) + 1
 
-    def extend(self, warnings: list[CaptureWarning]) -> None:
+    def extend(self, warnings: Iterable[CaptureWarning]) -> None:
         for w in warnings:
             self.append(w)
 

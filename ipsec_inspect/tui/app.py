@@ -449,8 +449,11 @@ class InspectorApp(App[int]):
         if message.row < len(index):
             self.query_one("#bottom").border_title = f"packet: frame {index.frame[message.row]}"
         record, problem = self.rows.record_and_problem(message.row)
+        origin = None
+        if record is not None and self.analysis.merged:
+            origin = self.analysis.origin(record.meta.frame)
         try:
-            self.query_one(PacketDetail).show(record, problem)
+            self.query_one(PacketDetail).show(record, problem, origin)
         except Exception as e:  # a damaged record must not take the UI down
             self.query_one(PacketDetail).show(None, f"cannot show this record: {e}")
 
@@ -655,7 +658,7 @@ class InspectorApp(App[int]):
             return
         try:
             new = Analysis(
-                old.path,
+                old.paths,
                 old.options,
                 [*old.key_paths, path],
                 old.config,
@@ -695,13 +698,15 @@ class InspectorApp(App[int]):
     def export_json(self, path: str | None) -> None:
         if not path:
             return
-        from ipsec_inspect.export.timeline import build_timeline
+        from ipsec_inspect.export.timeline import build_timeline, capture_json
 
         info = self.analysis.info
-        doc = build_timeline(
-            self.analysis.result(),
-            {"path": self.analysis.path or "", "frames": info.frames if info else 0},
+        capture = (
+            capture_json(info, self.analysis.path)
+            if info is not None and self.analysis.path is not None
+            else {"path": self.analysis.path or "", "frames": info.frames if info else 0}
         )
+        doc = build_timeline(self.analysis.result(), capture)
         try:
             Path(path).write_text(json.dumps(doc, indent=2) + "\n")
         except OSError as e:

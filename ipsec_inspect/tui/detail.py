@@ -72,8 +72,11 @@ def _payload(p: IkePayload, buffer: str) -> Node:
     return node
 
 
-def detail_nodes(r: Record) -> list[Node]:
-    """Every dissected field of ``r``, decrypted parts included, as top-level nodes."""
+def detail_nodes(r: Record, origin: tuple[str, int] | None = None) -> list[Node]:
+    """Every dissected field of ``r``, decrypted parts included, as top-level nodes.
+
+    ``origin``: (input file, frame number in it) when several captures were merged —
+    the frame number alone is global and does not say where to look in the files."""
     m = r.meta
     where = f"{endpoint(m, True)} → {endpoint(m, False)}"
     frames = f" (frames {', '.join(map(str, m.frames))})" if m.frames else ""
@@ -82,6 +85,8 @@ def detail_nodes(r: Record) -> list[Node]:
             f"Frame {m.frame}{frames}: {protocol_label(r)} {where}, {m.wire_len} bytes on the wire"
         )
     ]
+    if origin is not None:
+        top.append(Node(f"File: {origin[0]}, frame {origin[1]} of that file"))
     if isinstance(r, IkeMessage):
         top.append(
             Node(

@@ -9,12 +9,9 @@ import jsonschema
 import pytest
 
 from ipsec_inspect.audit.findings import Outcome
-from ipsec_inspect.audit.run import audit
 from ipsec_inspect.cli import main
 from ipsec_inspect.export.timeline import build_timeline, load_schema
-from ipsec_inspect.lifecycle.merge import merge
 from ipsec_inspect.lifecycle.model import Certainty, Reason, Stage
-from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.pipeline.session import open_records
 
 from .conftest import track
@@ -145,32 +142,6 @@ def test_wiki_three_ike_sas_with_keys():
         for f in doc["findings"]
         if f["rule"] in ("A01", "M01")
     )
-
-
-SPLITS = [
-    ("arkime/IKEv2.pcap", ()),
-    ("arkime/IKEv1.pcap", ()),
-    ("tcpdump/ikev2four.pcap", ()),
-    (
-        "wireshark-wiki/ikev2_esp_aes-gcm_aes-ctr_aes-cbc/capture.pcapng",
-        ("esp_sa", "ikev2_decryption_table"),
-    ),
-]
-
-
-@pytest.mark.parametrize(("rel", "keys"), SPLITS, ids=[s[0] for s in SPLITS])
-def test_merge_of_two_halves_equals_the_whole(rel, keys):
-    recs = records(rel, *(WIKI / k for k in keys))
-    end = recs[-1].meta.time
-    half = len(recs) // 2
-    cfg = TrackerConfig(mergeable=True)
-    whole = track(recs, end, cfg)
-    merged = audit(
-        merge(track(recs[:half], recs[half - 1].meta.time, cfg), track(recs[half:], end, cfg))
-    )
-    assert doc_of(merged) == doc_of(whole)
-    # Streaming runs keep bounded state; their whole-capture result is the same document.
-    assert doc_of(track(recs, end)) == doc_of(whole)
 
 
 def test_cli_export_with_keys_and_events(tmp_path):

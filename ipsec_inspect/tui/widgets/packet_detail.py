@@ -40,7 +40,11 @@ class PacketDetail(Horizontal):
         yield tree
         yield HexView(id="hex-view")
 
-    def show(self, record: Record | None, problem: str = "") -> None:
+    def show(
+        self, record: Record | None, problem: str = "", origin: tuple[str, int] | None = None
+    ) -> None:
+        """``origin``: the input file and frame number there, shown when several
+        captures were merged (or the stream was cut by time)."""
         self.record = record
         tree = self.query_one(DetailTree)
         tree.clear()
@@ -50,7 +54,7 @@ class PacketDetail(Horizontal):
             hexv.show("bytes", b"")
             return
         self.buffers = buffers(record)
-        for node in detail_nodes(record):
+        for node in detail_nodes(record, origin):
             self._add(tree.root, node, expand=True)
         hexv.show(FRAME, self.buffers.get(FRAME, b""))
 

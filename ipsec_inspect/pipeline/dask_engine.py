@@ -1,0 +1,548 @@
+"""Tunnel-partitioned analysis on Dask: local processes, a cluster, or in-process.
+
+Why Dask (``dask[distributed]``): scheduling, retries of failed tasks, worker processes
+on one machine (``LocalCluster``) or many (``dask scheduler`` / ``dask worker``), and
+fsspec URLs for inputs the workers read themselves — none of it ours to write.
+
+A run has three steps, each a set of independent tasks:
+
+1. **survey** — every input, large local ones cut into byte ranges on record boundaries
+   (``sources.byte_ranges``), is read once to count frames and bytes per tunnel and note
+   the IKE and ESP SPIs that tie tunnels together (``pipeline.tunnels.survey``);
+2. **partitions** — the tunnels are packed into as many partitions as there are workers
+   (``pipeline.tunnels.plan``); each partition task reads the merged inputs (``sources.multi``:
+   the same global frame numbers everywhere) and runs the ordinary pipeline
+   (``session.Analysis``, fast lane included) on its tunnels' frames only;
+3. **union** — partitions that turned out related (``pipeline.union.conflicts``) are merged and run
+   again; then the results become one (``pipeline.union.union``), equal to a single pass.
+
+Reading is repeated per partition (each skips the other tunnels' frames after a
+few-byte look at their addresses); decoding, decryption and tracking — the expensive
+part — are not. Keys never travel: workers load the key files themselves, and send
+derived keys back only when the export is to include keys.
+
+Failures: Dask retries a failed task (``retries``). An input that still cannot be read is
+reported by name and left out (the partitions are then run without it, so all agree); a
+partition that fails on every try is reported with its tunnels, and the rest of the
+result still comes back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from ipsec_inspect.audit.rules import RULES
+from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.extensions import Extensions
+from ipsec_inspect.core.records import CaptureWarning
+from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
+from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.pipeline.tunnels import Plan, Skip, Survey, plan, survey
+from ipsec_inspect.pipeline.union import PartResult, Union, conflicts, union
+from ipsec_inspect.sources.byte_ranges import (
+    ByteRange,
+    NotSplittable,
+    read_range,
+    split_capture,
+    whole_file,
+)
+from ipsec_inspect.sources.capture_file import CaptureError
+from ipsec_inspect.sources.multi import (
+    STDIN,
+    MergedInfo,
+    TimeWindow,
+    expand_inputs,
+    input_size,
+    is_url,
+)
+from ipsec_inspect.wire.decoder import DecodeOptions
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: byte ranges per worker for the survey of one large file (so that faster workers
+#: take more of them)
+RANGES_PER_WORKER = 4
+#: a range smaller than this is not worth a task of its own
+MIN_RANGE = 8 << 20
+#: how often Dask runs a failed task again before it counts as failed
+RETRIES = 2
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class PartTask:
+    """Everything a worker needs for one partition (picklable; no key material)."""
+
+    partition: int
+    inputs: tuple[str, ...]
+    plan: Plan
+    options: DecodeOptions
+    key_paths: tuple[str, ...]
+    config: TrackerConfig
+    window: TimeWindow | None
+    include_keys: bool = False
+    #: the dissector tables and key formats of the run (rules and exporters stay with the
+    #: driver, which audits the union); a plugin's must be importable on the workers
+    extensions: Extensions | None = None
+    #: the inputs' order when merging is reading them one after another (else None)
+    read_order: tuple[int, ...] | None = None
+
+
+class TaskFailed(Exception):
+    """A task that failed for a reason that names an input (so it can be left out)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int]:
+    """Survey one byte range (or a whole input)."""
+    try:
+        s = survey(read_range(r))
+    except CaptureError as e:
+        raise TaskFailed(r.path, str(e)) from None
+    except OSError as e:
+        raise TaskFailed(r.path, f"{r.path}: {e}") from None
+    size = r.end - r.start if r.end >= 0 else input_size(r.path)
+    return r, s, size
+
+
+def part_task(task: PartTask) -> PartResult:
+    """Run the pipeline on one partition's tunnels."""
+    started = time.process_time()
+    alone = len(task.plan.ids) == 1  # one partition: every frame is its own
+    sequential = task.read_order is not None
+    opened: list[tuple[str, str, int]] = []
+
+    def note(events: list[TrackerEvent]) -> None:
+        for e in events:
+            if isinstance(e, SaOpened):
+                opened.append((e.kind, e.sa, e.frame))
+
+    try:
+        analysis = Analysis(
+            list(task.inputs),
+            task.options,
+            task.key_paths,
+            task.config,
+            extensions=task.extensions,
+            keep_index=False,
+            decrypt_workers=0,  # the cluster is the parallelism; see docs/scale-out.md
+            window=task.window,
+            keep_frame=task.plan.keep(task.partition) if alone is False else None,
+            skip_raw=Skip(task.plan, task.partition) if sequential and not alone else None,
+            read_order=task.read_order if sequential else None,
+        )
+        result = analysis.run(on_events=note)
+    except InputError as e:
+        text = str(e)
+        name = next((n for n in task.inputs if text.startswith(f"{n}:")), "")
+        raise TaskFailed(name, text) from None
+    info = analysis.info
+    assert isinstance(info, MergedInfo)
+    reader_warnings = {id(w) for w in info.warnings}
+    skipped = [w for w in analysis.warnings if w.frame == 0 and id(w) not in reader_warnings]
+    capture_warnings = [*skipped, *info.warnings]
+    listed = {id(w) for w in capture_warnings}
+    decoder_warnings = [w for w in analysis.warnings if id(w) not in listed]
+    problems = [*(analysis.keys.problems if analysis.keys else [])]
+    if analysis.decryptor is not None:
+        problems += analysis.decryptor.problems()
+    return PartResult(
+        partition=task.partition,
+        result=result,
+        opened=opened,
+        info=info,
+        capture_warnings=capture_warnings,
+        decoder_warnings=decoder_warnings,
+        problems=problems,
+        records=analysis.records,
+        seconds=time.process_time() - started,
+        keys=analysis.keys if task.include_keys else None,
+        tunnels=sum(1 for p in task.plan.assign.values() if p == task.partition),
+    )
+
+
+# --------------------------------------------------------------------------- executors
+
+
+@dataclass
+class Outcome:
+    item: Any
+    value: Any = None
+    error: BaseException | None = None
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map(
+        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
+    ) -> list[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+class SyncExecutor:
+    """Every task in this process, one after the other (tests: ``scheduler="sync"``)."""
+
+    def __init__(self, workers: int = 1, retries: int = RETRIES) -> None:
+        self.workers = workers
+        self.retries = retries
+
+    def map(
+        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
+    ) -> list[Outcome]:
+        out = []
+        for item in items:
+            o = Outcome(item)
+            for _attempt in range(self.retries + 1):
+                try:
+                    o.value, o.error = fn(item), None
+                    break
+                except Exception as e:
+                    o.error = e
+            on_done(o)
+            out.append(o)
+        return out
+
+    def close(self) -> None:
+        return None
+
+
+class DaskExecutor:
+    """Tasks on a Dask cluster, retried by Dask (``retries``), in any order."""
+
+    def __init__(self, client: Client, *, owns: Iterable[Any] = (), retries: int = RETRIES):
+        self.client = client
+        self.retries = retries
+        self._owned = list(owns)
+        self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+
+    def map(
+        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
+    ) -> list[Outcome]:
+        from distributed import as_completed
+
+        if not items:
+            return []
+        futures = self.client.map(fn, list(items), retries=self.retries, pure=False)
+        where = {f.key: i for i, f in enumerate(futures)}
+        out: list[Outcome] = [Outcome(item) for item in items]
+        for f in as_completed(futures):
+            o = out[where[f.key]]
+            if f.status == "error":
+                o.error = f.exception()
+            elif f.status == "cancelled":
+                o.error = RuntimeError("task cancelled (its worker was lost on every try)")
+            else:
+                try:
+                    o.value = f.result()
+                except Exception as e:  # a result that cannot be fetched is a failure too
+                    o.error = e
+            f.release()
+            on_done(o)
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+        for thing in reversed(self._owned):
+            thing.close()
+
+
+def executor_for(scheduler: str | None, workers: int | None) -> Executor:
+    """``"sync"``: in-process; an address: that cluster; else a ``LocalCluster`` of
+    ``workers`` processes (one thread each: the work is pure Python)."""
+    if scheduler == "sync":
+        return SyncExecutor(workers or 1)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise InputError("--workers/--scheduler need dask[distributed] installed") from None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError) as e:
+            raise InputError(f"--scheduler {scheduler}: cannot connect ({e})") from None
+        return DaskExecutor(client)
+    n = max(1, workers or 1)
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit=0,
+        silence_logs=40,
+    )
+    return DaskExecutor(Client(cluster), owns=[cluster])
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class RunReport:
+    """How the work was cut and what it cost: for the benchmark and docs/scale-out.md."""
+
+    partitions: int = 0
+    ranges: int = 0
+    reruns: int = 0
+    survey_seconds: float = 0.0
+    partition_seconds: float = 0.0
+    union_seconds: float = 0.0
+    part_seconds: list[float] = field(default_factory=list)
+    part_records: list[int] = field(default_factory=list)
+    failed_inputs: list[str] = field(default_factory=list)
+    sequential: bool = False  # the inputs followed one another: no heap, cheap skipping
+
+
+#: (what, done, total): "bytes" surveyed, "partitions" finished
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _ranges(names: Sequence[str], workers: int, local: bool) -> list[ByteRange]:
+    """Byte ranges for the survey: large local uncompressed files are cut."""
+    out: list[ByteRange] = []
+    for name in names:
+        if name == STDIN or is_url(name):
+            out.append(whole_file(name))
+            continue
+        size = input_size(name)
+        pieces = min(RANGES_PER_WORKER * workers, max(1, size // MIN_RANGE))
+        try:
+            out.extend(
+                split_capture(name, pieces, min_size=MIN_RANGE)
+                if pieces > 1
+                else [whole_file(name)]
+            )
+        except CaptureError:
+            out.append(whole_file(name))  # the survey task reports it
+    return out
+
+
+class _PartProgress:
+    """Counts finished partitions for the progress bar."""
+
+    def __init__(self, progress: ProgressFn | None, done: int, total: int) -> None:
+        self.progress, self.done, self.total = progress, done, total
+
+    def __call__(self, o: Outcome) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress("partitions", min(self.done, self.total), self.total)
+
+
+def read_order(
+    names: Sequence[str], pieces: Sequence[tuple[ByteRange, Survey]]
+) -> list[int] | None:
+    """The inputs' order if merging them by timestamp is reading them one after another:
+    every input in time order and none overlapping the next (a ring, one file). Ties at
+    a boundary go to the input named first, as in the merge, so they must be in order."""
+    facts: dict[str, list[tuple[int, Survey]]] = {}
+    for r, s in pieces:
+        facts.setdefault(r.path, []).append((r.index, s))
+    spans: list[tuple[float, int, float]] = []  # (first, input index, last)
+    empty: list[int] = []
+    for i, name in enumerate(names):
+        if name not in facts:
+            return None  # not surveyed: nothing is known about its times
+        ranges = [s for _k, s in sorted(facts[name], key=lambda x: x[0])]
+        last: float | None = None
+        first: float | None = None
+        for s in ranges:
+            if not s.in_order:
+                return None
+            if s.first_time is None or s.last_time is None:
+                continue
+            if last is not None and s.first_time < last:
+                return None
+            if first is None:
+                first = s.first_time
+            last = s.last_time
+        if first is None or last is None:
+            empty.append(i)
+        else:
+            spans.append((first, i, last))
+    spans.sort()
+    for (_f, a, last), (first, b, _l) in itertools.pairwise(spans):
+        if first < last or (first == last and b < a):
+            return None
+    return [i for _f, i, _l in spans] + empty
+
+
+def run_partitioned(
+    paths: Sequence[str],
+    options: DecodeOptions,
+    key_paths: Sequence[str],
+    config: TrackerConfig,
+    *,
+    window: TimeWindow | None = None,
+    executor: Executor,
+    partitions: int | None = None,
+    include_keys: bool = False,
+    progress: ProgressFn | None = None,
+    report: RunReport | None = None,
+    extensions: Extensions | None = None,
+) -> Union:
+    """The tunnel-partitioned run; the result equals ``Analysis.run`` on the same inputs."""
+    report = report if report is not None else RunReport()
+    try:
+        inputs = expand_inputs(paths)
+    except CaptureError as e:
+        raise InputError(str(e)) from None
+    if STDIN in inputs.names:
+        raise InputError(
+            "standard input cannot be shared with Dask workers; write it to a file first "
+            "(or use --workers 0)"
+        )
+    for key in key_paths:
+        if not os.path.exists(key):
+            raise InputError(f"{key}: no such key file or folder")
+    names = list(inputs.names)
+    failed: dict[str, str] = {}
+    n_parts = max(1, partitions or executor.workers)
+
+    # 1. survey (one partition needs no plan: every frame is its own)
+    t0 = time.perf_counter()
+    ranges = _ranges(names, executor.workers, True) if n_parts > 1 else []
+    report.ranges = len(ranges)
+    total = sum(input_size(n) for n in names)
+    done_bytes = [0]
+
+    def surveyed(o: Outcome) -> None:
+        if o.error is None:
+            done_bytes[0] += o.value[2]
+            if progress is not None:
+                progress("bytes", done_bytes[0], total)
+
+    outcomes = executor.map(survey_task, ranges, surveyed)
+    again = sorted({o.item.path for o in outcomes if isinstance(o.error, NotSplittable)})
+    if again:  # pcapng with interface blocks between packets: survey those files whole
+        outcomes = [o for o in outcomes if o.item.path not in again]
+        outcomes += executor.map(survey_task, [whole_file(p) for p in again], surveyed)
+    total_survey = Survey()
+    for o in outcomes:
+        if o.error is not None:
+            name = o.error.name if isinstance(o.error, TaskFailed) else o.item.path
+            failed.setdefault(name, str(o.error))
+        else:
+            total_survey.add(o.value[1])
+    names = [n for n in names if n not in failed]
+    pieces = [(o.value[0], o.value[1]) for o in outcomes if o.error is None]
+    order = read_order(names, pieces)
+    report.sequential = order is not None
+    report.survey_seconds = time.perf_counter() - t0
+    if not names:
+        raise InputError("; ".join(failed.values()) or "no capture could be read")
+
+    # 2. partitions, run again as one where they turn out related
+    worker_tables = (
+        Extensions(dissectors=extensions.dissectors, key_formats=extensions.key_formats)
+        if extensions is not None
+        else None
+    )
+    t1 = time.perf_counter()
+    the_plan = plan(total_survey, n_parts)
+    parts: dict[int, PartResult] = {}
+    part_failures: dict[int, str] = {}
+    todo = the_plan.ids
+    for _round in range(n_parts + len(names) + 1):
+        if not todo:
+            break
+        tasks = [
+            PartTask(
+                p,
+                tuple(names),
+                the_plan,
+                options,
+                tuple(key_paths),
+                config,
+                window,
+                include_keys,
+                worker_tables,
+                tuple(order)
+                if order is not None and (window is None or not window.active)
+                else None,
+            )
+            for p in todo
+        ]
+        results = executor.map(
+            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids))
+        )
+        lost_inputs = [
+            o.error.name
+            for o in results
+            if isinstance(o.error, TaskFailed) and o.error.name in names
+        ]
+        if lost_inputs:
+            # an input fails on the workers: leave it out everywhere, so partitions agree
+            for o in results:
+                if isinstance(o.error, TaskFailed) and o.error.name:
+                    failed.setdefault(o.error.name, str(o.error))
+            names = [n for n in names if n not in lost_inputs]
+            pieces = [(r, sv) for r, sv in pieces if r.path not in lost_inputs]
+            order = read_order(names, pieces)
+            if not names:
+                raise InputError("; ".join(failed.values()))
+            parts.clear()
+            part_failures.clear()
+            todo = the_plan.ids
+            report.reruns += 1
+            continue
+        for o in results:
+            if o.error is None:
+                parts[o.item.partition] = o.value
+            else:
+                part_failures[o.item.partition] = f"{type(o.error).__name__}: {o.error}"
+        related = conflicts(list(parts.values()))
+        if not related:
+            break
+        the_plan = the_plan.merged(related)
+        todo = sorted({min(g) for g in related})
+        for g in related:
+            for p in g:
+                parts.pop(p, None)
+        report.reruns += 1
+    report.partition_seconds = time.perf_counter() - t1
+    report.partitions = len(the_plan.ids)
+    report.failed_inputs = sorted(failed)
+    if not parts:
+        raise InputError(
+            "every partition failed: " + "; ".join(sorted(set(part_failures.values())))
+        )
+
+    # 3. union
+    t2 = time.perf_counter()
+    ordered = [parts[p] for p in sorted(parts)]
+    report.part_seconds = [p.seconds for p in ordered]
+    report.part_records = [p.records for p in ordered]
+    u = union(ordered, extensions.rules if extensions is not None else RULES)
+    u.warnings[:0] = [CaptureWarning(0, line) for line in inputs.skipped]
+    for name in sorted(failed):
+        u.warnings.insert(
+            0, CaptureWarning(0, f"{name}: left out, it failed on every try ({failed[name]})")
+        )
+    for p, why in sorted(part_failures.items()):
+        tunnels = sum(1 for q in the_plan.assign.values() if q == p)
+        u.warnings.append(
+            CaptureWarning(
+                0,
+                f"partition {p} ({tunnels} tunnels) failed on every try ({why}); "
+                "its SAs are missing from the result",
+            )
+        )
+    report.union_seconds = time.perf_counter() - t2
+    return u

@@ -1,0 +1,233 @@
+"""Tunnel partitions give exactly the single-process document, however the work is cut.
+
+Every sample and shared capture is run whole and partitioned (in-process, the same code
+path as on a cluster, ``SyncExecutor``), and — as property tests — cut into files at
+random frames and analysed with a random number of partitions. Documents are compared
+whole: SA ids, counters, stages, findings, errors.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.export.timeline import build_timeline, capture_json
+from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.pipeline.dask_engine import RunReport, SyncExecutor, run_partitioned
+from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.wire.decoder import DecodeOptions
+from tests.pcapbuild import pcap
+from tests.pipeline.cutting import cut, frames_of, monotonic
+from tests.sample_corpus import label, sample_captures, shared_captures
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+TUNNEL_NG = SAMPLES / "ikev2-tunnel.pcapng"
+WIKI = ROOT / ".." / "shared" / "captures" / "wireshark-wiki" / "ikev2_esp_aes-gcm_aes-ctr_aes-cbc"
+
+
+def keys_for(path: Path) -> list[str]:
+    k = path.with_name(path.name.split(".")[0] + ".keys.toml")
+    if path.parent == SAMPLES and k.exists():
+        return [str(k)]
+    if (path.parent / "keys.toml").exists():
+        return [str(path.parent / "keys.toml")]
+    if path.parent.resolve() == WIKI.resolve():
+        return [str(WIKI / "esp_sa"), str(WIKI / "ikev2_decryption_table")]
+    return []
+
+
+def single(paths: list[str], keys: list[str], config: TrackerConfig | None = None) -> dict:
+    a = Analysis(paths, DecodeOptions(), keys, config or TrackerConfig(), keep_index=False)
+    res = a.run()
+    assert a.info is not None and a.path is not None
+    return build_timeline(res, capture_json(a.info, a.path))
+
+
+def partitioned(paths: list[str], keys: list[str], n: int, report: RunReport | None = None) -> dict:
+    u = run_partitioned(
+        paths,
+        DecodeOptions(),
+        keys,
+        TrackerConfig(),
+        executor=SyncExecutor(n),
+        partitions=n,
+        report=report,
+    )
+    return build_timeline(u.result, capture_json(u.info, ", ".join(paths)))
+
+
+def _readable(p: Path) -> bool:
+    try:
+        frames_of(p)
+    except Exception:
+        return False
+    return True
+
+
+CORPUS = [p for p in sample_captures() + shared_captures() if _readable(p)]
+
+
+def test_the_corpus_is_there() -> None:
+    assert len([p for p in CORPUS if p.is_relative_to(SAMPLES)]) >= 6
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=label)
+def test_partitioned_equals_single_process(path: Path) -> None:
+    keys = keys_for(path)
+    whole = single([str(path)], keys)
+    for n in (2, 4):
+        assert partitioned([str(path)], keys, n) == whole
+
+
+def test_partitions_really_split_the_work() -> None:
+    """esp-algorithms has 17 tunnels: four partitions each get some, and still agree."""
+    path = SAMPLES / "esp-algorithms.pcap"
+    keys = keys_for(path)
+    report = RunReport()
+    doc = partitioned([str(path)], keys, 4, report)
+    assert report.partitions == 4 and all(n > 0 for n in report.part_records)
+    assert doc == single([str(path)], keys)
+    assert sum(d["decrypted"] for c in doc["child_sas"] for d in c["directions"]) > 0
+
+
+_cut_points = st.lists(st.integers(min_value=1, max_value=10_000), min_size=1, max_size=4)
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=label)
+@settings(
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(cuts=_cut_points, n=st.integers(min_value=1, max_value=4))
+def test_random_cuts_and_partitions_equal_one_pass(
+    path: Path, tmp_path_factory: pytest.TempPathFactory, cuts: list[int], n: int
+) -> None:
+    original = frames_of(path)
+    if len(original) < 2:
+        pytest.skip("one frame: nothing to cut")
+    out = tmp_path_factory.mktemp("cut")
+    pieces = cut(path, [1 + c % (len(original) - 1) for c in cuts], out)
+    names = [str(p) for p in pieces]
+    keys = keys_for(path)
+    merged_once = single(names, keys)
+    assert partitioned(names, keys, n) == merged_once
+    if monotonic(original) and sum(len(frames_of(p)) for p in pieces) == len(original):
+        whole = single([str(path)], keys)
+        for doc in (whole, merged_once):
+            del doc["capture"]["path"], doc["capture"]["files"]
+        assert merged_once == whole
+
+
+# --------------------------------------------------------------------------- moved SAs
+
+
+def _ipv4_checksum(header: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _move_esp(data: bytes, new_src: bytes) -> bytes:
+    """The frame with a new IPv4 source address, if it is ESP (NAT rebinding)."""
+    if data[12:14] != b"\x08\x00":
+        return data
+    ip = bytearray(data[14:34])
+    proto = ip[9]
+    udp_esp = proto == 17 and data[34 + 2 : 34 + 4] == b"\x11\x94" and data[42:46] != bytes(4)
+    if proto != 50 and not udp_esp:
+        return data
+    ip[12:16] = new_src
+    ip[10:12] = b"\x00\x00"
+    ip[10:12] = struct.pack("!H", _ipv4_checksum(bytes(ip)))
+    rest = bytearray(data[34:])
+    if proto == 17:
+        rest[6:8] = b"\x00\x00"  # no UDP checksum (allowed on IPv4)
+    return data[:14] + bytes(ip) + bytes(rest)
+
+
+def test_sa_that_moved_address_is_tracked_as_one(tmp_path: Path) -> None:
+    """The initiator's ESP leaves from a new address (NAT rebinding) with no IKE message
+    on the new address pair: the SPIs are only known from the decrypted IKE_AUTH, in
+    another partition. The partitions are found related, run again as one, and the
+    document equals the single pass — packets counted under the negotiated child SA."""
+    src = SAMPLES / "ikev2-tunnel.pcapng"
+    keys = keys_for(src)
+    frames = frames_of(src)
+    first_ip = frames[0][1][26:30]
+    moved = [
+        (t, _move_esp(d, bytes([203, 0, 113, 77])) if d[26:30] == first_ip else d)
+        for t, d in frames
+    ]
+    assert moved != frames
+    path = tmp_path / "moved.pcap"
+    path.write_bytes(pcap(moved))
+    report = RunReport()
+    doc = partitioned([str(path)], keys, 2, report)
+    assert report.reruns >= 1, "the related partitions were not found"
+    assert doc == single([str(path)], keys)
+    # the same child SAs and packets as the capture before the move (the key file binds
+    # the SA to its old addresses, so the moved direction is not decrypted — in one pass
+    # or partitioned alike)
+    before = single([str(src)], keys)
+
+    def traffic(d: dict) -> list:
+        return [[(x["spi"], x["packets"]) for x in c["directions"]] for c in d["child_sas"]]
+
+    assert traffic(doc) == traffic(before)
+    assert sum(x["decrypted"] for c in doc["child_sas"] for x in c["directions"]) > 0
+
+
+def test_missing_input_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        partitioned([str(tmp_path / "nope.pcap")], [], 2)
+
+
+def test_standard_input_is_refused_for_workers() -> None:
+    with pytest.raises(InputError, match="standard input"):
+        partitioned(["-"], [], 2)
+
+
+def test_pcapng_that_cannot_be_cut_is_surveyed_whole(tmp_path: Path) -> None:
+    """Interface blocks between packets: the byte ranges give up, the file is read whole."""
+    from ipsec_inspect.pipeline import dask_engine as engine
+
+    data = TUNNEL_NG.read_bytes()
+    path = tmp_path / "twice.pcapng"
+    path.write_bytes(data + data)  # a second section, with its own interface blocks
+    old = engine.MIN_RANGE
+    engine.MIN_RANGE = 1 << 10
+    try:
+        report = RunReport()
+        doc = partitioned([str(path)], keys_for(TUNNEL_NG), 2, report)
+    finally:
+        engine.MIN_RANGE = old
+    assert report.ranges > 1
+    assert doc == single([str(path)], keys_for(TUNNEL_NG))
+
+
+def test_read_order_only_when_inputs_follow_one_another() -> None:
+    from ipsec_inspect.pipeline.dask_engine import read_order
+    from ipsec_inspect.pipeline.tunnels import Survey
+    from ipsec_inspect.sources.byte_ranges import ByteRange
+
+    def piece(path: str, k: int, first: float, last: float, ok: bool = True):
+        s = Survey(count=2, first_time=first, last_time=last, in_order=ok)
+        return ByteRange(path, k, k + 1, k), s
+
+    ring = [piece("b", 0, 10, 20), piece("a", 0, 0, 9), piece("c", 0, 20, 30)]
+    assert read_order(["a", "b", "c"], ring) == [0, 1, 2]
+    assert read_order(["c", "b", "a"], ring) is None  # a tie at 20 would go to c first
+    assert read_order(["a", "b", "c"], [*ring[:2], piece("c", 0, 19, 30)]) is None  # overlap
+    assert read_order(["a", "b", "c"], [*ring[:2], piece("c", 0, 25, 30, ok=False)]) is None
+    one = [piece("x", 0, 0, 5), piece("x", 1, 5, 9)]
+    assert read_order(["x"], one) == [0]
+    assert read_order(["x"], [piece("x", 0, 0, 5), piece("x", 1, 4, 9)]) is None
