@@ -55,9 +55,9 @@ def _run(messages: list[bytes]) -> tuple[Analysis, dict[str, object], float]:
 
 
 def _records(messages: list[bytes]) -> list[IkeMessage]:
-    from ipsec_inspect.wire.decoder import Decoder
+    from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 
-    dec = Decoder()
+    dec = ipsec_decoder()
     out = []
     for i, m in enumerate(messages, 1):
         out += [
