@@ -33,7 +33,7 @@ from itertools import accumulate, islice
 
 from ipsec_inspect.crypto.decryptor import FastEspSa
 from ipsec_inspect.crypto.offload import DecryptPool, LaneKey
-from ipsec_inspect.lifecycle.tracker import FastPlainCounter
+from ipsec_inspect.lifecycle.fast_lane import EspLane
 from ipsec_inspect.records import EspDecryption
 from ipsec_inspect.session import PacketIndex, RecordKind
 
@@ -44,7 +44,7 @@ Frame = tuple[int, float, int, bytes, int, int]
 _MAX_OFFERED = 65536
 
 #: one SA's fast lane, as the loop keeps it (see ``session._Lane``)
-Lane = tuple[FastEspSa | None, Callable[..., bool], FastPlainCounter, int]
+Lane = tuple[FastEspSa | None, EspLane, int]
 
 
 @dataclass(slots=True)
@@ -218,7 +218,7 @@ class OffloadFeed:
                 lane = lanes.get(lane_key_of[key_id])
                 if lane is not None:
                     time = frame[1]
-                    if lane[2](
+                    if lane[1].count_plain(
                         number,
                         time,
                         seq,
@@ -234,7 +234,7 @@ class OffloadFeed:
                             index.sub.append(0)
                             index.kind.append(RecordKind.ESP)
                             index.time.append(time)
-                            index.flow.append(lane[3])
+                            index.flow.append(lane[2])
                             index.flags.append(2)
                         counted += 1
                         continue

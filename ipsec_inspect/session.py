@@ -18,13 +18,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from ipsec_inspect.cli import InputError
 from ipsec_inspect.lifecycle.events import TrackerEvent
-from ipsec_inspect.lifecycle.tracker import (
-    FastCounter,
-    FastPlainCounter,
-    Tracker,
-    TrackerConfig,
-    TrackerResult,
-)
+from ipsec_inspect.lifecycle.fast_lane import EspLane
+from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline import read_records
 from ipsec_inspect.records import (
     AhPacket,
@@ -46,9 +41,9 @@ if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start
     from ipsec_inspect.crypto.keys import KeyStore
     from ipsec_inspect.offload_feed import Frame, OffloadFeed
 
-#: One ESP SA's fast lane: its decryption (None without keys), the tracker's counter
-#: taking a decryption result and the one taking plain values, and the SA's flow id.
-_Lane = tuple["FastEspSa | None", FastCounter, FastPlainCounter, int]
+#: One ESP SA's fast lane: its decryption (None without keys), the tracker's lane (its
+#: counters) and the SA's flow id.
+_Lane = tuple["FastEspSa | None", EspLane, int]
 
 
 def load_keys(paths: Sequence[str | os.PathLike[str]]) -> KeyStore:
@@ -410,13 +405,13 @@ class Analysis:
                     lane_key = (data[addr_at:addr_end], spi)
                     lane = lanes.get(lane_key)
                     if lane is not None:
-                        sa, count, plain, flow = lane
+                        sa, counter, flow = lane
                         if dec is None and sa is not None:
                             dec = sa.decrypt(data[esp_at:ip_end], number)
                         handled = (
-                            count(number, time, seq, ip_len, dec)
+                            counter.count(number, time, seq, ip_len, dec)
                             if dec is not None
-                            else plain(number, time, seq, ip_len, None, b"", 0, 0, -1)
+                            else counter.count_plain(number, time, seq, ip_len, None, b"", 0, 0, -1)
                         )
                         if not handled:
                             del lanes[lane_key]  # made again once the full path is done
@@ -501,14 +496,13 @@ class Analysis:
 
     def _lane(self, dst: str, src: str, spi: int, flow: int) -> _Lane | None:
         """The fast lane of one ESP SA, once the tracker (and the decryptor) can give one."""
-        count = self.tracker.fast_counter(dst, spi)
-        plain = self.tracker.fast_plain_counter(dst, spi)
-        if count is None or plain is None:
+        counter = self.tracker.lane(dst, spi)
+        if counter is None:
             return None
         if self.decryptor is None:
-            return None, count, plain, flow
+            return None, counter, flow
         sa = self.decryptor.fast_sa(spi, src, dst)
-        return (sa, count, plain, flow) if sa is not None else None
+        return (sa, counter, flow) if sa is not None else None
 
     def result(self) -> TrackerResult:
         if self._result is None:

@@ -1,0 +1,181 @@
+"""SPI attribution: which child SA an ESP or AH SPI belongs to.
+
+Why apart from the IKE logic: a (destination, SPI) pair is learnt in three ways — from a
+decrypted SA payload (each side names the SPI it receives on), by pairing the missing
+direction of a child SA seen one way only, or by the timing and addresses of a child SA
+negotiated while encrypted — and otherwise it opens an *orphan* child SA whose negotiation
+is not in the capture. Deletes and REKEY_SA notifies name SPIs too, and are resolved here.
+"""
+
+from __future__ import annotations
+
+from ipsec_inspect.lifecycle.events import Happened, SaOpened
+from ipsec_inspect.lifecycle.ivs import IvHistory
+from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, IkeSa, Stage
+from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
+from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, spi_int
+from ipsec_inspect.records import DeleteBody, IkeMessage, PacketMeta, Transport
+
+
+def install_directions(
+    st: TrackerState,
+    c: ChildSa,
+    req_addr: str,
+    resp_addr: str,
+    req_spi: int,
+    resp_spi: int,
+    m: PacketMeta,
+) -> None:
+    """Directions from decrypted SA payloads: each side names the SPI it receives on."""
+    esn = bool(c.chosen_ids.get("esn"))
+    for spi, src, dst in ((resp_spi, req_addr, resp_addr), (req_spi, resp_addr, req_addr)):
+        d = Direction(
+            spi=spi,
+            src=src,
+            dst=dst,
+            protocol=c.protocol,
+            seq=SequenceAnalyzer(
+                window=st.config.replay_window, esn=esn, keep_log=st.config.mergeable
+            ),
+            ivs=IvHistory(bounded=not st.config.mergeable),
+        )
+        c.directions.append(d)
+        st.dir_index[d.key] = c.uid
+    c.certainty["spis"] = Certainty.OBSERVED
+    c.certainty["pairing"] = Certainty.OBSERVED
+    if c.uid in st.awaiting:
+        st.awaiting.remove(c.uid)
+    st.note(
+        c,
+        Stage.CIRCUIT,
+        m,
+        "child.installed",
+        f"{c.protocol.upper()} SPIs 0x{resp_spi:08x} ({req_addr} -> {resp_addr}) and "
+        f"0x{req_spi:08x} ({resp_addr} -> {req_addr})"
+        + (f", {c.chosen.get('encryption')}" if c.chosen.get("encryption") else ""),
+    )
+
+
+def link_child_rekey(
+    st: TrackerState, new: ChildSa, spi: int, requester: str, m: PacketMeta
+) -> None:
+    """A REKEY_SA notify names the SPI the requester receives on in the old child SA."""
+    for proto in ("esp", "ah"):
+        uid = st.dir_index.get((requester, spi, proto))
+        if uid is None:
+            continue
+        old = st.child[uid]
+        old.rekeyed_to, new.rekeyed_from = new.uid, old.uid
+        new.certainty["rekey"] = Certainty.OBSERVED
+        st.note(
+            old,
+            Stage.TERMINATION,
+            m,
+            "child.rekeyed",
+            f"rekeyed: REKEY_SA for SPI 0x{spi:08x} in frame {m.frame}",
+        )
+        return
+
+
+def deletes(st: TrackerState, sa: IkeSa, msg: IkeMessage, m: PacketMeta) -> None:
+    """Delete payloads naming ESP or AH SPIs (each side names the SPI it receives on)."""
+    for p in msg.decrypted or []:
+        if not isinstance(p.body, DeleteBody) or p.body.protocol not in (2, 3):
+            continue
+        proto = "ah" if p.body.protocol == 2 else "esp"
+        for raw in p.body.spis:
+            spi = spi_int(raw)
+            uid = st.dir_index.get((m.src, spi, proto))
+            if uid is None:
+                uid = next(
+                    (u for (dst, s, pr), u in st.dir_index.items() if s == spi and pr == proto),
+                    None,
+                )
+            if uid is None:
+                sa.unresolved_deletes.append((proto, spi, m.src, m.time, m.frame))
+                continue
+            c = st.child[uid]
+            apply_delete(c, proto, spi, m.time, m.frame)
+            st.out.append(
+                Happened(
+                    c.uid,
+                    Stage.TERMINATION,
+                    m.time,
+                    m.frame,
+                    "child.deleted",
+                    f"Delete of {proto.upper()} SPI 0x{spi:08x}",
+                )
+            )
+
+
+def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
+    """Find the child SA a new (destination, SPI) belongs to; see the module doc."""
+    d = Direction(
+        spi=spi,
+        src=m.src,
+        dst=m.dst,
+        protocol=proto,
+        seq=SequenceAnalyzer(window=st.config.replay_window, keep_log=st.config.mergeable),
+        ivs=IvHistory(bounded=not st.config.mergeable),
+    )
+    # 1. the missing direction of a child SA seen in one direction only
+    for c in reversed(list(st.child.values())):
+        if (
+            len(c.directions) == 1
+            and c.protocol == proto
+            and c.hard_end is None
+            and c.certainty.get("pairing") != Certainty.OBSERVED
+            and c.directions[0].src == m.dst
+            and c.directions[0].dst == m.src
+        ):
+            return _attach(st, c, d, m, "pairing")
+    # 2. a child SA negotiated (encrypted) between these peers and still waiting for SPIs
+    for uid in st.awaiting:
+        c = st.child[uid]
+        sa = st.ike.get(c.ike_sa or "")
+        if (
+            sa is None
+            or c.directions
+            or c.hard_end is not None
+            or sa.initiator is None
+            or sa.responder is None
+        ):
+            continue
+        if {sa.initiator.addr, sa.responder.addr} == {m.src, m.dst}:
+            c.protocol = proto
+            return _attach(st, c, d, m, "spis")
+    # 3. an SA whose negotiation is not in the capture
+    uid = f"child-{st.next_child}"
+    st.next_child += 1
+    c = ChildSa(uid=uid, protocol=proto, observed_from_start=False)
+    c.encapsulation = {Transport.UDP_ENCAP: "udp", Transport.TCP: "tcp"}.get(m.transport, "none")
+    st.child[uid] = c
+    st.out.append(SaOpened(uid, "child", m.time, m.frame, False))
+    st.enter(c, Stage.HOST_RECOGNITION, m)
+    st.note(
+        c,
+        Stage.HOST_RECOGNITION,
+        m,
+        "child.orphan",
+        f"{proto.upper()} SPI 0x{spi:08x} ({m.src} -> {m.dst}) first seen with no IKE exchange for it",
+        Certainty.INFERRED,
+    )
+    return _attach(st, c, d, m, "orphan")
+
+
+def _attach(st: TrackerState, c: ChildSa, d: Direction, m: PacketMeta, how: str) -> str:
+    d.seq.esn = bool(c.chosen_ids.get("esn"))
+    c.directions.append(d)
+    st.dir_index[d.key] = c.uid
+    if how == "pairing":
+        c.certainty["pairing"] = Certainty.INFERRED
+        if c.uid in st.awaiting:
+            st.awaiting.remove(c.uid)
+        text = f"SPI 0x{d.spi:08x} ({d.src} -> {d.dst}) paired by timing and addresses"
+    elif how == "spis":
+        c.certainty["spis"] = Certainty.INFERRED
+        text = f"SPI 0x{d.spi:08x} ({d.src} -> {d.dst}) attributed to this child SA by timing and addresses"
+    else:
+        return c.uid
+    st.note(c, Stage.TRANSMISSION, m, "child.spi", text, Certainty.INFERRED)
+    return c.uid

@@ -1,0 +1,177 @@
+"""The fast lane: counting an ESP packet of a known direction without building a record.
+
+Why: a capture is mostly ESP, and building two objects per packet costs more than
+everything else the tracker does with it. After the first packet of a direction has taken
+the record path, the tracker opens an :class:`EspLane` for it; the pipeline (the session's
+loop, or the read-ahead that collects the decryption workers' results) keeps the lane and
+hands it each next packet. The lane counts exactly what the record path would, or declines
+(returns False, having changed nothing) when the packet needs more: a gap or replay, a
+failed decryption, a reused counter IV. Every IKE message closes every lane
+(:meth:`LaneBoard.close_all`), because it may change what an SA's packets mean.
+"""
+
+from __future__ import annotations
+
+from ipsec_inspect.lifecycle import suites
+from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan
+from ipsec_inspect.lifecycle.result import CaptureStats
+from ipsec_inspect.records import EspDecryption, EspPacket
+
+
+class LaneBoard:
+    """The open lanes by (destination, SPI), and the generation that ends them all."""
+
+    __slots__ = ("generation", "lanes")
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.lanes: dict[tuple[str, int], EspLane] = {}
+
+    def close_all(self) -> None:
+        self.lanes.clear()
+        self.generation += 1
+
+    def open(
+        self,
+        dst: str,
+        rec: EspPacket,
+        c: ChildSa,
+        d: Direction,
+        parent: IkeSa | None,
+        stats: CaptureStats,
+    ) -> None:
+        """Open the lane of ``rec``'s direction, unless its packets need more than counting
+        (explicit counter IVs to read from each packet when it is not decrypted)."""
+        if rec.decryption is None:
+            e = suites.encryption_alg(c.chosen_ids.get("encryption"))
+            if e is not None and e.iv_len and (e.aead or e.mode == "ctr"):
+                return  # the IV must be read from each packet: the record path does that
+        self.lanes[(dst, rec.spi)] = EspLane(
+            self,
+            d,
+            c,
+            c.stages[Stage.TRANSMISSION],
+            parent.stages[Stage.TRANSMISSION] if parent is not None else None,
+            stats,
+        )
+
+
+class EspLane:
+    """One ESP direction's counters, valid until the next IKE message."""
+
+    __slots__ = ("_board", "_c", "_d", "_generation", "_parent_tx", "_stats", "_tx")
+
+    def __init__(
+        self,
+        board: LaneBoard,
+        d: Direction,
+        c: ChildSa,
+        tx: StageSpan,
+        parent_tx: StageSpan | None,
+        stats: CaptureStats,
+    ) -> None:
+        self._board = board
+        self._generation = board.generation
+        self._d = d
+        self._c = c
+        self._tx = tx
+        self._parent_tx = parent_tx
+        self._stats = stats
+
+    @property
+    def is_open(self) -> bool:
+        return self._board.generation == self._generation
+
+    def count(
+        self, frame: int, time: float, seq: int, wire_len: int, dec: EspDecryption | None
+    ) -> bool:
+        """Count one packet with its decryption (None: no keys); False: take the record path."""
+        if dec is None:
+            return self.count_plain(frame, time, seq, wire_len, None, b"", 0, 0, -1)
+        if dec.status != "ok":
+            return False
+        text = dec.plaintext
+        return self.count_plain(
+            frame,
+            time,
+            seq,
+            wire_len,
+            dec.key_source,
+            dec.iv if dec.counter_iv else b"",
+            len(text),
+            dec.next_header,
+            text[0] if text else -1,
+        )
+
+    def count_plain(
+        self,
+        frame: int,
+        time: float,
+        seq: int,
+        wire_len: int,
+        source: str | None,
+        iv: bytes,
+        inner: int,
+        next_header: int,
+        first: int,
+    ) -> bool:
+        """:meth:`count` taking a good decryption as plain values, not an object.
+
+        Why: when ESP is decrypted in another process (``crypto.offload``) only these few
+        numbers come back per packet; building an :class:`EspDecryption` for each would
+        cost the pipeline's main loop more than the counting. Arguments: frame, time,
+        sequence number, wire length, the key's source (None: not decrypted), the IV when
+        it is a counter that must never repeat (else ``b""``), the inner length, the next
+        header and the first inner byte (-1 when there is none).
+        """
+        if self._board.generation != self._generation:
+            return False
+        d = self._d
+        ivs = d.ivs
+        iv_value = -1
+        if iv:
+            iv_value = int.from_bytes(iv, "big")
+            if not ivs.continues_run(iv_value) and ivs.first_use(iv_value) is not None:
+                return False
+        if not d.seq.in_order(seq):
+            return False
+        d.packets += 1
+        d.byte_count += wire_len
+        d.last_time = time
+        d.last_frame = frame
+        # StageSpan.touch, inlined without tuples: the end moves to (time, frame) if later.
+        tx = self._tx
+        end = tx.end
+        if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
+            tx.end = time
+            tx.end_frame = frame
+        parent_tx = self._parent_tx
+        if parent_tx is not None:
+            end = parent_tx.end
+            if end is None or time > end or (time == end and frame > (parent_tx.end_frame or 0)):
+                parent_tx.end = time
+                parent_tx.end_frame = frame
+        if source is not None:
+            if source:
+                d.key_source = source
+                c = self._c
+                if not c.keys_source:
+                    c.keys_source = source
+            d.decrypted += 1
+            if wire_len:
+                over = wire_len - inner
+                if d.max_overhead is None or over > d.max_overhead:
+                    d.max_overhead = over
+            if d.max_inner is None or inner > d.max_inner:
+                d.max_inner = inner
+            if first >= 0 and next_header in (4, 41):
+                d.inner_ip_version = first >> 4
+            if iv:
+                ivs.add(iv_value, frame)
+        st = self._stats
+        st.esp_packets += 1
+        if frame > st.frames:
+            st.frames = frame
+        if st.last_time is None or time > st.last_time:
+            st.last_time = time
+        return True

@@ -1,0 +1,72 @@
+"""What the tracker is configured with and what it hands back.
+
+Why a module of its own: the commands, the exporters, the TUI and the merge read these
+records without needing the state machine that fills them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
+from ipsec_inspect.lifecycle.settle import SettleConfig
+from ipsec_inspect.records import PacketMeta
+
+
+@dataclass(slots=True)
+class TrackerConfig:
+    idle_timeout: float = 300.0
+    replay_window: int = 64
+    inferred_delete_after: float = 10.0
+    # Keep per-packet sequence logs and every IV so that partial results can be merged
+    # exactly (lifecycle.merge). Off by default: memory then stays bounded by the number of
+    # SAs, not of packets (IV reuse: lifecycle/ivs.py keeps runs, the oldest forgotten).
+    mergeable: bool = False
+
+    @property
+    def settle_config(self) -> SettleConfig:
+        return SettleConfig(self.idle_timeout, self.inferred_delete_after)
+
+
+@dataclass(slots=True)
+class TrackerError:
+    frame: int
+    time: float
+    kind: str
+    message: str
+    sa: str | None = None
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    frames: int = 0
+    first_time: float | None = None
+    last_time: float | None = None
+    ike_messages: int = 0
+    esp_packets: int = 0
+    ah_packets: int = 0
+    keepalives: int = 0
+    malformed: int = 0
+
+    def see(self, meta: PacketMeta) -> None:
+        self.frames = (
+            max(self.frames, meta.frame, *meta.frames)
+            if meta.frames
+            else max(self.frames, meta.frame)
+        )
+        if self.first_time is None or meta.time < self.first_time:
+            self.first_time = meta.time
+        if self.last_time is None or meta.time > self.last_time:
+            self.last_time = meta.time
+
+
+@dataclass(slots=True)
+class TrackerResult:
+    ike_sas: dict[str, IkeSa]
+    child_sas: dict[str, ChildSa]
+    errors: list[TrackerError]
+    stats: CaptureStats
+    config: TrackerConfig
+    end_time: float | None = None
+    findings: list[Any] = field(default_factory=list)  # list[findings.Finding]

@@ -1,0 +1,270 @@
+"""The tracker's state, and the operations every part of the SA logic shares.
+
+Why one record: the IKEv2 and IKEv1 SA logic, the SPI attribution and the ESP/AH
+accounting all read and change the same SAs and indexes, and all emit events into the
+same list. Keeping that state in one plain object (not in a class hierarchy) lets each of
+those modules be a set of functions on it, tested through :class:`Tracker`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from ipsec_inspect.lifecycle.classify import notify_name
+from ipsec_inspect.lifecycle.events import Happened, SaOpened, StageEntered, TrackerEvent
+from ipsec_inspect.lifecycle.model import (
+    Certainty,
+    ChildSa,
+    Endpoint,
+    Event,
+    IkeSa,
+    Reason,
+    Stage,
+    Termination,
+)
+from ipsec_inspect.lifecycle.result import CaptureStats, TrackerConfig, TrackerError
+from ipsec_inspect.lifecycle.transitions import (
+    IkeState,
+    IllegalTransition,
+    Transition,
+    Trigger,
+    next_transition,
+)
+from ipsec_inspect.records import (
+    IdBody,
+    IkePayload,
+    PacketMeta,
+    TsBody,
+    VendorIdBody,
+)
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request/response pair in flight on an IKE SA."""
+
+    exchange: int
+    requester: Endpoint
+    time: float
+    frame: int
+    child: str | None = None
+    delete_ike: bool = False
+    ike_rekey_spi: bytes | None = None
+    request_spi: int | None = None
+    messages: int = 0
+    answered: bool = False
+
+
+#: (IKE SA uid, message id, requested by the original initiator)
+ExchangeKey = tuple[str, int, bool]
+
+
+@dataclass(slots=True)
+class TrackerState:
+    """Every SA, every index over them, and the events of the record being fed."""
+
+    config: TrackerConfig
+    ike: dict[str, IkeSa] = field(default_factory=dict)
+    #: (IKE version, initiator's SPI) -> IKE SA uid
+    ike_index: dict[tuple[int, bytes], str] = field(default_factory=dict)
+    child: dict[str, ChildSa] = field(default_factory=dict)
+    #: (destination, SPI, protocol) -> child SA uid
+    dir_index: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    exchanges: dict[ExchangeKey, Exchange] = field(default_factory=dict)
+    #: child SAs negotiated in the capture whose SPIs are not known yet (encrypted)
+    awaiting: list[str] = field(default_factory=list)
+    #: IKE SA uid -> the child SA its IKE_AUTH creates
+    auth_child: dict[str, str] = field(default_factory=dict)
+    #: IKE SA uid -> IKEv1 Aggressive Mode message 1's (KE, SA, nonce) bodies (psk-crack)
+    am1: dict[str, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
+    errors: list[TrackerError] = field(default_factory=list)
+    stats: CaptureStats = field(default_factory=CaptureStats)
+    out: list[TrackerEvent] = field(default_factory=list)
+    next_child: int = 1
+
+    # ---------------------------------------------------------------- events
+
+    def error(self, meta: PacketMeta, kind: str, message: str, sa: str | None = None) -> None:
+        self.errors.append(TrackerError(meta.frame, meta.time, kind, message, sa))
+
+    def enter(self, sa: IkeSa | ChildSa, stage: Stage, meta: PacketMeta) -> None:
+        span = sa.stages[stage]
+        if not span.seen:
+            self.out.append(StageEntered(sa.uid, stage, meta.time, meta.frame))
+        span.touch(meta.time, meta.frame)
+
+    def note(
+        self,
+        sa: IkeSa | ChildSa,
+        stage: Stage,
+        meta: PacketMeta,
+        kind: str,
+        text: str,
+        certainty: Certainty = Certainty.OBSERVED,
+    ) -> None:
+        sa.stages[stage].events.append(Event(meta.time, meta.frame, kind, text, certainty))
+        self.out.append(Happened(sa.uid, stage, meta.time, meta.frame, kind, text, certainty))
+
+    # ---------------------------------------------------------------- IKE SAs
+
+    def move(
+        self, sa: IkeSa, trigger: Trigger, m: PacketMeta, text: str, cert: Certainty
+    ) -> Transition | None:
+        """Move ``sa`` by the transition table; a message no row allows is an error."""
+        try:
+            tr = next_transition(IkeState(sa.state), trigger)
+        except IllegalTransition as e:
+            self.error(m, "ike.unexpected", str(e), sa.uid)
+            stage = Stage.TRANSMISSION if sa.state == IkeState.ESTABLISHED else Stage.NEGOTIATION
+            self.enter(sa, stage, m)
+            self.note(
+                sa, stage, m, "ike.unexpected", f"{text} (unexpected in state {sa.state})", cert
+            )
+            return None
+        sa.state = tr.target.value
+        self.enter(sa, tr.stage, m)
+        self.note(sa, tr.stage, m, f"ike.{_clean(tr.name)}", text, cert)
+        return tr
+
+    def nat_found(self, sa: IkeSa, m: PacketMeta, which: str) -> None:
+        first = not sa.nat_detected
+        sa.nat_detected = True
+        sa.nat_frames.append(m.frame)
+        if first:
+            self.note(
+                sa,
+                Stage.HOST_RECOGNITION,
+                m,
+                "ike.nat",
+                f"NAT detected ({which} address/port rewritten)",
+            )
+
+    def end_children(self, sa: IkeSa, m: PacketMeta) -> None:
+        for uid in sa.child_sas:
+            c = self.child[uid]
+            if end_with_parent(c, sa, m.time, m.frame):
+                self.out.append(
+                    Happened(
+                        c.uid,
+                        Stage.TERMINATION,
+                        m.time,
+                        m.frame,
+                        "child.deleted",
+                        f"deleted with its IKE SA {sa.uid}",
+                    )
+                )
+
+    def fail(
+        self, sa: IkeSa | ChildSa, m: PacketMeta, version: int, notify: int, stage: Stage
+    ) -> None:
+        """``sa`` ended on the wire with an error notify."""
+        sa.hard_end = Termination(
+            Reason.FAILED, m.time, m.frame, notify_name(version, notify), stage
+        )
+        self.enter(sa, Stage.TERMINATION, m)
+
+    # ---------------------------------------------------------------- child SAs
+
+    def new_child(
+        self, sa: IkeSa, m: PacketMeta, created_by: str, ex_key: ExchangeKey | None
+    ) -> ChildSa:
+        uid = f"child-{self.next_child}"
+        self.next_child += 1
+        c = ChildSa(
+            uid=uid,
+            ike_sa=sa.uid,
+            created_by=created_by,
+            creating_exchange=(ex_key[1], ex_key[2]) if ex_key else None,
+        )
+        c.encapsulation = {"udp-encap": "udp", "tcp": "tcp"}.get(sa.transport, "none")
+        c.initiator_addr = m.src
+        self.child[uid] = c
+        sa.child_sas.append(uid)
+        self.awaiting.append(uid)
+        self.out.append(SaOpened(uid, "child", m.time, m.frame, True))
+        self.enter(c, Stage.HOST_RECOGNITION, m)
+        self.enter(c, Stage.NEGOTIATION, m)
+        self.enter(c, Stage.CIRCUIT, m)
+        self.note(
+            c,
+            Stage.HOST_RECOGNITION,
+            m,
+            "child.created",
+            f"child SA requested in {created_by} of {sa.uid}",
+        )
+        return c
+
+
+def apply_delete(c: ChildSa, proto: str, spi: int, time: float, frame: int) -> None:
+    """A Delete payload naming one of ``c``'s SPIs (shared with the merge)."""
+    c.stages[Stage.TERMINATION].touch(time, frame)
+    if c.hard_end is None:
+        c.hard_end = Termination(Reason.DELETED, time, frame)
+        c.stages[Stage.TERMINATION].events.append(
+            Event(time, frame, "child.deleted", f"Delete of {proto.upper()} SPI 0x{spi:08x}")
+        )
+
+
+def end_with_parent(c: ChildSa, sa: IkeSa, time: float, frame: int) -> bool:
+    """Deleting an IKE SA deletes its child SAs (RFC 7296 §1.4.1); True if ``c`` ended now."""
+    if c.hard_end is not None:
+        return False
+    c.hard_end = Termination(Reason.DELETED, time, frame)
+    c.stages[Stage.TERMINATION].touch(time, frame)
+    c.stages[Stage.TERMINATION].events.append(
+        Event(time, frame, "child.deleted", f"deleted with its IKE SA {sa.uid}")
+    )
+    return True
+
+
+# ---------------------------------------------------------------- payload helpers
+
+
+def first_body(payloads: list[IkePayload], kind: type) -> Any:
+    for p in payloads:
+        if isinstance(p.body, kind):
+            return p.body
+    return None
+
+
+def spi_int(spi: bytes) -> int:
+    return int.from_bytes(spi[-4:], "big") if spi else 0
+
+
+def vendor_ids(sa: IkeSa, payloads: list[IkePayload]) -> None:
+    for p in payloads:
+        if isinstance(p.body, VendorIdBody):
+            name = p.body.name or p.body.data.hex()
+            if name not in sa.vendor_ids:
+                sa.vendor_ids.append(name)
+
+
+def ts_text(body: TsBody) -> list[str]:
+    out = []
+    for ts in body.selectors:
+        try:
+            nets = ipaddress.summarize_address_range(
+                ipaddress.ip_address(ts.start_addr), ipaddress.ip_address(ts.end_addr)
+            )
+            text = ",".join(str(n) for n in nets)
+        except (ValueError, TypeError):
+            text = f"{ts.start_addr}-{ts.end_addr}"
+        if ts.ip_protocol or (ts.start_port, ts.end_port) != (0, 65535):
+            ports = (
+                str(ts.start_port)
+                if ts.start_port == ts.end_port
+                else f"{ts.start_port}-{ts.end_port}"
+            )
+            text += f"[{ts.ip_protocol or 'any'}/{ports}]"
+        out.append(text)
+    return out
+
+
+def id_text(body: IdBody) -> str:
+    return body.text
+
+
+def _clean(name: str) -> str:
+    return name.removesuffix("_midlife").removeprefix("midlife_")
