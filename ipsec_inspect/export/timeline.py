@@ -190,7 +190,8 @@ def _ike(sa: IkeSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict[st
         "proposals_offered": sa.proposals_offered,
         "chosen": {k: sa.chosen.get(k) for k in ("encryption", "prf", "integrity", "dh_group")},
         "chosen_ids": _chosen_ids(sa),
-        "auth_method": sa.auth_name or (str(sa.auth_method) if sa.auth_method is not None else None),
+        "auth_method": sa.auth_name
+        or (str(sa.auth_method) if sa.auth_method is not None else None),
         "identities": _identities(sa, keys is not None),
         "virtual_ips": list(sa.virtual_ips),
         "configuration": {k: list(v) for k, v in sa.configuration.items()},

@@ -93,6 +93,26 @@ def _merge_ike(m: IkeSa, b: IkeSa) -> None:
     m.unresolved_deletes = m.unresolved_deletes + b.unresolved_deletes
     m.psk_crack = m.psk_crack or b.psk_crack
     m.aggressive_psk_frames = m.aggressive_psk_frames or b.aggressive_psk_frames
+    _merge_vpn_life(m, b)
+
+
+def _merge_vpn_life(m: IkeSa, b: IkeSa) -> None:
+    """Endpoints, configuration and authentication facts learnt in the later half."""
+    m.auth_name = m.auth_name or b.auth_name
+    m.auth_rounds = m.auth_rounds or b.auth_rounds
+    m.eap_types += [t for t in b.eap_types if t not in m.eap_types]
+    if m.established_frame is None:
+        m.established_time, m.established_frame = b.established_time, b.established_frame
+    m.rekey_certainty = m.rekey_certainty or b.rekey_certainty
+    seen = {u.frame for u in m.address_updates}
+    m.address_updates += [u for u in b.address_updates if u.frame not in seen]
+    if b.address_updates and b.initiator is not None and b.responder is not None:
+        m.initiator, m.responder = b.initiator, b.responder  # the later half's are current
+    m.virtual_ips += [v for v in b.virtual_ips if v not in m.virtual_ips]
+    for name, values in b.configuration.items():
+        have = m.configuration.setdefault(name, [])
+        have += [v for v in values if v not in have]
+    m.secrets = {**b.secrets, **m.secrets}
 
 
 def _merge_direction(m: Direction, b: Direction) -> list[Event]:
@@ -105,6 +125,7 @@ def _merge_direction(m: Direction, b: Direction) -> list[Event]:
         )
     m.packets += b.packets
     m.byte_count += b.byte_count
+    m.inner_bytes += b.inner_bytes
     m.decrypted += b.decrypted
     m.icv_failures += b.icv_failures
     if m.first_time is None:

@@ -228,6 +228,9 @@ class ChildSa:
     creating_exchange: tuple[int, bool] | None = None  # (message id, by original initiator)
     initiator_addr: str | None = None  # who sent the creating request
     answered: bool = False  # the creating exchange's response was seen
+    # the parent's last INFORMATIONAL request (time, frame) when this child's creating request
+    # was seen: a Delete just before a CREATE_CHILD_SA is a re-creation, not a rekey
+    info_before: tuple[float, int] | None = None
 
     def direction(self, dst: str, spi: int) -> Direction | None:
         for d in self.directions:
@@ -260,6 +263,7 @@ class IkeSa:
     auth_method: int | None = None  # the number (IKEv2 AUTH method, IKEv1 attribute 3)
     auth_name: str | None = None  # "psk", "pubkey", "eap-md5", "xauth-psk", "psk+eap-md5", ...
     eap_types: list[int] = field(default_factory=list)  # EAP methods seen, request order
+    auth_rounds: list[str] = field(default_factory=list)  # the initiator's, RFC 4739 rounds
     stages: dict[Stage, StageSpan] = field(default_factory=new_stages)
     termination: Termination | None = None
     hard_end: Termination | None = None
@@ -269,6 +273,8 @@ class IkeSa:
     established_time: float | None = None  # IKE_AUTH / phase 1 completed (swanctl ESTABLISHED)
     established_frame: int | None = None
     address_updates: list[AddressUpdate] = field(default_factory=list)
+    redirected_to: str | None = None  # the gateway an IKEv2 REDIRECT named (RFC 5685)
+    redirected_from: str | None = None  # REDIRECTED_FROM in this SA's IKE_SA_INIT
     virtual_ips: list[str] = field(default_factory=list)  # CFG_REPLY / Mode Config addresses
     # named configuration attributes (dns, nbns, subnets, application_version, ...)
     configuration: dict[str, list[str]] = field(default_factory=dict)

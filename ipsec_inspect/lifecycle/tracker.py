@@ -15,7 +15,10 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
+from ipsec_inspect.lifecycle.addresses import track_endpoints
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
+from ipsec_inspect.lifecycle.configuration import read_configuration
+from ipsec_inspect.lifecycle.endings import explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
@@ -95,6 +98,7 @@ class Tracker:
         self._end = end_time if end_time is not None else st.stats.last_time
         infer_rekeys(st.ike, st.child)
         settle(st.ike, st.child, self._end, self.config.settle_config)
+        explain_endings(st.ike, st.child)
         every: list[IkeSa | ChildSa] = [*st.ike.values(), *st.child.values()]
         for sa in every:
             t = sa.termination
@@ -151,10 +155,12 @@ class Tracker:
                 sa, Stage.HOST_RECOGNITION, m, "ike.natt.float", "peers moved to UDP 4500 (NAT-T)"
             )
         decrypted = msg.decrypted is not None
+        track_endpoints(self._st, sa, msg, decrypted)
         if msg.version == 2:
             on_v2(self._st, sa, msg, decrypted)
         else:
             on_v1(self._st, sa, msg, decrypted)
+        read_configuration(self._st, sa, msg, decrypted)
 
     def _ike_for(self, msg: IkeMessage) -> IkeSa:
         """The IKE SA of a message by (version, initiator's SPI), opened if new."""
