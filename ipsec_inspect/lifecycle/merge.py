@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 
+from ipsec_inspect.lifecycle.endings import explain_endings
 from ipsec_inspect.lifecycle.findings import evaluate
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, Event, IkeSa, Reason, Stage
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
@@ -71,6 +72,7 @@ def _merge_ike(m: IkeSa, b: IkeSa) -> None:
     m.mode = m.mode or b.mode
     m.rekeyed_from = m.rekeyed_from or b.rekeyed_from
     m.rekeyed_to = m.rekeyed_to or b.rekeyed_to
+    m.reauthenticated = m.reauthenticated or b.reauthenticated
     m.nat_detected = m.nat_detected if m.nat_detected is not None else b.nat_detected
     m.nat_frames = sorted({*m.nat_frames, *b.nat_frames})
     if m.transport == "udp" and b.transport != "udp":
@@ -439,6 +441,7 @@ def merge(a: TrackerResult, b: TrackerResult) -> TrackerResult:
     result = TrackerResult(ikes, children, [*a.errors, *b.errors], stats, a.config, end)
     infer_rekeys(result.ike_sas, result.child_sas)
     settle(result.ike_sas, result.child_sas, end, a.config.settle_config)
+    explain_endings(result.ike_sas, result.child_sas)
     result.findings = evaluate(result)
     return result
 

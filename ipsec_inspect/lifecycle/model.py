@@ -270,6 +270,7 @@ class IkeSa:
     rekeyed_from: str | None = None
     rekeyed_to: str | None = None
     rekey_certainty: Certainty | None = None  # how the rekeyed_from/to links are known
+    reauthenticated: bool = False  # replaced by a reauthentication (rekeyed_to names the new SA)
     established_time: float | None = None  # IKE_AUTH / phase 1 completed (swanctl ESTABLISHED)
     established_frame: int | None = None
     address_updates: list[AddressUpdate] = field(default_factory=list)
@@ -322,4 +323,10 @@ def ike_state(sa: IkeSa) -> str:
     t = sa.termination
     if t is not None and t.reason == Reason.REKEYED:
         return "REKEYED"
+    if (
+        t is not None
+        and t.reason in (Reason.DELETED, Reason.REAUTHENTICATED)
+        and sa.state == "ESTABLISHED"
+    ):
+        return "CLOSED"  # its Delete was encrypted: the end is inferred
     return sa.state

@@ -307,16 +307,29 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="ikev2-volume-rekey",
         description=(
-            "IKEv2 PSK with a CHILD_SA rekeyed by volume (rekey_packets = 8, rand_packets = 0): "
-            "10 pings cross the limit and charon rekeys with CREATE_CHILD_SA and N(REKEY_SA); "
-            "the old SA carries a few packets beyond the limit while the exchange runs; "
-            "more traffic, terminate"
+            "IKEv2 PSK with a CHILD_SA rekeyed twice by volume (rekey_packets = 6, "
+            "rand_packets = 0): after 3 s idle, 8 pings (0.2 s apart) cross the limit and charon "
+            "rekeys with "
+            "CREATE_CHILD_SA and N(REKEY_SA); then 8 back-to-back UDP echoes cross it again on "
+            "the new SA, in a fraction of the time; the old SAs carry a packet or so beyond the "
+            "limit while the exchange runs; 3 pings, terminate"
         ),
         ike_version=2,
         ike_proposals="aes128-sha256-x25519",
         esp_proposals="aes128gcm16",
-        left_child=("rekey_packets = 8", "rand_packets = 0", "life_packets = 40"),
-        steps=_steps(INIT, ping(10), await_child(20), ping(3), SNAP, terminate()),
+        left_child=("rekey_packets = 6", "rand_packets = 0", "life_packets = 40"),
+        steps=_steps(
+            INIT,
+            wait(3),
+            ping(8),
+            await_child(20),
+            udp(8),
+            await_child(20),
+            ping(3),
+            wait(2),  # the rekeyed SAs are gone (delete_rekeyed_delay): one SA in the listing
+            SNAP,
+            terminate(),
+        ),
         tags=("vpnlife",),
     ),
     Scenario(
