@@ -212,7 +212,8 @@ def _v1_informational(msg: IkeMessage, ctx: Context) -> Classified:
     x = msg.header.exchange
     what = "Transaction (mode config/XAUTH)" if x == V1_TRANSACTION else "Informational"
     hidden = msg.header.v1_encrypted and not ctx.decrypted
-    return Classified(Trigger.V1_INFO, what + (" (contents encrypted)" if hidden else ""), cert)
+    trig = Trigger.V1_TRANSACTION if x == V1_TRANSACTION else Trigger.V1_INFO
+    return Classified(trig, what + (" (contents encrypted)" if hidden else ""), cert)
 
 
 def _v1_other(msg: IkeMessage, ctx: Context) -> Classified:

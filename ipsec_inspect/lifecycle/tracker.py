@@ -23,6 +23,7 @@ from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
+from ipsec_inspect.lifecycle.liveness import read_dpd
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
 from ipsec_inspect.lifecycle.result import (
     CaptureStats,
@@ -161,6 +162,8 @@ class Tracker:
         else:
             on_v1(self._st, sa, msg, decrypted)
         read_configuration(self._st, sa, msg, decrypted)
+        if decrypted:
+            read_dpd(self._st, sa, msg)
 
     def _ike_for(self, msg: IkeMessage) -> IkeSa:
         """The IKE SA of a message by (version, initiator's SPI), opened if new."""
