@@ -40,7 +40,7 @@ N_MOBIKE_SUPPORTED, N_ADDITIONAL_IP4, N_ADDITIONAL_IP6 = 16396, 16397, 16398
 N_NO_ADDITIONAL, N_UPDATE_SA_ADDRESSES, N_COOKIE2, N_NO_NATS_ALLOWED = 16399, 16400, 16401, 16402
 N_REDIRECT_SUPPORTED, N_REDIRECT, N_REDIRECTED_FROM = 16406, 16407, 16408
 N_UNACCEPTABLE_ADDRESSES, N_UNEXPECTED_NAT_DETECTED = 40, 41
-INFORMATIONAL_V2 = 37
+IKE_SA_INIT_V2, INFORMATIONAL_V2 = 34, 37
 _NATT_PORTS = frozenset({500, 4500})
 
 
@@ -67,7 +67,9 @@ def _sender_is_initiator(sa: IkeSa, msg: IkeMessage) -> bool:
     return not (_same(Endpoint(m.src, m.sport), sa.responder) or m.dst == sa.initiator.addr)
 
 
-def _stage(sa: IkeSa) -> Stage:
+def _stage(sa: IkeSa, msg: IkeMessage | None = None) -> Stage:
+    if msg is not None and msg.version == 2 and msg.header.exchange == IKE_SA_INIT_V2:
+        return Stage.NEGOTIATION
     return Stage.TRANSMISSION if sa.state in ("ESTABLISHED", "DELETING") else Stage.CIRCUIT
 
 
@@ -91,7 +93,7 @@ def track_endpoints(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: boo
     """Note MOBIKE/REDIRECT notifies and follow a change of the SA's endpoints."""
     if sa.initiator is None or sa.responder is None:
         return
-    notes = _notify_types(msg) if decrypted else {}
+    notes = _notify_types(msg)  # the clear ones, and the decrypted ones where keys allow
     _mobike_notes(st, sa, msg, notes)
     if not sa.observed_from_start and sa.messages <= 1:
         return  # a mid-life SA's first message defines its endpoints
@@ -157,7 +159,7 @@ def _mobike_notes(
     st: TrackerState, sa: IkeSa, msg: IkeMessage, notes: dict[int, NotifyBody]
 ) -> None:
     m = msg.meta
-    stage = _stage(sa)
+    stage = _stage(sa, msg)
     for kind in (N_ADDITIONAL_IP4, N_ADDITIONAL_IP6):
         if kind in notes:
             addrs = [
