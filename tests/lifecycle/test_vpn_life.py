@@ -9,6 +9,7 @@ and the lifecycle it shows is checked against what the daemons did.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -248,7 +249,7 @@ def test_volume_rekeys_are_told_from_time(keys: str) -> None:
     truth = _truth(name)
     line = [_child_by_spi(doc, t["left_to_right"]["spi"]) for t in truth["child_sas"]]
     assert len(line) == 4
-    for old, new in zip(line, line[1:], strict=False):
+    for old, new in pairwise(line):
         assert old["rekeyed_to"] == new["id"] and new["rekeyed_from"] == old["id"]
         t = old["termination"]
         assert old["state"] == "REKEYED" and t["reason"] == "rekeyed"
