@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ipsec_inspect.crypto.algorithms import EncryptionAlg, IntegrityAlg, PrfAlg
+from ipsec_inspect.crypto.strongswan_log import DaemonHint
 
 SPI_MASK_ALL = 0xFFFFFFFF
 
@@ -232,6 +233,8 @@ class KeyStore:
         self._ike: list[IkeKey] = []
         self.child_dh: list[ChildDhSecret] = []
         self.problems: list[str] = []
+        # what daemons' logs say about why SAs were rekeyed or closed (DaemonHint rows)
+        self.daemon_hints: list[DaemonHint] = []
         self._matchers: dict[str | None, AddressMatcher] = {}
         self._cache: dict[tuple[str, int, str, str], SaKey | None] = {}
 
@@ -261,6 +264,7 @@ class KeyStore:
             self.add_ike(ike)
         self.child_dh.extend(other.child_dh)
         self.problems.extend(other.problems)
+        self.daemon_hints.extend(other.daemon_hints)
 
     def _matcher(self, pattern: str | None) -> AddressMatcher:
         m = self._matchers.get(pattern)

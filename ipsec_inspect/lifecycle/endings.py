@@ -21,6 +21,9 @@ the merged halves) is complete, so they are worked out here, every time after se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.model import (
     Certainty,
     ChildSa,
@@ -41,13 +44,34 @@ BREAK_BEFORE_MAKE_WINDOW = 2.0
 RECREATE_WINDOW = 2.0
 
 
-def explain_endings(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> None:
-    """Revise endings that relate SAs to each other (idempotent; see the module doc)."""
+def explain_endings(
+    ike_sas: dict[str, IkeSa],
+    child_sas: dict[str, ChildSa],
+    hints: Sequence[DaemonHint] = (),
+) -> None:
+    """Revise endings that relate SAs to each other (idempotent; see the module doc).
+    ``hints`` are what a daemon's log said (given as keys), by SPI."""
     _childless(ike_sas, child_sas)
     _rekey_collisions(child_sas)
     _reauthentications(ike_sas, child_sas)
     _recreations(ike_sas, child_sas)
-    assign_triggers(ike_sas, child_sas)
+    _logged_expiries(child_sas, hints)
+    assign_triggers(ike_sas, child_sas, hints)
+
+
+def _logged_expiries(child_sas: dict[str, ChildSa], hints: Sequence[DaemonHint]) -> None:
+    """A child the daemon closed as expired ended ``lifetime_expired``, observed."""
+    expired = {h.spi for h in hints if h.kind == "expired" and h.spi is not None}
+    for c in child_sas.values():
+        t = c.termination
+        if t is None or not expired & {d.spi for d in c.directions}:
+            continue
+        if t.reason in (Reason.DELETED, Reason.LIFETIME_EXPIRED, Reason.REKEYED):
+            t.reason = Reason.LIFETIME_EXPIRED
+            t.certainty = Certainty.OBSERVED
+            t.detail = (t.detail + "; " if t.detail else "") + (
+                "the daemon's log: closing expired CHILD_SA"
+            )
 
 
 def _note(sa: IkeSa | ChildSa, stage: Stage, event: Event) -> None:

@@ -15,6 +15,7 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
+from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.addresses import track_endpoints
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.configuration import read_configuration
@@ -67,6 +68,12 @@ class Tracker:
         self._st = TrackerState(self.config)
         self._end: float | None = None
         self._lanes = LaneBoard()
+        self._hints: list[DaemonHint] = []
+
+    def add_hints(self, hints: list[DaemonHint]) -> None:
+        """What a daemon's log says about why SAs were rekeyed or closed (data, handed in:
+        the tracker reads no file); used when the capture ends."""
+        self._hints.extend(hints)
 
     # ------------------------------------------------------------------ public API
 
@@ -99,7 +106,7 @@ class Tracker:
         self._end = end_time if end_time is not None else st.stats.last_time
         infer_rekeys(st.ike, st.child)
         settle(st.ike, st.child, self._end, self.config.settle_config)
-        explain_endings(st.ike, st.child)
+        explain_endings(st.ike, st.child, self._hints)
         every: list[IkeSa | ChildSa] = [*st.ike.values(), *st.child.values()]
         for sa in every:
             t = sa.termination

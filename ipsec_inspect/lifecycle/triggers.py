@@ -16,6 +16,9 @@ Everything else is ``unknown``. SAs still active, idle or failed get no trigger.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Stage, Trigger
 
 #: Two packet counts are "the same limit" within this many packets (in-flight packets
@@ -31,11 +34,46 @@ _ENDED = frozenset(
 )
 
 
-def assign_triggers(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> None:
+def assign_triggers(
+    ike_sas: dict[str, IkeSa],
+    child_sas: dict[str, ChildSa],
+    hints: Sequence[DaemonHint] = (),
+) -> None:
+    by_spi: dict[int, str] = {}
+    by_ike: dict[tuple[bytes, bytes], str] = {}
+    for h in hints:  # the first line about an SA says why it went
+        if h.spi is not None:
+            by_spi.setdefault(h.spi, h.kind)
+        if h.ike_spis is not None:
+            by_ike.setdefault(h.ike_spis, h.kind)
     for sa in ike_sas.values():
+        if by_ike.get((sa.spi_i, sa.spi_r)) == "user" and _ended(sa):
+            _set(sa, Trigger.USER, Certainty.OBSERVED, "the daemon's log: a vici command")
         _ike_trigger(sa)
     for c in child_sas.values():
-        _child_trigger(c, child_sas)
+        kinds = {by_spi[d.spi] for d in c.directions if d.spi in by_spi}
+        if not kinds and _with_parent(c, ike_sas.get(c.ike_sa or "")):
+            continue
+        _child_trigger(c, child_sas, kinds)
+
+
+def _with_parent(c: ChildSa, parent: IkeSa | None) -> bool:
+    """A child deleted with its IKE SA ended for the IKE SA's reason."""
+    t, pt = c.termination, parent.termination if parent is not None else None
+    if t is None or pt is None or t.trigger is not None or pt.trigger is None:
+        return False
+    if t.reason != Reason.DELETED or t.frame != pt.frame:
+        return False
+    t.trigger, t.trigger_certainty = pt.trigger, pt.trigger_certainty
+    t.trigger_detail = f"deleted with its IKE SA {parent.uid if parent else ''}" + (
+        f": {pt.trigger_detail}" if pt.trigger_detail else ""
+    )
+    return True
+
+
+def _ended(sa: IkeSa | ChildSa) -> bool:
+    t = sa.termination
+    return t is not None and t.reason in _ENDED and t.trigger is None
 
 
 def _set(
@@ -76,9 +114,15 @@ def _child_start(c: ChildSa) -> float | None:
     return c.stages[Stage.CIRCUIT].end or c.stages[Stage.TRANSMISSION].start
 
 
-def _child_trigger(c: ChildSa, child_sas: dict[str, ChildSa]) -> None:
+def _child_trigger(c: ChildSa, child_sas: dict[str, ChildSa], logged: set[str]) -> None:
     t = c.termination
     if t is None or t.reason not in _ENDED or t.trigger is not None:
+        return
+    if "user" in logged:
+        _set(c, Trigger.USER, Certainty.OBSERVED, "the daemon's log: a vici rekey/terminate")
+        return
+    if logged & {"limit", "expired"}:
+        _from_log(c, child_sas, "expired" in logged)
         return
     age = _age(_child_start(c), t.time)
     octets = max((d.byte_count for d in c.directions), default=0)
@@ -100,6 +144,23 @@ def _child_trigger(c: ChildSa, child_sas: dict[str, ChildSa]) -> None:
             _from_chain(c, chain, child_sas)
             return
     _set(c, Trigger.UNKNOWN, None, None)
+
+
+def _from_log(c: ChildSa, child_sas: dict[str, ChildSa], hard: bool) -> None:
+    """The log says a lifetime ran out (soft: a rekey job; hard: expired) but not which of
+    seconds, packets or bytes: regular counts tell volume, else it is time."""
+    line = "closing expired CHILD_SA" if hard else "creating rekey job"
+    chain = _rekey_chain(c, child_sas)
+    if len(chain) >= 2:
+        _from_chain(c, chain, child_sas)
+        t = c.termination
+        assert t is not None
+        if t.trigger in (Trigger.VOLUME, Trigger.TIME):
+            t.trigger_certainty = Certainty.OBSERVED
+            t.trigger_detail = f"the daemon's log: {line}; {t.trigger_detail}"
+            return
+    _set(c, Trigger.TIME, Certainty.INFERRED,
+         f"the daemon's log: {line} (a lifetime; seconds unless counts say otherwise)")  # fmt: skip
 
 
 def _rekey_chain(c: ChildSa, child_sas: dict[str, ChildSa]) -> list[ChildSa]:
