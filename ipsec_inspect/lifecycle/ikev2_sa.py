@@ -124,7 +124,12 @@ def on_v2(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: bool) -> None
         for p in msg.decrypted or []:
             if isinstance(p.body, IdBody):
                 role = "initiator" if p.type == PT_IDI else "responder"
-                sa.identities[role] = id_text(p.body)
+                name = id_text(p.body)
+                # RFC 4739: a later authentication round may use another identity
+                rounds = [k for k in sa.identities if k.split("_")[0] == role]
+                if name not in (sa.identities.get(k) for k in rounds):
+                    key = role if not rounds else f"{role}_{len(rounds) + 1}"
+                    sa.identities[key] = name
             elif isinstance(p.body, AuthBody) and (not resp or sa.auth_method is None):
                 sa.auth_method = p.body.method
 

@@ -120,7 +120,7 @@ def test_swanctl_vocabulary_and_schema(name: str, keys: str) -> None:
         if sa["termination"]["reason"] == "rekeyed":
             assert sa["state"] == "REKEYED"
         if keys == "toml" and sa["established"] is not None:
-            assert sa["auth_method"] in {"psk", "pubkey", "eap-md5", "xauth-psk"}
+            assert sa["auth_method"] in {"psk", "pubkey", "eap-md5", "xauth-psk", "psk+eap-md5"}
             assert isinstance(sa["chosen_ids"]["auth_method"], int)
     if truth["established"]:
         first = _by_spis(doc, truth["ike_sas"][0])
@@ -446,3 +446,24 @@ def test_redirect_ends_the_old_sa_by_the_peer(keys: str) -> None:
     came = [e for e in _events(new) if e["kind"] == "ike.redirected_from"]
     assert len(came) == 1 and "192.0.2.2" in came[0]["text"]
     assert old["rekeyed_to"] is None  # a redirect is not a reauthentication
+
+
+@pytest.mark.parametrize("keys", ALL)
+def test_multiple_authentication_rounds(keys: str) -> None:
+    """RFC 4739: PSK, then EAP-MD5 in a second round; the child offered in the first
+    IKE_AUTH request is answered in the last response (keys derived from IKE keys only)."""
+    doc = _doc("ikev2-multiple-auth", keys)
+    [ike] = doc["ike_sas"]
+    auth = [m for m in _ike_messages("ikev2-multiple-auth") if m.header.exchange == 35]
+    assert ike["established"]["frame"] == auth[-1].meta.frame
+    [child] = doc["child_sas"]
+    assert child["created_by"] == "IKE_AUTH" and child["ike_sa"] == ike["id"]
+    assert sum(d["packets"] for d in child["directions"]) == 6
+    if keys == "none":
+        assert ike["auth_method"] is None and _kinds(ike).count("ike.auth_round") == 3
+        assert child["termination"]["reason"] != "failed"
+        return
+    assert ike["auth_method"] == "psk+eap-md5" and ike["chosen_ids"]["auth_method"] == 2
+    assert ike["identities"]["initiator"] == "left.example.org"
+    assert ike["identities"]["eap"] == "alice"
+    assert all(d["decrypted"] == d["packets"] == 3 for d in child["directions"])

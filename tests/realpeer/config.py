@@ -149,6 +149,11 @@ def _auth_rounds(
         )
     rounds_local = [{"auth": "psk", "id": local.identity}]
     rounds_remote = [{"auth": "psk", "id": remote.identity}]
+    if scenario.auth == "psk+eap-md5":  # RFC 4739: a PSK round, then an EAP-MD5 round
+        if side is Side.LEFT:
+            rounds_local.append({"auth": "eap-md5", "eap_id": EAP_USER})
+        else:
+            rounds_remote.append({"auth": "eap-md5", "eap_id": "%any"})
     if scenario.auth == "xauth":  # IKEv1: a second round, XAUTH, for the client (the left)
         if side is Side.LEFT:
             rounds_local.append({"auth": "xauth", "xauth_id": XAUTH_USER})
@@ -161,7 +166,7 @@ def _secrets(scenario: Scenario, side: Side) -> str:
     local, remote = peers(side)
     psk = scenario.psk if side is Side.LEFT else scenario.right_psk
     blocks = []
-    if scenario.auth in ("psk", "xauth"):
+    if scenario.auth in ("psk", "xauth", "psk+eap-md5"):
         blocks.append(
             f"  ike-rp {{\n    id-local = {local.identity}\n    id-remote = {remote.identity}\n"
             f'    secret = "{psk}"\n  }}\n'
@@ -170,7 +175,7 @@ def _secrets(scenario: Scenario, side: Side) -> str:
         blocks.append(
             f'  xauth-alice {{\n    id = {XAUTH_USER}\n    secret = "{XAUTH_PASSWORD}"\n  }}\n'
         )
-    if scenario.auth == "eap-md5":
+    if scenario.auth in ("eap-md5", "psk+eap-md5"):
         blocks.append(f'  eap-alice {{\n    id = {EAP_USER}\n    secret = "{EAP_PASSWORD}"\n  }}\n')
     return f"secrets {{\n{''.join(blocks)}}}\n" if blocks else ""
 

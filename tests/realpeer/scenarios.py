@@ -363,6 +363,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         tags=("vpnlife",),
     ),
     Scenario(
+        name="ikev2-multiple-auth",
+        description=(
+            "IKEv2 with RFC 4739 multiple authentication: the initiator authenticates with its "
+            "PSK, announces ANOTHER_AUTH_FOLLOWS, then with EAP-MD5 (identity alice) in a second "
+            "round; the CHILD_SA offered in the first IKE_AUTH request is answered in the last "
+            "response; traffic, terminate"
+        ),
+        ike_version=2,
+        ike_proposals="aes128-sha256-x25519",
+        esp_proposals="aes128gcm16",
+        auth="psk+eap-md5",
+        plugins="eap-identity eap-md5",
+        steps=_steps(INIT, ping(3), SNAP, terminate()),
+        tags=("vpnlife",),
+    ),
+    Scenario(
         name="ikev1-aggressive-xauth",
         description=(
             "IKEv1 Aggressive Mode with PSK and XAUTH (user alice, draft-beaulieu-ike-xauth), a "
