@@ -52,6 +52,7 @@ def explain_endings(
     """Revise endings that relate SAs to each other (idempotent; see the module doc).
     ``hints`` are what a daemon's log said (given as keys), by SPI."""
     _childless(ike_sas, child_sas)
+    _redirects(ike_sas)
     _rekey_collisions(child_sas)
     _reauthentications(ike_sas, child_sas)
     _recreations(ike_sas, child_sas)
@@ -130,6 +131,43 @@ def _childless(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> None
                     Certainty.INFERRED,
                 ),
             )
+
+
+# ---------------------------------------------------------------- REDIRECT
+
+
+def _redirects(ike_sas: dict[str, IkeSa]) -> None:
+    """An IKE_SA_INIT with N(REDIRECTED_FROM) (in the clear, RFC 5685 §6) names the gateway
+    that sent the client away: the client's SA with that gateway was redirected, and
+    ended (without keys: at its last INFORMATIONAL, the REDIRECT and the Delete)."""
+    for new in ike_sas.values():
+        gateway = new.redirected_from
+        if not gateway or new.initiator is None or new.responder is None:
+            continue
+        start = new.stages[Stage.HOST_RECOGNITION].start or 0.0
+        for old in ike_sas.values():
+            if (
+                old is new
+                or old.responder is None
+                or old.initiator is None
+                or old.responder.addr != gateway
+                or old.initiator.addr != new.initiator.addr
+                or (old.stages[Stage.HOST_RECOGNITION].start or 0.0) >= start
+            ):
+                continue
+            old.redirected_to = old.redirected_to or new.responder.addr
+            t = old.termination
+            end = _end_of(old)
+            if t is not None and t.reason in (Reason.STILL_ACTIVE, Reason.IDLE) and end:
+                old.termination = Termination(
+                    Reason.DELETED,
+                    end[0],
+                    end[1],
+                    certainty=Certainty.INFERRED,
+                    detail=f"redirected to {new.responder.addr} ({new.uid} names it in "
+                    "REDIRECTED_FROM); its Delete is encrypted",
+                )
+            break
 
 
 # ---------------------------------------------------------------- rekey collisions

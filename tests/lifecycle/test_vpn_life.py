@@ -430,7 +430,7 @@ def test_cookie_and_invalid_ke_retries_stay_in_negotiation(keys: str) -> None:
     assert half["established"] is None
 
 
-@pytest.mark.parametrize("keys", WITH_KEYS)
+@pytest.mark.parametrize("keys", ALL)
 def test_redirect_ends_the_old_sa_by_the_peer(keys: str) -> None:
     doc = _doc("ikev2-redirect", keys)
     truth = _truth("ikev2-redirect")
@@ -441,10 +441,20 @@ def test_redirect_ends_the_old_sa_by_the_peer(keys: str) -> None:
         t["reason"] == "deleted" and t["trigger"] == "peer" and t["trigger_certainty"] == "observed"
     )
     assert "192.0.2.3" in t["trigger_detail"]
-    redirect = [e for e in _events(old) if e["kind"] == "ike.redirect"]
-    assert len(redirect) == 1 and "192.0.2.3" in redirect[0]["text"]
+    assert t["frame"] == max(
+        m.meta.frame
+        for m in _ike_messages("ikev2-redirect")
+        if m.header.spi_i.hex() == old["spi_i"] and not m.header.is_response
+    )
+    # REDIRECTED_FROM travels in the clear IKE_SA_INIT
     came = [e for e in _events(new) if e["kind"] == "ike.redirected_from"]
-    assert len(came) == 1 and "192.0.2.2" in came[0]["text"]
+    assert len(came) == 1 and "192.0.2.2" in came[0]["text"] and came[0]["certainty"] == "observed"
+    redirect = [e for e in _events(old) if e["kind"] == "ike.redirect"]
+    if keys == "none":
+        assert redirect == [] and t["certainty"] == "inferred"
+    else:
+        assert len(redirect) == 1 and "192.0.2.3" in redirect[0]["text"]
+        assert t["certainty"] == "observed"
     assert old["rekeyed_to"] is None  # a redirect is not a reauthentication
 
 
