@@ -86,6 +86,18 @@ def _set(
 
 def _ike_trigger(sa: IkeSa) -> None:
     t = sa.termination
+    if t is not None and t.reason == Reason.FAILED and sa.redirected_to and t.trigger is None:
+        # REDIRECT in IKE_SA_INIT or IKE_AUTH (RFC 5685 §4.1, §4.2): sent away, not refused
+        t.detail = f"redirected to {sa.redirected_to} before the SA was established" + (
+            f" ({t.detail})" if t.detail else ""
+        )
+        _set(
+            sa,
+            Trigger.PEER,
+            Certainty.OBSERVED,
+            f"the gateway redirected the client to {sa.redirected_to} (RFC 5685)",
+        )
+        return
     if t is None or t.reason not in _ENDED or t.trigger is not None:
         return
     if sa.redirected_to:

@@ -116,3 +116,16 @@ def test_a_redirect_is_the_peer_s_doing() -> None:
     assign_triggers({sa.uid: sa}, {})
     assert sa.termination.trigger == Trigger.PEER
     assert sa.termination.trigger_certainty == Certainty.OBSERVED
+
+
+def test_redirect_in_ike_sa_init_is_not_a_refusal() -> None:
+    """RFC 5685 §4.1: the gateway answers IKE_SA_INIT with N(REDIRECT) (in the clear)."""
+    gateway = bytes([1, 4]) + bytes([192, 0, 2, 3])  # New Responder GW Identity, IPv4
+    answer = ike2(2, 34, response=True, from_initiator=False, mid=0,
+                  payloads=[notify(16407, gateway)])  # fmt: skip
+    res = track([v2_init()[0], answer])
+    [sa] = res.ike_sas.values()
+    assert sa.redirected_to == "192.0.2.3"
+    t = sa.termination
+    assert t is not None and t.reason == Reason.FAILED and t.stage == Stage.NEGOTIATION
+    assert t.trigger == Trigger.PEER and "redirected to 192.0.2.3" in (t.detail or "")
