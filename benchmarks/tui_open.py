@@ -17,7 +17,7 @@ import resource
 import sys
 import time
 
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.tui.app import InspectorApp
 from ipsec_inspect.tui.widgets.packet_list import PacketList
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ipsec_inspect.cli import InputError
-from ipsec_inspect.lifecycle.tracker import TrackerConfig
-from ipsec_inspect.records import AhPacket, EspPacket, IkeMessage, Record
-from ipsec_inspect.wire.decoder import DecodeOptions
+from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
+
+if TYPE_CHECKING:  # every command module imports this one to build the parser (start-up)
+    from ipsec_inspect.core.extensions import Extensions
+    from ipsec_inspect.lifecycle.tracker import TrackerConfig
+    from ipsec_inspect.wire.decoder import DecodeOptions
 
 
 def add_key_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,6 +102,8 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def tracker_config(args: argparse.Namespace) -> TrackerConfig:
+    from ipsec_inspect.lifecycle.tracker import TrackerConfig
+
     if args.replay_window < 1 or args.idle_timeout <= 0:
         raise InputError("--replay-window and --idle-timeout must be positive")
     return TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
@@ -126,8 +132,27 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def extensions_of(args: argparse.Namespace) -> Extensions:
+    """The run's extension tables, composed by the CLI at start-up (``cli._compose``);
+    a command run without the CLI (a test) gets the core's tables and no plugin."""
+    ext = getattr(args, "extensions", None)
+    if ext is None:
+        from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
+        from ipsec_inspect.plugins.compose import compose_extensions
+
+        ext = compose_extensions(None, BUILTIN_EXPORTERS)
+        args.extensions = ext
+    return ext
+
+
 def decode_options(args: argparse.Namespace) -> DecodeOptions:
-    opts = DecodeOptions(ike_heuristic=not getattr(args, "no_ike_heuristic", False))
+    """Decoding as the user asked, with the run's dissector extension tables."""
+    from ipsec_inspect.wire.decoder import DecodeOptions
+
+    opts = DecodeOptions(
+        ike_heuristic=not getattr(args, "no_ike_heuristic", False),
+        extension_tables=extensions_of(args).dissectors,
+    )
     for rule in getattr(args, "decode_as", []) or []:
         try:
             opts.add_decode_as(rule)

@@ -13,21 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ipsec_inspect.cli import InputError
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options
-from ipsec_inspect.crypto.decryptor import Decryptor
-from ipsec_inspect.export.plaintext_pcap import (
-    LINKTYPE_RAW,
-    MAX_NESTING,
-    PcapWriter,
-    ip_offset,
-    plaintext_ip_packet,
-    rebuild_frame,
-)
-from ipsec_inspect.records import EspPacket, Record
-from ipsec_inspect.session import load_keys
-from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
-from ipsec_inspect.wire.decoder import Decoder
+from ipsec_inspect.commands._common import add_capture_arguments, decode_options, extensions_of
+from ipsec_inspect.core.errors import InputError
 
 NAME = "decrypt"
 HELP = "write a copy of a capture with every decrypted ESP packet replaced by its plaintext"
@@ -44,74 +31,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="PLAIN.pcap", help="pcap file to write")
 
 
-class _Rewriter:
-    """Decodes, decrypts and rewrites frames one at a time (streaming: memory does not
-    grow with the capture)."""
-
-    def __init__(self, decryptor: Decryptor, outer: Decoder, inner: Decoder) -> None:
-        self.decryptor = decryptor
-        self.outer = outer
-        self.inner = inner
-        self.replaced = 0
-        self.kept_encrypted = 0
-
-    def _peel(self, number: int, time: float, ip_packet: bytes, depth: int) -> bytes:
-        """Decrypt ESP found inside an already decrypted packet (ESP in ESP)."""
-        if depth >= MAX_NESTING:
-            return ip_packet
-        records = self.inner.decode(number, time, LINKTYPE_RAW, ip_packet, len(ip_packet))
-        for r in records:
-            self.decryptor.process(r)
-        esp = _single_esp(records)
-        if esp is None:
-            return ip_packet
-        new_ip = plaintext_ip_packet(ip_packet, esp.offset, esp)
-        if new_ip is None:
-            return ip_packet
-        return self._peel(number, time, new_ip, depth + 1)
-
-    def frame(
-        self, number: int, time: float, link_type: int, data: bytes, orig_len: int, iface: int
-    ) -> bytes:
-        records = self.outer.decode(number, time, link_type, data, orig_len, iface)
-        for r in records:
-            self.decryptor.process(r)
-        esp = _single_esp(records)
-        if esp is None:
-            if any(isinstance(r, EspPacket) for r in records):
-                self.kept_encrypted += 1
-            return data
-        ip_at = ip_offset(link_type, data)
-        new_ip = plaintext_ip_packet(data[ip_at:], esp.offset - ip_at, esp) if ip_at >= 0 else None
-        if new_ip is None:
-            self.kept_encrypted += 1
-            return data
-        new_frame = rebuild_frame(link_type, data, ip_at, self._peel(number, time, new_ip, 1))
-        if new_frame is None:
-            self.kept_encrypted += 1
-            return data
-        self.replaced += 1
-        return new_frame
-
-
-def _single_esp(records: list[Record]) -> EspPacket | None:
-    """The frame's ESP packet when it is the only record and it decrypted."""
-    if len(records) != 1 or not isinstance(records[0], EspPacket):
-        return None
-    d = records[0].decryption
-    return records[0] if d is not None and d.status == "ok" else None
-
-
 def run(args: argparse.Namespace) -> int:
-    store = load_keys(args.keys)
+    # Imported here, not at the top: every command module is imported to build the parser.
+    from ipsec_inspect.crypto.decryptor import Decryptor
+    from ipsec_inspect.export.plaintext_pcap import LINKTYPE_RAW, PcapWriter
+    from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
+    from ipsec_inspect.pipeline.session import load_keys
+    from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
+    from ipsec_inspect.wire.decoder import Decoder
+
+    store = load_keys(args.keys, extensions_of(args).key_formats)
     options = decode_options(args)
     out_path = Path(args.output)
     try:
         reader = CaptureReader(args.capture)
     except CaptureError as e:
         raise InputError(str(e)) from None
-    decryptor = Decryptor(store)
-    rewriter = _Rewriter(decryptor, Decoder(options), Decoder(options))
+    decryptor = Decryptor(store, extension_tables=options.extension_tables)
+    rewriter = PlaintextRewriter(decryptor, Decoder(options), Decoder(options))
     skipped: list[int] = []
     try:
         with reader, open(out_path, "wb") as fh:

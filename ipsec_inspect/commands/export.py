@@ -1,7 +1,9 @@
 """``ipsec-inspect export``: the SA timeline as JSON (and psk-crack parameters, events).
 
 Runs the capture through the session (decode, decrypt where keys are given) into the
-lifecycle tracker, then writes the document of :mod:`ipsec_inspect.export.timeline`.
+lifecycle tracker and the audit, then hands the result to the exporter named by
+``--format``: a row of the run's exporter table, where the built-in ``json`` (the document
+of :mod:`ipsec_inspect.export.timeline`) is a row like a plugin's.
 """
 
 from __future__ import annotations
@@ -10,23 +12,21 @@ import argparse
 import json
 import sys
 from contextlib import ExitStack
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_tracker_arguments,
     decode_options,
+    extensions_of,
     tracker_config,
 )
-from ipsec_inspect.export.psk_crack import write_psk_crack
-from ipsec_inspect.export.timeline import build_timeline, load_schema, rfc3339
-from ipsec_inspect.lifecycle.events import event_to_json
-from ipsec_inspect.lifecycle.tracker import TrackerResult
-from ipsec_inspect.plugins import hooks as plugin_hooks
-from ipsec_inspect.plugins.api import Exporter, ExportInput
-from ipsec_inspect.plugins.registry import describe_exception
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.core.errors import InputError
+
+if TYPE_CHECKING:  # the pipeline is imported when the command runs (start-up)
+    from ipsec_inspect.core.extensions import Exporter
+    from ipsec_inspect.lifecycle.tracker import TrackerResult
+    from ipsec_inspect.pipeline.session import Analysis
 
 NAME = "export"
 HELP = "write the SA lifecycle timeline (stages, findings) as JSON, or a plugin's format"
@@ -73,6 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _event_line(event: Any) -> str:
+    from ipsec_inspect.export.timeline import rfc3339
+    from ipsec_inspect.lifecycle.events import event_to_json
+
     obj = event_to_json(event)
     if isinstance(obj.get("time"), float):
         obj["time"] = rfc3339(obj["time"])
@@ -96,9 +99,19 @@ def _run_exporter(
     args: argparse.Namespace,
     out: TextIO,
 ) -> int:
-    """Run a plugin exporter; one that raises is reported (exit 1), never a traceback."""
+    """Run an exporter; one that raises is reported (exit 1), never a traceback."""
+    from ipsec_inspect.export.json_exporter import timeline_of
+    from ipsec_inspect.pipeline.export_input import ExportInput
+    from ipsec_inspect.plugins.registry import describe_exception
+
     data = ExportInput(
-        args.capture, analysis.options, result, capture, args.include_keys, analysis.keys
+        args.capture,
+        analysis.options,
+        result,
+        capture,
+        timeline_of,
+        include_keys=args.include_keys,
+        keystore=analysis.keys,
     )
     try:
         exporter.write(data, out)
@@ -115,18 +128,21 @@ def _run_exporter(
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.export.psk_crack import write_psk_crack
+    from ipsec_inspect.export.timeline import load_schema
+    from ipsec_inspect.pipeline.session import Analysis
+
     if args.schema:
         json.dump(load_schema(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if not args.capture:
         raise InputError("export needs a capture file (or --schema)")
-    exporter = None
-    if args.format != "json":
-        exporter = plugin_hooks.exporters().get(args.format)
-        if exporter is None:
-            known = ", ".join(["json", *sorted(plugin_hooks.exporters())])
-            raise InputError(f"unknown export format {args.format!r} (known: {known})")
+    exporters = extensions_of(args).exporters
+    exporter = exporters.get(args.format)
+    if exporter is None:
+        known = ", ".join(sorted(exporters))
+        raise InputError(f"unknown export format {args.format!r} (known: {known})")
     config = tracker_config(args)
     with ExitStack() as stack:
         events_fh = _open(args.events, stack, sys.stderr) if args.events else None
@@ -144,13 +160,13 @@ def run(args: argparse.Namespace) -> int:
             config,
             keep_index=False,
             decrypt_workers=args.decrypt_workers,
+            extensions=extensions_of(args),
         )
         result = analysis.run(on_events=write_events)
         info = analysis.info
         assert info is not None
         for line in analysis.problems():
             print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
-        keystore = analysis.keys
         capture = {
             "path": args.capture,
             "frames": info.frames,
@@ -158,13 +174,7 @@ def run(args: argparse.Namespace) -> int:
             "last_time": info.last_time,
         }
         out = _open(args.output, stack, sys.stdout)
-        status = 0
-        if exporter is not None:
-            status = _run_exporter(exporter, analysis, result, capture, args, out)
-        else:
-            doc = build_timeline(result, capture, include_keys=args.include_keys, keystore=keystore)
-            json.dump(doc, out, indent=2)
-            out.write("\n")
+        status = _run_exporter(exporter, analysis, result, capture, args, out)
         if args.export_psk_crack:
             n = write_psk_crack(result, _open(args.export_psk_crack, stack, sys.stdout))
             print(

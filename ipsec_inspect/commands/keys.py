@@ -11,16 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ipsec_inspect.cli import EXIT_USAGE, InputError
-from ipsec_inspect.commands._common import decode_options
-from ipsec_inspect.crypto.decryptor import Decryptor
-from ipsec_inspect.crypto.keyfiles.toml_keys import write_toml
-from ipsec_inspect.crypto.keyfiles.wireshark import write_wireshark
-from ipsec_inspect.crypto.keys import KeySource, KeyStore
-from ipsec_inspect.pipeline import read_records
-from ipsec_inspect.session import load_keys
-from ipsec_inspect.sources.capture_file import CaptureError
+from ipsec_inspect.commands._common import decode_options, extensions_of
+from ipsec_inspect.core.errors import EXIT_USAGE, InputError
+
+if TYPE_CHECKING:  # imported when the command runs: every command is imported at start-up
+    from ipsec_inspect.crypto.decryptor import Decryptor
+    from ipsec_inspect.crypto.keys import KeyStore
 
 NAME = "keys"
 HELP = "export the keys known for a capture (supplied and derived) as Wireshark tables or TOML"
@@ -49,9 +47,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decryptor:
     """Run the capture through decryption so that every derivable key lands in ``store``."""
-    decryptor = Decryptor(store)
+    from ipsec_inspect.crypto.decryptor import Decryptor
+    from ipsec_inspect.pipeline.records import read_records
+    from ipsec_inspect.sources.capture_file import CaptureError
+
+    options = decode_options(args)
+    decryptor = Decryptor(store, extension_tables=options.extension_tables)
     try:
-        for record in read_records(capture, decode_options(args)):
+        for record in read_records(capture, options):
             decryptor.process(record)
     except CaptureError as e:
         raise InputError(str(e)) from None
@@ -59,7 +62,12 @@ def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decry
 
 
 def run(args: argparse.Namespace) -> int:
-    store = load_keys(args.keys)
+    from ipsec_inspect.crypto.keyfiles.toml_keys import write_toml
+    from ipsec_inspect.crypto.keyfiles.wireshark import write_wireshark
+    from ipsec_inspect.crypto.keys import KeySource
+    from ipsec_inspect.pipeline.session import load_keys
+
+    store = load_keys(args.keys, extensions_of(args).key_formats)
     decryptor = known_keys(args.capture, store, args)
     out = Path(args.out)
     derived = sum(k.source is KeySource.DERIVED for k in store.sa_keys()) + sum(

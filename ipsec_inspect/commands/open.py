@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ipsec_inspect.commands._common import add_capture_arguments, decode_options
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.commands._common import add_capture_arguments, decode_options, extensions_of
 
 NAME = "open"
 HELP = "open a capture in the terminal UI (SA tree, timeline, packets, findings, keys)"
@@ -22,8 +21,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.pipeline.session import Analysis
+
     analysis = Analysis(
-        args.capture, decode_options(args), args.keys, decrypt_workers=args.decrypt_workers
+        args.capture,
+        decode_options(args),
+        args.keys,
+        decrypt_workers=args.decrypt_workers,
+        extensions=extensions_of(args),
     )
     analysis.open().close()  # raises InputError (exit 3) for a missing or non-capture file
     from ipsec_inspect.tui.app import InspectorApp

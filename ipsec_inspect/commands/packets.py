@@ -11,9 +11,8 @@ from ipsec_inspect.commands._common import (
     add_capture_arguments,
     add_filter_arguments,
     decode_options,
+    extensions_of,
 )
-from ipsec_inspect.describe import endpoint, info_text, protocol_label, record_json
-from ipsec_inspect.session import open_records
 
 NAME = "packets"
 HELP = "list IPsec packets one per line (or every field as JSON lines)"
@@ -28,10 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every command module is imported to build the parser (start-up).
+    from ipsec_inspect.pipeline.describe import endpoint, info_text, protocol_label, record_json
+    from ipsec_inspect.pipeline.session import open_records
+
     keep = RecordFilter.from_args(args)
     out = sys.stdout
     jsonl = args.format == "jsonl"
-    with open_records(args.capture, decode_options(args), args.keys) as stream:
+    with open_records(args.capture, decode_options(args), args.keys, extensions_of(args)) as stream:
         first_time: float | None = None
         for r in stream:
             if first_time is None:

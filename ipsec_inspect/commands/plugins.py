@@ -1,7 +1,7 @@
 """``ipsec-inspect plugins``: what plugins are loaded, from where, adding what — and what failed.
 
 Why a command: loading runs third-party code, so it must be visible. This lists the
-registry the CLI installed (entry points, ``--plugin-dir`` folders, a checkout's
+registry the CLI loaded (entry points, ``--plugin-dir`` folders, a checkout's
 ``plugins/``), including each plugin that failed to load with the reason, and exits 1 when
 any failed so scripts can tell.
 """
@@ -13,7 +13,6 @@ import json
 import sys
 from dataclasses import asdict
 
-from ipsec_inspect.plugins import hooks as plugin_hooks
 from ipsec_inspect.plugins.registry import PluginRegistry
 
 NAME = "plugins"
@@ -61,6 +60,6 @@ def _json(registry: PluginRegistry | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    registry = plugin_hooks.active()
+    registry: PluginRegistry | None = getattr(args, "plugin_registry", None)
     sys.stdout.write(_json(registry) if args.format == "json" else _text(registry))
     return 1 if registry is not None and registry.failed else 0

@@ -1,7 +1,7 @@
 """``ipsec-inspect sniff``: capture an interface and watch SAs come and go.
 
 Frames from a live source (:mod:`ipsec_inspect.sources.live`) go through the same
-:class:`~ipsec_inspect.session.Analysis` as a file, built with ``keep_index=False`` so that
+:class:`~ipsec_inspect.pipeline.session.Analysis` as a file, built with ``keep_index=False`` so that
 memory grows with the number of SAs, not of packets: an endless capture stays bounded.
 With ``--write`` every frame is also saved to pcapng (optionally a ring of files).
 
@@ -14,7 +14,6 @@ writes — flushed as they happen, then one last line holding the export documen
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import signal
 import sys
@@ -24,29 +23,26 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ipsec_inspect.cli import InputError
 from ipsec_inspect.commands._common import (
     add_decode_arguments,
     add_key_arguments,
     add_tracker_arguments,
     decode_options,
+    extensions_of,
     tracker_config,
 )
+from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.export.timeline import build_timeline, rfc3339
 from ipsec_inspect.lifecycle.events import TrackerEvent, event_to_json
-from ipsec_inspect.session import Analysis
-from ipsec_inspect.sources.capture_file import RawFrame
-from ipsec_inspect.sources.live import (
-    BACKENDS,
-    DEFAULT_FILTER,
-    CaptureCounters,
-    LiveError,
-    LiveSource,
-    open_live,
-)
-from ipsec_inspect.sources.pcapng_writer import PcapngWriter
+from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.sources.live_backends import BACKENDS
+
+if TYPE_CHECKING:  # the live sources are imported when the command runs (start-up)
+    from ipsec_inspect.sources.capture_file import RawFrame
+    from ipsec_inspect.sources.live import CaptureCounters, LiveSource
+    from ipsec_inspect.sources.pcapng_writer import PcapngWriter
 
 NAME = "sniff"
 HELP = "capture an interface live and follow its SAs (TUI, or events as JSON lines)"
@@ -180,6 +176,8 @@ def _final_document(
     writer: PcapngWriter | None,
     reason: str,
 ) -> dict[str, Any]:
+    from ipsec_inspect.sources.live import DEFAULT_FILTER
+
     result = analysis.result()
     stats = result.stats
     capture = {
@@ -237,9 +235,20 @@ def _tui_app() -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.sources.live import LiveError
+    from ipsec_inspect.sources.live_backends import open_live
+    from ipsec_inspect.sources.pcapng_writer import PcapngWriter
+
     _check(args)
     config = tracker_config(args)
-    analysis = Analysis(None, decode_options(args), args.keys, config, keep_index=False)
+    analysis = Analysis(
+        None,
+        decode_options(args),
+        args.keys,
+        config,
+        keep_index=False,
+        extensions=extensions_of(args),
+    )
     on_terminal = sys.stdout.isatty() and not args.events
     with ExitStack() as stack:
         writer: PcapngWriter | None = None
@@ -342,6 +351,8 @@ def _css_of(app_class: Any) -> Any:
     css = getattr(app_class, "CSS_PATH", None)
     if not isinstance(css, str | Path) or Path(css).is_absolute():
         return css
+    import inspect
+
     return Path(inspect.getfile(app_class)).with_name(str(css))
 
 

@@ -13,9 +13,7 @@ import json
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from ipsec_inspect.commands._common import (
     RecordFilter,
@@ -23,13 +21,15 @@ from ipsec_inspect.commands._common import (
     add_filter_arguments,
     add_tracker_arguments,
     decode_options,
+    extensions_of,
     tracker_config,
 )
-from ipsec_inspect.export.summary_text import render_summary
-from ipsec_inspect.export.timeline import build_timeline
-from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
-from ipsec_inspect.lifecycle.tracker import TrackerResult
-from ipsec_inspect.session import Analysis
+
+if TYPE_CHECKING:  # the pipeline and rich are imported when the command runs (start-up)
+    from rich.table import Table
+
+    from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
+    from ipsec_inspect.lifecycle.tracker import TrackerResult
 
 NAME = "summary"
 HELP = "peers, IKE SAs and ESP/AH SPIs with packet and byte counts, stages and findings"
@@ -101,6 +101,8 @@ def _peers_table(result: TrackerResult) -> Table:
             counts = pairs.setdefault((a, b), [0, 0, 0])
             counts[1] += d.packets
             counts[2] += d.byte_count
+    from rich.table import Table
+
     table = Table(title="Peers", title_justify="left")
     for col, just in (
         ("address A", "left"),
@@ -116,6 +118,8 @@ def _peers_table(result: TrackerResult) -> Table:
 
 
 def _spi_table(result: TrackerResult) -> Table:
+    from rich.table import Table
+
     table = Table(title="ESP/AH SPIs", title_justify="left")
     for col in (
         "proto",
@@ -164,6 +168,8 @@ def _spi_table(result: TrackerResult) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ipsec_inspect.pipeline.session import Analysis
+
     keep = RecordFilter.from_args(args)
     analysis = Analysis(
         args.capture,
@@ -172,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         tracker_config(args),
         keep_index=False,
         decrypt_workers=args.decrypt_workers,
+        extensions=extensions_of(args),
     )
     result = filtered(analysis.run(), keep)
     info = analysis.info
@@ -184,15 +191,23 @@ def run(args: argparse.Namespace) -> int:
             "first_time": info.first_time,
             "last_time": info.last_time,
         }
+        from ipsec_inspect.export.timeline import build_timeline
+
         doc = build_timeline(
             result, capture, include_keys=args.include_keys, keystore=analysis.keys
         )
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        console = Console(highlight=False)
+        from rich.console import Console
+
+        from ipsec_inspect.export.summary_text import render_summary
+
+        # emoji=False: capture paths and peer names are data, not ":code:" shortcuts.
+        console = Console(highlight=False, emoji=False)
         if not console.is_terminal:
-            console = Console(highlight=False, width=160)  # a pipe or file: no need to squeeze
+            # a pipe or file: no need to squeeze
+            console = Console(highlight=False, emoji=False, width=160)
         stats = result.stats
         console.print(
             f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "

@@ -19,6 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
+from ipsec_inspect.core.records import (
+    AhPacket,
+    EncryptedBody,
+    EspDecryption,
+    EspPacket,
+    IkeMessage,
+    ParseError,
+    Record,
+)
 from ipsec_inspect.crypto import ah as ah_crypto
 from ipsec_inspect.crypto.derive import Candidates, DeriveEvents, KeyDeriver
 from ipsec_inspect.crypto.esp import EsnTracker, decrypt_esp, good_result_traits
@@ -40,15 +50,6 @@ from ipsec_inspect.crypto.ike_decrypt import (
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore, SaKey
 from ipsec_inspect.ipsec import ikev1 as ikev1_dissector
 from ipsec_inspect.ipsec import ikev2 as ikev2_dissector
-from ipsec_inspect.records import (
-    AhPacket,
-    EncryptedBody,
-    EspDecryption,
-    EspPacket,
-    IkeMessage,
-    ParseError,
-    Record,
-)
 
 STATUS_NO_KEY = "no-key"
 STATUS_FRAGMENT = "fragment"
@@ -125,8 +126,11 @@ class Decryptor:
         max_sas: int = 65536,
         max_messages: int = 1000,
         messages_per_sa: int = 3,
+        extension_tables: DissectorTables = NO_DISSECTORS,
     ) -> None:
         self.store = keystore
+        # Decrypted IKE payloads are dissected with the same extension tables as clear ones.
+        self._ike_tables = extension_tables
         self.deriver = KeyDeriver(keystore)
         self.messages: list[str] = []
         self.suppressed_messages = 0
@@ -481,14 +485,18 @@ class Decryptor:
         """The ICV failed but SK_e may be right (a peer with a broken ICV, or SK_a
         wrong): show the payloads only if they parse without a single error, and keep
         the status ``icv-failed`` so nobody mistakes them for verified data."""
-        payloads, errors = ikev2_dissector.parse_payload_chain(plaintext, 0, len(plaintext), first)
+        payloads, errors = ikev2_dissector.parse_payload_chain(
+            plaintext, 0, len(plaintext), first, self._ike_tables
+        )
         if not errors and all(p.error is None for p in payloads):
             msg.decrypted = payloads
             msg.decrypted_data = plaintext
         self._ike_status(msg, STATUS_ICV_FAILED)
 
     def _dissect_v2(self, msg: IkeMessage, plaintext: bytes, first: int) -> None:
-        payloads, errors = ikev2_dissector.parse_payload_chain(plaintext, 0, len(plaintext), first)
+        payloads, errors = ikev2_dissector.parse_payload_chain(
+            plaintext, 0, len(plaintext), first, self._ike_tables
+        )
         msg.decrypted = payloads
         msg.decrypted_data = plaintext
         msg.errors.extend(_decrypted_errors(errors))
@@ -536,7 +544,7 @@ class Decryptor:
             )
             return
         payloads, errors = ikev1_dissector.parse_payload_chain(
-            plain, 0, chain_end, h.next_payload, exchange=h.exchange
+            plain, 0, chain_end, h.next_payload, exchange=h.exchange, ext=self._ike_tables
         )
         msg.decrypted = payloads
         msg.decrypted_data = plain

@@ -32,10 +32,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ipsec_inspect.crypto import algorithms, kdf
-from ipsec_inspect.crypto.algorithms import EncryptionAlg, IntegrityAlg, PrfAlg
-from ipsec_inspect.crypto.keys import IkeKey, KeySource, KeyStore, SaKey
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     Attribute,
     IkeMessage,
     IkePayload,
@@ -45,6 +42,9 @@ from ipsec_inspect.records import (
     Proposal,
     SaBody,
 )
+from ipsec_inspect.crypto import algorithms, kdf
+from ipsec_inspect.crypto.algorithms import EncryptionAlg, IntegrityAlg, PrfAlg
+from ipsec_inspect.crypto.keys import IkeKey, KeySource, KeyStore, SaKey
 
 # IKEv2 payload and exchange numbers used here (RFC 7296 §3.2, §3.1).
 V2_SA, V2_KE, V2_NONCE, V2_NOTIFY, V2_DELETE = 33, 34, 40, 41, 42

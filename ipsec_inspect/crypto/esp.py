@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
+from ipsec_inspect.core.records import EspDecryption
 from ipsec_inspect.crypto.algorithms import (
     CryptoError,
     EncryptionAlg,
@@ -42,7 +43,6 @@ from ipsec_inspect.crypto.algorithms import (
     split_salt,
 )
 from ipsec_inspect.crypto.keys import SaKey
-from ipsec_inspect.records import EspDecryption
 
 _MONOTONIC = bytes(range(1, 256))
 _NULL, _ = encryption_by_name("ENCR_NULL")

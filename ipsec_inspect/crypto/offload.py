@@ -38,9 +38,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import IO
 
+from ipsec_inspect.core.records import EspDecryption
 from ipsec_inspect.crypto.esp import Runner, esp_runner
 from ipsec_inspect.crypto.keys import SaKey
-from ipsec_inspect.records import EspDecryption
 from ipsec_inspect.wire.fast_esp import EspLocator, esp_locator
 
 _FRAME = struct.Struct("<I")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO
 
-from ipsec_inspect.records import EspPacket, Transport
+from ipsec_inspect.core.records import EspPacket, Transport
 from ipsec_inspect.wire.decoder import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ipsec_inspect.audit.findings import Outcome
 from ipsec_inspect.export.timeline import child_id_map, rfc3339
-from ipsec_inspect.lifecycle.findings import Outcome
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
 
 if TYPE_CHECKING:

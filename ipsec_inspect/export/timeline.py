@@ -29,8 +29,8 @@ from ipsec_inspect.lifecycle.model import (
 )
 
 if TYPE_CHECKING:
+    from ipsec_inspect.audit.findings import Finding
     from ipsec_inspect.crypto.keys import KeyStore
-    from ipsec_inspect.lifecycle.findings import Finding
     from ipsec_inspect.lifecycle.tracker import TrackerResult
 
 SCHEMA_VERSION = "1.0"

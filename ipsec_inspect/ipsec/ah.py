@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from ipsec_inspect.records import AhPacket, Field, PacketMeta, ParseError
+from ipsec_inspect.core.records import AhPacket, Field, PacketMeta, ParseError
 
 _AH = struct.Struct("!BBHII")
 

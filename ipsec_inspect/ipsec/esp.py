@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from ipsec_inspect.records import EspPacket, Field, PacketMeta, ParseError
+from ipsec_inspect.core.records import EspPacket, Field, PacketMeta, ParseError
 
 _SPI_SEQ = struct.Struct("!II")
 

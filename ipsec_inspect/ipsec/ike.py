@@ -13,10 +13,8 @@ import struct
 from enum import Enum
 from typing import Any
 
-from ipsec_inspect.ipsec import ikev1, ikev2
-from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.ipsec.ike_common import SECRET_CFG_ATTRIBUTES, fld, named
-from ipsec_inspect.records import (
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
+from ipsec_inspect.core.records import (
     ConfigBody,
     EncryptedBody,
     Field,
@@ -26,6 +24,9 @@ from ipsec_inspect.records import (
     PacketMeta,
     ParseError,
 )
+from ipsec_inspect.ipsec import ikev1, ikev2
+from ipsec_inspect.ipsec import registry as reg
+from ipsec_inspect.ipsec.ike_common import SECRET_CFG_ATTRIBUTES, fld, named
 
 HEADER_LEN = 28
 _HDR = struct.Struct("!8s8sBBBBII")
@@ -60,7 +61,7 @@ def looks_like_ike(data: bytes, offset: int, end: int) -> bool:
     return False
 
 
-def _header_fields(h: IkeHeader, version: int, at: int) -> list[Field]:
+def _header_fields(h: IkeHeader, version: int, at: int, ext: DissectorTables) -> list[Field]:
     p = "ikev2" if version == 2 else "ikev1"
     spi_label = (
         ("Initiator SPI", "Responder SPI")
@@ -90,7 +91,7 @@ def _header_fields(h: IkeHeader, version: int, at: int) -> list[Field]:
             h.next_payload,
             at + 16,
             1,
-            named(reg.payload_name(version, h.next_payload), h.next_payload),
+            named(reg.payload_name(version, h.next_payload, ext), h.next_payload),
         ),
         fld(f"{p}.version", "Version", f"{h.major}.{h.minor}", at + 17, 1),
         fld(
@@ -134,8 +135,13 @@ def _encrypted_v1(data: bytes, h: IkeHeader, body_at: int, msg_end: int) -> IkeP
     )
 
 
-def dissect_ike(data: bytes, offset: int, end: int, meta: PacketMeta) -> IkeMessage:
-    """Dissect one IKE message in ``data[offset:end]``; never raises."""
+def dissect_ike(
+    data: bytes, offset: int, end: int, meta: PacketMeta, ext: DissectorTables = NO_DISSECTORS
+) -> IkeMessage:
+    """Dissect one IKE message in ``data[offset:end]``; never raises.
+
+    ``ext``: the extension tables (private payloads, notifies, Vendor IDs) of this run.
+    """
     end = min(end, len(data))
     if end - offset < HEADER_LEN:
         return _empty_message(
@@ -179,7 +185,7 @@ def dissect_ike(data: bytes, offset: int, end: int, meta: PacketMeta) -> IkeMess
         header=header,
         version=version,
         payloads=[],
-        fields=_header_fields(header, version, offset),
+        fields=_header_fields(header, version, offset, ext),
         errors=errors,
     )
     if major not in (1, 2):
@@ -187,12 +193,12 @@ def dissect_ike(data: bytes, offset: int, end: int, meta: PacketMeta) -> IkeMess
     body_at = offset + HEADER_LEN
     try:
         if version == 2:
-            payloads, perrors = ikev2.parse_payload_chain(data, body_at, msg_end, first)
+            payloads, perrors = ikev2.parse_payload_chain(data, body_at, msg_end, first, ext)
         elif flags & 0x01:
             payloads, perrors = [_encrypted_v1(data, header, body_at, msg_end)], []
         else:
             payloads, perrors = ikev1.parse_payload_chain(
-                data, body_at, msg_end, first, exchange=exchange
+                data, body_at, msg_end, first, exchange=exchange, ext=ext
             )
     except Exception as exc:  # the contract is "never raises": keep the run going, say why
         payloads, perrors = (

@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
+from ipsec_inspect.core.buffer import Reader
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
+from ipsec_inspect.core.records import Attribute, Field, IkePayload, Proposal, Transform
 from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.records import Attribute, Field, IkePayload, Proposal, Transform
-from ipsec_inspect.wire.buffer import Reader
 
 #: "more transforms follow" in a transform's first byte (IKEv1 next payload, IKEv2 last)
 MORE_TRANSFORMS = 3
@@ -384,13 +385,20 @@ def parse_proposal(
     return proposal, f, first
 
 
-def bogus_payload(version: int, data: bytes, pos: int, ptype: int, message: str) -> IkePayload:
+def bogus_payload(
+    version: int,
+    data: bytes,
+    pos: int,
+    ptype: int,
+    message: str,
+    ext: DissectorTables = NO_DISSECTORS,
+) -> IkePayload:
     """A payload whose length field is below the generic header size: header only, no body."""
     key = f"ikev{version}"
     length = (data[pos + 2] << 8) | data[pos + 3]
     return IkePayload(
         type=ptype,
-        name=reg.payload_short_name(version, ptype),
+        name=reg.payload_short_name(version, ptype, ext),
         offset=pos,
         length=length,
         body=None,

@@ -13,22 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.ipsec.ike_common import (
-    SECRET_CFG_ATTRIBUTES,
-    DerError,
-    address_text,
-    bogus_payload,
-    fld,
-    identity_text,
-    named,
-    parse_attributes,
-    parse_proposal,
-)
-from ipsec_inspect.ipsec.registry.ikev1 import SITUATION_BITS
-from ipsec_inspect.ipsec.vendor_ids import is_nat_t_draft, vendor_id_name
-from ipsec_inspect.plugins import hooks as plugin_hooks
-from ipsec_inspect.records import (
+from ipsec_inspect.core.buffer import Reader, Truncated
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
+from ipsec_inspect.core.records import (
     CertBody,
     ConfigBody,
     DeleteBody,
@@ -47,7 +34,20 @@ from ipsec_inspect.records import (
     Transform,
     VendorIdBody,
 )
-from ipsec_inspect.wire.buffer import Reader, Truncated
+from ipsec_inspect.ipsec import registry as reg
+from ipsec_inspect.ipsec.ike_common import (
+    SECRET_CFG_ATTRIBUTES,
+    DerError,
+    address_text,
+    bogus_payload,
+    fld,
+    identity_text,
+    named,
+    parse_attributes,
+    parse_proposal,
+)
+from ipsec_inspect.ipsec.registry.ikev1 import SITUATION_BITS
+from ipsec_inspect.ipsec.vendor_ids import is_nat_t_draft, vendor_id_name
 
 K = "ikev1"
 _HEADER = 4
@@ -59,6 +59,7 @@ _PROPOSAL = 2
 class _Ctx:
     fields: list[Field]
     name: str
+    ext: DissectorTables
     problems: list[str] = field(default_factory=list)
 
 
@@ -245,7 +246,7 @@ def _nonce(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
 def _vendor(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     at = r.pos
     data = r.rest()
-    name = vendor_id_name(data)
+    name = vendor_id_name(data, ctx.ext)
     ctx.fields.append(
         fld(
             f"{K}.vid", "Vendor ID", data, at, len(data), f"{data.hex()} ({name})" if name else None
@@ -261,8 +262,8 @@ def _notify(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     spi_size = r.u8("notify SPI size")
     ntype = r.u16("notify message type")
     spi = r.bytes(spi_size, "notify SPI")
-    name = reg.notify_name(1, ntype)
-    known = reg.notify_name_or_none(1, ntype)
+    name = reg.notify_name(1, ntype, ctx.ext)
+    known = reg.notify_name_or_none(1, ntype, ctx.ext)
     ctx.name = f"N({known if known else ntype})"
     ctx.fields += [
         fld(
@@ -304,7 +305,7 @@ def _notify(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
                 )
                 data_field.children.extend(afields)
             else:
-                decoder = plugin_hooks.notify_decoder(1, ntype)
+                decoder = ctx.ext.notify_decoders.get((1, ntype))
                 if decoder is not None:
                     decoder(sub, data_field.children)
         except ValueError as exc:
@@ -452,7 +453,7 @@ def _raw(r: Reader, ctx: _Ctx, ptype: int) -> PayloadBody:
     data = r.rest()
     data_field = fld(f"{K}.payload.data", "Payload data", data, at, len(data))
     ctx.fields.append(data_field)
-    plugin = plugin_hooks.payload_type(1, ptype)
+    plugin = ctx.ext.payloads.get((1, ptype))
     if plugin is not None and plugin.decode is not None and data:
         # A plugin's private payload: its fields hang under the data; a problem is the payload's.
         plugin.decode(Reader(r.data, at, r.end), data_field.children)
@@ -491,13 +492,13 @@ _DRAFT_NAT_PARSERS: dict[int, Callable[[Reader, _Ctx, int], PayloadBody]] = {
 
 
 def _parse_payload(
-    data: bytes, pos: int, avail_end: int, ptype: int, draft_nat: bool
+    data: bytes, pos: int, avail_end: int, ptype: int, draft_nat: bool, ext: DissectorTables
 ) -> IkePayload:
     next_type = data[pos]
     reserved = data[pos + 1]
     length = (data[pos + 2] << 8) | data[pos + 3]
     draft = reg.draft_nat_payload(ptype) if draft_nat else None
-    short = draft[0] if draft else reg.payload_short_name(1, ptype)
+    short = draft[0] if draft else reg.payload_short_name(1, ptype, ext)
     fields = [
         fld(
             f"{K}.payload.next",
@@ -505,12 +506,12 @@ def _parse_payload(
             next_type,
             pos,
             1,
-            named(reg.payload_name(1, next_type), next_type),
+            named(reg.payload_name(1, next_type, ext), next_type),
         ),
         fld(f"{K}.payload.reserved", "Reserved", reserved, pos + 1, 1),
         fld(f"{K}.payload.length", "Payload length", length, pos + 2, 2),
     ]
-    ctx = _Ctx(fields=fields, name=short)
+    ctx = _Ctx(fields=fields, name=short, ext=ext)
     body_end = min(pos + length, avail_end)
     problems: list[str] = []
     if pos + length > avail_end:
@@ -556,6 +557,7 @@ def parse_payload_chain(
     first_type: int,
     *,
     exchange: int | None = None,
+    ext: DissectorTables = NO_DISSECTORS,
 ) -> tuple[list[IkePayload], list[ParseError]]:
     """Dissect the IKEv1 payloads in ``data[offset:end]`` starting with type ``first_type``.
 
@@ -563,7 +565,7 @@ def parse_payload_chain(
     NAT-D/NAT-OA in Main and Aggressive Mode, where GDOI's SA KEK/TEK cannot occur; they
     are read that way as well when the same message announces a NAT-T draft Vendor ID.
     Bytes after the last payload are not an error: decrypted bodies end in cipher padding.
-    Never raises.
+    ``ext``: extension payload types, notify decoders and Vendor IDs. Never raises.
     """
     payloads: list[IkePayload] = []
     errors: list[ParseError] = []
@@ -577,7 +579,7 @@ def parse_payload_chain(
         if end - pos < _HEADER:
             errors.append(
                 ParseError(
-                    f"{reg.payload_short_name(1, ptype)} payload header truncated: needs 4 bytes "
+                    f"{reg.payload_short_name(1, ptype, ext)} payload header truncated: needs 4 bytes "
                     f"at offset {pos} but only {max(0, end - pos)} remain",
                     pos,
                 )
@@ -588,10 +590,10 @@ def parse_payload_chain(
             message = (
                 f"payload length {length} at offset {pos} is shorter than the 4-byte payload header"
             )
-            payloads.append(bogus_payload(1, data, pos, ptype, message))
+            payloads.append(bogus_payload(1, data, pos, ptype, message, ext))
             errors.append(ParseError(message, pos))
             break
-        payload = _parse_payload(data, pos, end, ptype, draft_nat)
+        payload = _parse_payload(data, pos, end, ptype, draft_nat, ext)
         payloads.append(payload)
         if payload.error:
             errors.append(ParseError(payload.error, pos))

@@ -12,20 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.ipsec.ike_common import (
-    DerError,
-    address_text,
-    bogus_payload,
-    fld,
-    identity_text,
-    named,
-    parse_attributes,
-    parse_proposal,
-)
-from ipsec_inspect.ipsec.vendor_ids import vendor_id_name
-from ipsec_inspect.plugins import hooks as plugin_hooks
-from ipsec_inspect.records import (
+from ipsec_inspect.core.buffer import Reader, Truncated
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
+from ipsec_inspect.core.records import (
     Attribute,
     AuthBody,
     CertBody,
@@ -49,7 +38,18 @@ from ipsec_inspect.records import (
     TsBody,
     VendorIdBody,
 )
-from ipsec_inspect.wire.buffer import Reader, Truncated
+from ipsec_inspect.ipsec import registry as reg
+from ipsec_inspect.ipsec.ike_common import (
+    DerError,
+    address_text,
+    bogus_payload,
+    fld,
+    identity_text,
+    named,
+    parse_attributes,
+    parse_proposal,
+)
+from ipsec_inspect.ipsec.vendor_ids import vendor_id_name
 
 K = "ikev2"
 SK = 46
@@ -64,6 +64,7 @@ class _Ctx:
     fields: list[Field]
     name: str
     next_type: int
+    ext: DissectorTables
     problems: list[str] = field(default_factory=list)
 
 
@@ -250,7 +251,7 @@ def _nonce(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
 def _vendor(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     start = r.pos
     data = r.rest()
-    name = vendor_id_name(data)
+    name = vendor_id_name(data, ctx.ext)
     ctx.fields.append(
         fld(
             f"{K}.vid",
@@ -452,8 +453,8 @@ def _notify(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     spi_size = r.u8("notify SPI size")
     ntype = r.u16("notify message type")
     spi = r.bytes(spi_size, "notify SPI")
-    name = reg.notify_name(2, ntype)
-    known = reg.notify_name_or_none(2, ntype)
+    name = reg.notify_name(2, ntype, ctx.ext)
+    known = reg.notify_name_or_none(2, ntype, ctx.ext)
     ctx.name = f"N({known if known else ntype})"
     ctx.fields += [
         fld(
@@ -473,7 +474,7 @@ def _notify(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     data = bytes(r.data[r.pos : r.end])
     if data:
         ctx.fields.append(fld(f"{K}.notify.data", "Notification data", data, data_at, len(data)))
-    decoder = _NOTIFY_DECODERS.get(ntype) or plugin_hooks.notify_decoder(2, ntype)
+    decoder = _NOTIFY_DECODERS.get(ntype) or ctx.ext.notify_decoders.get((2, ntype))
     if decoder is not None and data:
         children: list[Field] = []
         try:
@@ -710,7 +711,7 @@ def _raw(r: Reader, ctx: _Ctx, ptype: int) -> PayloadBody:
     data = r.rest()
     data_field = fld(f"{K}.payload.data", "Payload data", data, start, len(data))
     ctx.fields.append(data_field)
-    plugin = plugin_hooks.payload_type(2, ptype)
+    plugin = ctx.ext.payloads.get((2, ptype))
     if plugin is not None and plugin.decode is not None and data:
         # A plugin's private payload: its fields hang under the data; a problem is the payload's.
         plugin.decode(Reader(r.data, start, r.end), data_field.children)
@@ -741,12 +742,14 @@ _PARSERS: dict[int, Callable[[Reader, _Ctx, int], PayloadBody]] = {
 # ---------------------------------------------------------------- the chain
 
 
-def _parse_payload(data: bytes, pos: int, avail_end: int, ptype: int) -> IkePayload:
+def _parse_payload(
+    data: bytes, pos: int, avail_end: int, ptype: int, ext: DissectorTables
+) -> IkePayload:
     """One payload whose generic header (4 bytes at ``pos``) is known to be readable."""
     next_type = data[pos]
     flags = data[pos + 1]
     length = (data[pos + 2] << 8) | data[pos + 3]
-    short = reg.payload_short_name(2, ptype)
+    short = reg.payload_short_name(2, ptype, ext)
     header = [
         fld(
             f"{K}.payload.next",
@@ -754,12 +757,12 @@ def _parse_payload(data: bytes, pos: int, avail_end: int, ptype: int) -> IkePayl
             next_type,
             pos,
             1,
-            named(reg.payload_name(2, next_type), next_type),
+            named(reg.payload_name(2, next_type, ext), next_type),
         ),
         fld(f"{K}.payload.critical", "Critical", bool(flags & 0x80), pos + 1, 1),
         fld(f"{K}.payload.length", "Payload length", length, pos + 2, 2),
     ]
-    ctx = _Ctx(fields=header, name=short, next_type=next_type)
+    ctx = _Ctx(fields=header, name=short, next_type=next_type, ext=ext)
     body_end = min(pos + length, avail_end)
     error: str | None = None
     if pos + length > avail_end:
@@ -790,9 +793,12 @@ def _parse_payload(data: bytes, pos: int, avail_end: int, ptype: int) -> IkePayl
 
 
 def parse_payload_chain(
-    data: bytes, offset: int, end: int, first_type: int
+    data: bytes, offset: int, end: int, first_type: int, ext: DissectorTables = NO_DISSECTORS
 ) -> tuple[list[IkePayload], list[ParseError]]:
     """Dissect the IKEv2 payloads in ``data[offset:end]`` starting with type ``first_type``.
+
+    ``ext`` holds the extension payload types, notify decoders and Vendor IDs consulted
+    after the core's tables.
 
     Stops after an SK/SKF payload (its next-payload field names the first encrypted
     payload) or at next-payload 0. Never raises: problems become ``ParseError`` entries
@@ -807,7 +813,7 @@ def parse_payload_chain(
         if end - pos < _HEADER:
             errors.append(
                 ParseError(
-                    f"{reg.payload_short_name(2, ptype)} payload header truncated: needs 4 bytes "
+                    f"{reg.payload_short_name(2, ptype, ext)} payload header truncated: needs 4 bytes "
                     f"at offset {pos} but only {max(0, end - pos)} remain",
                     pos,
                 )
@@ -818,10 +824,10 @@ def parse_payload_chain(
             message = (
                 f"payload length {length} at offset {pos} is shorter than the 4-byte payload header"
             )
-            payloads.append(bogus_payload(2, data, pos, ptype, message))
+            payloads.append(bogus_payload(2, data, pos, ptype, message, ext))
             errors.append(ParseError(message, pos))
             return payloads, errors
-        payload = _parse_payload(data, pos, end, ptype)
+        payload = _parse_payload(data, pos, end, ptype, ext)
         payloads.append(payload)
         if payload.error:
             errors.append(ParseError(payload.error, pos))

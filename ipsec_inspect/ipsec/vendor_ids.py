@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ipsec_inspect.plugins import hooks as plugin_hooks
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
 
 # (hex bytes, name, "exact" | "prefix")
 VENDOR_IDS: tuple[tuple[str, str, str], ...] = (
@@ -158,8 +158,9 @@ def _versioned(data: bytes, base: bytes, name: str) -> str:
     return name
 
 
-def vendor_id_name(data: bytes) -> str:
-    """The name of a Vendor ID payload's value, or "" when it is not a well-known one."""
+def vendor_id_name(data: bytes, ext: DissectorTables = NO_DISSECTORS) -> str:
+    """The name of a Vendor ID payload's value, or "" when neither the well-known table
+    nor an extension (``ext``, consulted last) knows it."""
     name = _EXACT.get(data)
     if name is not None:
         return name
@@ -172,7 +173,7 @@ def vendor_id_name(data: bytes) -> str:
         and all(0x20 <= b < 0x7F for b in data)
     ):
         return "Libreswan/Openswan"
-    return plugin_hooks.vendor_name(data)
+    return ext.vendor_name(data)
 
 
 def is_nat_t_draft(data: bytes) -> bool:

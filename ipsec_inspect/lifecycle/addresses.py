@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ipsec_inspect.core.records import IkeMessage, NotifyBody, PacketMeta
 from ipsec_inspect.lifecycle.model import (
     AddressCause,
     AddressUpdate,
@@ -33,7 +34,6 @@ from ipsec_inspect.lifecycle.model import (
     Stage,
 )
 from ipsec_inspect.lifecycle.state import TrackerState
-from ipsec_inspect.records import IkeMessage, NotifyBody, PacketMeta
 
 # RFC 4555 §4 and RFC 5685 §10 notify types
 N_MOBIKE_SUPPORTED, N_ADDITIONAL_IP4, N_ADDITIONAL_IP6 = 16396, 16397, 16398

@@ -9,13 +9,13 @@ is not in the capture. Deletes and REKEY_SA notifies name SPIs too, and are reso
 
 from __future__ import annotations
 
+from ipsec_inspect.core.records import DeleteBody, IkeMessage, PacketMeta, Transport
 from ipsec_inspect.lifecycle.addresses import moved_direction
 from ipsec_inspect.lifecycle.events import Happened, SaOpened
 from ipsec_inspect.lifecycle.ivs import IvHistory
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, IkeSa, Stage
 from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
 from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, spi_int
-from ipsec_inspect.records import DeleteBody, IkeMessage, PacketMeta, Transport
 
 
 def install_directions(

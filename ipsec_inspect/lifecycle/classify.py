@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipsec_inspect.core.records import DeleteBody, IkeMessage, IkePayload, NotifyBody
 from ipsec_inspect.ipsec import registry
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.model import Certainty
 from ipsec_inspect.lifecycle.transitions import Trigger
-from ipsec_inspect.records import DeleteBody, IkeMessage, IkePayload, NotifyBody
 
 # IKEv2 exchange types (RFC 7296 §3.1, RFC 9242)
 IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL, IKE_INTERMEDIATE = 34, 35, 36, 37, 43

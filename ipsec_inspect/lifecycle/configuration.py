@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 
+from ipsec_inspect.core.records import AuthBody, ConfigBody, EapBody, IdBody, IkeMessage, NotifyBody
 from ipsec_inspect.ipsec import registry
 from ipsec_inspect.lifecycle.model import IkeSa, Stage
 from ipsec_inspect.lifecycle.state import TrackerState
-from ipsec_inspect.records import AuthBody, ConfigBody, EapBody, IdBody, IkeMessage, NotifyBody
 
 IKE_AUTH, CREATE_CHILD_SA = 35, 36
 PT_IDI = 35

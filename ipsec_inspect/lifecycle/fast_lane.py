@@ -12,10 +12,10 @@ failed decryption, a reused counter IV. Every IKE message closes every lane
 
 from __future__ import annotations
 
+from ipsec_inspect.core.records import EspDecryption, EspPacket
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan
 from ipsec_inspect.lifecycle.result import CaptureStats
-from ipsec_inspect.records import EspDecryption, EspPacket
 
 
 class LaneBoard:

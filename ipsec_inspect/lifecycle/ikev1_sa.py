@@ -12,6 +12,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
+from ipsec_inspect.core.records import (
+    HashBody,
+    IdBody,
+    IkeMessage,
+    IkePayload,
+    KeBody,
+    PacketMeta,
+    RawBody,
+    SaBody,
+)
 from ipsec_inspect.ipsec import registry
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.attribution import deletes, install_directions
@@ -35,16 +45,6 @@ from ipsec_inspect.lifecycle.state import (
     vendor_ids,
 )
 from ipsec_inspect.lifecycle.transitions import IkeState, Trigger
-from ipsec_inspect.records import (
-    HashBody,
-    IdBody,
-    IkeMessage,
-    IkePayload,
-    KeBody,
-    PacketMeta,
-    RawBody,
-    SaBody,
-)
 
 V1_PT_ID, V1_PT_HASH, V1_PT_NONCE, V1_PT_NATD, V1_PT_NATD_DRAFT = 5, 8, 10, 20, 130
 #: IKEv1 hash algorithm (phase 1 attribute 2) -> hashlib name, for NAT-D (RFC 3947 §3.2)

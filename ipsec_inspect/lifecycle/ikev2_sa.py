@@ -11,6 +11,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
+from ipsec_inspect.core.records import (
+    AuthBody,
+    IdBody,
+    IkeMessage,
+    KeBody,
+    PacketMeta,
+    Proposal,
+    SaBody,
+    TsBody,
+)
 from ipsec_inspect.ipsec import registry
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.attribution import deletes, install_directions, link_child_rekey
@@ -50,16 +60,6 @@ from ipsec_inspect.lifecycle.state import (
     vendor_ids,
 )
 from ipsec_inspect.lifecycle.transitions import IkeState, Trigger
-from ipsec_inspect.records import (
-    AuthBody,
-    IdBody,
-    IkeMessage,
-    KeBody,
-    PacketMeta,
-    Proposal,
-    SaBody,
-    TsBody,
-)
 
 PT_IDI, PT_TSI, PT_TSR = 35, 44, 45
 N_NAT_SRC, N_NAT_DST, N_USE_TRANSPORT, N_REKEY_SA = 16388, 16389, 16391, 16393

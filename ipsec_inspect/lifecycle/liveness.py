@@ -9,9 +9,9 @@ number. IKEv2's liveness check (an empty INFORMATIONAL, RFC 7296 §1.4) is named
 
 from __future__ import annotations
 
+from ipsec_inspect.core.records import IkeMessage, NotifyBody
 from ipsec_inspect.lifecycle.model import IkeSa, Stage
 from ipsec_inspect.lifecycle.state import TrackerState
-from ipsec_inspect.records import IkeMessage, NotifyBody
 
 N_R_U_THERE, N_R_U_THERE_ACK = 36136, 36137
 

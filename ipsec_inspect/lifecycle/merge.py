@@ -14,7 +14,8 @@ later part ``b``:
   later part's packet log (:meth:`SequenceAnalyzer.extend`), so replays across the cut
   are found.
 - Endings that depend on where the capture stops (still active, idle, inferred deletes
-  and rekeys) are settled again for the combined end, and findings are re-evaluated.
+  and rekeys) are settled again for the combined end. The merged result carries no
+  findings: audit it (``audit.run.audit``) as any other result.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import copy
 
 from ipsec_inspect.lifecycle.endings import explain_endings
-from ipsec_inspect.lifecycle.findings import evaluate
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, Event, IkeSa, Reason, Stage
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
 from ipsec_inspect.lifecycle.tracker import (
@@ -442,7 +442,6 @@ def merge(a: TrackerResult, b: TrackerResult) -> TrackerResult:
     infer_rekeys(result.ike_sas, result.child_sas)
     settle(result.ike_sas, result.child_sas, end, a.config.settle_config)
     explain_endings(result.ike_sas, result.child_sas)
-    result.findings = evaluate(result)
     return result
 
 

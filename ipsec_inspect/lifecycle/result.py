@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipsec_inspect.core.records import PacketMeta
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
 from ipsec_inspect.lifecycle.settle import SettleConfig
-from ipsec_inspect.records import PacketMeta
 
 
 @dataclass(slots=True)

@@ -12,6 +12,13 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipsec_inspect.core.records import (
+    IdBody,
+    IkePayload,
+    PacketMeta,
+    TsBody,
+    VendorIdBody,
+)
 from ipsec_inspect.lifecycle.classify import notify_name
 from ipsec_inspect.lifecycle.events import Happened, SaOpened, StageEntered, TrackerEvent
 from ipsec_inspect.lifecycle.model import (
@@ -31,13 +38,6 @@ from ipsec_inspect.lifecycle.transitions import (
     Transition,
     Trigger,
     next_transition,
-)
-from ipsec_inspect.records import (
-    IdBody,
-    IkePayload,
-    PacketMeta,
-    TsBody,
-    VendorIdBody,
 )
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ipsec_inspect.core.records import Attribute, Proposal, Transform
 from ipsec_inspect.crypto import algorithms as alg
 from ipsec_inspect.ipsec import registry
-from ipsec_inspect.records import Attribute, Proposal, Transform
 
 # IKEv2 transform types
 ENCR, PRF, INTEG, KE, ESN = 1, 2, 3, 4, 5

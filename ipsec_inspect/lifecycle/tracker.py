@@ -15,6 +15,16 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
+from ipsec_inspect.core.records import (
+    AhPacket,
+    EspDecryption,
+    EspPacket,
+    IkeMessage,
+    Malformed,
+    NatKeepalive,
+    Record,
+    Transport,
+)
 from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.addresses import track_endpoints
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
@@ -35,16 +45,6 @@ from ipsec_inspect.lifecycle.result import (
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
 from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, end_with_parent
 from ipsec_inspect.lifecycle.traffic import on_ipsec_record
-from ipsec_inspect.records import (
-    AhPacket,
-    EspDecryption,
-    EspPacket,
-    IkeMessage,
-    Malformed,
-    NatKeepalive,
-    Record,
-    Transport,
-)
 
 __all__ = [
     "CaptureStats",
@@ -143,12 +143,10 @@ class Tracker:
         return lane is not None and lane.count(frame, time, seq, wire_len, dec)
 
     def result(self) -> TrackerResult:
-        from ipsec_inspect.lifecycle.findings import evaluate
-
+        """The SA model so far; ``findings`` stays empty (the audit runs on this result,
+        ``audit.run.audit``)."""
         st = self._st
-        res = TrackerResult(st.ike, st.child, st.errors, st.stats, self.config, self._end)
-        res.findings = evaluate(res)
-        return res
+        return TrackerResult(st.ike, st.child, st.errors, st.stats, self.config, self._end)
 
     # ------------------------------------------------------------------ dispatch
 

@@ -8,12 +8,12 @@ without a record for the packets that need nothing else.
 
 from __future__ import annotations
 
+from ipsec_inspect.core.records import AhPacket, EspPacket
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.addresses import follow_source
 from ipsec_inspect.lifecycle.attribution import attribute
 from ipsec_inspect.lifecycle.model import Stage
 from ipsec_inspect.lifecycle.state import TrackerState
-from ipsec_inspect.records import AhPacket, EspPacket
 
 
 def on_ipsec_record(st: TrackerState, rec: EspPacket | AhPacket, proto: str) -> None:

@@ -5,7 +5,8 @@
 - :mod:`.loader` — finding plugins (entry point group ``ipsec_inspect.plugins``,
   ``--plugin-dir``, a checkout's ``plugins/``).
 - :mod:`.registry` — what was loaded or failed, with every plugin callable guarded.
-- :mod:`.hooks` — the one installed registry the core consults after its own tables miss.
+- :mod:`.compose` — the registry and the core's tables composed into the run's frozen
+  ``core.extensions.Extensions`` record, which the pipeline hands down.
 
 Importing this package loads no plugin: loading is explicit.
 """

@@ -10,101 +10,36 @@ name its plugin. See ``docs/plugins.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ipsec_inspect.records import Field
-from ipsec_inspect.wire.buffer import Reader
+from ipsec_inspect.core.extensions import (
+    Exporter,
+    FieldDecoder,
+    KeyFormat,
+    NotifyType,
+    PayloadType,
+    VendorId,
+)
+from ipsec_inspect.pipeline.export_input import ExportInput
 
 if TYPE_CHECKING:
+    from ipsec_inspect.audit.rules import Rule
     from ipsec_inspect.crypto.keys import KeyStore
-    from ipsec_inspect.lifecycle.rules import Rule
-    from ipsec_inspect.lifecycle.tracker import TrackerResult
-    from ipsec_inspect.records import Record
-    from ipsec_inspect.wire.decoder import DecodeOptions
 
-FieldDecoder = Callable[[Reader, list[Field]], None]
-"""Reads a body with the bounds-checked reader and appends :class:`Field` rows.
-
-A short read raises ``Truncated`` (a ValueError): the dissector turns it into a problem on
-the payload, keeping every field appended before it. Any other exception is a plugin bug:
-it is reported against the plugin and the decoder is switched off for the rest of the run.
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class VendorId:
-    """A Vendor ID value: ``exact`` bytes, or a ``prefix`` followed by anything."""
-
-    value: bytes
-    name: str
-    match: str = "exact"  # "exact" | "prefix"
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyType:
-    """A notify message type (usually private-use) with an optional data decoder."""
-
-    version: int  # 1 (ISAKMP) or 2
-    type: int
-    name: str
-    decode: FieldDecoder | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PayloadType:
-    """A payload type the core does not parse (private use, 128-255)."""
-
-    version: int
-    type: int
-    short: str  # as in one-line summaries: "FLEX", "CKPT"
-    name: str
-    decode: FieldDecoder | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class KeyFormat:
-    """Another key-file format: ``sniff`` says whether a text is one, ``load`` reads it."""
-
-    name: str
-    sniff: Callable[[str, str], bool]  # (text, file name) -> is it this format?
-    load: Callable[[str, str], KeyStore]  # (text, file name) -> keys
-
-
-@dataclass(slots=True)
-class ExportInput:
-    """Everything an exporter may use; the records are re-read on demand (bounded memory)."""
-
-    path: str
-    options: DecodeOptions
-    result: TrackerResult
-    capture: dict[str, Any]  # path, frames, first_time, last_time
-    include_keys: bool = False
-    keystore: KeyStore | None = None
-
-    def records(self) -> Iterator[Record]:
-        """The capture's records in frame order, decrypted where the keys allow."""
-        from ipsec_inspect.session import RecordStream
-
-        yield from RecordStream(self.path, self.options, self.keystore)
-
-    def timeline(self) -> dict[str, Any]:
-        """The JSON timeline document of ``export --format json``."""
-        from ipsec_inspect.export.timeline import build_timeline
-
-        return build_timeline(
-            self.result, self.capture, include_keys=self.include_keys, keystore=self.keystore
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Exporter:
-    """Another output format behind ``export --format NAME``."""
-
-    name: str
-    description: str
-    write: Callable[[ExportInput, TextIO], None]
+# The row types live in the core layer (every layer that reads a table knows them); they
+# are named here too because this module is what a plugin imports.
+__all__ = [
+    "ExportInput",
+    "Exporter",
+    "FieldDecoder",
+    "KeyFormat",
+    "NotifyType",
+    "PayloadType",
+    "PluginContext",
+    "VendorId",
+]
 
 
 @dataclass(slots=True)
@@ -160,7 +95,7 @@ class PluginContext:
         self.key_formats.append(KeyFormat(name, sniff, load))
 
     def add_rule(self, rule: Rule, policy: str | None = None) -> None:
-        """An audit rule row, same shape as the built-in ones (``lifecycle/rules.py``).
+        """An audit rule row, same shape as the built-in ones (``audit/rules.py``).
 
         With ``policy``, the rule belongs to a named site policy and runs only when the user
         selects it (``ipsec-inspect --policy NAME …``): which algorithms a site accepts is

@@ -21,6 +21,9 @@ from ipsec_inspect.plugins.api import PluginContext
 from ipsec_inspect.plugins.registry import PluginRegistry
 
 ENTRY_POINT_GROUP = "ipsec_inspect.plugins"
+# The plugins shipped with ipsec-inspect: top-level plugins/ in the source, installed by
+# the wheel as this package and announced in ENTRY_POINT_GROUP like any other plugin.
+BUNDLED_PACKAGE = "ipsec_inspect_plugins"
 _MODULE_PREFIX = "ipsec_inspect_plugin_"
 
 
@@ -134,18 +137,22 @@ def load_plugins(
     entry_points: bool = True,
     checkout: bool = True,
 ) -> PluginRegistry:
-    """A registry of every plugin found; nothing is installed (see ``hooks.install``)."""
+    """A registry of every plugin found; nothing is installed (``compose`` makes the tables)."""
     registry = PluginRegistry()
+    checkout_dir = checkout_plugins_dir() if checkout else None
     if entry_points:
-        load_entry_points(registry)
+        eps: Iterable[metadata.EntryPoint] = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if checkout_dir is not None:
+            # In a source checkout the shipped plugins are read from plugins/, their
+            # source: an editable install's copies of them can be older.
+            eps = [ep for ep in eps if not ep.value.startswith(BUNDLED_PACKAGE + ".")]
+        load_entry_points(registry, eps)
     for d in plugin_dirs:
         folder = Path(d)
         if not folder.is_dir():
             registry.fail(folder.name or str(folder), "--plugin-dir", str(folder), "not a folder")
             continue
         load_directory(registry, folder)
-    if checkout:
-        folder_or_none = checkout_plugins_dir()
-        if folder_or_none is not None:
-            load_directory(registry, folder_or_none, "checkout")
+    if checkout_dir is not None:
+        load_directory(registry, checkout_dir, "checkout")
     return registry

@@ -5,6 +5,10 @@ audit and export. Every plugin callable is wrapped once here, so that an excepti
 than the parse error a decoder is allowed to raise is *recorded against the plugin*, the
 callable is switched off, and the run goes on. ``ipsec-inspect plugins`` and every command
 report those failures; the core never sees a plugin traceback.
+
+The registry is the loader's bookkeeping, not something the core consults: at start-up
+it is composed with the core's tables into one frozen ``core.extensions.Extensions``
+record (:mod:`ipsec_inspect.plugins.compose`), and that record is handed down.
 """
 
 from __future__ import annotations
@@ -12,21 +16,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ipsec_inspect.plugins.api import (
+from ipsec_inspect.core.buffer import Reader
+from ipsec_inspect.core.extensions import (
+    DissectorTables,
     Exporter,
     FieldDecoder,
     KeyFormat,
     PayloadType,
-    PluginContext,
 )
-from ipsec_inspect.records import Field
-from ipsec_inspect.wire.buffer import Reader
+from ipsec_inspect.core.records import Field
+from ipsec_inspect.plugins.api import PluginContext
 
 if TYPE_CHECKING:
+    from ipsec_inspect.audit.findings import Verdict
     from ipsec_inspect.crypto.keys import KeyStore
-    from ipsec_inspect.lifecycle.findings import Verdict
     from ipsec_inspect.lifecycle.tracker import TrackerResult
 
 
@@ -237,28 +243,21 @@ class PluginRegistry:
 
         return dataclasses.replace(rule, check=guarded)
 
-    # ------------------------------------------------------------ lookups used by hooks
+    # ------------------------------------------------------------ tables for composition
+
+    def dissector_tables(self) -> DissectorTables:
+        """A frozen copy of what the plugins add to the IKE dissectors (guarded decoders)."""
+        return DissectorTables(
+            MappingProxyType(dict(self.vendor_exact)),
+            tuple(self.vendor_prefixes),
+            MappingProxyType(dict(self.notify_names)),
+            MappingProxyType(dict(self.notify_decoders)),
+            MappingProxyType(dict(self.payloads)),
+        )
 
     def vendor_name(self, data: bytes) -> str:
-        name = self.vendor_exact.get(data)
-        if name is not None:
-            return name
-        for prefix, pname in self.vendor_prefixes:
-            if data.startswith(prefix):
-                return pname
-        return ""
-
-    def detect_key_format(self, text: str, file_name: str) -> str | None:
-        for k in self.key_formats:
-            if k.sniff(text, file_name):
-                return k.name
-        return None
-
-    def key_loader(self, name: str) -> Callable[[str, str], KeyStore] | None:
-        for k in self.key_formats:
-            if k.name == name:
-                return k.load
-        return None
+        """A plugin's name for a Vendor ID value, or "" (as the dissectors will see it)."""
+        return self.dissector_tables().vendor_name(data)
 
     # ------------------------------------------------------------ reporting
 

@@ -7,7 +7,7 @@ chunks; records are cut out with ``struct.unpack_from`` and handed on as plain t
 list of packets.
 
 A truncated last record or a corrupt block ends the stream with a
-:class:`~ipsec_inspect.records.CaptureWarning` naming the frame; every frame read before
+:class:`~ipsec_inspect.core.records.CaptureWarning` naming the frame; every frame read before
 it has already been handed on.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ipsec_inspect.records import CaptureWarning
+from ipsec_inspect.core.records import CaptureWarning
 
 CHUNK = 1 << 20
 

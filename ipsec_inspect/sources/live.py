@@ -13,6 +13,9 @@ Two backends:
 - ``pyshark``: dumpcap captures (for users who hold dumpcap's capabilities but not root);
   see :mod:`ipsec_inspect.sources.live_pyshark`.
 
+:func:`ipsec_inspect.sources.live_backends.open_live` picks one by name; this module holds
+what both share, so the two backends never import each other.
+
 A source is iterated from one thread; :meth:`LiveSource.stop` may be called from any other
 thread or a signal handler and ends the iteration within one poll interval.
 """
@@ -347,25 +350,3 @@ def _frame_from(
     else:
         data = bytes(view[:n])
     return data, stamp if stamp is not None else time.time(), max(orig_len, len(data))
-
-
-# --------------------------------------------------------------------------- factory
-
-BACKENDS = ("scapy", "pyshark")
-
-
-def open_live(
-    iface: str,
-    bpf: str | None = None,
-    backend: str = "scapy",
-    on_idle: Callable[[], None] | None = None,
-) -> LiveSource:
-    """Open a capture on ``iface`` with ``bpf`` (default :data:`DEFAULT_FILTER`)."""
-    expr = bpf if bpf is not None else DEFAULT_FILTER
-    if backend == "scapy":
-        return ScapySource(iface, expr, on_idle=on_idle)
-    if backend == "pyshark":
-        from ipsec_inspect.sources.live_pyshark import PysharkSource
-
-        return PysharkSource(iface, expr, on_idle=on_idle)
-    raise LiveError(f"unknown capture backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -1,4 +1,4 @@
-"""The terminal UI (``ipsec-inspect open``): views only; all analysis is in ``session.py``.
+"""The terminal UI (``ipsec-inspect open``): views only; all analysis is in ``pipeline/session.py``.
 
 Layout: ``app.py`` (the App, selection routing, the analysis worker), ``app.tcss``
 (layout), ``widgets/`` (one pane per module), ``screens.py`` (help, path prompt), and

@@ -4,7 +4,7 @@ Constructor (also used by the live capture of issue 7)::
 
     InspectorApp(analysis, source=None, *, clock=time.monotonic, refresh_seconds=0.5)
 
-``analysis`` is an :class:`ipsec_inspect.session.Analysis` (not yet run). ``source`` says
+``analysis`` is an :class:`ipsec_inspect.pipeline.session.Analysis` (not yet run). ``source`` says
 where frames come from: ``None`` or :class:`~ipsec_inspect.tui.source.CaptureFileSource`
 replays ``analysis.path`` through :meth:`Analysis.run`; a
 :class:`~ipsec_inspect.tui.source.LiveSource` wraps any iterator of frames
@@ -37,9 +37,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from ipsec_inspect.cli import InputError
+from ipsec_inspect.core.errors import InputError
 from ipsec_inspect.lifecycle.tracker import Tracker
-from ipsec_inspect.session import Analysis, Progress
+from ipsec_inspect.pipeline.session import Analysis, Progress
 from ipsec_inspect.tui.catalog import FlowStats, SaCatalog, rows_of_flows, throughput
 from ipsec_inspect.tui.filterlang import Filter
 from ipsec_inspect.tui.rows import IndexFacts, PacketRows
@@ -160,7 +160,7 @@ class InspectorApp(App[int]):
             now = self.clock()
             if p.done or now - last >= self.refresh_seconds:
                 last = now
-                snapshot = analysis.result() if p.done else analysis.tracker.result()
+                snapshot = analysis.result() if p.done else analysis.snapshot()
                 catalog = SaCatalog(snapshot, analysis.flow_keys)
             if not worker.is_cancelled:
                 self.call_from_thread(self._on_progress, analysis, p, catalog)
@@ -481,6 +481,7 @@ class InspectorApp(App[int]):
                 [*old.key_paths, path],
                 old.config,
                 decrypt_workers=old.decrypt_workers,
+                extensions=old.extensions,
             )
         except InputError as e:
             self.notify(str(e), title="bad key file", severity="error", timeout=15)

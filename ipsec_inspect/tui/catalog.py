@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ipsec_inspect.lifecycle.findings import Finding, Outcome, Severity
+from ipsec_inspect.audit.findings import Finding, Outcome, Severity
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Reason, Stage
 from ipsec_inspect.lifecycle.tracker import TrackerResult
-from ipsec_inspect.session import PacketIndex, RecordKind
+from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 
 KIND_NAMES = {
     RecordKind.IKE: "ike",

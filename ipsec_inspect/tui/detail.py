@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ipsec_inspect.describe import endpoint, protocol_label
-from ipsec_inspect.ipsec.ah import ah_fields
-from ipsec_inspect.ipsec.esp import esp_fields
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     AhPacket,
     EspPacket,
     Field,
@@ -23,6 +20,9 @@ from ipsec_inspect.records import (
     NatKeepalive,
     Record,
 )
+from ipsec_inspect.ipsec.ah import ah_fields
+from ipsec_inspect.ipsec.esp import esp_fields
+from ipsec_inspect.pipeline.describe import endpoint, protocol_label
 
 FRAME = "frame"
 DECRYPTED = "decrypted"  # IkeMessage.decrypted_data

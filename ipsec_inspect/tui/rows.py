@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from ipsec_inspect.describe import endpoint, info_text, protocol_label
+from ipsec_inspect.core.records import IkeMessage, Record
 from ipsec_inspect.ipsec.registry import exchange_name, exchange_short_name
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
-from ipsec_inspect.records import IkeMessage, Record
-from ipsec_inspect.session import Analysis, RecordKind
+from ipsec_inspect.pipeline.describe import endpoint, info_text, protocol_label
+from ipsec_inspect.pipeline.packet_index import RecordKind
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.tui.catalog import KIND_NAMES, SaCatalog
 
 K = TypeVar("K")

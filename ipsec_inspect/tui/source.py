@@ -15,7 +15,7 @@ from queue import Empty, Queue
 from threading import Thread
 
 from ipsec_inspect.lifecycle.events import TrackerEvent
-from ipsec_inspect.session import Analysis, Progress
+from ipsec_inspect.pipeline.session import Analysis, Progress
 
 #: One captured frame as :meth:`Analysis.feed_frame` takes it:
 #: ``(number, time, link_type, data, orig_len, iface)``.

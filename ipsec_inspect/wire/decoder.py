@@ -22,10 +22,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ipsec_inspect.ipsec.ah import dissect_ah
-from ipsec_inspect.ipsec.esp import dissect_esp
-from ipsec_inspect.ipsec.ike import dissect_ike, looks_like_ike
-from ipsec_inspect.records import (
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
+from ipsec_inspect.core.records import (
     Malformed,
     NatKeepalive,
     PacketMeta,
@@ -33,6 +31,9 @@ from ipsec_inspect.records import (
     Record,
     Transport,
 )
+from ipsec_inspect.ipsec.ah import dissect_ah
+from ipsec_inspect.ipsec.esp import dissect_esp
+from ipsec_inspect.ipsec.ike import dissect_ike, looks_like_ike
 from ipsec_inspect.wire.reassembly import FragmentReassembler
 from ipsec_inspect.wire.tcp_encap import TcpEncapStreams
 
@@ -190,6 +191,9 @@ class DecodeOptions:
     tcp_ports: frozenset[int] = frozenset({NATT_PORT})
     ike_heuristic: bool = True  # strict IKE header check on other UDP ports
     fragment_timeout: float = 60.0
+    # What plugins add to the IKE dissectors (payloads, notifies, Vendor IDs), composed at
+    # start-up (core.extensions); travels with the options to every decoder of the run.
+    extension_tables: DissectorTables = NO_DISSECTORS
 
     @staticmethod
     def parse_decode_as(spec: str) -> tuple[str, int, str]:
@@ -244,6 +248,7 @@ class Decoder:
         self._v6_cache: dict[bytes, str] = {}
         self.udp_special = {IKE_PORT: "ike", NATT_PORT: "udpencap", **self.options.decode_as_udp}
         self._link = _LINK_PARSERS
+        self._ike_tables = self.options.extension_tables
 
     # ----------------------------------------------------------------- names
 
@@ -584,7 +589,7 @@ class Decoder:
             if kind is None:
                 if self.options.ike_heuristic and looks_like_ike(d, pos + 8, uend):
                     meta = meta_for(Transport.UDP, sport, dport)
-                    out.append(dissect_ike(d, pos + 8, uend, meta))
+                    out.append(dissect_ike(d, pos + 8, uend, meta, self._ike_tables))
                 return
             if (
                 NATT_PORT in (sport, dport)
@@ -599,7 +604,7 @@ class Decoder:
                 if n == 1 and d[body] == 0xFF:
                     out.append(NatKeepalive(meta))
                 elif n >= 4 and d[body : body + 4] == b"\x00\x00\x00\x00":
-                    out.append(dissect_ike(d, body + 4, uend, meta))
+                    out.append(dissect_ike(d, body + 4, uend, meta, self._ike_tables))
                 elif n >= 8:
                     pkt = dissect_esp(d, body, uend, meta)
                     out.append(pkt)
@@ -616,7 +621,7 @@ class Decoder:
                 if n == 1 and d[body] == 0xFF:
                     out.append(NatKeepalive(meta))
                 elif n > 0:
-                    out.append(dissect_ike(d, body, uend, meta))
+                    out.append(dissect_ike(d, body, uend, meta, self._ike_tables))
             elif kind == "esp":
                 meta = meta_for(Transport.UDP_ENCAP, sport, dport)
                 out.append(dissect_esp(d, body, uend, meta))
@@ -760,6 +765,6 @@ class Decoder:
                 iface,
             )
             if m.kind == "ike":
-                out.append(dissect_ike(m.data, 0, len(m.data), meta))
+                out.append(dissect_ike(m.data, 0, len(m.data), meta, self._ike_tables))
             else:
                 out.append(dissect_esp(m.data, 0, len(m.data), meta))

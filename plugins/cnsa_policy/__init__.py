@@ -15,9 +15,9 @@ a finding raised unasked would be noise to everyone else).
 
 from __future__ import annotations
 
-from ipsec_inspect.lifecycle.findings import Severity, Verdict, fail, passed, unseen
+from ipsec_inspect.audit.findings import Severity, Verdict, fail, passed, unseen
+from ipsec_inspect.audit.rules import Check, Rule
 from ipsec_inspect.lifecycle.model import Certainty, Stage
-from ipsec_inspect.lifecycle.rules import Check, Rule
 from ipsec_inspect.plugins.api import PluginContext
 
 NAME = "cnsa_policy"

@@ -21,9 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.plugins.api import ExportInput, PluginContext
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     Attribute,
     IkeMessage,
     KeBody,
@@ -33,6 +31,8 @@ from ipsec_inspect.records import (
     Transform,
     VendorIdBody,
 )
+from ipsec_inspect.ipsec import registry as reg
+from ipsec_inspect.plugins.api import ExportInput, PluginContext
 
 NAME = "suricata_eve_ike"
 VERSION = "1.0"

@@ -20,8 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from ipsec_inspect.plugins.api import ExportInput, PluginContext
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     CertBody,
     IkeMessage,
     KeBody,
@@ -29,6 +28,7 @@ from ipsec_inspect.records import (
     SaBody,
     VendorIdBody,
 )
+from ipsec_inspect.plugins.api import ExportInput, PluginContext
 
 NAME = "zeek_ipsec_log"
 VERSION = "1.0"

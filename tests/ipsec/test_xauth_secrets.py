@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_inspect.core.records import ConfigBody, IkeMessage
 from ipsec_inspect.ipsec.ike import ike_to_json
-from ipsec_inspect.records import ConfigBody, IkeMessage
-from ipsec_inspect.session import open_records
+from ipsec_inspect.pipeline.session import open_records
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "realpeer" / "ikev1-aggressive-xauth"
 PASSWORD = b"realpeer-xauth-password-not-secret"

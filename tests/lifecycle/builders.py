@@ -7,7 +7,7 @@ plays "keys known"), ESP packets with a sequence number and, optionally, a decry
 
 from __future__ import annotations
 
-from ipsec_inspect.records import (
+from ipsec_inspect.core.records import (
     Attribute,
     AuthBody,
     DeleteBody,

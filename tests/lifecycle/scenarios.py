@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
-from ipsec_inspect.records import Record
+from ipsec_inspect.core.records import Record
 
 from .builders import (
     SPI_I,
@@ -374,7 +374,7 @@ def v1_main(decrypted: bool = True, *, pfs: bool = False) -> list[Record]:
 
 
 def _p1(t):
-    from ipsec_inspect.records import Proposal
+    from ipsec_inspect.core.records import Proposal
 
     return Proposal(1, 1, b"", [t])
 
@@ -394,7 +394,7 @@ def am_hash_r(
 
 def v1_aggressive_psk(psk: bytes = b"correct horse") -> list[Record]:
     """Aggressive Mode with PSK; payload bodies live in ``data`` so psk-crack can cut them."""
-    from ipsec_inspect.records import IkePayload
+    from ipsec_inspect.core.records import IkePayload
 
     sa_body, ke_i, ni, id_i = (
         b"\x00\x00\x00\x01SA-I",

@@ -8,13 +8,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from ipsec_inspect.audit.findings import Outcome
+from ipsec_inspect.audit.run import audit
 from ipsec_inspect.cli import main
 from ipsec_inspect.export.timeline import build_timeline, load_schema
-from ipsec_inspect.lifecycle.findings import Outcome
 from ipsec_inspect.lifecycle.merge import merge
 from ipsec_inspect.lifecycle.model import Certainty, Reason, Stage
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
-from ipsec_inspect.session import open_records
+from ipsec_inspect.pipeline.session import open_records
 
 from .conftest import track
 
@@ -164,7 +165,9 @@ def test_merge_of_two_halves_equals_the_whole(rel, keys):
     half = len(recs) // 2
     cfg = TrackerConfig(mergeable=True)
     whole = track(recs, end, cfg)
-    merged = merge(track(recs[:half], recs[half - 1].meta.time, cfg), track(recs[half:], end, cfg))
+    merged = audit(
+        merge(track(recs[:half], recs[half - 1].meta.time, cfg), track(recs[half:], end, cfg))
+    )
     assert doc_of(merged) == doc_of(whole)
     # Streaming runs keep bounded state; their whole-capture result is the same document.
     assert doc_of(track(recs, end)) == doc_of(whole)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ipsec_inspect.core.records import DeleteBody, KeBody, Proposal, SaBody
 from ipsec_inspect.lifecycle.classify import (
     DEFAULT_READERS,
     READERS,
@@ -13,7 +14,6 @@ from ipsec_inspect.lifecycle.classify import (
 )
 from ipsec_inspect.lifecycle.model import Certainty
 from ipsec_inspect.lifecycle.transitions import Trigger
-from ipsec_inspect.records import DeleteBody, KeBody, Proposal, SaBody
 
 from .builders import ike1, ike2, notify, pl, v1_p1_transform, v2_ike_proposal
 

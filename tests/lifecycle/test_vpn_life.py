@@ -16,9 +16,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from ipsec_inspect.core.records import DeleteBody, IkeMessage, NotifyBody
 from ipsec_inspect.export.timeline import build_timeline, load_schema
-from ipsec_inspect.records import DeleteBody, IkeMessage, NotifyBody
-from ipsec_inspect.session import Analysis, open_records
+from ipsec_inspect.pipeline.session import Analysis, open_records
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "realpeer"

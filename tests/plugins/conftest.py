@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ipsec_inspect.plugins import hooks
+from ipsec_inspect.core.extensions import Extensions
+from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
+from ipsec_inspect.plugins.compose import compose_extensions
 from ipsec_inspect.plugins.loader import ENTRY_POINT_GROUP, load_directory, load_entry_points
 from ipsec_inspect.plugins.registry import PluginRegistry
 
@@ -26,6 +28,11 @@ def shared(rel: str) -> Path:
     if not path.exists():
         pytest.skip(f"../shared/captures/{rel} is not available beside the project")
     return path
+
+
+def compose(registry: PluginRegistry | None) -> Extensions:
+    """The run's tables as the CLI composes them: the core's rows, then the plugins'."""
+    return compose_extensions(registry, BUILTIN_EXPORTERS)
 
 
 def load_shipped(way: str, names: tuple[str, ...] = SHIPPED) -> PluginRegistry:
@@ -49,10 +56,9 @@ def plugin_path(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(params=WAYS)
-def shipped(request: pytest.FixtureRequest, plugin_path: Path) -> Iterator[PluginRegistry]:
-    """Every shipped plugin, loaded one way per test run, installed for the test only."""
+def shipped(request: pytest.FixtureRequest, plugin_path: Path) -> Iterator[Extensions]:
+    """Every shipped plugin, loaded one way per test run, composed into the run's tables."""
     registry = load_shipped(request.param)
     assert not registry.failed, registry.failed
     registry.select_policies(["cnsa"])  # the CNSA rules run only when the policy is asked for
-    with hooks.installed(registry):
-        yield registry
+    yield compose(registry)

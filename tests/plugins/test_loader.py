@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ipsec_inspect.cli import main
-from ipsec_inspect.plugins import hooks
 from ipsec_inspect.plugins.loader import (
     ENTRY_POINT_GROUP,
     checkout_plugins_dir,
@@ -120,7 +119,6 @@ def test_plugins_command_lists_loaded_and_failed(
             "error": "RuntimeError: boom at import",
         }
     ]
-    assert hooks.active() is None  # main() restores the slot
 
 
 def test_no_plugins_switch(capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,3 +159,24 @@ def test_policy_is_opt_in_on_the_command_line(capsys: pytest.CaptureFixture[str]
     }
     assert main(["--plugin-dir", str(PLUGINS), "--policy", "nope", "summary", sample]) == 3
     assert "no policy named 'nope'" in capsys.readouterr().err
+
+
+def test_a_checkout_reads_the_shipped_plugins_from_its_plugins_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An editable install announces the shipped plugins as entry points into copies of
+    plugins/ (the wheel's ipsec_inspect_plugins); a checkout uses plugins/ itself, and
+    other distributions' entry points still load."""
+    from ipsec_inspect.plugins import loader
+
+    eps = [
+        metadata.EntryPoint(
+            "zeek_ipsec_log", "ipsec_inspect_plugins.zeek_ipsec_log", ENTRY_POINT_GROUP
+        ),
+        metadata.EntryPoint("ghost", "no_such_module_for_ipsec_inspect", ENTRY_POINT_GROUP),
+    ]
+    monkeypatch.setattr(loader.metadata, "entry_points", lambda group: eps)
+    registry = load_plugins()
+    assert {p.name: p.origin for p in registry.loaded}["zeek_ipsec_log"] == "checkout"
+    assert [f.name for f in registry.failed] == ["ghost"]  # a third party's is still tried
+    assert registry.skipped == []

@@ -1,6 +1,6 @@
 """Plugin code that raises at run time is reported and skipped; the run completes.
 
-Also shows the dissector hooks a vendor plugin uses (a private notify with a data decoder,
+Also shows the dissector tables a vendor plugin adds to (a private notify with a data decoder,
 a private payload) and a plugin key-file format, on hand-built and sample data.
 """
 
@@ -12,21 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_inspect.audit.findings import Severity, fail
+from ipsec_inspect.audit.rules import Rule
 from ipsec_inspect.cli import main
+from ipsec_inspect.core.buffer import Reader
+from ipsec_inspect.core.extensions import Extensions
+from ipsec_inspect.core.records import Field, IkeMessage
 from ipsec_inspect.crypto.keyfiles.detect import load_key_path
 from ipsec_inspect.crypto.keyfiles.toml_keys import load_toml
 from ipsec_inspect.ipsec.ikev2 import parse_payload_chain
-from ipsec_inspect.lifecycle.findings import Severity, fail
 from ipsec_inspect.lifecycle.model import Stage
-from ipsec_inspect.lifecycle.rules import Rule
-from ipsec_inspect.plugins import hooks
+from ipsec_inspect.pipeline.session import open_records
 from ipsec_inspect.plugins.api import PluginContext
 from ipsec_inspect.plugins.registry import PluginRegistry
-from ipsec_inspect.records import Field, IkeMessage
-from ipsec_inspect.session import open_records
-from ipsec_inspect.wire.buffer import Reader
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, compose
 
 
 def _decode_counter(r: Reader, out: list[Field]) -> None:
@@ -55,11 +55,10 @@ def _chain() -> bytes:
 
 def test_private_notify_and_payload_decoders() -> None:
     data = _chain()
-    with hooks.installed(None):
-        plain, _ = parse_payload_chain(data, 0, len(data), 41)
+    plain, _ = parse_payload_chain(data, 0, len(data), 41)
     assert plain[0].name == "N(40961)" and plain[1].name == "200"
-    with hooks.installed(_registry(_decode_counter, _decode_counter)):
-        payloads, errors = parse_payload_chain(data, 0, len(data), 41)
+    tables = _registry(_decode_counter, _decode_counter).dissector_tables()
+    payloads, errors = parse_payload_chain(data, 0, len(data), 41, tables)
     assert errors == []
     assert payloads[0].name == "N(ACME_COUNTER)"
     assert payloads[0].body.name == "ACME_COUNTER"  # type: ignore[union-attr]
@@ -72,9 +71,9 @@ def test_private_notify_and_payload_decoders() -> None:
 def test_a_raising_decoder_is_reported_switched_off_and_parsing_goes_on() -> None:
     data = _chain()
     registry = _registry(_explode, _decode_counter)
-    with hooks.installed(registry):
-        payloads, errors = parse_payload_chain(data, 0, len(data), 41)
-        again, _ = parse_payload_chain(data, 0, len(data), 41)
+    tables = registry.dissector_tables()
+    payloads, errors = parse_payload_chain(data, 0, len(data), 41, tables)
+    again, _ = parse_payload_chain(data, 0, len(data), 41, tables)
     assert len(payloads) == 2 and payloads[1].fields[-1].children[0].value == 0xDEADBEEF
     assert "plugin acme decoder for IKEv2 notify 40961 failed" in (payloads[0].error or "")
     assert [e.offset for e in errors] == [0]
@@ -86,16 +85,15 @@ def test_a_raising_decoder_is_reported_switched_off_and_parsing_goes_on() -> Non
 def test_truncated_private_body_is_a_parse_problem_not_a_plugin_failure() -> None:
     data = struct.pack("!BBHBBH", 0, 0, 10, 0, 0, 40961) + b"\x00\x01"  # 2 of 4 bytes
     registry = _registry(_decode_counter, _decode_counter)
-    with hooks.installed(registry):
-        payloads, _ = parse_payload_chain(data, 0, len(data), 41)
+    payloads, _ = parse_payload_chain(data, 0, len(data), 41, registry.dissector_tables())
     assert "ACME_COUNTER data at offset 8" in (payloads[0].error or "")
     assert registry.runtime_failures == []
 
 
 RAISING_RULE = """
-from ipsec_inspect.lifecycle.findings import Severity
+from ipsec_inspect.audit.findings import Severity
 from ipsec_inspect.lifecycle.model import Stage
-from ipsec_inspect.lifecycle.rules import Rule
+from ipsec_inspect.audit.rules import Rule
 
 def _check(sa, result):
     raise ZeroDivisionError("division by zero in a site rule")
@@ -148,10 +146,9 @@ def test_a_rule_row_from_a_plugin_fails_like_a_builtin() -> None:
     )  # type: ignore[arg-type]
     registry = PluginRegistry()
     registry.add(ctx, "test", "test", object())
-    from ipsec_inspect.session import Analysis
+    from ipsec_inspect.pipeline.session import Analysis
 
-    with hooks.installed(registry):
-        result = Analysis(str(SAMPLES / "ikev1-main-quick.pcap")).run()
+    result = Analysis(str(SAMPLES / "ikev1-main-quick.pcap"), extensions=compose(registry)).run()
     site = [f for f in result.findings if f.rule == "SITE-2"]
     assert site and all(str(f.outcome) == "fail" and f.frames == [1] for f in site)
 
@@ -171,8 +168,9 @@ def _site_registry() -> PluginRegistry:
     return registry
 
 
-def _decrypted(keys: Path) -> int:
-    with open_records(str(SAMPLES / "ikev2-tunnel.pcapng"), key_paths=[str(keys)]) as stream:
+def _decrypted(keys: Path, ext: Extensions | None = None) -> int:
+    capture = str(SAMPLES / "ikev2-tunnel.pcapng")
+    with open_records(capture, key_paths=[str(keys)], extensions=ext) as stream:
         return sum(1 for r in stream if isinstance(r, IkeMessage) and r.decryption_status == "ok")
 
 
@@ -181,8 +179,9 @@ def test_a_plugin_key_format(tmp_path: Path) -> None:
     site.write_text(HEADER + (SAMPLES / "ikev2-tunnel.keys.toml").read_bytes().hex() + "\n")
     baseline = _decrypted(SAMPLES / "ikev2-tunnel.keys.toml")
     assert baseline > 0
-    with hooks.installed(_site_registry()):
-        assert len(load_key_path(site)) == len(load_key_path(SAMPLES / "ikev2-tunnel.keys.toml"))
-        assert _decrypted(site) == baseline
-    with hooks.installed(None), pytest.raises(ValueError, match="not a key file"):
+    ext = compose(_site_registry())
+    toml_keys = load_key_path(SAMPLES / "ikev2-tunnel.keys.toml")
+    assert len(load_key_path(site, ext.key_formats)) == len(toml_keys)
+    assert _decrypted(site, ext) == baseline
+    with pytest.raises(ValueError, match="not a key file"):
         load_key_path(site)

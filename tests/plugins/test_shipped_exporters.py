@@ -10,7 +10,7 @@ import pytest
 
 from ipsec_inspect.cli import build_parser
 from ipsec_inspect.commands import export
-from ipsec_inspect.plugins.registry import PluginRegistry
+from ipsec_inspect.core.extensions import Extensions
 
 from .conftest import SAMPLES, shared
 
@@ -19,12 +19,14 @@ from .conftest import SAMPLES, shared
 SKIP = {"ts", "uid", "vendor_ids", "hash"}
 
 
-def _export(fmt: str, capture: Path, tmp_path: Path, *keys: Path) -> str:
+def _export(ext: Extensions, fmt: str, capture: Path, tmp_path: Path, *keys: Path) -> str:
     out = tmp_path / "out.txt"
     argv = ["export", "--format", fmt, str(capture), "-o", str(out)]
     for k in keys:
         argv += ["--keys", str(k)]
-    assert export.run(build_parser().parse_args(argv)) == 0
+    args = build_parser().parse_args(argv)
+    args.extensions = ext  # as the CLI composes them at start-up
+    assert export.run(args) == 0
     return out.read_text()
 
 
@@ -48,9 +50,9 @@ def _comparable(fields: list[str], rows: list[list[str]]) -> Counter[tuple[str, 
     ],
 )
 def test_zeek_log_matches_zeek_baseline(
-    shipped: PluginRegistry, capture: str, baseline: str, tmp_path: Path
+    shipped: Extensions, capture: str, baseline: str, tmp_path: Path
 ) -> None:
-    ours = _export("zeek-ipsec-log", shared(capture), tmp_path)
+    ours = _export(shipped, "zeek-ipsec-log", shared(capture), tmp_path)
     theirs = shared(f"zeek-spicy-ipsec/baseline/{baseline}/ipsec.log").read_text()
     our_fields, our_rows = _zeek_rows(ours)
     their_fields, their_rows = _zeek_rows(theirs)
@@ -59,8 +61,9 @@ def test_zeek_log_matches_zeek_baseline(
     assert _comparable(our_fields, our_rows) == _comparable(their_fields, their_rows)
 
 
-def test_zeek_log_of_a_decrypted_sample(shipped: PluginRegistry, tmp_path: Path) -> None:
+def test_zeek_log_of_a_decrypted_sample(shipped: Extensions, tmp_path: Path) -> None:
     text = _export(
+        shipped,
         "zeek-ipsec-log",
         SAMPLES / "ikev2-tunnel.pcapng",
         tmp_path,
@@ -78,12 +81,11 @@ def test_zeek_log_of_a_decrypted_sample(shipped: PluginRegistry, tmp_path: Path)
     assert text.rstrip().splitlines()[-1].startswith("#close\t")
 
 
-def test_suricata_eve_ikev1_matches_suricata_verify(
-    shipped: PluginRegistry, tmp_path: Path
-) -> None:
+def test_suricata_eve_ikev1_matches_suricata_verify(shipped: Extensions, tmp_path: Path) -> None:
     capture = shared("suricata-verify/ikev1-rules/ikev1-isakmp-main-mode.pcap")
     records = [
-        json.loads(line) for line in _export("suricata-eve-ike", capture, tmp_path).splitlines()
+        json.loads(line)
+        for line in _export(shipped, "suricata-eve-ike", capture, tmp_path).splitlines()
     ]
     assert all(r["event_type"] == "ike" for r in records)
     ev = next(r for r in records if r["pcap_cnt"] == 4)
@@ -105,12 +107,11 @@ def test_suricata_eve_ikev1_matches_suricata_verify(
     assert ev["src_ip"] == "192.168.12.2" and ev["dest_port"] == 500 and ev["proto"] == "UDP"
 
 
-def test_suricata_eve_ikev2_matches_suricata_verify(
-    shipped: PluginRegistry, tmp_path: Path
-) -> None:
+def test_suricata_eve_ikev2_matches_suricata_verify(shipped: Extensions, tmp_path: Path) -> None:
     capture = shared("suricata-verify/ikev2-weak-dh/IKEv2_SA_INIT_2-8-weak.pcap")
     (ev,) = [
-        json.loads(line) for line in _export("suricata-eve-ike", capture, tmp_path).splitlines()
+        json.loads(line)
+        for line in _export(shipped, "suricata-eve-ike", capture, tmp_path).splitlines()
     ]
     ike = ev["ike"]
     assert ike["version_major"] == 2 and ike["exchange_type"] == 34 and ike["message_id"] == 0
@@ -119,10 +120,11 @@ def test_suricata_eve_ikev2_matches_suricata_verify(
     assert ike["payload"] == ["Nonce", "KeyExchange", "SecurityAssociation", "NoNextPayload"]
 
 
-def test_suricata_eve_responder_algorithms(shipped: PluginRegistry, tmp_path: Path) -> None:
+def test_suricata_eve_responder_algorithms(shipped: Extensions, tmp_path: Path) -> None:
     capture = shared("ndpi/ah.pcapng")
     records = [
-        json.loads(line) for line in _export("suricata-eve-ike", capture, tmp_path).splitlines()
+        json.loads(line)
+        for line in _export(shipped, "suricata-eve-ike", capture, tmp_path).splitlines()
     ]
     resp = next(r["ike"] for r in records if r["ike"].get("role") == "responder")
     assert resp["alg_prf"] == "PRF_HMAC_SHA2_384"

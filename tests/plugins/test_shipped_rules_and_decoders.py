@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from ipsec_inspect.plugins import hooks
-from ipsec_inspect.plugins.registry import PluginRegistry
-from ipsec_inspect.records import IkeMessage, VendorIdBody
-from ipsec_inspect.session import Analysis, open_records
+from ipsec_inspect.core.extensions import Extensions
+from ipsec_inspect.core.records import IkeMessage, VendorIdBody
+from ipsec_inspect.pipeline.session import Analysis, open_records
 
-from .conftest import SAMPLES, shared
+from .conftest import SAMPLES, compose, load_shipped, shared
 
 
 def _cnsa(result: object) -> dict[tuple[str, str], tuple[str, str]]:
@@ -18,9 +17,9 @@ def _cnsa(result: object) -> dict[tuple[str, str], tuple[str, str]]:
     }
 
 
-def test_cnsa_on_cisco_flexvpn(shipped: PluginRegistry) -> None:
+def test_cnsa_on_cisco_flexvpn(shipped: Extensions) -> None:
     # AES-CBC-256 + HMAC-SHA2-384 + PRF-SHA2-384 + ECP-384: only the cipher is off-profile.
-    result = Analysis(str(shared("ndpi/ah.pcapng"))).run()
+    result = Analysis(str(shared("ndpi/ah.pcapng")), extensions=shipped).run()
     got = _cnsa(result)
     sa = "ike-1c1869f6d29ba0cc"
     assert got[("CNSA-01", sa)] == (
@@ -33,9 +32,11 @@ def test_cnsa_on_cisco_flexvpn(shipped: PluginRegistry) -> None:
     assert failing.frames == [2] and str(failing.severity) == "high"
 
 
-def test_cnsa_on_real_strongswan_peers_with_keys(shipped: PluginRegistry) -> None:
+def test_cnsa_on_real_strongswan_peers_with_keys(shipped: Extensions) -> None:
     peer = SAMPLES / "realpeer" / "ikev2-psk-gcm"
-    result = Analysis(str(peer / "capture.pcap"), key_paths=[str(peer / "keys.toml")]).run()
+    result = Analysis(
+        str(peer / "capture.pcap"), key_paths=[str(peer / "keys.toml")], extensions=shipped
+    ).run()
     got = _cnsa(result)
     assert got[("CNSA-01", "ike-e7a326936ffd81df")][0] == "pass"
     assert got[("CNSA-02", "ike-e7a326936ffd81df")] == (
@@ -51,15 +52,15 @@ def test_cnsa_on_real_strongswan_peers_with_keys(shipped: PluginRegistry) -> Non
     )
 
 
-def test_cnsa_without_keys_is_not_observable_for_children(shipped: PluginRegistry) -> None:
+def test_cnsa_without_keys_is_not_observable_for_children(shipped: Extensions) -> None:
     peer = SAMPLES / "realpeer" / "ikev2-psk-gcm"
-    got = _cnsa(Analysis(str(peer / "capture.pcap")).run())
+    got = _cnsa(Analysis(str(peer / "capture.pcap"), extensions=shipped).run())
     children = {k: v for k, v in got.items() if k[0] == "CNSA-04"}
     assert children and {v[0] for v in children.values()} == {"not_observable"}
 
 
-def _vendor_names(path: str) -> list[str]:
-    with open_records(path) as stream:
+def _vendor_names(path: str, ext: Extensions | None = None) -> list[str]:
+    with open_records(path, extensions=ext) as stream:
         return [
             p.body.name
             for r in stream
@@ -71,14 +72,10 @@ def _vendor_names(path: str) -> list[str]:
 
 def test_ncp_vendor_ids_in_the_ncp_client_capture(plugin_path: object) -> None:
     path = str(shared("wireshark-wiki/ikev2_esp_aes-gcm_aes-ctr_aes-cbc/capture.pcapng"))
-    with hooks.installed(None):
-        before = _vendor_names(path)
+    before = _vendor_names(path)
     assert before.count("") == 12  # four unknown VIDs in each of three IKE_SA_INITs
-    from .conftest import load_shipped
-
     for way in ("directory", "entry point"):
-        with hooks.installed(load_shipped(way)):
-            after = _vendor_names(path)
+        after = _vendor_names(path, compose(load_shipped(way)))
         assert after.count("NCP client (capabilities)") == 3
         assert after.count("NCP client (release)") == 3
         assert after.count("") == 6  # two VIDs stay unknown: no public source names them

@@ -93,7 +93,7 @@ def test_reauthentication_end_to_end(tmp_path: Path) -> None:
     left daemon's log as keys and without keys: the old IKE SA ends reauthenticated and
     links to the new one, whose child SA re-creates the old child."""
     from ipsec_inspect.lifecycle.model import Certainty, Reason
-    from ipsec_inspect.session import Analysis
+    from ipsec_inspect.pipeline.session import Analysis
 
     result = run_scenario(VPN_LIFE_QUICK, tmp_path)
     keys = write_truth(result, tmp_path, strongswan_version(result.logs["left"]))

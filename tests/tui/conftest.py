@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.worker import WorkerState
 
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.tui.app import InspectorApp
 from ipsec_inspect.tui.source import FrameSource
 

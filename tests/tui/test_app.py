@@ -7,8 +7,8 @@ from pathlib import Path
 
 from textual.widgets import Input, Static, TabbedContent
 
+from ipsec_inspect.core.records import EspPacket
 from ipsec_inspect.lifecycle.model import Stage
-from ipsec_inspect.records import EspPacket
 from ipsec_inspect.tui.screens import HelpScreen, PathPrompt
 from ipsec_inspect.tui.widgets.findings_panel import FindingsPanel
 from ipsec_inspect.tui.widgets.keys_panel import KeysPanel

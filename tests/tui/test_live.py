@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from textual.widgets import Static
 
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.sources.capture_file import CaptureReader
 from ipsec_inspect.tui.app import InspectorApp
 from ipsec_inspect.tui.source import Frame, LiveSource

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ipsec_inspect.lifecycle.model import Stage
-from ipsec_inspect.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.tui.catalog import FlowStats, Health, SaCatalog, rows_of_flows, throughput
 from ipsec_inspect.tui.detail import PLAINTEXT, detail_nodes, inner_nodes
 from ipsec_inspect.tui.filterlang import FilterError, parse_filter

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ipsec_inspect.plugins import hooks as plugin_hooks
+from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
 
 from . import ikev1 as v1
 from . import ikev2 as v2
@@ -109,23 +109,23 @@ def is_known_exchange(version: int, n: int) -> bool:
     return n in (_V2_EXCHANGES if version == 2 else _V1_EXCHANGES)
 
 
-def payload_name(version: int, n: int) -> str:
-    """Long payload type name (``Security Association``)."""
+def payload_name(version: int, n: int, ext: DissectorTables = NO_DISSECTORS) -> str:
+    """Long payload type name (``Security Association``); ``ext``: extension payload types."""
     table = _V2_PAYLOADS if version == 2 else _V1_PAYLOADS
     name = table.get(n)
     if name is not None:
         return name
-    plugin = plugin_hooks.payload_type(2 if version == 2 else 1, n)
+    plugin = ext.payloads.get((2 if version == 2 else 1, n))
     return plugin.name if plugin is not None else _fallback(n, ((128, 255, "Private Use"),))
 
 
-def payload_short_name(version: int, n: int) -> str:
+def payload_short_name(version: int, n: int, ext: DissectorTables = NO_DISSECTORS) -> str:
     """Short payload name as in summaries (``SA KE IDi ... SK``); the number when unknown."""
     table = _V2_PAYLOADS_SHORT if version == 2 else _V1_PAYLOADS_SHORT
     name = table.get(n)
     if name is not None:
         return name
-    plugin = plugin_hooks.payload_type(2 if version == 2 else 1, n)
+    plugin = ext.payloads.get((2 if version == 2 else 1, n))
     return plugin.short if plugin is not None else str(n)
 
 
@@ -228,16 +228,16 @@ def xauth_type_name(n: int) -> str:
 # ---------------------------------------------------------------- payload contents
 
 
-def notify_name_or_none(version: int, n: int) -> str | None:
+def notify_name_or_none(version: int, n: int, ext: DissectorTables = NO_DISSECTORS) -> str | None:
     v = 2 if version == 2 else 1
     name = _NOTIFY[v].get(n)
-    return name if name is not None else plugin_hooks.notify_name(v, n)
+    return name if name is not None else ext.notify_names.get((v, n))
 
 
-def notify_name(version: int, n: int) -> str:
-    """Notify message type name; every IANA-assigned value is named."""
+def notify_name(version: int, n: int, ext: DissectorTables = NO_DISSECTORS) -> str:
+    """Notify message type name; every IANA-assigned value is named (``ext``: the others)."""
     v = 2 if version == 2 else 1
-    return _NOTIFY[v].get(n) or plugin_hooks.notify_name(v, n) or _fallback(n, _NOTIFY_PRIVATE[v])
+    return _NOTIFY[v].get(n) or ext.notify_names.get((v, n)) or _fallback(n, _NOTIFY_PRIVATE[v])
 
 
 def id_type_name(version: int, n: int) -> str:

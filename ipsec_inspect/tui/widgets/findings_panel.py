@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ipsec_inspect.lifecycle.findings import Finding, Severity
+from ipsec_inspect.audit.findings import Finding, Severity
 from ipsec_inspect.tui.catalog import SaCatalog
 from ipsec_inspect.tui.widgets.messages import FrameChosen, SaChosen
 

@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ipsec_inspect.records import EspPacket, Record
+from ipsec_inspect.core.records import EspPacket, Record
 from ipsec_inspect.tui.detail import FRAME, Node, buffers, detail_nodes, inner_nodes
 from ipsec_inspect.tui.widgets.hex_view import HexView
 

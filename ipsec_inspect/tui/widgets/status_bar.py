@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.widgets import Static
 
-from ipsec_inspect.session import Progress
+from ipsec_inspect.pipeline.session import Progress
 
 
 class StatusBar(Static):

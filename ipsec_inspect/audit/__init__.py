@@ -1,0 +1,1 @@
+"""audit layer: rules over a finished tracking result (see docs/architecture.md)."""

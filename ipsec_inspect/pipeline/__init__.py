@@ -1,0 +1,2 @@
+"""pipeline layer: where the layers below meet — capture → records → decrypted → tracked
+→ audited (see docs/architecture.md)."""

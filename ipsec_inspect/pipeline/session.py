@@ -1,0 +1,612 @@
+"""Wires a capture through the pipeline: the one object commands and the TUI use.
+
+Why: every consumer needs the same sequence — open the capture (turning "missing file"
+or "not a capture" into one clear sentence), load the keys (reporting bad rows per file
+and line), decode, decrypt — and the same bookkeeping of what went wrong along the way.
+Layers below know nothing of each other; this module is where they meet.
+
+The run's extension tables (``core.extensions.Extensions``, composed at start-up) come in
+here and are handed down: the dissector tables to every decoder and the decryptor
+(through ``DecodeOptions.extension_tables``), the key formats to key loading, the rules
+to the audit, which runs on the tracker's result once tracking is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, TextIO
+
+from ipsec_inspect.audit.rules import RULES
+from ipsec_inspect.audit.run import audit
+from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.extensions import Extensions, KeyFormat
+from ipsec_inspect.core.records import (
+    AhPacket,
+    CaptureWarning,
+    EspDecryption,
+    EspPacket,
+    IkeMessage,
+    Malformed,
+    NatKeepalive,
+    Record,
+)
+from ipsec_inspect.lifecycle.events import TrackerEvent
+from ipsec_inspect.lifecycle.fast_lane import EspLane
+from ipsec_inspect.lifecycle.tracker import (
+    Tracker,
+    TrackerConfig,
+    TrackerResult,
+)
+from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
+from ipsec_inspect.pipeline.records import read_records
+from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo, CaptureReader
+from ipsec_inspect.sources.frame_store import FrameStore
+from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
+from ipsec_inspect.wire.fast_esp import esp_locator
+
+if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start-up
+    from ipsec_inspect.crypto.decryptor import Decryptor, FastEspSa
+    from ipsec_inspect.crypto.keys import KeyStore
+    from ipsec_inspect.pipeline.offload_feed import Frame, OffloadFeed
+
+#: One ESP SA's fast lane: its decryption (None without keys), the tracker's lane (its
+#: counters) and the SA's flow id.
+_Lane = tuple["FastEspSa | None", EspLane, int]
+
+
+def load_keys(
+    paths: Sequence[str | os.PathLike[str]], formats: Sequence[KeyFormat] = ()
+) -> KeyStore:
+    """All key files into one store; an unreadable path is an input error.
+
+    ``formats``: key formats added by extensions, tried after the built-in ones."""
+    from ipsec_inspect.crypto.keyfiles.detect import load_key_path
+    from ipsec_inspect.crypto.keys import KeyStore
+
+    store = KeyStore()
+    for p in paths:
+        if not os.path.exists(p):
+            raise InputError(f"{os.fspath(p)}: no such key file or folder")
+        try:
+            store.merge(load_key_path(os.fspath(p), formats))
+        except (OSError, ValueError) as e:
+            raise InputError(f"{os.fspath(p)}: cannot read keys ({e})") from None
+    return store
+
+
+def problem_lines(
+    warnings: list[CaptureWarning], keys: KeyStore | None, decryptor: Decryptor | None
+) -> list[str]:
+    """One line per problem, in the order: the capture, the key files, the decryption."""
+    out = [f"frame {w.frame}: {w.message}" if w.frame else w.message for w in warnings]
+    if keys is not None:
+        out.extend(keys.problems)
+    if decryptor is not None:
+        out.extend(decryptor.problems())
+    return out
+
+
+@dataclass
+class RecordStream:
+    """Iterate the (decrypted, where keys allow) records of one capture."""
+
+    path: str
+    options: DecodeOptions
+    keys: KeyStore | None = None
+    warnings: list[CaptureWarning] = field(default_factory=list)
+    decoder: Decoder = field(init=False)
+    decryptor: Decryptor | None = field(init=False, default=None)
+    _info: list[CaptureInfo] = field(init=False, default_factory=list)
+    _iter: Iterator[Record] | None = field(init=False, default=None)
+    _first: Record | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.decoder = Decoder(self.options)
+        if self.keys is not None:
+            from ipsec_inspect.crypto.decryptor import Decryptor
+
+            self.decryptor = Decryptor(self.keys, extension_tables=self.options.extension_tables)
+        try:
+            self._iter = read_records(
+                self.path,
+                self.options,
+                on_warning=self.warnings.append,
+                info=self._info,
+                decoder=self.decoder,
+            )
+            # Open the file now, so "not a capture" is reported before any output.
+            self._first = next(self._iter, None)
+        except CaptureError as e:
+            raise InputError(str(e)) from None
+
+    @property
+    def info(self) -> CaptureInfo:
+        return self._info[0]
+
+    def __iter__(self) -> Iterator[Record]:
+        first = self._first
+        if first is None or self._iter is None:
+            return
+        self._first = None
+        process = self.decryptor.process if self.decryptor is not None else None
+        if process is None:
+            yield first
+            yield from self._iter
+            return
+        yield process(first)
+        for r in self._iter:
+            yield process(r)
+
+    def __enter__(self) -> RecordStream:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def problems(self) -> list[str]:
+        """Everything the user should know that is not a record: file damage, key rows."""
+        return problem_lines(self.warnings, self.keys, self.decryptor)
+
+    def report_problems(self, fh: TextIO) -> None:
+        for line in self.problems():
+            fh.write(f"ipsec-inspect: warning: {line}\n")
+
+
+def open_records(
+    path: str | os.PathLike[str],
+    options: DecodeOptions | None = None,
+    key_paths: Sequence[str] = (),
+    extensions: Extensions | None = None,
+) -> RecordStream:
+    """The records of a capture, decrypted where the keys allow; ``extensions``: the run's
+    tables (their dissector tables replace those of ``options``)."""
+    options = _with_tables(options or DecodeOptions(), extensions)
+    formats = extensions.key_formats if extensions is not None else ()
+    keys = load_keys(key_paths, formats) if key_paths else None
+    return RecordStream(os.fspath(path), options, keys)
+
+
+def _with_tables(options: DecodeOptions, extensions: Extensions | None) -> DecodeOptions:
+    """``options`` carrying the dissector tables of ``extensions`` (unchanged without)."""
+    if extensions is None or options.extension_tables is extensions.dissectors:
+        return options
+    return dataclasses.replace(options, extension_tables=extensions.dissectors)
+
+
+# --------------------------------------------------------------------------- full analysis
+
+
+@dataclass(slots=True)
+class Progress:
+    frames: int
+    records: int
+    bytes_done: int
+    bytes_total: int
+    done: bool = False
+
+    @property
+    def fraction(self) -> float:
+        if self.done:
+            return 1.0
+        return min(1.0, self.bytes_done / self.bytes_total) if self.bytes_total else 0.0
+
+
+class Analysis:
+    """The whole pipeline over one capture: decode, decrypt, track; views read from here.
+
+    The core is sans-I/O (:meth:`feed_frame` takes frames from any source — a file or a
+    live interface); :meth:`run` drives it over a capture file. What views need afterwards
+    is kept compactly: the tracker's SA state, a :class:`PacketIndex` of the IPsec
+    records, and frame offsets to re-read any record on demand.
+    """
+
+    def __init__(
+        self,
+        path: str | None,
+        options: DecodeOptions | None = None,
+        key_paths: Sequence[str] = (),
+        config: TrackerConfig | None = None,
+        *,
+        keep_index: bool = True,
+        keys: KeyStore | None = None,
+        fast_lane: bool = True,
+        decrypt_workers: int | None = None,
+        offload_options: dict[str, int] | None = None,
+        extensions: Extensions | None = None,
+    ) -> None:
+        self.path = path
+        # The run's extension tables; without, the built-in rules and nothing else.
+        self.extensions = extensions if extensions is not None else Extensions(rules=RULES)
+        self.options = _with_tables(options or DecodeOptions(), extensions)
+        self.key_paths = list(key_paths)
+        self.keys = (
+            keys
+            if keys is not None
+            else (
+                load_keys(self.key_paths, self.extensions.key_formats) if self.key_paths else None
+            )
+        )
+        self.config = config or TrackerConfig()
+        self.keep_index = keep_index
+        self.fast_lane = fast_lane
+        # ESP decryption in other processes (crypto.offload): None chooses by cores and
+        # capture size, 0 keeps it in this process. offload_options tune the read-ahead
+        # (batch_frames, depth) — for tests, which want small batches.
+        self.decrypt_workers = decrypt_workers
+        self.offload_options = offload_options or {}
+        self.offloaded = 0  # ESP packets that worker processes decrypted in the last run
+        self.decoder = Decoder(self.options)
+        self.decryptor: Decryptor | None = None
+        if self.keys is not None:
+            from ipsec_inspect.crypto.decryptor import Decryptor
+
+            self.decryptor = Decryptor(self.keys, extension_tables=self.options.extension_tables)
+        self.tracker = Tracker(self.config)
+        if self.keys is not None and self.keys.daemon_hints:
+            self.tracker.add_hints(self.keys.daemon_hints)
+        self.index = PacketIndex()
+        self.flow_ids: dict[tuple[object, ...], int] = {}
+        self.flow_keys: list[tuple[object, ...]] = []
+        self.warnings: list[CaptureWarning] = []
+        self.info: CaptureInfo | None = None
+        self.offsets: array[int] | None = array("Q") if keep_index else None
+        self.records = 0
+        self.finished = False
+        self._store: FrameStore | None = None
+        self._result: TrackerResult | None = None
+
+    # ------------------------------------------------------------------ sans-I/O core
+
+    def _flow(self, r: Record) -> int:
+        if isinstance(r, EspPacket):
+            key: tuple[object, ...] = ("esp", r.meta.dst, r.spi)
+        elif isinstance(r, AhPacket):
+            key = ("ah", r.meta.dst, r.spi)
+        elif isinstance(r, IkeMessage):
+            key = ("ike", r.version, r.header.spi_i)
+        else:
+            key = ("other",)
+        fid = self.flow_ids.get(key)
+        if fid is None:
+            fid = self.flow_ids[key] = len(self.flow_keys)
+            self.flow_keys.append(key)
+        return fid
+
+    def feed_frame(
+        self,
+        number: int,
+        time: float,
+        link_type: int,
+        data: bytes,
+        orig_len: int = 0,
+        iface: int = 0,
+        esp_decryption: EspDecryption | None = None,
+    ) -> list[TrackerEvent]:
+        """Decode, decrypt and track one frame; return the tracker's events.
+
+        ``esp_decryption``: the fast lane already decrypted this frame's ESP packet (and
+        counted it); it is attached instead of decrypting again.
+        """
+        records = self.decoder.decode(number, time, link_type, data, orig_len, iface)
+        if not records:
+            return []
+        events: list[TrackerEvent] = []
+        process = self.decryptor.process if self.decryptor is not None else None
+        index = self.index if self.keep_index else None
+        for sub, r in enumerate(records):
+            if esp_decryption is not None and type(r) is EspPacket:
+                r.decryption = esp_decryption
+            elif process is not None:
+                r = process(r)
+            self.records += 1
+            events.extend(self.tracker.feed(r))
+            if index is not None:
+                index.frame.append(r.meta.frame)
+                index.sub.append(min(sub, 255))
+                index.kind.append(_kind_of(r))
+                index.time.append(r.meta.time)
+                index.flow.append(self._flow(r))
+                index.flags.append(_flags_of(r))
+        return events
+
+    def finish(self) -> list[TrackerEvent]:
+        for frames, why in self.decoder.finish():
+            self.warnings.append(
+                CaptureWarning(
+                    frames[0] if frames else 0,
+                    f"IP fragments in frames {', '.join(map(str, frames[:8]))} were dropped: {why}",
+                )
+            )
+        for frame, problem in self.decoder.tcp.problems:
+            self.warnings.append(CaptureWarning(frame, problem))
+        end = self.info.last_time if self.info is not None else None
+        events = self.tracker.finish(end)
+        self._result = audit(self.tracker.result(), self.extensions.rules)
+        self.finished = True
+        return events
+
+    # ------------------------------------------------------------------ file driver
+
+    def open(self) -> CaptureReader:
+        """Open the capture (raising InputError for an unreadable file)."""
+        if self.path is None:
+            raise InputError("no capture file given")
+        try:
+            reader = CaptureReader(self.path, offsets=self.offsets)
+        except CaptureError as e:
+            raise InputError(str(e)) from None
+        reader.on_warning = self.warnings.append
+        self.info = reader.info
+        return reader
+
+    def run(
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_events: Callable[[list[TrackerEvent]], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+        progress_every: int = 20000,
+    ) -> TrackerResult:
+        """Read the whole capture; call ``on_progress`` every ``progress_every`` frames.
+
+        The loop has a fast lane for the commonest frame of all — ESP (direct or in UDP 4500)
+        on IPv4 without options or IPv6 without extension headers, unfragmented, on any link
+        layer (see ``wire.fast_esp``), of a direction the tracker already knows, with the
+        next sequence number: such a frame is read with a ``struct`` call or two, decrypted
+        by its SA's :class:`FastEspSa` and
+        counted by the tracker's lane counter without building a record. With keys and a
+        large capture, decryption moves to worker processes (``offload_feed``). Every other
+        frame (and any the tracker declines) takes the full path, so results are identical;
+        ``tests/pipeline/test_session.py`` checks that.
+        """
+        reader = self.open()
+        total = _file_size(self.path)
+        feed = self.feed_frame
+        fast = self.fast_lane and not self.config.mergeable
+        esp_fast = self.tracker.esp_fast
+        decrypt_fast = self.decryptor.esp_fast if self.decryptor is not None else None
+        ipv4_name = self.decoder.ipv4_name
+        ipv6_name = self.decoder.ipv6_name
+        locate = esp_locator(self.decoder.udp_special)
+        index = self.index if self.keep_index else None
+        flow_ids = self.flow_ids
+        # (source+destination address bytes, SPI) -> the SA's lane (see _Lane), so the
+        # packets after the first of an SA skip every lookup. A lane that declines a packet
+        # is dropped; the packet takes the path below, which makes the lane again.
+        lanes: dict[tuple[bytes, int], _Lane] = {}
+        spi_seq = _SPI_SEQ.unpack_from
+        frames: Iterable[Frame] = reader
+        prepared: dict[int, EspDecryption] = {}  # frames a worker decrypted (OffloadFeed)
+        ahead = None
+        if fast:
+            reported = [0]  # progress is reported every progress_every frames, as below
+
+            def on_batch(last_frame: int) -> bool:
+                if last_frame - reported[0] < progress_every:
+                    return False
+                reported[0] = last_frame
+                if on_progress is not None:
+                    done = self.records + (ahead.counted if ahead is not None else 0)
+                    on_progress(Progress(last_frame, done, reader.bytes_read(), total))
+                if stop is not None and stop():
+                    reader.close()
+                    return True
+                return False
+
+            ahead = self._offload_feed(total, lanes, index, on_batch)
+        if ahead is not None:
+            frames = ahead.frames(reader)
+            prepared = ahead.prepared
+        try:
+            for number, time, link_type, data, orig_len, iface in frames:
+                dec = prepared.pop(number, None) if prepared else None
+                found = locate(link_type, data) if fast else None
+                if found is not None:
+                    addr_at, addr_end, esp_at, ip_end, ip_len = found
+                    spi, seq = spi_seq(data, esp_at)
+                    lane_key = (data[addr_at:addr_end], spi)
+                    lane = lanes.get(lane_key)
+                    if lane is not None:
+                        sa, counter, flow = lane
+                        if dec is None and sa is not None:
+                            dec = sa.decrypt(data[esp_at:ip_end], number)
+                        handled = (
+                            counter.count(number, time, seq, ip_len, dec)
+                            if dec is not None
+                            else counter.count_plain(number, time, seq, ip_len, None, b"", 0, 0, -1)
+                        )
+                        if not handled:
+                            del lanes[lane_key]  # made again once the full path is done
+                    else:
+                        half = (addr_end - addr_at) // 2  # 4: IPv4, 16: IPv6
+                        name = ipv4_name if half == 4 else ipv6_name
+                        src = name(data[addr_at : addr_at + half])
+                        dst = name(data[addr_at + half : addr_end])
+                        if dec is None and decrypt_fast is not None:
+                            dec = decrypt_fast(number, spi, src, dst, data[esp_at:ip_end])
+                        handled = (decrypt_fast is None or dec is not None) and esp_fast(
+                            number, time, dst, spi, seq, ip_len, dec
+                        )
+                        flow = flow_ids.get(("esp", dst, spi), 0)
+                        if handled:
+                            lane = self._lane(dst, src, spi, flow)
+                            if lane is not None:
+                                if len(lanes) >= _MAX_LANES:
+                                    lanes.clear()
+                                lanes[lane_key] = lane
+                                if ahead is not None and lane[0] is not None:
+                                    ahead.offer(lane_key, lane[0])
+                    if handled:
+                        self.records += 1
+                        if index is not None:
+                            index.frame.append(number)
+                            index.sub.append(0)
+                            index.kind.append(RecordKind.ESP)
+                            index.time.append(time)
+                            index.flow.append(flow)
+                            index.flags.append(0 if dec is None else 2)
+                        if number % progress_every == 0 and on_progress is not None:
+                            on_progress(Progress(number, self.records, reader.bytes_read(), total))
+                        continue
+                # The full path; an ESP packet already decrypted is not decrypted again.
+                events = feed(number, time, link_type, data, orig_len, iface, dec)
+                if events and on_events is not None:
+                    on_events(events)
+                if number % progress_every == 0:
+                    if on_progress is not None:
+                        on_progress(Progress(number, self.records, reader.bytes_read(), total))
+                    if stop is not None and stop():
+                        reader.close()
+                        break
+        finally:
+            if ahead is not None:
+                ahead.close()
+                self.offloaded = ahead.decrypted
+                self.records += ahead.counted
+        events = self.finish()
+        if on_events is not None and events:
+            on_events(events)
+        if on_progress is not None:
+            on_progress(Progress(reader.info.frames, self.records, total, total, done=True))
+        return self.result()
+
+    def _offload_feed(
+        self,
+        size: int,
+        lanes: dict[tuple[bytes, int], _Lane],
+        index: PacketIndex | None,
+        on_batch: Callable[[int], bool],
+    ) -> OffloadFeed | None:
+        """The read-ahead that decrypts ESP in worker processes, when it is worth it:
+        keys given, other cores free, and a capture large enough to repay starting them."""
+        if self.decryptor is None:
+            return None
+        workers = self.decrypt_workers
+        if workers is None:
+            # Two workers even on two cores: the read-ahead keeps a batch for this process
+            # whenever they fall behind (OffloadFeed.max_backlog), so every core stays busy;
+            # more than two would leave this process, which counts every packet, the
+            # bottleneck (measured on the benchmark capture, see benchmarks/).
+            workers = 2 if _usable_cores() >= 2 and size >= _OFFLOAD_MIN_BYTES else 0
+        if workers <= 0:
+            return None
+        from ipsec_inspect.pipeline.offload_feed import OffloadFeed
+
+        return OffloadFeed(
+            self.decoder.udp_special, workers, lanes, index, on_batch, **self.offload_options
+        )
+
+    def _lane(self, dst: str, src: str, spi: int, flow: int) -> _Lane | None:
+        """The fast lane of one ESP SA, once the tracker (and the decryptor) can give one."""
+        counter = self.tracker.lane(dst, spi)
+        if counter is None:
+            return None
+        if self.decryptor is None:
+            return None, counter, flow
+        sa = self.decryptor.fast_sa(spi, src, dst)
+        return (sa, counter, flow) if sa is not None else None
+
+    def result(self) -> TrackerResult:
+        """The tracked and audited result (of the whole capture once :meth:`run` is done)."""
+        if self._result is None:
+            self._result = audit(self.tracker.result(), self.extensions.rules)
+        return self._result
+
+    def snapshot(self) -> TrackerResult:
+        """The result so far, audited, while frames are still coming (the TUI's loading view)."""
+        return audit(self.tracker.result(), self.extensions.rules)
+
+    # ------------------------------------------------------------------ views' helpers
+
+    def record(self, i: int) -> Record | None:
+        """Record ``i`` of the packet index, re-read from the capture and decrypted again."""
+        if (
+            not self.keep_index
+            or not 0 <= i < len(self.index)
+            or self.info is None
+            or self.offsets is None
+        ):
+            return None
+        if self._store is None:
+            if self.path is None:
+                return None
+            self._store = FrameStore(self.path, self.info, self.offsets)
+        number = self.index.frame[i]
+        sub = self.index.sub[i]
+        frame = self._store.frame(number)
+        if frame is None:
+            return None
+        records = Decoder(self.options).decode(*frame)
+        if sub >= len(records):
+            return (
+                None  # built from several frames (IP fragments, TCP stream): not re-readable alone
+            )
+        r = records[sub]
+        if self.decryptor is not None:
+            r = self.decryptor.process_again(r)
+        return r
+
+    def problems(self) -> list[str]:
+        """Capture damage, key-file rows that were skipped, decryption problems per SA."""
+        return problem_lines(self.warnings, self.keys, self.decryptor)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+_SPI_SEQ = struct.Struct("!II")
+_MAX_LANES = 65536
+#: below this capture size, starting worker processes costs more than it saves
+_OFFLOAD_MIN_BYTES = 16 << 20
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _kind_of(r: Record) -> int:
+    if isinstance(r, IkeMessage):
+        return RecordKind.IKE
+    if isinstance(r, EspPacket):
+        return RecordKind.ESP
+    if isinstance(r, AhPacket):
+        return RecordKind.AH
+    if isinstance(r, NatKeepalive):
+        return RecordKind.KEEPALIVE
+    return RecordKind.MALFORMED
+
+
+def _flags_of(r: Record) -> int:
+    flags = 0
+    if isinstance(r, Malformed) or getattr(r, "errors", None):
+        flags |= 1
+    if isinstance(r, EspPacket) and r.decryption is not None:
+        flags |= 2 if r.decryption.status == "ok" else 4
+    elif isinstance(r, IkeMessage) and r.decryption_status is not None:
+        flags |= (
+            2
+            if r.decryption_status == "ok"
+            else (4 if r.decryption_status not in ("no-key",) else 0)
+        )
+    elif isinstance(r, AhPacket) and r.icv_status is not None:
+        flags |= 2 if r.icv_status == "ok" else 4
+    return flags
+
+
+def _file_size(path: str | None) -> int:
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
