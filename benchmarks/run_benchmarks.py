@@ -14,6 +14,11 @@ to tshark for each tool doing the same job. Two jobs:
     python benchmarks/make_esp_capture.py /tmp/esp-1m.pcap --packets 1000000
     python benchmarks/run_benchmarks.py /tmp/esp-1m.pcap [--scapy-packets 20000] [--jobs summary,decrypt] [--repeat 3]
 
+Before/after a change: ``--jobs versus --versus DIR`` times ``ipsec-inspect summary`` of
+this checkout against the ``ipsec_inspect`` package in DIR (e.g. ``git archive main`` unpacked
+there), taking turns, so both see the same machine drift; compare the CPU column on a
+loaded machine.
+
 scapy is run on the first ``--scapy-packets`` packets only (it needs minutes and gigabytes
 for a million) and its time is extrapolated linearly; the output says so.
 """
@@ -172,6 +177,11 @@ def main() -> int:
     ap.add_argument("--scapy-packets", type=int, default=20000)
     ap.add_argument("--jobs", default="summary,decrypt")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the fastest counts")
+    ap.add_argument(
+        "--versus",
+        type=Path,
+        help="job 'versus': a directory holding another ipsec_inspect package (the baseline)",
+    )
     args = ap.parse_args()
     repeat = max(1, args.repeat)
     # Byte-compile the package first, as installing a wheel does: where
@@ -220,6 +230,33 @@ def main() -> int:
                 )
             )
         report("summary: SPI and sequence number of every ESP packet", runs)
+
+    if "versus" in jobs:
+        if args.versus is None:
+            ap.error("--jobs versus needs --versus DIR")
+        here = Path(__file__).resolve().parents[1]
+        compileall.compile_dir(str(args.versus / "ipsec_inspect"), quiet=1)
+        command = [*ours, "summary", str(args.capture), "--format", "json"]
+        runs = timed(
+            [
+                Tool(
+                    f"summary, baseline {args.versus.name}",
+                    command,
+                    packets,
+                    {**os.environ, "PYTHONPATH": str(args.versus)},
+                ),
+                Tool(
+                    "summary, this checkout",
+                    command,
+                    packets,
+                    {**os.environ, "PYTHONPATH": str(here)},
+                ),
+            ],
+            repeat,
+        )
+        report(
+            "versus: ipsec-inspect summary, baseline and this checkout", runs, "summary, baseline"
+        )
 
     if "decrypt" in jobs:
         esp_sa = args.capture.with_suffix(".esp_sa")

@@ -20,7 +20,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ipsec_inspect import __version__, commands
-from ipsec_inspect.core.errors import EXIT_INPUT, EXIT_OK, InputError
+from ipsec_inspect.core.errors import EXIT_INPUT, EXIT_OK, InputError, OutputError, UsageError
+from ipsec_inspect.core.output import GuardedOutput
 
 if TYPE_CHECKING:
     from ipsec_inspect.plugins.registry import PluginRegistry
@@ -45,6 +46,23 @@ def _command_names() -> list[str]:
             if ext == ".py" and stem.isidentifier():
                 names.add(stem)
     return sorted(names)
+
+
+def _quiet_stdout() -> None:
+    """After the reader went away: point stdout at /dev/null so the flush at exit is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
+def _flush_stdout() -> None:
+    """Flush standard output now, inside :func:`main`'s error handling, not at exit."""
+    out = sys.stdout
+    if out is not None:
+        out.flush()
 
 
 def _command_modules() -> list[ModuleType]:
@@ -90,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
             mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP)
         )
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _parser=p)
     return parser
 
 
@@ -107,7 +125,7 @@ def _load_plugins(args: argparse.Namespace) -> PluginRegistry | None:
     try:
         registry.select_policies(args.policy)
     except ValueError as e:
-        raise InputError(f"--policy: {e}") from None
+        raise UsageError(f"--policy: {e}") from None
     return registry
 
 
@@ -128,24 +146,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         registry = _load_plugins(args)
         _compose(args, registry)
+    except UsageError as e:
+        parser.error(str(e))
     except InputError as e:
         print(f"ipsec-inspect: {e}", file=sys.stderr)
         return EXIT_INPUT
+    real_stdout = sys.stdout
+    if real_stdout is not None and not isinstance(real_stdout, GuardedOutput):
+        sys.stdout = GuardedOutput(real_stdout, "standard output", is_stdout=True)
     try:
-        return int(args._run(args))
+        status = int(args._run(args))
+        _flush_stdout()
+        return status
     except InputError as e:
         print(f"ipsec-inspect: {e}", file=sys.stderr)
+        if isinstance(e, OutputError) and e.stdout:
+            _quiet_stdout()  # the unwritable rest must not fail again at exit
         return EXIT_INPUT
+    except UsageError as e:
+        args._parser.error(str(e))  # prints the usage line; exits 2
+        raise  # not reached: error() exits
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader of our output went away (``| head``): not an error of ours.
-        try:
-            sys.stdout = None
-        except Exception:
-            pass
+        _quiet_stdout()
         return EXIT_OK
     finally:
+        sys.stdout = real_stdout
         if registry is not None and args.command != "plugins":
             for line in registry.runtime_report_lines():
                 print(f"ipsec-inspect: warning: {line}", file=sys.stderr)

@@ -15,6 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.audit.findings import Severity, Verdict, fail, passed, unseen
+from ipsec_inspect.ipsec.registry.algorithms import (
+    BROKEN,
+    Strength,
+    ids_where,
+)
+from ipsec_inspect.ipsec.registry.algorithms import ENCRYPTION_ALGORITHMS as _ENCR
+from ipsec_inspect.ipsec.registry.algorithms import INTEGRITY_ALGORITHMS as _INTEG
+from ipsec_inspect.ipsec.registry.algorithms import PRF_ALGORITHMS as _PRF
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Stage
 
@@ -24,20 +32,23 @@ if TYPE_CHECKING:
 Check = Callable[[Any, "TrackerResult"], Verdict | None]
 
 # ---------------------------------------------------------------- algorithm sets (data)
-ENCR_DES = frozenset({2})
-ENCR_DEPRECATED = frozenset(
-    {1, 4, 5, 6, 7, 8, 9}
-)  # DES_IV64, RC5, IDEA, CAST, BLOWFISH, 3IDEA, DES_IV32
-ENCR_3DES = frozenset({3})
-ENCR_NULL = frozenset({11})
-ENCR_NOT_FOR_IKE = frozenset(
-    {11, 21, 29, 30, 31, 32, 33}
-)  # NULL, NULL_AUTH_AES_GMAC, the IIV ciphers
-PRF_BROKEN = frozenset({1, 3})  # HMAC_MD5, HMAC_TIGER
-PRF_SHA1 = frozenset({2})
-INTEG_BROKEN = frozenset({1, 3, 4, 6, 7})  # MD5_96, DES_MAC, KPDK_MD5, MD5_128, SHA1_160
-INTEG_MD5 = frozenset({1, 6})
-INTEG_SHA1 = frozenset({2})
+# Read from the strength columns of the algorithm rows (ipsec/registry/algorithms.py,
+# RFC 8221 for ESP/AH, RFC 8247 for IKEv2, RFC 9395 deprecations): a new or re-graded
+# algorithm changes its row, never this file.
+ENCR_DES = ids_where(_ENCR, lambda r: r.ike is Strength.MUST_NOT)
+ENCR_DEPRECATED = ids_where(_ENCR, lambda r: r.ike is Strength.DEPRECATED)
+ENCR_3DES = ids_where(_ENCR, lambda r: r.ike is Strength.MAY and r.block_len == 8)
+ENCR_NULL = ids_where(_ENCR, lambda r: r.mode == "null")
+ENCR_NOT_FOR_IKE = ids_where(_ENCR, lambda r: r.ike is Strength.NOT_ALLOWED)
+PRF_BROKEN = ids_where(_PRF, lambda r: r.ike in BROKEN)
+PRF_SHA1 = ids_where(_PRF, lambda r: r.ike is Strength.MUST_MINUS)
+INTEG_BROKEN = ids_where(_INTEG, lambda r: r.ike in BROKEN)
+INTEG_MD5 = ids_where(_INTEG, lambda r: r.esp in BROKEN and r.hash == "md5")
+INTEG_SHA1 = ids_where(_INTEG, lambda r: r.esp is Strength.MUST_MINUS)
+# ESP (RFC 8221 §5): the DES family is Critical, the other MUST NOT / deprecated High.
+ESP_ENCR_DES = ids_where(_ENCR, lambda r: r.esp is Strength.MUST_NOT and r.cipher == "des")
+ESP_ENCR_DEPRECATED = ids_where(_ENCR, lambda r: r.esp in BROKEN) - ESP_ENCR_DES
+ESP_ENCR_3DES = ids_where(_ENCR, lambda r: r.esp is Strength.SHOULD_NOT)
 DH_768 = frozenset({1})
 DH_WEAK_MODP = frozenset({2, 5})
 DH_22 = frozenset({22})
@@ -284,7 +295,7 @@ def _s08_orphan(c: ChildSa, _r: TrackerResult) -> Verdict | None:
 
 
 def _s09_icv(c: ChildSa, _r: TrackerResult) -> Verdict | None:
-    checked = sum(d.decrypted + d.icv_failures for d in c.directions)
+    checked = sum(d.decrypted_verified + d.icv_failures for d in c.directions)
     if not checked:
         return unseen("no key for this SA: integrity not checked")
     n = sum(d.icv_failures for d in c.directions)
@@ -294,6 +305,25 @@ def _s09_icv(c: ChildSa, _r: TrackerResult) -> Verdict | None:
             [e.frame for s in c.stages.values() for e in s.events if e.kind.endswith("icv_failed")],
         )
     return passed(f"{checked} packets verified")
+
+
+def _s11_unverified(c: ChildSa, _r: TrackerResult) -> Verdict | None:
+    """Packets decrypted with keys that have no integrity key: nothing shows they were not
+    altered (tcpdump ``-E`` secrets with an encryption key only, integrity NONE)."""
+    if c.protocol != "esp":
+        return None
+    ways = [d for d in c.directions if d.decrypted_unverified]
+    if ways:
+        n = sum(d.decrypted_unverified for d in ways)
+        spis = ", ".join(f"0x{d.spi:08x}" for d in ways)
+        return fail(
+            f"SA has no integrity key (SPI {spis}): {n} packets decrypted without an ICV "
+            "check, so tampering cannot be detected; give the integrity key to verify them",
+            [d.first_frame for d in ways if d.first_frame],
+        )
+    if not any(d.decrypted for d in c.directions):
+        return unseen("no packet of this SA was decrypted")
+    return passed("every decrypted packet had its ICV or AEAD tag checked")
 
 
 def _n01_nat(sa: IkeSa, _r: TrackerResult) -> Verdict | None:
@@ -468,7 +498,7 @@ RULES: tuple[Rule, ...] = (
         "RFC 8221 §5 (MUST NOT)",
         "child",
         C,
-        _child_alg("encryption", ENCR_DES | frozenset({1, 9}), "MUST NOT"),
+        _child_alg("encryption", ESP_ENCR_DES, "MUST NOT"),
     ),
     Rule(
         "A02",
@@ -477,7 +507,7 @@ RULES: tuple[Rule, ...] = (
         "RFC 8221 §5; RFC 9395 §5",
         "child",
         C,
-        _child_alg("encryption", frozenset({4, 5, 6, 7, 8}), "deprecated"),
+        _child_alg("encryption", ESP_ENCR_DEPRECATED, "deprecated"),
     ),
     Rule(
         "A03",
@@ -486,7 +516,7 @@ RULES: tuple[Rule, ...] = (
         "RFC 8221 §5 (SHOULD NOT)",
         "child",
         C,
-        _child_alg("encryption", ENCR_3DES, "SHOULD NOT"),
+        _child_alg("encryption", ESP_ENCR_3DES, "SHOULD NOT"),
     ),
     Rule(
         "A05",
@@ -589,6 +619,15 @@ RULES: tuple[Rule, ...] = (
         _s08_orphan,
     ),
     Rule("S09", "Integrity check failures", SEV.HIGH, "RFC 4303 §3.4.4", "child", T, _s09_icv),
+    Rule(
+        "S11",
+        "ESP decrypted without an integrity check (no integrity key)",
+        SEV.MEDIUM,
+        "RFC 4303 §3.4.4; RFC 8221 §6 (encryption without integrity)",
+        "child",
+        T,
+        _s11_unverified,
+    ),
     Rule(
         "M01",
         "Per-packet overhead, inner MTU and TCP MSS",

@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.errors import InputError, UsageError
 from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
 
 if TYPE_CHECKING:  # every command module imports this one to build the parser (start-up)
@@ -33,11 +33,42 @@ def add_key_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _decode_as_rule(text: str) -> str:
+    """argparse type of ``--decode-as``: a bad rule is a usage error (exit 2)."""
+    from ipsec_inspect.wire.decoder import DecodeOptions
+
+    try:
+        DecodeOptions.parse_decode_as(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--decode-as ")) from None
+    return text
+
+
+def _spi_text(text: str) -> str:
+    """argparse type of ``--spi``: hex (``0x``, ``:`` allowed), up to 16 digits."""
+    digits = text.lower().removeprefix("0x").replace(":", "")
+    if not digits or len(digits) > 16 or any(c not in "0123456789abcdef" for c in digits):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a hexadecimal SPI (8 digits) or IKE SPI (16 digits)"
+        )
+    return text
+
+
+def _peer_text(text: str) -> str:
+    """argparse type of ``--peer``: an IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
+    return text
+
+
 def add_decode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--decode-as",
         action="append",
         default=[],
+        type=_decode_as_rule,
         metavar="RULE",
         help="decode a port as IPsec: udp.port=N:ike|udpencap|esp or tcp.port=N:ike-tcp (repeatable)",
     )
@@ -105,7 +136,7 @@ def tracker_config(args: argparse.Namespace) -> TrackerConfig:
     from ipsec_inspect.lifecycle.tracker import TrackerConfig
 
     if args.replay_window < 1 or args.idle_timeout <= 0:
-        raise InputError("--replay-window and --idle-timeout must be positive")
+        raise UsageError("--replay-window and --idle-timeout must be positive")
     return TrackerConfig(idle_timeout=args.idle_timeout, replay_window=args.replay_window)
 
 
@@ -114,12 +145,14 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
         "--spi",
         action="append",
         default=[],
+        type=_spi_text,
         help="only this SPI (ESP/AH SPI or IKE SPI/cookie, hex); repeatable",
     )
     p.add_argument(
         "--peer",
         action="append",
         default=[],
+        type=_peer_text,
         metavar="ADDR",
         help="only packets to or from this address; repeatable",
     )

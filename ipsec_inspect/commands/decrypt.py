@@ -1,4 +1,4 @@
-"""``ipsec-inspect decrypt CAPTURE --keys PATH -o PLAIN.pcap``: a capture without ESP.
+"""``ipsec-inspect decrypt CAPTURE --keys PATH -o PLAIN.pcapng``: a capture without ESP.
 
 Why: once the traffic is decrypted, every other tool (tcpdump, Wireshark without key
 tables, Zeek, an IDS) should be able to read it. Every frame of the input is written in
@@ -10,74 +10,177 @@ derived from the IKE exchanges in the capture are used like supplied ones.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from ipsec_inspect.commands._common import add_capture_arguments, decode_options, extensions_of
 from ipsec_inspect.core.errors import InputError
+
+if TYPE_CHECKING:  # imported when the command runs: every command is imported at start-up
+    from ipsec_inspect.core.records import CaptureWarning
+    from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
+    from ipsec_inspect.sources.capture_file import CaptureReader
+    from ipsec_inspect.sources.capture_units import Unit
 
 NAME = "decrypt"
 HELP = "write a copy of a capture with every decrypted ESP packet replaced by its plaintext"
 DESCRIPTION = (
     "Decrypt ESP with the given keys (and keys derived from the IKE exchanges in the "
-    "capture) and write a pcap in the input's link type: each decrypted ESP packet is "
-    "replaced by its inner packet (tunnel mode) or the reconstructed IP packet (transport "
-    "mode); all other frames are copied unchanged, timestamps kept."
+    "capture) and write a pcapng: each decrypted ESP packet is replaced by its inner packet "
+    "(tunnel mode) or the reconstructed IP packet (transport mode) and marked with a "
+    "comment; every other frame and block is copied unchanged (-F pcap: a classic pcap)."
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_capture_arguments(p)
-    p.add_argument("-o", "--output", required=True, metavar="PLAIN.pcap", help="pcap file to write")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="PLAIN.pcapng", help="capture file to write"
+    )
+    p.add_argument(
+        "-F",
+        "--output-format",
+        choices=("pcapng", "pcap"),
+        default="pcapng",
+        help="pcapng (default): every frame kept with its interface, link type, timestamp "
+        "resolution and comments, replaced frames marked by a comment; pcap: one link "
+        "type, microseconds (frames of other link types are left out and named)",
+    )
+
+
+def _numbers(frames: list[int]) -> str:
+    shown = ", ".join(map(str, frames[:20]))
+    return shown + (f" and {len(frames) - 20} more" if len(frames) > 20 else "")
+
+
+def _write_pcapng(units: Iterable[Unit], fh: BinaryIO, rewriter: PlaintextRewriter) -> None:
+    """Every unit of the input, packets rewritten where their ESP decrypted."""
+    from ipsec_inspect.export.plaintext_pcapng import PcapngRewriter
+    from ipsec_inspect.sources.capture_units import RawPacket
+
+    writer = PcapngRewriter(fh)
+    for unit in units:
+        if not isinstance(unit, RawPacket):
+            writer.unit(unit)
+            continue
+        if not unit.usable:
+            writer.unit(unit)  # a broken block: copied as it is, never dropped
+            continue
+        data = unit.data
+        new = rewriter.frame(
+            unit.number, unit.time, unit.link_type, data, unit.orig_len, unit.iface
+        )
+        if new is data:
+            writer.unit(unit)
+        else:
+            comment = (
+                f"ipsec-inspect: ESP SPI 0x{rewriter.last_spi:08x} decrypted; "
+                f"the captured frame was {len(data)} bytes"
+            )
+            writer.unit(unit, new, comment)
+
+
+def _write_pcap(reader: CaptureReader, fh: BinaryIO, rewriter: PlaintextRewriter) -> list[int]:
+    """The classic pcap output; returns the frames left out (another link type)."""
+    from ipsec_inspect.export.plaintext_pcap import LINKTYPE_RAW, PcapWriter
+
+    skipped: list[int] = []
+    writer: PcapWriter | None = None
+    for number, time, link_type, data, orig_len, iface in reader:
+        if writer is None:
+            writer = PcapWriter(fh, link_type)
+        if link_type != writer.link_type:
+            skipped.append(number)  # a pcap file has one link type
+            continue
+        new = rewriter.frame(number, time, link_type, data, orig_len, iface)
+        writer.write(time, new, orig_len if new is data else len(new))
+    if writer is None:
+        PcapWriter(fh, LINKTYPE_RAW)
+    return skipped
 
 
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: every command module is imported to build the parser.
     from ipsec_inspect.crypto.decryptor import Decryptor
-    from ipsec_inspect.export.plaintext_pcap import LINKTYPE_RAW, PcapWriter
+    from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
     from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
+    from ipsec_inspect.ipsec.dissectors import ipsec_decoder
     from ipsec_inspect.pipeline.session import load_keys
     from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
-    from ipsec_inspect.wire.decoder import Decoder
+    from ipsec_inspect.sources.capture_units import iter_units
 
     store = load_keys(args.keys, extensions_of(args).key_formats)
     options = decode_options(args)
     out_path = Path(args.output)
-    try:
-        reader = CaptureReader(args.capture)
+    warnings: list[CaptureWarning] = []
+    reader: CaptureReader | None = None
+    units: Iterator[Unit] = iter(())
+    try:  # open the capture first: "not a capture" is said before anything is written
+        if args.output_format == "pcap":
+            reader = CaptureReader(args.capture)
+            reader.on_warning = warnings.append
+        else:
+            units = iter_units(args.capture, warnings.append)
+            first = next(units, None)
+            units = itertools.chain([first] if first is not None else [], units)
     except CaptureError as e:
         raise InputError(str(e)) from None
+    if not args.keys:
+        if reader is not None:
+            reader.close()
+        print(
+            "ipsec-inspect: decrypt needs keys (--keys FILE or folder): without them no "
+            "ESP packet can be decrypted, and nothing was written",
+            file=sys.stderr,
+        )
+        return 1
     decryptor = Decryptor(store, extension_tables=options.extension_tables)
-    rewriter = PlaintextRewriter(decryptor, Decoder(options), Decoder(options))
+    rewriter = PlaintextRewriter(decryptor, ipsec_decoder(options), ipsec_decoder(options))
     skipped: list[int] = []
     try:
-        with reader, open(out_path, "wb") as fh:
-            writer: PcapWriter | None = None
-            for number, time, link_type, data, orig_len, iface in reader:
-                if writer is None:
-                    writer = PcapWriter(fh, link_type)
-                if link_type != writer.link_type:
-                    skipped.append(number)  # a pcap file has one link type
-                    continue
-                new = rewriter.frame(number, time, link_type, data, orig_len, iface)
-                writer.write(time, new, orig_len if new is data else len(new))
-            if writer is None:
-                PcapWriter(fh, LINKTYPE_RAW)
+        with open(out_path, "wb") as fh:
+            if reader is not None:
+                with reader:
+                    skipped = _write_pcap(reader, fh, rewriter)
+            else:
+                _write_pcapng(units, fh, rewriter)
     except CaptureError as e:
         raise InputError(str(e)) from None
     except OSError as e:
         raise InputError(f"{out_path}: cannot be written ({e.strerror or e})") from None
-    for problem in [*store.problems, *decryptor.problems()]:
+    for w in warnings:
+        said = (
+            w.message
+            if w.message.startswith(f"frame {w.frame}")
+            else f"frame {w.frame}: {w.message}"
+        )
+        print(f"ipsec-inspect: warning: {said}", file=sys.stderr)
+    seen = SeenSpis.of(rewriter.seen_sa, rewriter.seen_ike)
+    for problem in [*store.problems, *decryptor.problems(), *key_match_lines(store, seen)]:
         print(f"ipsec-inspect: warning: {problem}", file=sys.stderr)
+    status = 0
     if skipped:
         print(
-            f"ipsec-inspect: warning: {len(skipped)} frames (first: {skipped[0]}) have another "
-            "link type than the first frame and were not written",
+            f"ipsec-inspect: {len(skipped)} frames have another link type than the first "
+            f"and are not in {out_path} (a pcap holds one link type): frames "
+            f"{_numbers(skipped)}; write pcapng (the default) to keep them",
             file=sys.stderr,
         )
+        status = 1
     print(
         f"{out_path}: {rewriter.replaced} ESP packets replaced by their plaintext, "
         f"{rewriter.kept_encrypted} kept as captured",
         file=sys.stderr,
     )
-    return 0
+    if rewriter.replaced == 0:
+        why = (
+            "the capture has no ESP packet"
+            if rewriter.esp_packets == 0
+            else f"no given or derived key decrypted any of its {rewriter.esp_packets} ESP packets"
+        )
+        print(f"ipsec-inspect: nothing was decrypted: {why}", file=sys.stderr)
+        status = 1
+    return status

@@ -21,7 +21,8 @@ from ipsec_inspect.commands._common import (
     extensions_of,
     tracker_config,
 )
-from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.errors import InputError, UsageError
+from ipsec_inspect.core.output import GuardedOutput
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs (start-up)
     from ipsec_inspect.core.extensions import Exporter
@@ -83,12 +84,17 @@ def _event_line(event: Any) -> str:
 
 
 def _open(path: str, stack: ExitStack, default: TextIO) -> TextIO:
+    """The output ``path`` ('-': ``default``); its write errors become one sentence."""
     if path == "-":
         return default
     try:
-        return stack.enter_context(open(path, "w", encoding="utf-8"))
+        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
     except OSError as e:
         raise InputError(f"{path}: cannot write ({e.strerror})") from None
+    guarded = GuardedOutput(fh, path)
+    # Closing flushes what is buffered; a disk that fills then is the same error.
+    stack.callback(guarded.close)
+    return guarded  # type: ignore[return-value]
 
 
 def _run_exporter(
@@ -115,7 +121,7 @@ def _run_exporter(
     )
     try:
         exporter.write(data, out)
-    except InputError:
+    except (InputError, BrokenPipeError):
         raise
     except Exception as exc:
         print(
@@ -137,12 +143,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     if not args.capture:
-        raise InputError("export needs a capture file (or --schema)")
+        raise UsageError("export needs a capture file (or --schema)")
     exporters = extensions_of(args).exporters
     exporter = exporters.get(args.format)
     if exporter is None:
         known = ", ".join(sorted(exporters))
-        raise InputError(f"unknown export format {args.format!r} (known: {known})")
+        raise UsageError(f"unknown export format {args.format!r} (known: {known})")
     config = tracker_config(args)
     with ExitStack() as stack:
         events_fh = _open(args.events, stack, sys.stderr) if args.events else None
@@ -176,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
         out = _open(args.output, stack, sys.stdout)
         status = _run_exporter(exporter, analysis, result, capture, args, out)
         if args.export_psk_crack:
-            n = write_psk_crack(result, _open(args.export_psk_crack, stack, sys.stdout))
+            psk_out = _open(args.export_psk_crack, stack, sys.stdout)
+            n = write_psk_crack(result, psk_out)
+            psk_out.flush()  # a write error is reported instead of "written"
             print(
                 f"ipsec-inspect: {n} Aggressive Mode PSK SA(s) written to {args.export_psk_crack}",
                 file=sys.stderr,

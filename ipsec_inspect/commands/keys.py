@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ipsec_inspect.commands._common import decode_options, extensions_of
-from ipsec_inspect.core.errors import EXIT_USAGE, InputError
+from ipsec_inspect.core.errors import InputError, UsageError
 
 if TYPE_CHECKING:  # imported when the command runs: every command is imported at start-up
     from ipsec_inspect.crypto.decryptor import Decryptor
@@ -62,6 +62,8 @@ def known_keys(capture: str, store: KeyStore, args: argparse.Namespace) -> Decry
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format == "wireshark" and not args.include_keys:
+        raise UsageError("Wireshark tables are key material; add --include-keys to write them")
     from ipsec_inspect.crypto.keyfiles.toml_keys import write_toml
     from ipsec_inspect.crypto.keyfiles.wireshark import write_wireshark
     from ipsec_inspect.crypto.keys import KeySource
@@ -74,12 +76,6 @@ def run(args: argparse.Namespace) -> int:
         k.source is KeySource.DERIVED for k in store.ike_keys()
     )
     if args.format == "wireshark":
-        if not args.include_keys:
-            print(
-                "ipsec-inspect: Wireshark tables are key material; add --include-keys to write them",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
         try:
             out.mkdir(parents=True, exist_ok=True)
             for name, text in write_wireshark(store).items():

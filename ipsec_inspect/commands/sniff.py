@@ -33,7 +33,7 @@ from ipsec_inspect.commands._common import (
     extensions_of,
     tracker_config,
 )
-from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.errors import InputError, UsageError
 from ipsec_inspect.export.timeline import build_timeline, rfc3339
 from ipsec_inspect.lifecycle.events import TrackerEvent, event_to_json
 from ipsec_inspect.pipeline.session import Analysis
@@ -99,15 +99,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     if args.count is not None and args.count < 1:
-        raise InputError("--count must be at least 1")
+        raise UsageError("--count must be at least 1")
     if args.duration is not None and args.duration <= 0:
-        raise InputError("--duration must be positive")
+        raise UsageError("--duration must be positive")
     if args.ring < 0 or args.ring_size < 0:
-        raise InputError("--ring and --ring-size must not be negative")
+        raise UsageError("--ring and --ring-size must not be negative")
     if (args.ring or args.ring_size) and not args.write:
-        raise InputError("--ring and --ring-size need --write FILE.pcapng")
+        raise UsageError("--ring and --ring-size need --write FILE.pcapng")
     if args.ring and not args.ring_size:
-        raise InputError("--ring N needs --ring-size MB (the size at which files rotate)")
+        raise UsageError("--ring N needs --ring-size MB (the size at which files rotate)")
     tracker_config(args)  # says what is wrong with --replay-window / --idle-timeout
 
 
@@ -154,11 +154,36 @@ def _frames(
     """The source's frames, saved as they pass, ending after ``count`` frames."""
     for seen, frame in enumerate(source, 1):
         if writer is not None:
-            writer.write(frame)
+            try:
+                writer.write(frame)
+            except OSError as e:
+                raise InputError(_write_failed(writer, e, seen)) from None
         yield frame
         if count is not None and seen >= count:
             stop("count")
             break
+
+
+def _write_failed(writer: PcapngWriter, exc: OSError, frame: int) -> str:
+    """One sentence for a ring file that cannot be written; the frames before are kept."""
+    name = writer.files[-1] if writer.files else "the capture file"
+    return (
+        f"{name}: cannot write frame {frame} ({exc.strerror or exc}); "
+        f"the {frame - 1} frames before it were written"
+    )
+
+
+def _flusher(writer: PcapngWriter) -> Callable[[], None]:
+    """The idle-time flush of the ring file, its write error as one sentence."""
+
+    def flush() -> None:
+        try:
+            writer.flush()
+        except OSError as e:
+            name = writer.files[-1] if writer.files else "the capture file"
+            raise InputError(f"{name}: cannot write ({e.strerror or e})") from None
+
+    return flush
 
 
 def _install_signals(stop: _Stopper, stack: ExitStack) -> None:
@@ -267,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
                 args.interface,
                 args.bpf,
                 args.backend,
-                on_idle=writer.flush if writer is not None else None,
+                on_idle=_flusher(writer) if writer is not None else None,
             )
         except LiveError as e:
             if writer is not None:
@@ -300,7 +325,12 @@ def run(args: argparse.Namespace) -> int:
         finally:
             counters = source.counters()
             if writer is not None:
-                writer.close(counters.received, counters.kernel_dropped, counters.interface_dropped)
+                try:
+                    writer.close(
+                        counters.received, counters.kernel_dropped, counters.interface_dropped
+                    )
+                except OSError:
+                    pass  # the write error itself was reported; this is only the trailer
         doc = _final_document(analysis, args, counters, writer, stop.reason)
         if on_terminal:
             _print_summary(doc)

@@ -118,9 +118,16 @@ def _peers_table(result: TrackerResult) -> Table:
 
 
 def _spi_table(result: TrackerResult) -> Table:
+    """One row per SPI. An "unverified" column (``decrypted_unverified`` in the JSON) appears
+    when some SPI was decrypted with keys that check no integrity, so those packets are
+    never shown as "decrypted"."""
     from rich.table import Table
 
     table = Table(title="ESP/AH SPIs", title_justify="left")
+    unverified = any(
+        d.decrypted_unverified for c in result.child_sas.values() for d in c.directions
+    )
+    numeric = ("packets", "bytes", "lost", "replayed", "decrypted", "unverified", "ICV fail")
     for col in (
         "proto",
         "SPI",
@@ -134,14 +141,10 @@ def _spi_table(result: TrackerResult) -> Table:
         "first",
         "last",
         "decrypted",
+        *(("unverified",) if unverified else ()),
         "ICV fail",
     ):
-        table.add_column(
-            col,
-            justify="right"
-            if col in ("packets", "bytes", "lost", "replayed", "decrypted", "ICV fail")
-            else "left",
-        )
+        table.add_column(col, justify="right" if col in numeric else "left")
     for c in sorted(
         result.child_sas.values(),
         key=lambda c: min((d.first_frame or 0 for d in c.directions), default=0),
@@ -161,7 +164,8 @@ def _spi_table(result: TrackerResult) -> Table:
                 str(s.replayed),
                 _ts(d.first_time),
                 _ts(d.last_time),
-                str(d.decrypted),
+                str(d.decrypted_verified),
+                *((str(d.decrypted_unverified),) if unverified else ()),
                 str(d.icv_failures),
             )
     return table
@@ -199,25 +203,25 @@ def run(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        from rich.console import Console
-
+        from ipsec_inspect.commands._console import CliConsole
+        from ipsec_inspect.export.fold import print_table
         from ipsec_inspect.export.summary_text import render_summary
 
         # emoji=False: capture paths and peer names are data, not ":code:" shortcuts.
-        console = Console(highlight=False, emoji=False)
+        console = CliConsole(highlight=False, emoji=False)
         if not console.is_terminal:
             # a pipe or file: no need to squeeze
-            console = Console(highlight=False, emoji=False, width=160)
+            console = CliConsole(highlight=False, emoji=False, width=160)
         stats = result.stats
         console.print(
             f"[bold]{args.capture}[/]: {info.frames} frames; {stats.ike_messages} IKE messages, "
             f"{stats.esp_packets} ESP and {stats.ah_packets} AH packets, {stats.keepalives} NAT keepalives, "
             f"{stats.malformed} malformed"
         )
-        console.print(_peers_table(result))
+        print_table(console, _peers_table(result), heading_columns=2)
         render_summary(result, console)
         if result.child_sas:
-            console.print(_spi_table(result))
+            print_table(console, _spi_table(result), heading_columns=2)
     for line in problems:
         print(f"ipsec-inspect: warning: {line}", file=sys.stderr)
     return 0

@@ -21,3 +21,17 @@ class InputError(Exception):
 
     The CLI prints it as ``ipsec-inspect: <message>`` and exits with code 3.
     """
+
+
+class UsageError(Exception):
+    """An option value argparse could not check (it depends on plugins or on another
+    option): the CLI reports it like argparse's own errors, with the usage line, exit 2."""
+
+
+class OutputError(InputError):
+    """An output cannot be written (disk full, I/O error): one sentence, exit 3. What was
+    written before stays written. ``stdout``: the output was standard output."""
+
+    def __init__(self, message: str, stdout: bool = False) -> None:
+        super().__init__(message)
+        self.stdout = stdout

@@ -376,6 +376,18 @@ class EspDecryption:
     # The IV must never repeat under one key: AEAD and counter modes (RFC 4106 §3.1,
     # RFC 3686 §3), where the lifecycle checks it for reuse.
     counter_iv: bool = False
+    # Whether an ICV or AEAD tag was checked. False for a good result of keys with no
+    # integrity key (tcpdump ``-E`` secrets, integrity NONE or "ANY n bit" with a non-AEAD
+    # cipher): the payload decrypted, but nothing shows it was not altered, so it is
+    # reported as ``decrypted_unverified`` (RFC 4303 §3.4.4).
+    verified: bool = True
+
+    @property
+    def outcome(self) -> str:
+        """What a person reads: ``decrypted``, ``decrypted_unverified`` or the failure."""
+        if self.status != "ok":
+            return self.status
+        return "decrypted" if self.verified else "decrypted_unverified"
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ from ipsec_inspect.core.records import (
 )
 from ipsec_inspect.crypto import ah as ah_crypto
 from ipsec_inspect.crypto.derive import Candidates, DeriveEvents, KeyDeriver
-from ipsec_inspect.crypto.esp import EsnTracker, decrypt_esp, good_result_traits
+from ipsec_inspect.crypto.esp import EsnTracker, decrypt_esp, good_result_traits, verifies
 from ipsec_inspect.crypto.ike_decrypt import (
     IKE_HEADER_LEN,
     SK_HEADER_LEN,
@@ -58,10 +58,16 @@ SKF_PAYLOAD = 53
 
 @dataclass(slots=True)
 class SaCounters:
-    """What happened to the packets of one SA (or one IKE SA)."""
+    """What happened to the packets of one SA (or one IKE SA).
+
+    ``decrypted`` counts packets whose ICV or AEAD tag verified; ``decrypted_unverified``
+    those decrypted with keys that check no integrity (no integrity key), which a
+    tampered packet may pass.
+    """
 
     name: str
     decrypted: int = 0
+    decrypted_unverified: int = 0
     icv_failed: int = 0
     no_key: int = 0
     errors: int = 0
@@ -71,6 +77,7 @@ class SaCounters:
         return {
             "sa": self.name,
             "decrypted": self.decrypted,
+            "decrypted_unverified": self.decrypted_unverified,
             "icv_failed": self.icv_failed,
             "no_key": self.no_key,
             "errors": self.errors,
@@ -84,7 +91,9 @@ class FastEspSa:
     ``runner`` is the SA's prepared decrypt function (ESP bytes, ESN high bits) ->
     result; ``decrypt`` runs it and counts the result as :meth:`Decryptor.process` would.
     ``account`` counts a result made elsewhere (by ``crypto.offload`` workers), and
-    ``source``, ``counter_iv`` and ``iv_len`` say what a good result of this SA carries.
+    ``source``, ``counter_iv`` and ``iv_len`` say what a good result of this SA carries,
+    ``verified`` whether its integrity is checked (else good results count as
+    ``decrypted_unverified``).
     """
 
     key: SaKey
@@ -94,6 +103,7 @@ class FastEspSa:
     source: str
     counter_iv: bool
     iv_len: int
+    verified: bool = True
 
     def decrypt(self, esp: bytes, frame: int) -> EspDecryption:
         result = self.runner(esp, 0)
@@ -102,9 +112,21 @@ class FastEspSa:
 
     def account(self, result: EspDecryption, frame: int) -> None:
         if result.status == "ok":
-            self.counters.decrypted += 1
+            count_good(self.counters, result.verified)
         else:
             self.report(self.counters, frame, result.status)
+
+    def count_good(self) -> None:
+        """Count a good result made elsewhere from its few values (``crypto.offload``)."""
+        count_good(self.counters, self.verified)
+
+
+def count_good(counters: SaCounters, verified: bool) -> None:
+    """One packet decrypted well: verified, or decrypted with no integrity check."""
+    if verified:
+        counters.decrypted += 1
+    else:
+        counters.decrypted_unverified += 1
 
 
 @dataclass(slots=True)
@@ -240,7 +262,9 @@ class Decryptor:
         source, counter_iv = good_result_traits(key)
         iv_len = key.encryption.iv_len if key.encryption is not None else 0
         runner = cast(Callable[[bytes, int], EspDecryption], key.context)
-        return FastEspSa(key, runner, sa.counters, self._esp_problem, source, counter_iv, iv_len)
+        return FastEspSa(
+            key, runner, sa.counters, self._esp_problem, source, counter_iv, iv_len, verifies(key)
+        )
 
     def esp_fast(
         self, frame: int, spi: int, src: str, dst: str, esp: bytes
@@ -261,7 +285,7 @@ class Decryptor:
         runner = key.context  # the prepared per-SA function (decrypt_esp makes it once)
         result = runner(esp, 0) if runner is not None else decrypt_esp(key, esp)  # type: ignore[operator]
         if result.status == "ok":
-            sa.counters.decrypted += 1
+            count_good(sa.counters, result.verified)
         else:
             self._esp_problem(sa.counters, frame, result.status)
         return result
@@ -283,7 +307,7 @@ class Decryptor:
         result = self._esn.decrypt(key, esp)[0] if key.esn else decrypt_esp(key, esp)
         pkt.decryption = result
         if result.status == "ok":
-            sa.counters.decrypted += 1
+            count_good(sa.counters, result.verified)
         else:
             self._esp_problem(sa.counters, meta.frame, result.status)
         return pkt
@@ -304,6 +328,12 @@ class Decryptor:
         if key is None and pkt.spi in self._candidates:
             key = self._try_candidates(pkt, name)
         old = self._esp.pop(cache_key, None)
+        if key is not None and not verifies(key) and (old is None or old.key is not key):
+            self._report(
+                None,
+                f"frame {meta.frame}: {name}: the keys have no integrity key, so ICVs are not "
+                "checked; its packets count as decrypted_unverified",
+            )
         sa = _EspSa(key, old.counters if old is not None else SaCounters(name))
         self._esp[cache_key] = sa
         while len(self._esp) > self._max_sas:
@@ -386,14 +416,16 @@ class Decryptor:
             msg.decryption_status = error_status(f"decryption failed: {e}")
         self._apply(self.deriver.observe(msg))
 
-    def _ike_status(self, msg: IkeMessage, status: str, detail: str = "") -> None:
+    def _ike_status(
+        self, msg: IkeMessage, status: str, detail: str = "", verified: bool = True
+    ) -> None:
         msg.decryption_status = status
         if self._replaying:
             return
         counters = self._ike_counters_for(msg)
         frame = msg.meta.frame
         if status == STATUS_OK:
-            counters.decrypted += 1
+            count_good(counters, verified)
         elif status == STATUS_FRAGMENT:
             return
         elif status == STATUS_NO_KEY:
@@ -445,7 +477,7 @@ class Decryptor:
         if skf:
             self._fragment(msg, body, result)
             return
-        self._dissect_v2(msg, result.plaintext, body.first_payload)
+        self._dissect_v2(msg, result.plaintext, body.first_payload, result.icv_checked)
 
     @staticmethod
     def _sk_with(
@@ -493,14 +525,18 @@ class Decryptor:
             msg.decrypted_data = plaintext
         self._ike_status(msg, STATUS_ICV_FAILED)
 
-    def _dissect_v2(self, msg: IkeMessage, plaintext: bytes, first: int) -> None:
+    def _dissect_v2(
+        self, msg: IkeMessage, plaintext: bytes, first: int, verified: bool = True
+    ) -> None:
+        """``verified`` False: the ICV could not be checked ("ANY n-bits [No Checking]"),
+        so the message counts as decrypted_unverified."""
         payloads, errors = ikev2_dissector.parse_payload_chain(
             plaintext, 0, len(plaintext), first, self._ike_tables
         )
         msg.decrypted = payloads
         msg.decrypted_data = plaintext
         msg.errors.extend(_decrypted_errors(errors))
-        self._ike_status(msg, STATUS_OK)
+        self._ike_status(msg, STATUS_OK, verified=verified)
 
     # IKEv1 ---------------------------------------------------------------
 

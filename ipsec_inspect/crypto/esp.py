@@ -84,7 +84,7 @@ def _trailer(
             key_source=source,
             counter_iv=counter_iv,
         )
-    return EspDecryption("ok", nh, pad, plaintext[:end], iv, icv, source, counter_iv)
+    return EspDecryption("ok", nh, pad, plaintext[:end], iv, icv, source, counter_iv, verified)
 
 
 #: Next headers a payload may plausibly carry (RFC 4303 §2.6): tunnelled IP, the common
@@ -118,49 +118,81 @@ def _plausible(nh: int, plaintext: bytes, end: int) -> bool:
 # --------------------------------------------------------------------------- preparation
 
 
+def _hmac_icv(integ: IntegrityAlg, key: bytes) -> Callable[[bytes], bytes]:
+    base = crypto_hmac.HMAC(key, hash_algorithm(integ.hash))
+    n = integ.icv_len
+
+    def hmac_icv(data: bytes) -> bytes:
+        h = base.copy()
+        h.update(data)
+        return h.finalize()[:n]
+
+    return hmac_icv
+
+
+def _cmac_icv(integ: IntegrityAlg, key: bytes) -> Callable[[bytes], bytes]:
+    base = CMAC(algorithms.AES(key))
+    n = integ.icv_len
+
+    def cmac_icv(data: bytes) -> bytes:
+        c = base.copy()
+        c.update(data)
+        return c.finalize()[:n]
+
+    return cmac_icv
+
+
+def _xcbc_icv(integ: IntegrityAlg, key: bytes) -> Callable[[bytes], bytes]:
+    n = integ.icv_len
+    return lambda data: aes_xcbc_mac(key, data)[:n]
+
+
+#: ``IntegrityAlg.kind`` -> a keyed ICV function (a copy of one keyed MAC per packet)
+_ICV_FUNCTIONS: dict[str, Callable[[IntegrityAlg, bytes], Callable[[bytes], bytes]]] = {
+    "hmac": _hmac_icv,
+    "cmac": _cmac_icv,
+    "xcbc": _xcbc_icv,
+}
+
+
 def _mac_function(integ: IntegrityAlg, key: bytes) -> Callable[[bytes], bytes]:
     """A function data -> truncated ICV, keyed once (copies of a keyed MAC per packet)."""
-    n = integ.icv_len
-    if integ.kind == "hmac":
-        base = crypto_hmac.HMAC(key, hash_algorithm(integ.hash))
+    build = _ICV_FUNCTIONS.get(integ.kind)
+    if build is None:
+        raise CryptoError(f"{integ.name} cannot protect ESP (use ENCR_NULL_AUTH_AES_GMAC for GMAC)")
+    return build(integ, key)
 
-        def hmac_icv(data: bytes) -> bytes:
-            h = base.copy()
-            h.update(data)
-            return h.finalize()[:n]
 
-        return hmac_icv
-    if integ.kind == "cmac":
-        cbase = CMAC(algorithms.AES(key))
+def _null_decryptor(enc: EncryptionAlg, _key: bytes) -> Callable[[bytes], bytes]:
+    iv_len = enc.iv_len
+    return lambda body: body[iv_len:]
 
-        def cmac_icv(data: bytes) -> bytes:
-            c = cbase.copy()
-            c.update(data)
-            return c.finalize()[:n]
 
-        return cmac_icv
-    if integ.kind == "xcbc":
-        return lambda data: aes_xcbc_mac(key, data)[:n]
-    raise CryptoError(f"{integ.name} cannot protect ESP (use ENCR_NULL_AUTH_AES_GMAC for GMAC)")
+def _cbc_decryptor(enc: EncryptionAlg, key: bytes) -> Callable[[bytes], bytes]:
+    # One CBC context for the whole SA: the packet's IV is fed as a first ciphertext
+    # block, so every block after it decrypts against its true predecessor whatever
+    # state the context carries from the last packet; that first block's output is
+    # dropped. Why: a context per packet costs ten times the decryption.
+    raw, _salt = split_salt(enc, key)
+    block = enc.block_len
+    cbc = Cipher(block_cipher(enc, raw), modes.CBC(bytes(block))).decryptor()
+    update = cbc.update
+    return lambda body: update(body)[block:] if len(body) > block else b""
 
 
 def _block_decryptor(enc: EncryptionAlg, key: bytes) -> Callable[[bytes], bytes]:
-    """A function (IV followed by ciphertext) -> plaintext for NULL, CBC and CTR rows."""
+    """A function (IV followed by ciphertext) -> plaintext for NULL, CBC and CTR rows,
+    chosen by the row's ``mode`` column."""
+    build = _BLOCK_MODES.get(enc.mode)
+    if build is None:
+        raise CryptoError(f"{enc.name}: no decryptor for mode {enc.mode!r}")
+    return build(enc, key)
+
+
+def _ctr_decryptor(enc: EncryptionAlg, key: bytes) -> Callable[[bytes], bytes]:
     iv_len = enc.iv_len
-    if enc.mode == "null":
-        return lambda body: body[iv_len:]
     raw, salt = split_salt(enc, key)
-    cipher = block_cipher(enc, raw)
-    if enc.mode == "cbc":
-        # One CBC context for the whole SA: the packet's IV is fed as a first ciphertext
-        # block, so every block after it decrypts against its true predecessor whatever
-        # state the context carries from the last packet; that first block's output is
-        # dropped. Why: a context per packet costs ten times the decryption.
-        block = enc.block_len
-        cbc = Cipher(cipher, modes.CBC(bytes(block))).decryptor()
-        update = cbc.update
-        return lambda body: update(body)[block:] if len(body) > block else b""
-    ecb_enc = Cipher(cipher, modes.ECB()).encryptor()
+    ecb_enc = Cipher(block_cipher(enc, raw), modes.ECB()).encryptor()
     bl = enc.block_len if enc.block_len > 1 else 16
 
     def ctr(body: bytes) -> bytes:
@@ -175,6 +207,14 @@ def _block_decryptor(enc: EncryptionAlg, key: bytes) -> Callable[[bytes], bytes]
         return x.to_bytes(len(ct), "big")
 
     return ctr
+
+
+#: ``EncryptionAlg.mode`` of a non-AEAD row -> its per-SA decryptor
+_BLOCK_MODES: dict[str, Callable[[EncryptionAlg, bytes], Callable[[bytes], bytes]]] = {
+    "null": _null_decryptor,
+    "cbc": _cbc_decryptor,
+    "ctr": _ctr_decryptor,
+}
 
 
 def _error_runner(message: str, source: str) -> Runner:
@@ -364,9 +404,18 @@ def decrypt_esp(key: SaKey, esp: bytes, seq_high: int = 0) -> EspDecryption:
     return esp_runner(key)(esp, seq_high)
 
 
+def verifies(key: SaKey) -> bool:
+    """Whether a good result of ``key`` had its ICV or AEAD tag checked: an AEAD cipher,
+    or an integrity algorithm that can be verified (not NONE, not "ANY n bit unchecked")."""
+    enc = key.encryption or _NULL
+    integ = key.integrity
+    return enc.aead or (integ is not None and integ.checks)
+
+
 def good_result_traits(key: SaKey) -> tuple[str, bool]:
     """What every good (``ok``) result of ``key`` carries besides the packet's own data:
-    its ``key_source`` text and whether its IV is a counter that must never repeat.
+    its ``key_source`` text and whether its IV is a counter that must never repeat
+    (whether it was verified is :func:`verifies`).
 
     For ``crypto.offload``, whose workers send back only per-packet values: the main
     process fills these in exactly as the runner would have.
@@ -537,5 +586,6 @@ def esp_null_heuristic(esp: bytes) -> EspDecryption | None:
                 plaintext=payload,
                 icv=esp[end:],
                 key_source="heuristic (RFC 5879)",
+                verified=False,
             )
     return None

@@ -36,14 +36,25 @@ def _aes_prf(mac: Callable[[bytes, bytes], bytes], key: bytes, data: bytes, pad:
     return mac(key, data)
 
 
-def _prf_function(row: algorithms.PrfAlg) -> Callable[[bytes, bytes], bytes]:
-    if row.kind == "xcbc":
-        return lambda key, data: _aes_prf(algorithms.aes_xcbc_mac, key, data, pad=True)
-    if row.kind == "cmac":
-        return lambda key, data: _aes_prf(algorithms.aes_cmac, key, data, pad=False)
+def _hmac_prf(row: algorithms.PrfAlg) -> Callable[[bytes, bytes], bytes]:
     digest = row.hash
     # The stdlib's one-shot HMAC is the fastest HMAC Python offers; prf+ calls it often.
     return lambda key, data: hmac.digest(key, data, digest)
+
+
+#: ``PrfAlg.kind`` -> the PRF function for that row
+_PRF_FUNCTIONS: dict[str, Callable[[algorithms.PrfAlg], Callable[[bytes, bytes], bytes]]] = {
+    "hmac": _hmac_prf,
+    "xcbc": lambda _row: lambda key, data: _aes_prf(algorithms.aes_xcbc_mac, key, data, True),
+    "cmac": lambda _row: lambda key, data: _aes_prf(algorithms.aes_cmac, key, data, False),
+}
+
+
+def _prf_function(row: algorithms.PrfAlg) -> Callable[[bytes, bytes], bytes]:
+    build = _PRF_FUNCTIONS.get(row.kind)
+    if build is None:
+        raise algorithms.CryptoError(f"{row.name}: no primitive for PRF kind {row.kind!r}")
+    return build(row)
 
 
 @dataclass(frozen=True, slots=True)

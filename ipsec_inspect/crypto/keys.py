@@ -124,6 +124,16 @@ class IkeKey:
     __str__ = __repr__
 
 
+@dataclass(frozen=True, eq=False)
+class KeyFileKeys:
+    """The keys one key file (or folder) supplied, in the order given: what
+    ``crypto.key_usage`` compares with the capture to say which file matched nothing."""
+
+    path: str
+    sa_keys: tuple[SaKey, ...]
+    ike_keys: tuple[IkeKey, ...]
+
+
 # --------------------------------------------------------------------------- matching
 
 AddressMatcher = Callable[[str], bool]
@@ -235,6 +245,7 @@ class KeyStore:
         self.problems: list[str] = []
         # what daemons' logs say about why SAs were rekeyed or closed (DaemonHint rows)
         self.daemon_hints: list[DaemonHint] = []
+        self.files: list[KeyFileKeys] = []  # per key file given, see crypto.key_usage
         self._matchers: dict[str | None, AddressMatcher] = {}
         self._cache: dict[tuple[str, int, str, str], SaKey | None] = {}
 
@@ -265,6 +276,7 @@ class KeyStore:
         self.child_dh.extend(other.child_dh)
         self.problems.extend(other.problems)
         self.daemon_hints.extend(other.daemon_hints)
+        self.files.extend(other.files)
 
     def _matcher(self, pattern: str | None) -> AddressMatcher:
         m = self._matchers.get(pattern)

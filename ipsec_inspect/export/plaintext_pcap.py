@@ -19,7 +19,7 @@ import struct
 from typing import BinaryIO
 
 from ipsec_inspect.core.records import EspPacket, Transport
-from ipsec_inspect.wire.decoder import (
+from ipsec_inspect.wire.link import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,
     LINKTYPE_IPV6,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ipsec_inspect.core.records import EspPacket, Record
+from ipsec_inspect.core.records import AhPacket, EspPacket, IkeMessage, Record
 from ipsec_inspect.export.plaintext_pcap import (
     LINKTYPE_RAW,
     MAX_NESTING,
@@ -34,6 +34,20 @@ class PlaintextRewriter:
         self.inner = inner
         self.replaced = 0
         self.kept_encrypted = 0
+        self.esp_packets = 0
+        self.seen_sa: set[tuple[str, int]] = set()  # for telling which key file matched nothing
+        self.seen_ike: set[tuple[bytes, bytes]] = set()
+        self.last_spi = 0  # SPI of the ESP packet the last replaced frame carried
+
+    def _note(self, records: list[Record]) -> None:
+        for r in records:
+            if isinstance(r, EspPacket):
+                self.esp_packets += 1
+                self.seen_sa.add(("esp", r.spi))
+            elif isinstance(r, AhPacket):
+                self.seen_sa.add(("ah", r.spi))
+            elif isinstance(r, IkeMessage):
+                self.seen_ike.add((r.header.spi_i, r.header.spi_r))
 
     def _peel(self, number: int, time: float, ip_packet: bytes, depth: int) -> bytes:
         """Decrypt ESP found inside an already decrypted packet (ESP in ESP)."""
@@ -56,6 +70,7 @@ class PlaintextRewriter:
         records = self.outer.decode(number, time, link_type, data, orig_len, iface)
         for r in records:
             self.decryptor.process(r)
+        self._note(records)
         esp = _single_esp(records)
         if esp is None:
             if any(isinstance(r, EspPacket) for r in records):
@@ -71,6 +86,7 @@ class PlaintextRewriter:
             self.kept_encrypted += 1
             return data
         self.replaced += 1
+        self.last_spi = esp.spi
         return new_frame
 
 

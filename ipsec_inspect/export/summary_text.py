@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ipsec_inspect.audit.findings import Outcome
+from ipsec_inspect.export.fold import print_table
 from ipsec_inspect.export.timeline import child_id_map, rfc3339
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
 
@@ -97,7 +98,7 @@ def render_summary(result: TrackerResult, console: Console) -> None:
             _ending(sa),
             ", ".join(ids[u] for u in sa.child_sas if u in ids),
         )
-    console.print(ike)
+    print_table(console, ike)
     child = Table(title="Child SAs", title_justify="left")
     for col in ("id", "ike", "proto", "SPIs (packets)", "suite", "stages", "ending"):
         child.add_column(col)
@@ -117,7 +118,7 @@ def render_summary(result: TrackerResult, console: Console) -> None:
             stage_strip(c),
             _ending(c),
         )
-    console.print(child)
+    print_table(console, child)
     failed = [f for f in result.findings if f.outcome == Outcome.FAIL]
     unseen = sum(1 for f in result.findings if f.outcome == Outcome.NOT_OBSERVABLE)
     passed = sum(1 for f in result.findings if f.outcome == Outcome.PASS)
@@ -141,7 +142,7 @@ def render_summary(result: TrackerResult, console: Console) -> None:
             frames,
         )
     if failed:
-        console.print(table)
+        print_table(console, table)
     if result.stats.first_time is not None:
         console.print(
             f"capture {rfc3339(result.stats.first_time)} .. {rfc3339(result.stats.last_time)}, "

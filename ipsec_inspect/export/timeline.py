@@ -129,7 +129,8 @@ def _direction(d: Direction, keys: KeyStore | None) -> dict[str, Any]:
         "packets": d.packets,
         "bytes": d.byte_count,
         "inner_bytes": d.inner_bytes if d.decrypted else None,
-        "decrypted": d.decrypted,
+        "decrypted": d.decrypted_verified,
+        "decrypted_unverified": d.decrypted_unverified,
         "icv_failures": d.icv_failures,
         "seq": {
             "first": d.seq.first,

@@ -130,6 +130,8 @@ def _merge_direction(m: Direction, b: Direction) -> list[Event]:
     m.inner_bytes += b.inner_bytes
     m.decrypted += b.decrypted
     m.icv_failures += b.icv_failures
+    if b.integrity_checked is False or m.integrity_checked is None:
+        m.integrity_checked = b.integrity_checked
     if m.first_time is None:
         m.first_time, m.first_frame = b.first_time, b.first_frame
     if b.last_time is not None:

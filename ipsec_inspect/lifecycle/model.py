@@ -171,8 +171,12 @@ class Direction:
     byte_count: int = 0  # outer IP bytes on the wire ("bytes" in the JSON)
     # bytes of the decrypted inner packets (what ``swanctl --list-sas`` counts)
     inner_bytes: int = 0
-    decrypted: int = 0
+    decrypted: int = 0  # payload decrypted (or AH ICV verified); see integrity_checked
     icv_failures: int = 0
+    # Whether the keys check integrity: False when they have no integrity key (a non-AEAD
+    # cipher with integrity NONE or "ANY n bit"), so ``decrypted`` packets are unverified;
+    # None until a packet was decrypted. One key per direction, so it holds for all.
+    integrity_checked: bool | None = None
     first_time: float | None = None
     last_time: float | None = None
     first_frame: int | None = None
@@ -192,6 +196,16 @@ class Direction:
     @property
     def key(self) -> tuple[str, int, str]:
         return (self.dst, self.spi, self.protocol)
+
+    @property
+    def decrypted_verified(self) -> int:
+        """Packets decrypted whose ICV or AEAD tag verified ("decrypted" in the JSON)."""
+        return 0 if self.integrity_checked is False else self.decrypted
+
+    @property
+    def decrypted_unverified(self) -> int:
+        """Packets decrypted with keys that check no integrity: a tampered packet passes."""
+        return self.decrypted if self.integrity_checked is False else 0
 
     @property
     def iv_count(self) -> int:

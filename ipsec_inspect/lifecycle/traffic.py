@@ -58,6 +58,10 @@ def on_ipsec_record(st: TrackerState, rec: EspPacket | AhPacket, proto: str) -> 
             c.keys_source = c.keys_source or dec.key_source
         if dec.status == "ok":
             d.decrypted += 1
+            if not dec.verified:
+                d.integrity_checked = False
+            elif d.integrity_checked is None:
+                d.integrity_checked = True
             inner = len(dec.plaintext)
             d.inner_bytes += inner
             if m.wire_len:

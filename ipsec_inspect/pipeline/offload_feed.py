@@ -213,7 +213,7 @@ class OffloadFeed:
                         prepared[number] = failed
                         yield frame
                         continue
-                sa.counters.decrypted += 1
+                sa.count_good()
                 data = frame[3]
                 lane = lanes.get(lane_key_of[key_id])
                 if lane is not None:
@@ -235,7 +235,7 @@ class OffloadFeed:
                             index.kind.append(RecordKind.ESP)
                             index.time.append(time)
                             index.flow.append(lane[2])
-                            index.flags.append(2)
+                            index.flags.append(2 if sa.verified else 10)  # 8: unverified
                         counted += 1
                         continue
                     del lanes[lane_key_of[key_id]]  # as the loop does: the record path decides

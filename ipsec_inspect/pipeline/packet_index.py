@@ -34,7 +34,9 @@ class PacketIndex:
         self.kind = array("B")  # RecordKind
         self.time = array("d")
         self.flow = array("L")  # flow id: see Analysis.flow_keys
-        self.flags = array("B")  # bit 0: has an error; bit 1: decrypted; bit 2: decryption failed
+        # bit 0: has an error; bit 1: decrypted; bit 2: decryption failed; bit 3: decrypted
+        # without an integrity check (no integrity key: decrypted_unverified)
+        self.flags = array("B")
 
     def __len__(self) -> int:
         return len(self.frame)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 
 from ipsec_inspect.core.records import CaptureWarning, Record
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.sources.capture_file import CaptureInfo, CaptureReader
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 
@@ -38,7 +39,7 @@ def read_records(
     reader.on_warning = on_warning
     if info is not None:
         info.append(reader.info)
-    dec = decoder or Decoder(options)
+    dec = decoder or ipsec_decoder(options)
     decode = dec.decode
     for number, time, link_type, data, orig_len, iface in reader:
         records = decode(number, time, link_type, data, orig_len, iface)

@@ -14,6 +14,7 @@ to the audit, which runs on the tracker's result once tracking is done.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import struct
 from array import array
@@ -36,6 +37,7 @@ from ipsec_inspect.core.records import (
     NatKeepalive,
     Record,
 )
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane
 from ipsec_inspect.lifecycle.tracker import (
@@ -66,15 +68,22 @@ def load_keys(
     """All key files into one store; an unreadable path is an input error.
 
     ``formats``: key formats added by extensions, tried after the built-in ones."""
+    from ipsec_inspect.crypto.keyfiles.common import KeyFileError
     from ipsec_inspect.crypto.keyfiles.detect import load_key_path
-    from ipsec_inspect.crypto.keys import KeyStore
+    from ipsec_inspect.crypto.keys import KeyFileKeys, KeyStore
 
     store = KeyStore()
     for p in paths:
         if not os.path.exists(p):
             raise InputError(f"{os.fspath(p)}: no such key file or folder")
         try:
-            store.merge(load_key_path(os.fspath(p), formats))
+            loaded = load_key_path(os.fspath(p), formats)
+            loaded.files = [
+                KeyFileKeys(os.fspath(p), tuple(loaded.sa_keys()), tuple(loaded.ike_keys()))
+            ]
+            store.merge(loaded)
+        except KeyFileError as e:  # its message already names the path
+            raise InputError(str(e)) from None
         except (OSError, ValueError) as e:
             raise InputError(f"{os.fspath(p)}: cannot read keys ({e})") from None
     return store
@@ -92,6 +101,17 @@ def problem_lines(
     return out
 
 
+def key_match_problems(keys: KeyStore, result: TrackerResult) -> list[str]:
+    """The key files that matched no SA of the tracked capture, or added nothing."""
+    from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
+
+    seen = SeenSpis.of(
+        ((d.protocol, d.spi) for c in result.child_sas.values() for d in c.directions),
+        ((sa.spi_i, sa.spi_r) for sa in result.ike_sas.values()),
+    )
+    return key_match_lines(keys, seen)
+
+
 @dataclass
 class RecordStream:
     """Iterate the (decrypted, where keys allow) records of one capture."""
@@ -105,9 +125,13 @@ class RecordStream:
     _info: list[CaptureInfo] = field(init=False, default_factory=list)
     _iter: Iterator[Record] | None = field(init=False, default=None)
     _first: Record | None = field(init=False, default=None)
+    # SAs seen while iterating with keys, to name a key file that matched none of them
+    _seen_sa: set[tuple[str, int]] = field(init=False, default_factory=set)
+    _seen_ike: set[tuple[bytes, bytes]] = field(init=False, default_factory=set)
+    _done: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
-        self.decoder = Decoder(self.options)
+        self.decoder = ipsec_decoder(self.options)
         if self.keys is not None:
             from ipsec_inspect.crypto.decryptor import Decryptor
 
@@ -139,9 +163,15 @@ class RecordStream:
             yield first
             yield from self._iter
             return
-        yield process(first)
-        for r in self._iter:
-            yield process(r)
+        seen_sa, seen_ike = self._seen_sa, self._seen_ike
+        for r in itertools.chain((first,), self._iter):
+            r = process(r)
+            if isinstance(r, EspPacket | AhPacket):
+                seen_sa.add(("esp" if isinstance(r, EspPacket) else "ah", r.spi))
+            elif isinstance(r, IkeMessage):
+                seen_ike.add((r.header.spi_i, r.header.spi_r))
+            yield r
+        self._done = True
 
     def __enter__(self) -> RecordStream:
         return self
@@ -152,8 +182,15 @@ class RecordStream:
         return None
 
     def problems(self) -> list[str]:
-        """Everything the user should know that is not a record: file damage, key rows."""
-        return problem_lines(self.warnings, self.keys, self.decryptor)
+        """Everything the user should know that is not a record: file damage, key rows,
+        and (after a full iteration) the key files that matched nothing."""
+        lines = problem_lines(self.warnings, self.keys, self.decryptor)
+        if self.keys is not None and self._done:
+            from ipsec_inspect.crypto.key_usage import SeenSpis, key_match_lines
+
+            seen = SeenSpis.of(self._seen_sa, self._seen_ike)
+            lines.extend(key_match_lines(self.keys, seen))
+        return lines
 
     def report_problems(self, fh: TextIO) -> None:
         for line in self.problems():
@@ -243,7 +280,7 @@ class Analysis:
         self.decrypt_workers = decrypt_workers
         self.offload_options = offload_options or {}
         self.offloaded = 0  # ESP packets that worker processes decrypted in the last run
-        self.decoder = Decoder(self.options)
+        self.decoder = ipsec_decoder(self.options)
         self.decryptor: Decryptor | None = None
         if self.keys is not None:
             from ipsec_inspect.crypto.decryptor import Decryptor
@@ -451,7 +488,7 @@ class Analysis:
                             index.kind.append(RecordKind.ESP)
                             index.time.append(time)
                             index.flow.append(flow)
-                            index.flags.append(0 if dec is None else 2)
+                            index.flags.append(0 if dec is None else (2 if dec.verified else 10))
                         if number % progress_every == 0 and on_progress is not None:
                             on_progress(Progress(number, self.records, reader.bytes_read(), total))
                         continue
@@ -543,7 +580,7 @@ class Analysis:
         frame = self._store.frame(number)
         if frame is None:
             return None
-        records = Decoder(self.options).decode(*frame)
+        records = ipsec_decoder(self.options).decode(*frame)
         if sub >= len(records):
             return (
                 None  # built from several frames (IP fragments, TCP stream): not re-readable alone
@@ -554,8 +591,12 @@ class Analysis:
         return r
 
     def problems(self) -> list[str]:
-        """Capture damage, key-file rows that were skipped, decryption problems per SA."""
-        return problem_lines(self.warnings, self.keys, self.decryptor)
+        """Capture damage, key-file rows that were skipped, decryption problems per SA, and
+        (once the run is done) each key file that matched nothing or added nothing."""
+        lines = problem_lines(self.warnings, self.keys, self.decryptor)
+        if self.keys is not None and self._result is not None:
+            lines.extend(key_match_problems(self.keys, self._result))
+        return lines
 
     def close(self) -> None:
         if self._store is not None:
@@ -588,12 +629,19 @@ def _kind_of(r: Record) -> int:
     return RecordKind.MALFORMED
 
 
+#: index flag of a packet decrypted without an integrity check (with bit 1, "decrypted")
+UNVERIFIED_FLAG = 8
+
+
 def _flags_of(r: Record) -> int:
     flags = 0
     if isinstance(r, Malformed) or getattr(r, "errors", None):
         flags |= 1
     if isinstance(r, EspPacket) and r.decryption is not None:
-        flags |= 2 if r.decryption.status == "ok" else 4
+        if r.decryption.status == "ok":
+            flags |= 2 if r.decryption.verified else 2 | UNVERIFIED_FLAG
+        else:
+            flags |= 4
     elif isinstance(r, IkeMessage) and r.decryption_status is not None:
         flags |= (
             2

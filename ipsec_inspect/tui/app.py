@@ -28,13 +28,13 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, Tab, TabbedContent, TabPane, Tabs
 from textual.worker import get_current_worker
 
 from ipsec_inspect.core.errors import InputError
@@ -42,11 +42,13 @@ from ipsec_inspect.lifecycle.tracker import Tracker
 from ipsec_inspect.pipeline.session import Analysis, Progress
 from ipsec_inspect.tui.catalog import FlowStats, SaCatalog, rows_of_flows, throughput
 from ipsec_inspect.tui.filterlang import Filter
+from ipsec_inspect.tui.layout import LayoutPlan, Pane, plan_layout
 from ipsec_inspect.tui.rows import IndexFacts, PacketRows
 from ipsec_inspect.tui.screens import HelpScreen, PathPrompt
 from ipsec_inspect.tui.source import CaptureFileSource, FrameSource, LiveSource, drive
 from ipsec_inspect.tui.widgets.filter_bar import FilterBar
 from ipsec_inspect.tui.widgets.findings_panel import FindingsPanel
+from ipsec_inspect.tui.widgets.hex_view import HexView
 from ipsec_inspect.tui.widgets.keys_panel import KeysPanel
 from ipsec_inspect.tui.widgets.messages import FrameChosen, RowChosen, SaChosen
 from ipsec_inspect.tui.widgets.packet_detail import DetailTree, PacketDetail
@@ -59,14 +61,26 @@ from ipsec_inspect.tui.widgets.timeline import Timeline, TimelineModel
 SPARK_BUCKETS = 40
 
 
+class Workspace(Horizontal):
+    """The panes' container; tells the app to lay them out again when the terminal resizes.
+
+    Why here and not ``App.on_resize``: Textual's app consumes its own Resize event and
+    passes the new size on to the screen and its widgets only."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        app = self.app
+        if isinstance(app, InspectorApp):
+            app.apply_layout()
+
+
 class InspectorApp(App[int]):
     """``ipsec-inspect open``: every SA's life in one screen."""
 
     CSS_PATH = "app.tcss"
     TITLE = "ipsec-inspect"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
+    # The descriptions are what the footer and the help screen (?) show: words a user
+    # knows, not action names.
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
@@ -74,16 +88,62 @@ class InspectorApp(App[int]):
         Binding("s", "toggle_scope", "SA only", id="app.scope"),
         Binding("K", "load_keys", "Load keys", id="app.load_keys"),
         Binding("e", "export", "Export", id="app.export"),
-        Binding("t", "toggle_theme", "Theme", id="app.theme", show=False),
-        Binding("1", "focus_pane('sa-tree')", "SAs", show=False, id="app.focus_sas"),
-        Binding("2", "focus_pane('timeline-events')", "Events", show=False, id="app.focus_events"),
-        Binding("3", "focus_pane('packets')", "Packets", show=False, id="app.focus_packets"),
-        Binding("4", "focus_pane('detail-tree')", "Detail", show=False, id="app.focus_detail"),
-        Binding("d", "show_tab('tab-detail')", "Detail", show=False, id="app.tab_detail"),
+        Binding("t", "toggle_theme", "Switch light/dark theme", id="app.theme", show=False),
+        Binding("1", "focus_pane('sa-tree')", "Go to the SA list", show=False, id="app.focus_sas"),
+        Binding(
+            "2",
+            "focus_pane('timeline-events')",
+            "Go to the SA's timeline",
+            show=False,
+            id="app.focus_events",
+        ),
+        Binding(
+            "3",
+            "focus_pane('packets')",
+            "Go to the packet list",
+            show=False,
+            id="app.focus_packets",
+        ),
+        Binding(
+            "4",
+            "focus_pane('detail-tree')",
+            "Go to the packet's fields and bytes",
+            show=False,
+            id="app.focus_detail",
+        ),
+        Binding(
+            "d", "show_tab('tab-detail')", "Show the packet detail", show=False, id="app.tab_detail"
+        ),
         Binding("f", "show_tab('tab-findings')", "Findings", id="app.tab_findings"),
-        Binding("y", "show_tab('tab-keys')", "Keys", show=False, id="app.tab_keys"),
-        Binding("m", "show_tab('tab-messages')", "Messages", show=False, id="app.tab_messages"),
+        Binding(
+            "y", "show_tab('tab-keys')", "Show which SAs have keys", show=False, id="app.tab_keys"
+        ),
+        Binding(
+            "m",
+            "show_tab('tab-messages')",
+            "Show warnings and errors",
+            show=False,
+            id="app.tab_messages",
+        ),
     ]
+
+    #: Longer words for the help screen where the footer's must be short.
+    HELP_WORDS = {
+        "app.quit": "Quit",
+        "app.help": "Show this help",
+        "app.filter": "Type a filter for packets and SAs",
+        "app.scope": "Show only the selected SA's packets (again: all packets)",
+        "app.load_keys": "Load a key file and analyse again",
+        "app.export": "Export the SA timeline as JSON",
+        "app.tab_findings": "Show the audit findings",
+    }
+    #: The pane each focus target lives in (the compact layout shows one pane at a time).
+    PANE_OF = {
+        "sa-tree": Pane.SAS,
+        "timeline-events": Pane.TIMELINE,
+        "packets": Pane.PACKETS,
+        "detail-tree": Pane.DETAIL,
+    }
 
     def __init__(
         self,
@@ -110,12 +170,22 @@ class InspectorApp(App[int]):
         self._view: list[int] | None = None
         self._drops: Mapping[str, int] | None = None
         self._reselect_frame: int | None = None  # after a key reload: where the cursor was
+        self._keys_just_loaded: str | None = None  # after K: report it if it matched nothing
+        self.pane = Pane.SAS  # the pane the compact layout shows
+        self.plan: LayoutPlan | None = None
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield FilterBar(id="filter-bar")
-        with Horizontal(id="main"):
+        yield Tabs(
+            Tab("1 SAs", id=f"pane-{Pane.SAS}"),
+            Tab("2 Timeline", id=f"pane-{Pane.TIMELINE}"),
+            Tab("3 Packets", id=f"pane-{Pane.PACKETS}"),
+            Tab("4 Detail", id=f"pane-{Pane.DETAIL}"),
+            id="pane-tabs",
+        )
+        with Workspace(id="main"):
             with Vertical(id="left"):
                 yield SaTree(id="sa-tree")
                 yield Throughput(id="throughput")
@@ -138,11 +208,88 @@ class InspectorApp(App[int]):
         self.query_one("#sa-tree").border_title = "SAs"
         self.query_one("#timeline").border_title = "timeline"
         self.query_one("#packets").border_title = "packets"
+        self.query_one("#throughput").border_title = "throughput"
+        self.query_one("#bottom").border_title = "packet"
+        self.apply_layout()
         self.query_one(SaTree).focus()
         self._show_status()
         if isinstance(self.source, LiveSource) and self.source.drops is not None:
             self.set_interval(0.5, self._poll_drops)
         self.start_analysis()
+
+    def apply_layout(self) -> None:
+        """Size the panes for the terminal (``tui/layout.py``): all of them, or one with tabs."""
+        width, height = self.size
+        plan = plan_layout(width, height)
+        self.plan = plan
+        left, right = self.query_one("#left"), self.query_one("#right")
+        timeline, packets = self.query_one(Timeline), self.query_one(PacketList)
+        bottom = self.query_one("#bottom")
+        self.query_one("#pane-tabs").display = plan.compact
+        self.query_one(Footer).compact = plan.compact  # every key hint fits in 80 columns
+        if plan.compact:
+            pane = self.pane
+            left.display = pane is Pane.SAS
+            right.display = pane is not Pane.SAS
+            left.styles.width = "1fr"
+            timeline.display = pane is Pane.TIMELINE
+            packets.display = pane is Pane.PACKETS
+            bottom.display = pane is Pane.DETAIL
+            timeline.styles.height = "1fr"
+            bottom.styles.height = "1fr"
+        else:
+            for widget in (left, right, timeline, packets, bottom):
+                widget.display = True
+            left.styles.width = plan.sa_width
+            timeline.styles.height = plan.timeline_height
+            bottom.styles.height = plan.bottom_height
+        hexv = self.query_one(HexView)
+        hexv.display = plan.hex_per_line > 0
+        if plan.hex_per_line:
+            hexv.styles.width = plan.hex_width
+            hexv.set_per_line(plan.hex_per_line)
+
+    def show_pane(self, pane: Pane, focus: bool = False) -> None:
+        """In the compact layout, show ``pane`` (the tab bar follows); ``focus``: and focus it.
+
+        Why focus at once: the widget that had the focus may just have been hidden, and
+        Textual would otherwise move the focus to the next visible widget, in another pane.
+        """
+        if self.pane is not pane:
+            self.pane = pane
+            tabs = self.query_one("#pane-tabs", Tabs)
+            if tabs.active != f"pane-{pane}":
+                tabs.active = f"pane-{pane}"
+            self.apply_layout()
+        if focus:
+            self._focus_pane_widget(pane)
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tabs.id != "pane-tabs" or event.tab.id is None:
+            return
+        event.stop()
+        pane = Pane(event.tab.id.removeprefix("pane-"))
+        if pane is not self.pane:
+            self.show_pane(pane, focus=True)
+
+    def _focus_pane_widget(self, pane: Pane, target: str | None = None) -> None:
+        target = target or next((w for w, p in self.PANE_OF.items() if p is pane), None)
+        if target is not None:
+            self.query_one(f"#{target}").focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Tab moves the focus through every pane; the compact layout follows it."""
+        if self.plan is None or not self.plan.compact:
+            return
+        node = event.widget
+        while node is not None:
+            pane = self.PANE_OF.get(node.id or "")
+            if node.id == "bottom":
+                pane = Pane.DETAIL
+            if pane is not None:
+                self.show_pane(pane)
+                return
+            node = node.parent  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ the worker
 
@@ -154,14 +301,20 @@ class InspectorApp(App[int]):
         worker = get_current_worker()
         last = float("-inf")
 
+        pause = self.refresh_seconds
+
         def progress(p: Progress) -> None:
-            nonlocal last
+            nonlocal last, pause
             catalog = None
             now = self.clock()
-            if p.done or now - last >= self.refresh_seconds:
-                last = now
+            if p.done or now - last >= pause:
                 snapshot = analysis.result() if p.done else analysis.snapshot()
                 catalog = SaCatalog(snapshot, analysis.flow_keys)
+                # A snapshot of a million SAs takes seconds, in this (the analysis) thread:
+                # refresh at most a tenth of the time, so the analysis goes on at 90 %.
+                spent = self.clock() - now
+                pause = max(self.refresh_seconds, 10 * spent)
+                last = self.clock()
             if not worker.is_cancelled:
                 self.call_from_thread(self._on_progress, analysis, p, catalog)
 
@@ -206,7 +359,17 @@ class InspectorApp(App[int]):
             problems = len(self.analysis.problems())
             if problems:
                 self.notify(f"{problems} messages: press m to read them", title="analysed")
+            self._report_loaded_keys()
         self._show_status()
+
+    def _report_loaded_keys(self) -> None:
+        """After ``K``: say so when the file just loaded matched no SA or added nothing."""
+        path, self._keys_just_loaded = self._keys_just_loaded, None
+        if path is None:
+            return
+        for line in self.analysis.problems():
+            if line.startswith(f"{path}: ") and ("no key matches" in line or "adds no key" in line):
+                self.notify(line, title="keys not used", severity="warning", timeout=20)
 
     def _apply_catalog(self, catalog: SaCatalog) -> None:
         self.catalog = catalog
@@ -216,11 +379,11 @@ class InspectorApp(App[int]):
             catalog.key_rows(self.stats), [Path(p).name for p in self.analysis.key_paths]
         )
         if self.selected is None:
-            roots = catalog.roots()
-            if roots:  # first impression: the first SA, its timeline, its first packet
-                self.query_one(SaTree).select_uid(roots[0])
-                self.select_sa(roots[0])
-                first = catalog.first_frame(roots[0])
+            if catalog.order:  # first impression: the first SA, its timeline, its first packet
+                root = catalog.order[0]
+                self.query_one(SaTree).select_uid(root)
+                self.select_sa(root)
+                first = catalog.first_frame(root)
                 if first is not None:
                     self.query_one(PacketList).go_to_frame(first)
         else:
@@ -269,10 +432,12 @@ class InspectorApp(App[int]):
         self.go_to_frame(message.frame)
 
     def go_to_frame(self, frame: int) -> None:
+        self.show_pane(Pane.PACKETS, focus=True)
         packets = self.query_one(PacketList)
         if not packets.go_to_frame(frame) and packets.view is not None:
             self.sa_scope, self.filter = False, None
             self.query_one("#filter-input", Input).value = ""
+            self.query_one(SaTree).set_filter(None)
             self._recompute_view()
             packets.go_to_frame(frame)
             self.notify(f"filters cleared to show frame {frame}")
@@ -280,6 +445,9 @@ class InspectorApp(App[int]):
 
     def on_row_chosen(self, message: RowChosen) -> None:
         message.stop()
+        index = self.analysis.index
+        if message.row < len(index):
+            self.query_one("#bottom").border_title = f"packet: frame {index.frame[message.row]}"
         record, problem = self.rows.record_and_problem(message.row)
         try:
             self.query_one(PacketDetail).show(record, problem)
@@ -291,8 +459,9 @@ class InspectorApp(App[int]):
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         message.stop()
         self.filter = message.filter
+        self.query_one(SaTree).set_filter(message.filter)
         self._recompute_view()
-        self.query_one(PacketList).focus()
+        self.show_pane(Pane.PACKETS, focus=True)
 
     def _scope_flows(self) -> set[int] | None:
         if not self.sa_scope or self.selected is None:
@@ -430,22 +599,32 @@ class InspectorApp(App[int]):
         self.push_screen(HelpScreen(self.binding_rows()))
 
     def binding_rows(self) -> list[tuple[str, str, str]]:
+        """(keys as a user types them, what they do, binding id) for the help screen."""
         rows: list[tuple[str, str, str]] = []
-        for owner in (InspectorApp, PacketList, SaTree, DetailTree):
+        sections = (
+            (InspectorApp, ""),
+            (SaTree, "in the SA list: "),
+            (PacketList, "in the packet list: "),
+            (DetailTree, "in the packet detail: "),
+        )
+        for owner, where in sections:
             for b in owner.BINDINGS:
                 if isinstance(b, Binding):
-                    rows.append((b.key, b.description, b.id or ""))
-        rows.append(("ctrl+p", "Command palette", "app.command_palette"))
-        rows.append(("tab", "Next pane", ""))
+                    words = self.HELP_WORDS.get(b.id or "", b.description)
+                    rows.append((key_words(b.key), where + words, b.id or ""))
+        rows.append(("Ctrl+P", "Command palette: every action by name", "app.command_palette"))
+        rows.append(("Tab / Shift+Tab", "Next / previous pane", ""))
         return rows
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter-input", Input).focus()
 
     def action_focus_pane(self, pane: str) -> None:
-        self.query_one(f"#{pane}").focus()
+        self.show_pane(self.PANE_OF[pane])
+        self._focus_pane_widget(self.PANE_OF[pane], pane)
 
     def action_show_tab(self, tab: str) -> None:
+        self.show_pane(Pane.DETAIL)
         self.query_one(TabbedContent).active = tab
 
     def action_toggle_scope(self) -> None:
@@ -500,6 +679,7 @@ class InspectorApp(App[int]):
         if self._view is not None:
             packets.set_view(self._view, keep_frame=False)
         self.notify(f"loaded {path}; analysing again")
+        self._keys_just_loaded = path
         self._reselect_frame = frame
         self.start_analysis()
 
@@ -551,3 +731,41 @@ class InspectorApp(App[int]):
             "Show messages", "Warnings and errors", lambda: self.action_show_tab("tab-messages")
         )
         yield SystemCommand("Key bindings", "Help screen", self.action_help)
+
+
+#: How keys read on a keyboard (Textual's names are for code: ``question_mark``).
+KEY_WORDS = {
+    "question_mark": "?",
+    "slash": "/",
+    "space": "Space",
+    "enter": "Enter",
+    "escape": "Esc",
+    "pagedown": "Page Down",
+    "pageup": "Page Up",
+    "home": "Home",
+    "end": "End",
+    "up": "↑",
+    "down": "↓",
+    "left": "←",
+    "right": "→",
+    "tab": "Tab",
+}
+
+
+def key_words(keys: str) -> str:
+    """``question_mark,f1`` → ``? or F1``; ``ctrl+f`` → ``Ctrl+F``; ``K`` → ``Shift+K``."""
+    out = []
+    for key in keys.split(","):
+        key = key.strip()
+        if key in KEY_WORDS:
+            out.append(KEY_WORDS[key])
+        elif len(key) == 1 and key.isupper():
+            out.append(f"Shift+{key}")
+        elif "+" in key:
+            mods, _, last = key.rpartition("+")
+            out.append("+".join(m.capitalize() for m in mods.split("+")) + "+" + last.upper())
+        elif key.startswith("f") and key[1:].isdigit():
+            out.append(key.upper())
+        else:
+            out.append(key)
+    return " or ".join(out)

@@ -78,7 +78,7 @@ class KeyRow:
 
     sa: str
     what: str  # "IKE SA" or "ESP 0x… → dst"
-    status: str  # "supplied", "derived", "missing", "decrypted", "failed", "n/a"
+    status: str  # "supplied", "derived", "missing", "decrypted", "decrypted_unverified", "failed"
     origin: str
     decrypted: int
     packets: int
@@ -97,46 +97,68 @@ class SaCatalog:
             if f.outcome is Outcome.FAIL:
                 self.failing.setdefault(f.sa, []).append(f)
         flow_id = {k: i for i, k in enumerate(self.flow_keys)}
-        self.flows_of: dict[str, set[int]] = {}
+        # Only SAs that have packets get an entry: a million one-packet SAs must not cost
+        # a million empty sets.
+        self.flows_of: dict[str, tuple[int, ...]] = {}
         self.sa_of_flow: dict[int, str] = {}
         for sa in self.child.values():
             keys: list[tuple[object, ...]] = [(d.protocol, d.dst, d.spi) for d in sa.directions]
-            fl = {flow_id[k] for k in keys if k in flow_id}
-            self.flows_of[sa.uid] = fl
+            fl = tuple({flow_id[k] for k in keys if k in flow_id})
+            if fl:
+                self.flows_of[sa.uid] = fl
             for f in fl:
                 self.sa_of_flow[f] = sa.uid
         for ike in self.ike.values():
             ike_key: tuple[object, ...] = ("ike", ike.version, ike.spi_i)
-            fl = {flow_id[ike_key]} if ike_key in flow_id else set()
-            self.flows_of[ike.uid] = fl
-            for f in fl:
-                self.sa_of_flow[f] = ike.uid
+            if ike_key in flow_id:
+                self.flows_of[ike.uid] = (flow_id[ike_key],)
+                self.sa_of_flow[flow_id[ike_key]] = ike.uid
+        self._kids: dict[str, list[str]] = {}
+        self.order: list[str] = []  # every SA in tree order, parents before their children
+        self._roots: list[str] = []
+        self._order()
+
+    def _order(self) -> None:
+        """Sort once: roots by first frame, each IKE SA's children in rekey-chain order.
+
+        Why once, here: the catalog is built in the analysis worker, so the tree (on the
+        UI thread) gets its million rows already in order and never rescans the SAs."""
+        kids: dict[str, list[ChildSa]] = {}
+        for c in self.child.values():
+            if c.ike_sa in self.ike:
+                kids.setdefault(c.ike_sa, []).append(c)
+        for uid, group in kids.items():
+            self._kids[uid] = [c.uid for c in sorted(group, key=_first)]
+        ikes = sorted(self.ike.values(), key=_first)
+        orphans = sorted((c for c in self.child.values() if c.ike_sa not in self.ike), key=_first)
+        self._roots = [s.uid for s in ikes] + [c.uid for c in orphans]
+        order = self.order
+        for root in self._roots:
+            order.append(root)
+            order.extend(self._kids.get(root, ()))
 
     # ------------------------------------------------------------------ order
 
     def roots(self) -> list[str]:
         """IKE SAs, then child SAs that have no IKE SA, each in order of first frame."""
-        ikes = sorted(self.ike.values(), key=lambda s: _first(s))
-        orphans = sorted(
-            (c for c in self.child.values() if c.ike_sa not in self.ike), key=lambda s: _first(s)
-        )
-        return [s.uid for s in ikes] + [c.uid for c in orphans]
+        return list(self._roots)
 
     def children(self, uid: str) -> list[str]:
         """Child SAs of an IKE SA in rekey-chain order (a rekey follows what it replaced)."""
-        ike = self.ike.get(uid)
-        if ike is None:
-            return []
-        kids = [self.child[c] for c in ike.child_sas if c in self.child]
-        kids += [c for c in self.child.values() if c.ike_sa == uid and c.uid not in ike.child_sas]
-        return [c.uid for c in sorted(kids, key=lambda s: _first(s))]
+        return list(self._kids.get(uid, ()))
+
+    def has_children(self, uid: str) -> bool:
+        return uid in self._kids
+
+    def depth(self, uid: str) -> int:
+        """1 for a child SA shown under its IKE SA, else 0."""
+        sa = self.child.get(uid)
+        return 1 if sa is not None and sa.ike_sa in self.ike else 0
 
     def walk(self) -> Iterator[tuple[str, int]]:
         """Every SA with its depth, as the tree shows them."""
-        for root in self.roots():
-            yield root, 0
-            for c in self.children(root):
-                yield c, 1
+        for uid in self.order:
+            yield uid, self.depth(uid)
 
     def sa(self, uid: str) -> SA | None:
         return self.ike.get(uid) or self.child.get(uid)
@@ -209,9 +231,9 @@ class SaCatalog:
 
     def packet_flows(self, uid: str) -> set[int]:
         """Flows whose packets the list shows for this SA (an IKE SA includes its children)."""
-        out = set(self.flows_of.get(uid, set()))
-        for c in self.children(uid):
-            out |= self.flows_of.get(c, set())
+        out = set(self.flows_of.get(uid, ()))
+        for c in self._kids.get(uid, ()):
+            out.update(self.flows_of.get(c, ()))
         return out
 
     # ------------------------------------------------------------------ keys
@@ -222,7 +244,7 @@ class SaCatalog:
             sa = self.sa(uid)
             if isinstance(sa, IkeSa):
                 packets = decrypted = failed = 0
-                for f in self.flows_of.get(uid, set()):
+                for f in self.flows_of.get(uid, ()):
                     p, d, x = stats.get(f)
                     packets, decrypted, failed = packets + p, decrypted + d, failed + x
                 status = "decrypted" if decrypted else ("failed" if failed else "missing")
@@ -231,6 +253,8 @@ class SaCatalog:
                 for way in sa.directions:
                     source, _, origin = (way.key_source or "").partition(":")
                     status = source.strip() or "missing"
+                    if way.decrypted_unverified:
+                        status = "decrypted_unverified"  # keys with no integrity key
                     what = f"{way.protocol.upper()} 0x{way.spi:08x} → {way.dst}"
                     rows.append(
                         KeyRow(uid, what, status, origin.strip(), way.decrypted, way.packets)

@@ -107,7 +107,12 @@ def detail_nodes(r: Record) -> list[Node]:
         )
         d = r.decryption
         if d is not None:
-            dec = Node(f"Decryption: {d.status}", error=d.status != "ok")
+            if d.status == "ok" and not d.verified:
+                # The keys have no integrity key: the payload decrypted, but a tampered
+                # packet would look the same (RFC 4303 §3.4.4).
+                dec = Node("Decryption: decrypted_unverified (ICV not checked: no integrity key)")
+            else:
+                dec = Node(f"Decryption: {d.status}", error=d.status != "ok")
             dec.children.append(Node(f"Key: {d.key_source or 'unknown'}"))
             if d.status == "ok":
                 dec.children.append(Node(f"Next header: {d.next_header}"))

@@ -60,6 +60,7 @@ class Row:
     info: str
     error: bool
     decrypted: bool
+    unverified: bool = False  # decrypted, but no integrity key: the ICV was not checked
 
 
 class PacketRows:
@@ -106,7 +107,9 @@ class PacketRows:
             key = self.analysis.flow_keys[index.flow[i]]
             proto = KIND_NAMES.get(index.kind[i], "?").upper()
             info = _flow_text(key)
-            return Row(frame, when, "", "", proto, info, bool(flags & 1), bool(flags & 2))
+            return Row(
+                frame, when, "", "", proto, info, bool(flags & 1), bool(flags & 2), bool(flags & 8)
+            )
         try:
             info = info_text(r)
         except Exception as e:  # summaries of damaged records must not raise into the UI
@@ -120,6 +123,7 @@ class PacketRows:
             info,
             bool(flags & 1),
             bool(flags & 2),
+            bool(flags & 8),
         )
 
     def clear(self) -> None:

@@ -19,17 +19,17 @@ FILTER_HELP = """\
 
 
 def bindings_table(rows: list[tuple[str, str, str]]) -> Table:
+    """Keys as typed on a keyboard and what they do, in words (ids stay out of sight)."""
     table = Table(box=None, expand=True, show_header=True, header_style="bold")
-    table.add_column("keys")
-    table.add_column("action")
-    table.add_column("id", style="dim")
-    for keys, description, ident in rows:
-        table.add_row(Text(keys, "bold"), description, ident)
+    table.add_column("key", no_wrap=True)
+    table.add_column("what it does", ratio=1)
+    for keys, description, _ident in rows:
+        table.add_row(Text(keys, "bold"), description)
     return table
 
 
 class HelpScreen(ModalScreen[None]):
-    """Lists every key binding with its id (ids are what a user remaps)."""
+    """Lists every key binding: the keys as a user types them, and what they do."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close")]
 

@@ -2,9 +2,16 @@
 
 Why one class: the layers share state that a frame-at-a-time function cannot keep (IP
 fragments waiting for their siblings, TCP streams carrying RFC 8229 framing), and the
-hot path (ESP on Ethernet/IPv4, possibly in UDP 4500) must run without a call per layer.
+hot path (ESP on Ethernet/IPv4, possibly in UDP 4500) must run with few calls per layer.
 The decoder is sans-I/O: frames in, records out; the same object serves files and live
 capture.
+
+Dispatch is by tables, as dpkt's ``_protosw``: link type -> link parser
+(``wire/link.py``), IP protocol -> transport handler, UDP port kind -> payload handler.
+Each IP header becomes one ``IpContext`` handed to its payload's handler; the ESP, AH
+and IKE dissectors are injected (``IpsecDissectors``) because ``ipsec/`` is above
+``wire/``. To build a decoder with the project's dissectors use
+``ipsec_inspect.ipsec.dissectors.ipsec_decoder``.
 
 What is decoded (issue 2 item 3): Ethernet with 802.1Q/802.1ad stacks, PPPoE session and
 MPLS; Linux SLL and SLL2; raw IPv4/IPv6 link types; BSD null/loopback. IPv4 with options
@@ -31,29 +38,44 @@ from ipsec_inspect.core.records import (
     Record,
     Transport,
 )
-from ipsec_inspect.ipsec.ah import dissect_ah
-from ipsec_inspect.ipsec.esp import dissect_esp
-from ipsec_inspect.ipsec.ike import dissect_ike, looks_like_ike
+from ipsec_inspect.wire.context import IpContext, IpsecDissectors
+from ipsec_inspect.wire.link import (  # re-exported: callers name link types through here
+    LINK_PARSERS,
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_LOOP,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_OLD,
+    LINKTYPE_RAW_OLD2,
+    link_ip_offset,
+)
 from ipsec_inspect.wire.reassembly import FragmentReassembler
 from ipsec_inspect.wire.tcp_encap import TcpEncapStreams
 
-# Link types (https://www.tcpdump.org/linktypes.html)
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW_OLD = 12
-LINKTYPE_RAW_OLD2 = 14
-LINKTYPE_RAW = 101
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
-
-ETH_IPV4 = 0x0800
-ETH_IPV6 = 0x86DD
-ETH_VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
-ETH_PPPOE_SESSION = 0x8864
-ETH_MPLS = frozenset({0x8847, 0x8848})
+__all__ = [
+    "IKE_PORT",
+    "LINKTYPE_ETHERNET",
+    "LINKTYPE_IPV4",
+    "LINKTYPE_IPV6",
+    "LINKTYPE_LINUX_SLL",
+    "LINKTYPE_LINUX_SLL2",
+    "LINKTYPE_LOOP",
+    "LINKTYPE_NULL",
+    "LINKTYPE_RAW",
+    "LINKTYPE_RAW_OLD",
+    "LINKTYPE_RAW_OLD2",
+    "NATT_PORT",
+    "DecodeOptions",
+    "Decoder",
+    "DecoderStats",
+    "IpContext",
+    "IpsecDissectors",
+    "link_ip_offset",
+]
 
 IKE_PORT = 500
 NATT_PORT = 4500
@@ -61,125 +83,15 @@ NATT_PORT = 4500
 _IPV6_EXT = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
 _MAX_NESTING = 4
 
-_U16 = struct.Struct("!H")
 _UDP = struct.Struct("!HHH")
 _TCP = struct.Struct("!HHIIBB")
 _IPV4_HDR = struct.Struct("!BBHHHBB")
+_U32 = struct.Struct("!I")
 
-
-# --------------------------------------------------------------------------- link layers
-# Each returns (offset of the IP header, IP version 4/6) or (-1, 0) for "not IP".
-
-
-def _link_ethernet(d: bytes) -> tuple[int, int]:
-    if len(d) < 14:
-        return -1, 0
-    off = 12
-    etype = (d[12] << 8) | d[13]
-    while etype in ETH_VLAN_TAGS:
-        off += 4
-        if len(d) < off + 2:
-            return -1, 0
-        etype = (d[off] << 8) | d[off + 1]
-    off += 2
-    if etype == ETH_IPV4:
-        return off, 4
-    if etype == ETH_IPV6:
-        return off, 6
-    if etype == ETH_PPPOE_SESSION and len(d) >= off + 8:
-        ppp = (d[off + 6] << 8) | d[off + 7]
-        if ppp == 0x0021:
-            return off + 8, 4
-        if ppp == 0x0057:
-            return off + 8, 6
-        return -1, 0
-    if etype in ETH_MPLS:
-        while len(d) >= off + 4:
-            bottom = d[off + 2] & 0x01
-            off += 4
-            if bottom:
-                break
-        return _by_version(d, off)
-    return -1, 0
-
-
-def _by_version(d: bytes, off: int) -> tuple[int, int]:
-    if len(d) <= off:
-        return -1, 0
-    v = d[off] >> 4
-    if v in (4, 6):
-        return off, v
-    return -1, 0
-
-
-def _link_raw(d: bytes) -> tuple[int, int]:
-    return _by_version(d, 0)
-
-
-_AF_INET6 = frozenset({10, 24, 28, 30})  # Linux, BSD, FreeBSD, macOS values of AF_INET6
-
-
-def _by_family(family: int) -> tuple[int, int]:
-    """BSD null/loopback: a 4-byte address family before the IP header."""
-    if family == 2:
-        return 4, 4
-    if family in _AF_INET6:
-        return 4, 6
-    return -1, 0
-
-
-def _link_null(d: bytes) -> tuple[int, int]:
-    # Address family in the host byte order of the capturing machine.
-    if len(d) < 4:
-        return -1, 0
-    fam = struct.unpack_from("<I", d)[0]
-    if fam > 0xFFFF:
-        fam = struct.unpack_from(">I", d)[0]
-    return _by_family(fam)
-
-
-def _link_loop(d: bytes) -> tuple[int, int]:
-    return _by_family(struct.unpack_from(">I", d)[0]) if len(d) >= 4 else (-1, 0)
-
-
-def _by_ethertype(d: bytes, type_at: int, ip_at: int) -> tuple[int, int]:
-    """Link headers that name the payload by an EtherType at ``type_at`` (SLL, SLL2)."""
-    if len(d) < ip_at:
-        return -1, 0
-    proto = (d[type_at] << 8) | d[type_at + 1]
-    if proto == ETH_IPV4:
-        return ip_at, 4
-    if proto == ETH_IPV6:
-        return ip_at, 6
-    return -1, 0
-
-
-def _link_sll(d: bytes) -> tuple[int, int]:
-    return _by_ethertype(d, 14, 16)
-
-
-def _link_sll2(d: bytes) -> tuple[int, int]:
-    return _by_ethertype(d, 0, 20)
-
-
-_LINK_PARSERS: dict[int, Callable[[bytes], tuple[int, int]]] = {
-    LINKTYPE_ETHERNET: _link_ethernet,
-    LINKTYPE_NULL: _link_null,
-    LINKTYPE_LOOP: _link_loop,
-    LINKTYPE_RAW: _link_raw,
-    LINKTYPE_RAW_OLD: _link_raw,
-    LINKTYPE_RAW_OLD2: _link_raw,
-    LINKTYPE_IPV4: _link_raw,
-    LINKTYPE_IPV6: _link_raw,
-    LINKTYPE_LINUX_SLL: _link_sll,
-    LINKTYPE_LINUX_SLL2: _link_sll2,
-}
-
-
-def link_ip_offset(link_type: int, data: bytes) -> tuple[int, int]:
-    """(offset of the IP header, IP version) in a frame of ``link_type``; (-1, 0) if not IP."""
-    parser = _LINK_PARSERS.get(link_type)
-    return parser(data) if parser is not None else (-1, 0)
+#: a transport handler: (IP context, frame bytes, payload start, payload end, records out)
+Handler = Callable[[IpContext, bytes, int, int, list[Record]], None]
+#: a UDP payload handler: also the ports
+UdpHandler = Callable[[IpContext, bytes, int, int, int, int, list[Record]], None]
 
 
 @dataclass
@@ -237,9 +149,14 @@ class DecoderStats:
 
 
 class Decoder:
-    """Turns frames into records. Keep one per capture (it holds reassembly state)."""
+    """Turns frames into records. Keep one per capture (it holds reassembly state).
 
-    def __init__(self, options: DecodeOptions | None = None) -> None:
+    ``dissectors`` are the ESP, AH and IKE dissectors (``ipsec.dissectors``); the
+    protocol and port tables below route every payload to one handler.
+    """
+
+    def __init__(self, dissectors: IpsecDissectors, options: DecodeOptions | None = None) -> None:
+        self.dissectors = dissectors
         self.options = options or DecodeOptions()
         self.stats = DecoderStats()
         self.reassembler = FragmentReassembler(timeout=self.options.fragment_timeout)
@@ -247,8 +164,23 @@ class Decoder:
         self._v4_cache: dict[bytes, str] = {}
         self._v6_cache: dict[bytes, str] = {}
         self.udp_special = {IKE_PORT: "ike", NATT_PORT: "udpencap", **self.options.decode_as_udp}
-        self._link = _LINK_PARSERS
+        self._link = LINK_PARSERS
         self._ike_tables = self.options.extension_tables
+        #: IP protocol / next header -> handler (others are not IPsec and are skipped)
+        self.protocols: dict[int, Handler] = {
+            50: self._esp,
+            17: self._udp,
+            51: self._ah,
+            6: self._tcp,
+            4: self._ipv4_in_ip,
+            41: self._ipv6_in_ip,
+        }
+        #: what a UDP port carries (``udp_special`` values) -> handler
+        self.udp_kinds: dict[str, UdpHandler] = {
+            "udpencap": self._udp_encap,
+            "ike": self._udp_ike,
+            "esp": self._udp_esp,
+        }
 
     # ----------------------------------------------------------------- names
 
@@ -293,9 +225,9 @@ class Decoder:
             return []
         out: list[Record] = []
         if version == 4:
-            self._ipv4(data, off, len(data), number, time, iface, out, 0)
+            self._ipv4(data, off, len(data), number, time, iface, 0, out)
         else:
-            self._ipv6(data, off, len(data), number, time, iface, out, 0)
+            self._ipv6(data, off, len(data), number, time, iface, 0, out)
         if out:
             self.stats.ipsec_frames += 1
         else:
@@ -322,45 +254,42 @@ class Decoder:
         number: int,
         time: float,
         iface: int,
-        out: list[Record],
         depth: int,
+        out: list[Record],
     ) -> None:
         if end - off < 20:
             return
         vihl, _tos, total, ident, frag, _ttl, proto = _IPV4_HDR.unpack_from(d, off)
-        ihl = (vihl & 0x0F) * 4
-        if proto not in (17, 50, 51, 6, 4, 41):
+        handler = self.protocols.get(proto)
+        if handler is None:
             return
+        ihl = (vihl & 0x0F) * 4
         src = self.ipv4_name(d[off + 12 : off + 16])
         dst = self.ipv4_name(d[off + 16 : off + 20])
+        ip_end = off + total if total else end  # total 0: TSO/LRO captures, trust the capture
+        if ip_end > end:
+            ip_end = end  # snapped or truncated: decode what we have
+        ctx = IpContext(number, time, iface, src, dst, 4, ip_end - off, off, depth)
         if ihl < 20 or off + ihl > end:
+            ctx.wire_len = end - off
             self._malformed(
                 out,
-                PacketMeta(
-                    number, time, src, dst, 0, 0, Transport.IP, 4, end - off, (), False, iface
-                ),
+                ctx.meta(),
                 "ip",
                 f"IPv4 header length {ihl} is invalid (frame has {end - off} bytes from the IP header)",
                 off,
             )
             return
-        if total == 0:  # TSO/LRO captures: length unknown, trust the capture
-            ip_end = end
-        else:
-            ip_end = off + total
-            if ip_end > end:
-                ip_end = end  # snapped or truncated: decode what we have
-            elif total < ihl:
-                self._malformed(
-                    out,
-                    PacketMeta(
-                        number, time, src, dst, 0, 0, Transport.IP, 4, end - off, (), False, iface
-                    ),
-                    "ip",
-                    f"IPv4 total length {total} is shorter than its header ({ihl})",
-                    off + 2,
-                )
-                return
+        if total and total < ihl and off + total <= end:
+            ctx.wire_len = end - off
+            self._malformed(
+                out,
+                ctx.meta(),
+                "ip",
+                f"IPv4 total length {total} is shorter than its header ({ihl})",
+                off + 2,
+            )
+            return
         l4 = off + ihl
         if frag & 0x3FFF:  # more-fragments flag or non-zero offset
             self.stats.fragments += 1
@@ -375,43 +304,15 @@ class Decoder:
             )
             if whole is None:
                 return
-            self._l4(
-                whole.payload,
-                0,
-                len(whole.payload),
-                proto,
-                src,
-                dst,
-                4,
-                number,
-                time,
-                iface,
-                out,
-                depth,
+            ctx.wire_len, ctx.frames, ctx.fragmented, ctx.ip_offset = (
                 whole.wire_len,
                 whole.frames,
                 True,
                 -1,
             )
+            handler(ctx, whole.payload, 0, len(whole.payload), out)
             return
-        self._l4(
-            d,
-            l4,
-            ip_end,
-            proto,
-            src,
-            dst,
-            4,
-            number,
-            time,
-            iface,
-            out,
-            depth,
-            ip_end - off,
-            (),
-            False,
-            off,
-        )
+        handler(ctx, d, l4, ip_end, out)
 
     def _ipv6(
         self,
@@ -421,8 +322,8 @@ class Decoder:
         number: int,
         time: float,
         iface: int,
-        out: list[Record],
         depth: int,
+        out: list[Record],
     ) -> None:
         if end - off < 40:
             return
@@ -442,22 +343,10 @@ class Decoder:
                 nh, hlen = d[pos], (d[pos + 1] + 1) * 8
                 pos += hlen
                 if pos > ip_end:
+                    ctx = IpContext(number, time, iface, src, dst, 6, ip_end - off, off, depth)
                     self._malformed(
                         out,
-                        PacketMeta(
-                            number,
-                            time,
-                            src,
-                            dst,
-                            0,
-                            0,
-                            Transport.IP,
-                            6,
-                            ip_end - off,
-                            (),
-                            False,
-                            iface,
-                        ),
+                        ctx.meta(),
                         "ip",
                         f"IPv6 extension header length runs past the packet end at offset {ip_end}",
                         pos - hlen,
@@ -467,304 +356,184 @@ class Decoder:
                 if pos + 8 > ip_end:
                     return
                 fo = (d[pos + 2] << 8) | d[pos + 3]
-                ident = struct.unpack_from("!I", d, pos + 4)[0]
-                frag_info = ((fo >> 3) * 8, bool(fo & 1), ident)
+                frag_info = ((fo >> 3) * 8, bool(fo & 1), _U32.unpack_from(d, pos + 4)[0])
                 nh = d[pos]
                 pos += 8
                 break
             else:
                 break
-        if nh not in (17, 50, 51, 6, 4, 41):
+        handler = self.protocols.get(nh)
+        if handler is None:
             return
-        if frag_info is not None:
+        ctx = IpContext(number, time, iface, src, dst, 6, ip_end - off, off, depth)
+        if frag_info is not None and frag_info[:2] != (0, False):  # else atomic (RFC 6946)
             foff, more, ident = frag_info
-            if foff == 0 and not more:
-                frag_info = None  # atomic fragment (RFC 6946)
-            else:
-                self.stats.fragments += 1
-                whole = self.reassembler.add(
-                    (6, src, dst, ident), time, number, foff, more, d[pos:ip_end], ip_end - off
-                )
-                if whole is None:
-                    return
-                self._l4(
-                    whole.payload,
-                    0,
-                    len(whole.payload),
-                    nh,
-                    src,
-                    dst,
-                    6,
-                    number,
-                    time,
-                    iface,
-                    out,
-                    depth,
-                    whole.wire_len,
-                    whole.frames,
-                    True,
-                    -1,
-                )
-                return
-        self._l4(
-            d,
-            pos,
-            ip_end,
-            nh,
-            src,
-            dst,
-            6,
-            number,
-            time,
-            iface,
-            out,
-            depth,
-            ip_end - off,
-            (),
-            False,
-            off,
-        )
-
-    # ----------------------------------------------------------------- transport
-
-    def _l4(
-        self,
-        d: bytes,
-        pos: int,
-        end: int,
-        proto: int,
-        src: str,
-        dst: str,
-        version: int,
-        number: int,
-        time: float,
-        iface: int,
-        out: list[Record],
-        depth: int,
-        wire_len: int,
-        frames: tuple[int, ...],
-        fragmented: bool,
-        ip_offset: int,
-    ) -> None:
-        def meta_for(transport: Transport, sport: int = 0, dport: int = 0) -> PacketMeta:
-            """Where this transport payload was seen (everything but ports and transport
-            is the IP packet's)."""
-            return PacketMeta(
-                number,
-                time,
-                src,
-                dst,
-                sport,
-                dport,
-                transport,
-                version,
-                wire_len,
-                frames,
-                fragmented,
-                iface,
+            self.stats.fragments += 1
+            whole = self.reassembler.add(
+                (6, src, dst, ident), time, number, foff, more, d[pos:ip_end], ip_end - off
             )
-
-        if proto == 50:
-            meta = meta_for(Transport.IP)
-            pkt = dissect_esp(d, pos, end, meta)
-            if pkt.errors:
-                self.stats.malformed += 1
-            out.append(pkt)
-        elif proto == 17:
-            if end - pos < 8:
-                self._malformed(
-                    out,
-                    meta_for(Transport.UDP),
-                    "udp",
-                    f"UDP header truncated ({end - pos} of 8 bytes)",
-                    pos,
-                )
+            if whole is None:
                 return
-            sport, dport, ulen = _UDP.unpack_from(d, pos)
-            uend = pos + ulen
-            if ulen < 8 or uend > end:
-                uend = end  # bad or snapped length: decode what is there
-            special = self.udp_special
-            kind = special.get(dport) or special.get(sport)
-            if kind is None:
-                if self.options.ike_heuristic and looks_like_ike(d, pos + 8, uend):
-                    meta = meta_for(Transport.UDP, sport, dport)
-                    out.append(dissect_ike(d, pos + 8, uend, meta, self._ike_tables))
-                return
-            if (
-                NATT_PORT in (sport, dport)
-                and kind == "ike"
-                and special.get(NATT_PORT) == "udpencap"
-            ):
-                kind = "udpencap"
-            body = pos + 8
-            n = uend - body
-            if kind == "udpencap":
-                meta = meta_for(Transport.UDP_ENCAP, sport, dport)
-                if n == 1 and d[body] == 0xFF:
-                    out.append(NatKeepalive(meta))
-                elif n >= 4 and d[body : body + 4] == b"\x00\x00\x00\x00":
-                    out.append(dissect_ike(d, body + 4, uend, meta, self._ike_tables))
-                elif n >= 8:
-                    pkt = dissect_esp(d, body, uend, meta)
-                    out.append(pkt)
-                elif n > 0:
-                    self._malformed(
-                        out,
-                        meta,
-                        "udp",
-                        f"UDP-encapsulated payload of {n} bytes is neither a keepalive, a non-ESP marker nor an ESP header",
-                        body,
-                    )
-            elif kind == "ike":
-                meta = meta_for(Transport.UDP, sport, dport)
-                if n == 1 and d[body] == 0xFF:
-                    out.append(NatKeepalive(meta))
-                elif n > 0:
-                    out.append(dissect_ike(d, body, uend, meta, self._ike_tables))
-            elif kind == "esp":
-                meta = meta_for(Transport.UDP_ENCAP, sport, dport)
-                out.append(dissect_esp(d, body, uend, meta))
-        elif proto == 51:
-            meta = meta_for(Transport.IP)
-            ah = dissect_ah(d, pos, end, meta, ip_offset)
-            out.append(ah)
-            if ah.errors:
-                self.stats.malformed += 1
-            if depth < _MAX_NESTING and ah.inner_offset < end:
-                # Continue into what AH protects (transport payload or a tunnelled packet).
-                self._after_ah(
-                    d,
-                    ah.inner_offset,
-                    end,
-                    ah.next_header,
-                    src,
-                    dst,
-                    version,
-                    number,
-                    time,
-                    iface,
-                    out,
-                    depth + 1,
-                    wire_len,
-                    frames,
-                    fragmented,
-                    ip_offset,
-                )
-        elif proto == 6:
-            self._tcp(d, pos, end, src, dst, version, number, time, iface, out, wire_len)
-        elif proto in (4, 41) and depth < _MAX_NESTING:
-            # IP-in-IP (e.g. below AH in tunnel mode): decode the inner packet.
-            if proto == 4:
-                self._ipv4(d, pos, end, number, time, iface, out, depth + 1)
-            else:
-                self._ipv6(d, pos, end, number, time, iface, out, depth + 1)
+            ctx.wire_len, ctx.frames, ctx.fragmented, ctx.ip_offset = (
+                whole.wire_len,
+                whole.frames,
+                True,
+                -1,
+            )
+            handler(ctx, whole.payload, 0, len(whole.payload), out)
+            return
+        handler(ctx, d, pos, ip_end, out)
 
-    def _after_ah(
-        self,
-        d: bytes,
-        pos: int,
-        end: int,
-        nh: int,
-        src: str,
-        dst: str,
-        version: int,
-        number: int,
-        time: float,
-        iface: int,
-        out: list[Record],
-        depth: int,
-        wire_len: int,
-        frames: tuple[int, ...],
-        fragmented: bool,
-        ip_offset: int,
-    ) -> None:
-        # In IPv6, extension headers may follow AH (destination options).
-        while version == 6 and nh in _IPV6_EXT and pos + 2 <= end:
+    def _ipv4_in_ip(self, ctx: IpContext, d: bytes, pos: int, end: int, out: list[Record]) -> None:
+        """IP-in-IP (e.g. below AH in tunnel mode): decode the inner packet."""
+        if ctx.depth < _MAX_NESTING:
+            self._ipv4(d, pos, end, ctx.frame, ctx.time, ctx.interface, ctx.depth + 1, out)
+
+    def _ipv6_in_ip(self, ctx: IpContext, d: bytes, pos: int, end: int, out: list[Record]) -> None:
+        if ctx.depth < _MAX_NESTING:
+            self._ipv6(d, pos, end, ctx.frame, ctx.time, ctx.interface, ctx.depth + 1, out)
+
+    # ----------------------------------------------------------------- IPsec over IP
+
+    def _esp(self, ctx: IpContext, d: bytes, pos: int, end: int, out: list[Record]) -> None:
+        pkt = self.dissectors.esp(d, pos, end, ctx.meta())
+        if pkt.errors:
+            self.stats.malformed += 1
+        out.append(pkt)
+
+    def _ah(self, ctx: IpContext, d: bytes, pos: int, end: int, out: list[Record]) -> None:
+        ah = self.dissectors.ah(d, pos, end, ctx.meta(), ctx.ip_offset)
+        out.append(ah)
+        if ah.errors:
+            self.stats.malformed += 1
+        if ctx.depth >= _MAX_NESTING or ah.inner_offset >= end:
+            return
+        # Continue into what AH protects (transport payload or a tunnelled packet); in
+        # IPv6, extension headers may follow AH (destination options).
+        nh, pos = ah.next_header, ah.inner_offset
+        while ctx.version == 6 and nh in _IPV6_EXT and pos + 2 <= end:
             nh, pos = d[pos], pos + (d[pos + 1] + 1) * 8
-        if pos < end:
-            self._l4(
-                d,
-                pos,
-                end,
-                nh,
-                src,
-                dst,
-                version,
-                number,
-                time,
-                iface,
+        handler = self.protocols.get(nh)
+        if handler is not None and pos < end:
+            handler(ctx.inside(), d, pos, end, out)
+
+    # ----------------------------------------------------------------- UDP
+
+    def _udp(self, ctx: IpContext, d: bytes, pos: int, end: int, out: list[Record]) -> None:
+        if end - pos < 8:
+            self._malformed(
                 out,
-                depth,
-                wire_len,
-                frames,
-                fragmented,
-                ip_offset,
+                ctx.meta(Transport.UDP),
+                "udp",
+                f"UDP header truncated ({end - pos} of 8 bytes)",
+                pos,
+            )
+            return
+        sport, dport, ulen = _UDP.unpack_from(d, pos)
+        uend = pos + ulen
+        if ulen < 8 or uend > end:
+            uend = end  # bad or snapped length: decode what is there
+        special = self.udp_special
+        kind = special.get(dport) or special.get(sport)
+        if kind is None:
+            if self.options.ike_heuristic and self.dissectors.looks_like_ike(d, pos + 8, uend):
+                out.append(
+                    self.dissectors.ike(
+                        d, pos + 8, uend, ctx.meta(Transport.UDP, sport, dport), self._ike_tables
+                    )
+                )
+            return
+        if kind == "ike" and NATT_PORT in (sport, dport) and special.get(NATT_PORT) == "udpencap":
+            kind = "udpencap"
+        self.udp_kinds[kind](ctx, d, pos + 8, uend, sport, dport, out)
+
+    def _udp_encap(
+        self,
+        ctx: IpContext,
+        d: bytes,
+        body: int,
+        uend: int,
+        sport: int,
+        dport: int,
+        out: list[Record],
+    ) -> None:
+        """RFC 3948 UDP 4500: keepalive, non-ESP marker + IKE, or ESP."""
+        meta = ctx.meta(Transport.UDP_ENCAP, sport, dport)
+        n = uend - body
+        if n == 1 and d[body] == 0xFF:
+            out.append(NatKeepalive(meta))
+        elif n >= 4 and d[body : body + 4] == b"\x00\x00\x00\x00":
+            out.append(self.dissectors.ike(d, body + 4, uend, meta, self._ike_tables))
+        elif n >= 8:
+            out.append(self.dissectors.esp(d, body, uend, meta))
+        elif n > 0:
+            self._malformed(
+                out,
+                meta,
+                "udp",
+                f"UDP-encapsulated payload of {n} bytes is neither a keepalive, a non-ESP marker nor an ESP header",
+                body,
             )
 
-    def _tcp(
+    def _udp_ike(
         self,
+        ctx: IpContext,
         d: bytes,
-        pos: int,
-        end: int,
-        src: str,
-        dst: str,
-        version: int,
-        number: int,
-        time: float,
-        iface: int,
+        body: int,
+        uend: int,
+        sport: int,
+        dport: int,
         out: list[Record],
-        wire_len: int,
     ) -> None:
+        """UDP 500 (or ``--decode-as ...:ike``): IKE, or a keepalive sent there."""
+        meta = ctx.meta(Transport.UDP, sport, dport)
+        n = uend - body
+        if n == 1 and d[body] == 0xFF:
+            out.append(NatKeepalive(meta))
+        elif n > 0:
+            out.append(self.dissectors.ike(d, body, uend, meta, self._ike_tables))
+
+    def _udp_esp(
+        self,
+        ctx: IpContext,
+        d: bytes,
+        body: int,
+        uend: int,
+        sport: int,
+        dport: int,
+        out: list[Record],
+    ) -> None:
+        """``--decode-as udp.port=N:esp``: ESP in UDP without a non-ESP marker."""
+        out.append(self.dissectors.esp(d, body, uend, ctx.meta(Transport.UDP_ENCAP, sport, dport)))
+
+    # ----------------------------------------------------------------- TCP (RFC 8229)
+
+    def _tcp(self, ctx: IpContext, d: bytes, pos: int, end: int, out: list[Record]) -> None:
         if end - pos < 20:
             return
         sport, dport, seq, _ack, doff, flags = _TCP.unpack_from(d, pos)
         tcp_ports = self.options.tcp_ports
         if sport not in tcp_ports and dport not in tcp_ports:
             return
+        # A TCP record names the frames of its stream, not of IP fragments.
+        ctx.frames, ctx.fragmented = (), False
         hlen = (doff >> 4) * 4
         if hlen < 20 or pos + hlen > end:
             self._malformed(
                 out,
-                PacketMeta(
-                    number,
-                    time,
-                    src,
-                    dst,
-                    sport,
-                    dport,
-                    Transport.TCP,
-                    version,
-                    wire_len,
-                    (),
-                    False,
-                    iface,
-                ),
+                ctx.meta(Transport.TCP, sport, dport),
                 "tcp",
                 f"TCP header length {hlen} is invalid",
                 pos + 12,
             )
             return
         messages = self.tcp.segment(
-            (src, dst, sport, dport), number, seq, flags, d[pos + hlen : end]
+            (ctx.src, ctx.dst, sport, dport), ctx.frame, seq, flags, d[pos + hlen : end]
         )
         for m in messages:
-            frames = m.frames if len(m.frames) > 1 else ()
-            meta = PacketMeta(
-                number,
-                time,
-                src,
-                dst,
-                sport,
-                dport,
-                Transport.TCP,
-                version,
-                wire_len,
-                frames,
-                False,
-                iface,
-            )
+            ctx.frames = m.frames if len(m.frames) > 1 else ()
+            meta = ctx.meta(Transport.TCP, sport, dport)
             if m.kind == "ike":
-                out.append(dissect_ike(m.data, 0, len(m.data), meta, self._ike_tables))
+                out.append(self.dissectors.ike(m.data, 0, len(m.data), meta, self._ike_tables))
             else:
-                out.append(dissect_esp(m.data, 0, len(m.data), meta))
+                out.append(self.dissectors.esp(m.data, 0, len(m.data), meta))

@@ -17,7 +17,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 
-from ipsec_inspect.wire.decoder import LINKTYPE_ETHERNET, NATT_PORT, link_ip_offset
+from ipsec_inspect.wire.decoder import NATT_PORT
+from ipsec_inspect.wire.link import LINKTYPE_ETHERNET, link_ip_offset
 
 #: version/IHL, total length, flags/fragment offset, protocol
 _IPV4 = struct.Struct("!BxH2xHxB")

@@ -8,7 +8,7 @@ import pytest
 
 from ipsec_inspect.audit.findings import Outcome
 from ipsec_inspect.audit.rules import RULES
-from ipsec_inspect.core.records import AhPacket, Record
+from ipsec_inspect.core.records import AhPacket, EspDecryption, Record
 from tests.lifecycle.builders import (
     A,
     B,
@@ -152,9 +152,31 @@ CASES: dict[str, tuple[Callable[[], list[Record]], Callable[[], list[Record]]]] 
         lambda: v2(traffic=[esp(5, CR, 1, decryption=ok(b"", status="icv-failed"))]),
         lambda: v2(traffic=[esp(5, CR, 1, decryption=ok(b"\x45" * 40))]),
     ),
+    "S11": (
+        lambda: v2(traffic=[esp(5, CR, 1, decryption=unverified(b"\x45" * 40))]),
+        lambda: v2(traffic=[esp(5, CR, 1, decryption=ok(b"\x45" * 40))]),
+    ),
     "M01": (lambda: v2(traffic=mtu(1450)), lambda: v2(traffic=mtu(1400))),
     "M02": (lambda: v2(traffic=[esp(5, CR, 1, fragmented=True)]), v2),
 }
+
+
+def unverified(plaintext: bytes) -> EspDecryption:
+    """A good decryption by keys with no integrity key (ICV not checked)."""
+    result = ok(plaintext)
+    result.verified = False
+    return result
+
+
+def test_unverified_packets_are_a_finding_and_never_count_as_verified():
+    res = track(v2(traffic=[esp(5, CR, 1, decryption=unverified(b"\x45" * 40))]))
+    (d,) = [d for c in res.child_sas.values() for d in c.directions if d.packets]
+    assert (d.decrypted_verified, d.decrypted_unverified, d.integrity_checked) == (0, 1, False)
+    (f,) = [f for f in res.findings if f.rule == "S11"]
+    assert f.outcome is Outcome.FAIL and f.frames == [5]
+    assert "no integrity key" in f.detail and f.reference.startswith("RFC 4303 §3.4.4")
+    (s09,) = [f for f in res.findings if f.rule == "S09"]
+    assert s09.outcome is Outcome.NOT_OBSERVABLE  # nothing was verified: not a "pass"
 
 
 def test_every_rule_has_a_case():

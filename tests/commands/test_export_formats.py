@@ -11,7 +11,7 @@ import pytest
 from ipsec_inspect.audit.rules import RULES
 from ipsec_inspect.cli import build_parser
 from ipsec_inspect.commands import export
-from ipsec_inspect.core.errors import InputError
+from ipsec_inspect.core.errors import UsageError
 from ipsec_inspect.core.extensions import Exporter, Extensions
 from ipsec_inspect.export.formats import BUILTIN_EXPORTERS
 
@@ -34,7 +34,7 @@ def test_json_is_the_first_row_of_the_builtin_table() -> None:
 
 def test_without_the_json_row_json_is_an_unknown_format(tmp_path: Path) -> None:
     ext = Extensions(rules=RULES, exporters={"sas": Exporter("sas", "SA counts", _count_sas)})
-    with pytest.raises(InputError, match=r"unknown export format 'json' \(known: sas\)"):
+    with pytest.raises(UsageError, match=r"unknown export format 'json' \(known: sas\)"):
         _run(ext, str(SAMPLES / "ikev2-tunnel.pcapng"), "-o", str(tmp_path / "x"))
 
 

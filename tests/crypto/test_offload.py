@@ -21,9 +21,9 @@ import pytest
 from ipsec_inspect.crypto.esp import decrypt_esp
 from ipsec_inspect.crypto.keys import SaKey
 from ipsec_inspect.crypto.offload import BatchResult, DecryptPool, WorkerState, decrypt_batch
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.pipeline.session import Analysis, load_keys
 from ipsec_inspect.sources.capture_file import CaptureReader
-from ipsec_inspect.wire.decoder import Decoder
 from ipsec_inspect.wire.fast_esp import esp_locator
 from tests.pcapbuild import bulk_esp_capture
 
@@ -43,7 +43,7 @@ def _keyed_packets(frames: list[Frame], keys_path: Path) -> dict[int, Keyed]:
     """Frame position -> (its SA's key, the lane key, the ESP bytes) for every ESP packet
     the locator finds that has a key: what a worker must decrypt."""
     store = load_keys([str(keys_path)])
-    locate = esp_locator(Decoder().udp_special)
+    locate = esp_locator(ipsec_decoder().udp_special)
     out = {}
     for position, (_n, _t, link_type, data, _o, _i) in enumerate(frames):
         found = locate(link_type, data)
@@ -95,7 +95,7 @@ def test_a_worker_process_decrypts_every_algorithm_as_this_process_does() -> Non
         for k, _l, _e in expected.values()
     }
     assert len(algorithms) >= 11, algorithms  # the sample covers the algorithm table
-    pool = DecryptPool(1, Decoder().udp_special)
+    pool = DecryptPool(1, ipsec_decoder().udp_special)
     try:
         for key, lane_key, _esp in expected.values():
             pool.register(key, lane_key)
@@ -113,7 +113,7 @@ def test_a_worker_process_decrypts_every_algorithm_as_this_process_does() -> Non
 def test_wrong_keys_come_back_whole_as_icv_failures() -> None:
     frames = _frames(SAMPLE)
     expected = _keyed_packets(frames, SAMPLE_KEYS)
-    state = WorkerState(esp_locator(Decoder().udp_special))
+    state = WorkerState(esp_locator(ipsec_decoder().udp_special))
     wrong = {}
     for key_id, (position, (key, lane_key, esp)) in enumerate(expected.items()):
         if key.integrity is None or not key.integrity_key:
@@ -130,7 +130,7 @@ def test_wrong_keys_come_back_whole_as_icv_failures() -> None:
 
 def test_a_pool_that_loses_its_worker_says_so_instead_of_answering() -> None:
     frames = _frames(SAMPLE)
-    pool = DecryptPool(1, Decoder().udp_special)
+    pool = DecryptPool(1, ipsec_decoder().udp_special)
     try:
         worker = pool._workers[0]
         worker.proc.kill()
@@ -145,7 +145,7 @@ def test_a_pool_that_loses_its_worker_says_so_instead_of_answering() -> None:
 
 
 def test_closing_a_pool_ends_its_processes() -> None:
-    pool = DecryptPool(2, Decoder().udp_special)
+    pool = DecryptPool(2, ipsec_decoder().udp_special)
     procs = [w.proc for w in pool._workers]
     pool.close()
     assert all(p.poll() is not None for p in procs)

@@ -120,7 +120,9 @@ def test_cli_schema(capsys):
 
 
 def test_cli_needs_capture():
-    assert main(["export"]) == 3
+    with pytest.raises(SystemExit) as exited:
+        main(["export"])
+    assert exited.value.code == 2
 
 
 def test_summary_table_shows_stages_endings_and_failed_findings():

@@ -145,7 +145,14 @@ def test_offloaded_decryption_on_bulk_esp(bulk_capture: Path, options: dict[str,
     offloaded = _doc(bulk_capture, True, keys, workers=2, offload=options)
     assert offloaded == _doc(bulk_capture, False, keys)
     assert offloaded["decryptor"] == [
-        {"sa": name, "decrypted": 750, "icv_failed": 0, "no_key": 0, "errors": 0}
+        {
+            "sa": name,
+            "decrypted": 750,
+            "decrypted_unverified": 0,
+            "icv_failed": 0,
+            "no_key": 0,
+            "errors": 0,
+        }
         for name in [c["sa"] for c in offloaded["decryptor"]]
     ]
 

@@ -157,7 +157,9 @@ def test_policy_is_opt_in_on_the_command_line(capsys: pytest.CaptureFixture[str]
     assert {f["outcome"] for f in unkeyed["findings"] if f["rule"] == "CNSA-04"} == {
         "not_observable"
     }
-    assert main(["--plugin-dir", str(PLUGINS), "--policy", "nope", "summary", sample]) == 3
+    with pytest.raises(SystemExit) as exited:  # an option value: a usage error
+        main(["--plugin-dir", str(PLUGINS), "--policy", "nope", "summary", sample])
+    assert exited.value.code == 2
     assert "no policy named 'nope'" in capsys.readouterr().err
 
 

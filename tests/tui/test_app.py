@@ -142,6 +142,21 @@ async def test_load_keys_from_ui_decrypts(tmp_path: Path) -> None:
         assert statuses["ESP 0xe9511913 → 198.51.100.1"] == "supplied"
 
 
+async def test_load_keys_that_match_nothing_says_so() -> None:
+    other = SAMPLES / "ah.keys.toml"
+    app = make_app(TUNNEL)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        await pilot.press("K")
+        await pilot.press(*str(other), "enter")
+        await settle(pilot)
+        assert app.analysis.key_paths == [str(other)]
+        said = [n.message for n in app._notifications if n.title == "keys not used"]
+        assert len(said) == 1
+        assert said[0].startswith(f"{other}: no key matches this capture: it holds ESP SPIs ")
+        assert "the capture has ESP SPIs 0x5689e52a, 0x74c81c44, 0xc27e43a0" in said[0]
+
+
 async def test_inner_packet_dissected_on_demand_and_hex_follows(tunnel_app) -> None:
     async with tunnel_app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
@@ -229,3 +244,26 @@ async def test_help_theme_export(tunnel_app, tmp_path: Path) -> None:
 
 def test_samples_exist() -> None:
     assert (SAMPLES / "ikev2-tunnel.pcapng").exists()
+
+
+async def test_sa_tree_folds_and_follows_the_filter(tunnel_app) -> None:
+    async with tunnel_app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        app = pilot.app
+        tree = app.query_one(SaTree)
+        assert list(tree.rows) == [IKE_UID, "child-1", "child-2"]
+        tree.focus()
+        await pilot.press("space")  # fold the IKE SA under the cursor
+        await pilot.pause()
+        assert list(tree.rows) == [IKE_UID]
+        assert tree.render_line(0).text.startswith("▶ ● IKEv2 ef757aec")
+        await pilot.press("right")
+        await pilot.pause()
+        assert tree.count == 3
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert app.selected == "child-2"  # moving the cursor selects the SA
+        await pilot.press("slash", *"spi:e9511913", "enter")
+        await settle(pilot)
+        assert list(tree.rows) == [IKE_UID, "child-1"]  # the filter applies to the SAs too
+        assert app.query_one(PacketList).count == 9  # the packets of that SPI

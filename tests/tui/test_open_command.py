@@ -13,6 +13,7 @@ def _open(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ipsec_inspect", "open", *args],
         cwd=ROOT,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
@@ -37,3 +38,34 @@ def test_missing_key_file_exits_3(tmp_path: Path) -> None:
     done = _open(str(TUNNEL), "--keys", str(tmp_path / "absent.toml"))
     assert done.returncode == 3
     assert "absent.toml: no such key file" in done.stderr
+
+
+def test_refuses_without_a_terminal() -> None:
+    done = _open(str(TUNNEL))  # stdout and stderr are pipes here
+    assert done.returncode == 2
+    assert done.stdout == ""  # not one escape code
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "open needs a terminal" in lines[0] and "standard input and output are not" in lines[0]
+
+
+def test_refuses_when_only_stdout_is_piped() -> None:
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()  # a terminal for standard input only
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ipsec_inspect", "open", str(TUNNEL)],
+            cwd=ROOT,
+            stdin=secondary,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "standard output is not one" in done.stderr

@@ -1,4 +1,4 @@
-"""Layout snapshots at 80x24 and 160x48 (fixed clock, no cursor blink, workers finished).
+"""Layout snapshots at 80x24 (one pane, tabs), 120x40 and 200x60 (fixed clock, no cursor blink, workers finished).
 
 Update after an intended layout change with ``pytest tests/tui/test_snapshots.py
 --snapshot-update`` and review the SVGs in ``__snapshots__``.
@@ -11,6 +11,10 @@ from textual.widgets import Input
 
 from .conftest import TUNNEL, TUNNEL_KEYS, make_app, settle
 
+SIZES = pytest.mark.parametrize(
+    "size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"]
+)
+
 
 async def _ready(pilot) -> None:
     for field in pilot.app.query(Input):
@@ -18,13 +22,13 @@ async def _ready(pilot) -> None:
     await settle(pilot)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@SIZES
 def test_first_impression(snap_compare, size: tuple[int, int]) -> None:
     app = make_app(TUNNEL, (TUNNEL_KEYS,))
     assert snap_compare(app, terminal_size=size, run_before=_ready)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@SIZES
 def test_child_sa_findings_tab(snap_compare, size: tuple[int, int]) -> None:
     app = make_app(TUNNEL, (TUNNEL_KEYS,))
 

@@ -217,3 +217,37 @@ def test_sa_facts_show_the_vpn_client() -> None:
     assert not any("password" in f for f in facts)
     model = TimelineModel.of(sa, 0.0, 1.0)
     assert model.facts == tuple(facts)
+
+
+def test_hex_dump_with_8_bytes_a_line() -> None:
+    lines = hex_text(bytes(range(20)), 0, 0, per_line=8).plain.splitlines()
+    assert lines[0] == "0000  00 01 02 03  04 05 06 07  ........"
+    assert lines[2].startswith("0010  10 11 12 13")
+    assert len(lines) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (None, ["ike-ef757aec6f6166d4", "child-1", "child-2"]),
+        ("proto:ike", ["ike-ef757aec6f6166d4", "child-1", "child-2"]),  # a parent: all its kids
+        ("spi:c27e43a0", ["ike-ef757aec6f6166d4", "child-2"]),  # the parent kept for context
+        ("finding:K18", ["ike-ef757aec6f6166d4", "child-2"]),
+        ("peer:10.0.0.0/8", []),
+        ("proto:esp not spi:e9511913", ["ike-ef757aec6f6166d4", "child-2"]),
+    ],
+)
+def test_sa_rows_follow_the_filter(views, text, shown) -> None:
+    from ipsec_inspect.tui.sa_rows import visible_rows
+
+    catalog, _rows, _facts = views
+    assert list(visible_rows(catalog, frozenset(), parse_filter(text) if text else None)) == shown
+
+
+def test_sa_rows_fold_a_parent(views) -> None:
+    from ipsec_inspect.tui.sa_rows import visible_rows
+
+    catalog, _rows, _facts = views
+    assert visible_rows(catalog) is catalog.order  # nothing to do: no copy
+    folded = visible_rows(catalog, frozenset({"ike-ef757aec6f6166d4"}))
+    assert list(folded) == ["ike-ef757aec6f6166d4"]

@@ -24,7 +24,8 @@ from ipsec_inspect.core.records import (
     NatKeepalive,
     Transport,
 )
-from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
+from ipsec_inspect.wire.decoder import DecodeOptions
 
 A4, B4 = "192.0.2.1", "198.51.100.1"
 A6, B6 = "2001:db8::1", "2001:db8::2"
@@ -42,7 +43,7 @@ def esp(spi: int, seq: int, n: int = 32) -> bytes:
 
 
 def decode(frames: list[tuple[int, bytes]], options: DecodeOptions | None = None) -> list:
-    d = Decoder(options)
+    d = ipsec_decoder(options)
     out = []
     for i, (lt, data) in enumerate(frames, 1):
         out.extend(d.decode(i, 1000.0 + i, lt, data))
@@ -193,7 +194,7 @@ def test_lone_fragment_expires_and_is_reported() -> None:
         IP(src=A4, dst=B4, id=7) / UDP(sport=500, dport=500) / Raw(ike_v2_init(body_len=2000)),
         fragsize=800,
     )
-    d = Decoder()
+    d = ipsec_decoder()
     assert d.decode(1, 0.0, 101, bytes(frags[0])) == []
     expired = d.finish()
     assert expired == [((1,), "incomplete at the end of the capture")]

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from ipsec_inspect.core.records import EspPacket
+from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.sources.capture_file import CaptureReader
-from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
+from ipsec_inspect.wire.decoder import DecodeOptions
 from ipsec_inspect.wire.fast_esp import esp_locator
 from tests.sample_corpus import label, sample_captures, shared_captures
 
@@ -79,13 +80,15 @@ NOT_ESP = {
 
 
 def _decoded(link_type: int, data: bytes, options: DecodeOptions | None = None) -> list[object]:
-    return list(Decoder(options or DecodeOptions()).decode(1, 0.0, link_type, data, len(data), 0))
+    return list(
+        ipsec_decoder(options or DecodeOptions()).decode(1, 0.0, link_type, data, len(data), 0)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_esp_is_found_where_the_decoder_finds_it(name: str) -> None:
     link_type, data, ip_at, esp_at = CASES[name]
-    locate = esp_locator(Decoder().udp_special)
+    locate = esp_locator(ipsec_decoder().udp_special)
     ip_len = len(data) - ip_at - (6 if "padded" in name else 0)
     addresses = (ip_at + 8, ip_at + 40) if name.startswith("ipv6") else (ip_at + 12, ip_at + 20)
     assert locate(link_type, data) == (*addresses, esp_at, ip_at + ip_len, ip_len)
@@ -99,14 +102,14 @@ def test_esp_is_found_where_the_decoder_finds_it(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(NOT_ESP))
 def test_everything_else_is_left_to_the_decoder(name: str) -> None:
     link_type, data = NOT_ESP[name]
-    assert esp_locator(Decoder().udp_special)(link_type, data) is None
+    assert esp_locator(ipsec_decoder().udp_special)(link_type, data) is None
 
 
 def test_decode_as_ports_are_respected() -> None:
     data = ETH + b"\x08\x00" + _ipv4(17, _udp(4500, 4501, ESP))
-    plain = Decoder()
+    plain = ipsec_decoder()
     assert esp_locator(plain.udp_special)(1, data) == (26, 34, 42, len(data), len(data) - 14)
-    claimed = Decoder(DecodeOptions(decode_as_udp={4501: "ike"}))
+    claimed = ipsec_decoder(DecodeOptions(decode_as_udp={4501: "ike"}))
     assert esp_locator(claimed.udp_special)(1, data) is None  # port 4501 is IKE now
 
 
@@ -116,7 +119,7 @@ def _corpus() -> list[Path]:
 
 @pytest.mark.parametrize("path", _corpus(), ids=label)
 def test_every_claimed_frame_of_the_corpus_decodes_to_that_esp_packet(path: Path) -> None:
-    decoder = Decoder()
+    decoder = ipsec_decoder()
     locate = esp_locator(decoder.udp_special)
     claimed = 0
     for number, time, link_type, data, orig_len, iface in CaptureReader(str(path)):
@@ -139,7 +142,7 @@ def test_every_claimed_frame_of_the_corpus_decodes_to_that_esp_packet(path: Path
 
 
 def test_the_samples_exercise_every_link_layer_the_locator_takes() -> None:
-    locate = esp_locator(Decoder().udp_special)
+    locate = esp_locator(ipsec_decoder().udp_special)
     found = set()
     for path in sample_captures():
         for _n, _t, link_type, data, _o, _i in CaptureReader(str(path)):

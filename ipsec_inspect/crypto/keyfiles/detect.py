@@ -16,10 +16,10 @@ from pathlib import Path
 from ipsec_inspect.core.extensions import KeyFormat
 from ipsec_inspect.crypto.keyfiles import strongswan, tcpdump, toml_keys, wireshark, xfrm
 from ipsec_inspect.crypto.keyfiles.common import KeyFileError
+from ipsec_inspect.crypto.keyfiles.validate import MAX_KEY_FILE_BYTES, read_limited, too_large
 from ipsec_inspect.crypto.keys import KeyStore
 
 Loader = Callable[[str, str], KeyStore]
-_MAX_BYTES = 256 * 1024 * 1024  # a key file (even a long charon log) is far below this
 
 
 def detect_format(text: str, file_name: str = "", formats: Sequence[KeyFormat] = ()) -> str | None:
@@ -73,10 +73,11 @@ def load_key_text(text: str, name: str, formats: Sequence[KeyFormat] = ()) -> Ke
 
 
 def _read(path: Path) -> str:
+    """The file's text, in bounded memory: over ``MAX_KEY_FILE_BYTES`` it is refused."""
     try:
-        if path.stat().st_size > _MAX_BYTES:
-            raise KeyFileError(f"{path}: too large for a key file")
-        return path.read_bytes().decode("utf-8", errors="replace")
+        if path.is_file() and path.stat().st_size > MAX_KEY_FILE_BYTES:
+            raise too_large(str(path))  # refused before reading a byte
+        return read_limited(lambda: path.open("rb"), str(path))
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 

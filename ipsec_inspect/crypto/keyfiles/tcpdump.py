@@ -16,7 +16,14 @@ from ipsec_inspect.crypto.algorithms import (
     encryption_by_name,
     integrity_by_name,
 )
-from ipsec_inspect.crypto.keyfiles.common import parse_hex, parse_spi, where
+from ipsec_inspect.crypto.keyfiles.common import (
+    KeyFileValueError,
+    KeyValueError,
+    iter_lines,
+    parse_hex,
+    parse_spi,
+    where,
+)
 from ipsec_inspect.crypto.keyfiles.wireshark import esp_key_bytes
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore, SaKey
 
@@ -27,7 +34,7 @@ _IKE = re.compile(r"^ikev2\s+(?P<role>[IR])\s+(?P<spi_i>\S+)\s+(?P<spi_r>\S+)\s+
 
 
 def looks_like_tcpdump(text: str) -> bool:
-    for line in text.splitlines():
+    for line in iter_lines(text):
         line = line.strip()
         if line and not line.startswith("#"):
             return bool(_ESP.match(line) or _IKE.match(line))
@@ -52,6 +59,8 @@ def load_tcpdump(text: str, name: str) -> KeyStore:
                 _ike(m, loc, ike, store)
                 continue
             store.problems.append(f"{loc}: not a tcpdump ESP or IKEv2 secret line")
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         except (ValueError, UnknownAlgorithm) as exc:
             store.problems.append(f"{loc}: line skipped: {exc}")
     return store
@@ -65,16 +74,20 @@ def _esp(m: re.Match[str], loc: str) -> SaKey:
         algo = algo.removesuffix("-hmac96")
         integ = integrity_by_name("ANY_96_UNCHECKED")
     enc, _ = encryption_by_name(algo)
-    return SaKey("esp", spi, None, m.group("addr"), enc, esp_key_bytes(m.group("secret")),
+    key = esp_key_bytes(m.group("secret"), "secret")
+    if enc.mode != "null" and not enc.unavailable and enc.bits_for_key(key) is None:
+        wanted = " or ".join(str(enc.key_len(b)) for b in enc.key_bits)
+        raise KeyValueError("secret", f"is {len(key)} bytes; {enc.name} takes {wanted}")
+    return SaKey("esp", spi, None, m.group("addr"), enc, key,
                  integ, b"", origin=loc, spi_mask=mask)  # fmt: skip
 
 
 def _ike(
     m: re.Match[str], loc: str, ike: dict[tuple[bytes, bytes], IkeKey], store: KeyStore
 ) -> None:
-    spi_i, spi_r = parse_hex(m.group("spi_i")), parse_hex(m.group("spi_r"))
+    spi_i, spi_r = parse_hex(m.group("spi_i"), "spi_i"), parse_hex(m.group("spi_r"), "spi_r")
     if len(spi_i) != 8 or len(spi_r) != 8:
-        raise ValueError("IKEv2 SPIs must be 8 bytes")
+        raise KeyValueError("spi_i" if len(spi_i) != 8 else "spi_r", "IKEv2 SPIs are 8 bytes")
     key = ike.get((spi_i, spi_r))
     if key is None:
         key = ike[(spi_i, spi_r)] = IkeKey(2, spi_i, spi_r, None, None, None, None, origin=loc)
@@ -82,7 +95,7 @@ def _ike(
     side = "i" if m.group("role") == "I" else "r"
     for token in m.group("rest").split():
         alg_name, _, secret = token.partition(":")
-        value = parse_hex(secret)
+        value = parse_hex(secret, alg_name or "secret")
         try:
             integ = integrity_by_name(alg_name)
         except UnknownAlgorithm:

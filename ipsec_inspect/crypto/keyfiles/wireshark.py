@@ -11,15 +11,26 @@ Wireshark accepts: exact, case-sensitive algorithm strings, one row per directio
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ipsec_inspect.crypto.algorithms import (
+    ENCRYPTION_ALGORITHMS,
+    INTEGRITY_ALGORITHMS,
     EncryptionAlg,
     IntegrityAlg,
     UnknownAlgorithm,
     encryption_by_name,
     integrity_by_name,
 )
-from ipsec_inspect.crypto.keyfiles.common import format_spi, parse_hex, parse_spi, where
+from ipsec_inspect.crypto.keyfiles.common import (
+    KeyFileValueError,
+    KeyValueError,
+    format_spi,
+    iter_lines,
+    parse_hex,
+    parse_spi,
+    where,
+)
 from ipsec_inspect.crypto.keys import IkeKey, KeyStore, SaKey
 
 ESP_SA = "esp_sa"
@@ -27,51 +38,26 @@ IKEV2_TABLE = "ikev2_decryption_table"
 IKEV1_TABLE = "ikev1_decryption_table"
 FILE_NAMES = (ESP_SA, IKEV1_TABLE, IKEV2_TABLE)
 
-# Our row name -> Wireshark's exact ESP UAT string.
-ESP_ENCRYPTION_NAMES = {
-    "ENCR_NULL": "NULL",
-    "ENCR_3DES": "TripleDES-CBC [RFC2451]",
-    "ENCR_AES_CBC": "AES-CBC [RFC3602]",
-    "ENCR_AES_CTR": "AES-CTR [RFC3686]",
-    "ENCR_DES": "DES-CBC [RFC2405]",
-    "ENCR_CAST": "CAST5-CBC [RFC2144]",
-    "ENCR_BLOWFISH": "BLOWFISH-CBC [RFC2451]",
-    "ENCR_TWOFISH_CBC": "TWOFISH-CBC",
-    "ENCR_AES_GCM_8": "AES-GCM with 8 octet ICV [RFC4106]",
-    "ENCR_AES_GCM_12": "AES-GCM with 12 octet ICV [RFC4106]",
-    "ENCR_AES_GCM_16": "AES-GCM with 16 octet ICV [RFC4106]",
-    "ENCR_CHACHA20_POLY1305": "ChaCha20 with Poly1305 [RFC7634]",
-}
-ESP_INTEGRITY_NAMES = {
-    "AUTH_NONE": "NULL",
-    "AUTH_HMAC_SHA1_96": "HMAC-SHA-1-96 [RFC2404]",
-    "AUTH_HMAC_SHA2_256_96": "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]",
-    "AUTH_HMAC_SHA2_256_128": "HMAC-SHA-256-128 [RFC4868]",
-    "AUTH_HMAC_SHA2_384_192": "HMAC-SHA-384-192 [RFC4868]",
-    "AUTH_HMAC_SHA2_512_256": "HMAC-SHA-512-256 [RFC4868]",
-    "AUTH_HMAC_MD5_96": "HMAC-MD5-96 [RFC2403]",
-    "HMAC_RIPEMD160_96": "MAC-RIPEMD-160-96 [RFC2857]",
-}
-IKEV2_INTEGRITY_NAMES = {
-    "AUTH_NONE": "NONE [RFC4306]",
-    "AUTH_HMAC_MD5_96": "HMAC_MD5_96 [RFC2403]",
-    "AUTH_HMAC_SHA1_96": "HMAC_SHA1_96 [RFC2404]",
-    "AUTH_HMAC_MD5_128": "HMAC_MD5_128 [RFC4595]",
-    "AUTH_HMAC_SHA1_160": "HMAC_SHA1_160 [RFC4595]",
-    "AUTH_HMAC_SHA2_256_96": "HMAC_SHA2_256_96 [draft-ietf-ipsec-ciph-sha-256-00]",
-    "AUTH_HMAC_SHA2_256_128": "HMAC_SHA2_256_128 [RFC4868]",
-    "AUTH_HMAC_SHA2_384_192": "HMAC_SHA2_384_192 [RFC4868]",
-    "AUTH_HMAC_SHA2_512_256": "HMAC_SHA2_512_256 [RFC4868]",
-}
-_UNCHECKED_BITS_ESP = (64, 96, 128, 192, 256)
-_UNCHECKED_BITS_IKE = (64, 96, 128, 160, 192, 256)
-DEPRECATED_GCM = "AES-GCM [RFC4106]"
+# Wireshark's exact strings are columns of the algorithm rows (``wireshark_esp``,
+# ``wireshark_esp_newer``, ``wireshark_ikev2``): nothing here names an algorithm.
+DEPRECATED_GCM = "AES-GCM [RFC4106]"  # no ICV length: the ICV length is found per SA
 _EXACT_ESP_STRINGS = frozenset(
-    {*ESP_ENCRYPTION_NAMES.values(), *ESP_INTEGRITY_NAMES.values(), DEPRECATED_GCM,
-     "AES-GCM with IIV and 16 octet ICV [RFC4106 & RFC8750]",
-     "ChaCha20 with Poly1305 and IIV [RFC7634 & RFC8750]",
-     *(f"ANY {b} bit authentication [no checking]" for b in (64, 96, 128, 192, 256))}
-)  # fmt: skip
+    {DEPRECATED_GCM}
+    | {n for a in ENCRYPTION_ALGORITHMS for n in (a.wireshark_esp, a.wireshark_esp_newer) if n}
+    | {a.wireshark_esp for a in INTEGRITY_ALGORITHMS if a.wireshark_esp}
+)
+#: Wireshark's "ANY n bit authentication [no checking]" rows, by ICV length: what is
+#: written for an integrity algorithm Wireshark cannot check (AES-XCBC, CMAC)
+_UNCHECKED_ESP = {
+    a.icv_len: a.wireshark_esp
+    for a in INTEGRITY_ALGORITHMS
+    if a.kind == "unchecked" and a.wireshark_esp
+}
+_UNCHECKED_IKE = {
+    a.icv_len: a.wireshark_ikev2
+    for a in INTEGRITY_ALGORITHMS
+    if a.kind == "unchecked" and a.wireshark_ikev2
+}
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 
 
@@ -111,20 +97,20 @@ def split_uat_line(line: str) -> list[str] | None:
         i += 1
 
 
-def _rows(text: str) -> list[tuple[int, list[str] | None]]:
-    rows = []
-    for number, raw in enumerate(text.splitlines(), 1):
+def _rows(text: str) -> Iterator[tuple[int, list[str] | None]]:
+    """The data rows with their line numbers, one at a time (comments and blanks skipped)."""
+    for number, raw in enumerate(iter_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        rows.append((number, split_uat_line(line)))
-    return rows
+        yield number, split_uat_line(line)
 
 
-def esp_key_bytes(text: str) -> bytes:
-    """An ``esp_sa`` key: ``0x`` hex (odd count left-padded), otherwise the ASCII text."""
+def esp_key_bytes(text: str, field: str = "key") -> bytes:
+    """An ``esp_sa`` key: ``0x`` hex (an odd count left-padded, as Wireshark reads it),
+    otherwise the ASCII text."""
     if text[:2].lower() == "0x":
-        return parse_hex(text)
+        return parse_hex(text, field, pad_odd=True)
     return text.encode("latin-1")
 
 
@@ -144,6 +130,8 @@ def load_esp_sa(text: str, name: str) -> KeyStore:
             continue
         try:
             store.add_sa(_esp_row(fields, loc, store.problems))
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         except (ValueError, UnknownAlgorithm) as exc:
             store.problems.append(f"{loc}: row skipped: {exc}")
     return store
@@ -154,7 +142,10 @@ def _esp_row(fields: list[str], loc: str, problems: list[str]) -> SaKey:
     versions = {"ipv4": 4, "ipv6": 6, "any": None}
     if family.lower() not in versions:
         raise ValueError(f"protocol must be IPv4, IPv6 or Any, not {family!r}")
-    spi, mask = parse_spi(spi_text)
+    try:
+        spi, mask = parse_spi(spi_text)
+    except KeyValueError as exc:
+        raise KeyValueError("SPI", exc.reason) from None
     deprecated = enc_name.strip() == DEPRECATED_GCM
     enc, _ = encryption_by_name(enc_name)
     integ = integrity_by_name(auth_name)
@@ -162,16 +153,19 @@ def _esp_row(fields: list[str], loc: str, problems: list[str]) -> SaKey:
     if len(fields) == 10:
         esn = fields[8].strip().lower().startswith("64")
         high_text = fields[9].strip()
-        high = int(high_text, 16) if high_text else 0
+        try:
+            high = int(high_text, 16) if high_text else 0
+        except ValueError:
+            raise KeyValueError("ESN High Bits", "not hexadecimal") from None
     key = SaKey(
         "esp",
         spi,
         src or None,
         dst or None,
         enc,
-        esp_key_bytes(enc_key),
+        esp_key_bytes(enc_key, "Encryption Key"),
         None if integ.kind == "none" else integ,
-        esp_key_bytes(auth_key),
+        esp_key_bytes(auth_key, "Authentication Key"),
         esn=esn,
         origin=loc,
         spi_mask=mask,
@@ -187,11 +181,15 @@ def _esp_row(fields: list[str], loc: str, problems: list[str]) -> SaKey:
             )
     if enc.mode != "null" and not enc.unavailable and key.encryption_bits is None:
         wanted = " or ".join(str(enc.key_len(b) * 8) for b in enc.key_bits)
-        problems.append(
-            f"{loc}: {enc_name} key is {len(key.encryption_key) * 8} bits, expected {wanted} "
-            "(keys without 0x are read as ASCII text)"
+        raise KeyValueError(
+            "Encryption Key",
+            f"is {len(key.encryption_key) * 8} bits; {enc_name} takes {wanted} "
+            "(keys without 0x are read as ASCII text)",
         )
     return key
+
+
+_IKEV2_COLUMNS = {"sk_ei": "SK_ei", "sk_er": "SK_er", "sk_ai": "SK_ai", "sk_ar": "SK_ar"}
 
 
 def load_ikev2_table(text: str, name: str) -> KeyStore:
@@ -205,6 +203,8 @@ def load_ikev2_table(text: str, name: str) -> KeyStore:
             continue
         try:
             store.add_ike(_ikev2_row(fields, loc))
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         except (ValueError, UnknownAlgorithm) as exc:
             store.problems.append(f"{loc}: row skipped: {exc}")
     return store
@@ -212,13 +212,14 @@ def load_ikev2_table(text: str, name: str) -> KeyStore:
 
 def _ikev2_row(fields: list[str], loc: str) -> IkeKey:
     spi_i, spi_r, sk_ei, sk_er, enc_name, sk_ai, sk_ar, integ_name = fields
-    ispi, rspi = parse_hex(spi_i), parse_hex(spi_r)
-    if len(ispi) != 8 or len(rspi) != 8:
-        raise ValueError("initiator's and responder's SPI must be 8 bytes of hex")
+    ispi, rspi = parse_hex(spi_i, "Initiator's SPI"), parse_hex(spi_r, "Responder's SPI")
+    for label, value in (("Initiator's SPI", ispi), ("Responder's SPI", rspi)):
+        if len(value) != 8:
+            raise KeyValueError(label, f"must be 8 bytes of hex (16 digits), not {len(value)}")
     enc, bits = encryption_by_name(enc_name)
     integ = integrity_by_name(integ_name)
-    secrets = {"sk_ei": parse_hex(sk_ei), "sk_er": parse_hex(sk_er)}
-    secrets.update({"sk_ai": parse_hex(sk_ai), "sk_ar": parse_hex(sk_ar)})
+    secrets = {"sk_ei": parse_hex(sk_ei, "SK_ei"), "sk_er": parse_hex(sk_er, "SK_er")}
+    secrets.update({"sk_ai": parse_hex(sk_ai, "SK_ai"), "sk_ar": parse_hex(sk_ar, "SK_ar")})
     secrets = {k: v for k, v in secrets.items() if v}
     if enc.mode != "null":
         for label in ("sk_ei", "sk_er"):
@@ -226,12 +227,18 @@ def _ikev2_row(fields: list[str], loc: str) -> IkeKey:
             if enc.bits_for_key(secrets.get(label, b"")) is None or (
                 bits and got != enc.key_len(bits)
             ):
-                raise ValueError(f"{label} is {got} bytes, {enc_name} needs {enc.key_len(bits)}")
+                raise KeyValueError(
+                    _IKEV2_COLUMNS[label],
+                    f"is {got} bytes; {enc_name} takes {enc.key_len(bits)}",
+                )
     if integ.kind in ("hmac", "xcbc", "cmac"):
         for label in ("sk_ai", "sk_ar"):
             got = len(secrets.get(label, b""))
             if got != integ.key_len:
-                raise ValueError(f"{label} is {got} bytes, {integ_name} needs {integ.key_len}")
+                raise KeyValueError(
+                    _IKEV2_COLUMNS[label],
+                    f"is {got} bytes; {integ_name} takes {integ.key_len}",
+                )
     return IkeKey(2, ispi, rspi, enc, bits, integ, None, secrets, origin=loc)
 
 
@@ -244,10 +251,10 @@ def load_ikev1_table(text: str, name: str) -> KeyStore:
             store.problems.append(f"{loc}: expected 2 fields (initiator cookie, key)")
             continue
         try:
-            cookie, key = parse_hex(fields[0]), parse_hex(fields[1])
-        except ValueError as exc:
-            store.problems.append(f"{loc}: row skipped: {exc}")
-            continue
+            cookie = parse_hex(fields[0], "Initiator's COOKIE")
+            key = parse_hex(fields[1], "Encryption Key")
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         if len(cookie) != 8 or not key:
             store.problems.append(f"{loc}: row skipped: cookie must be 8 bytes and key non-empty")
             continue
@@ -276,53 +283,31 @@ LOADERS = {ESP_SA: load_esp_sa, IKEV2_TABLE: load_ikev2_table, IKEV1_TABLE: load
 # --------------------------------------------------------------------------- writers
 
 
+_NULL_ENCRYPTION, _ = encryption_by_name("ENCR_NULL")
+_NO_INTEGRITY = integrity_by_name("AUTH_NONE")
+
+
 def _esp_encryption_name(alg: EncryptionAlg | None) -> str | None:
-    return ESP_ENCRYPTION_NAMES.get(alg.name if alg else "ENCR_NULL")
-
-
-def _unchecked(icv_len: int, bits_allowed: tuple[int, ...], template: str) -> str | None:
-    return template.format(icv_len * 8) if icv_len * 8 in bits_allowed else None
+    return (alg or _NULL_ENCRYPTION).wireshark_esp or None
 
 
 def _esp_integrity_name(alg: IntegrityAlg | None) -> str | None:
-    if alg is None:
-        return "NULL"
-    name = ESP_INTEGRITY_NAMES.get(alg.name)
-    if name is None:
-        # AES-XCBC/CMAC and friends: Wireshark decrypts but cannot check them.
-        name = _unchecked(
-            alg.icv_len, _UNCHECKED_BITS_ESP, "ANY {} bit authentication [no checking]"
-        )
-    return name
+    alg = alg or _NO_INTEGRITY
+    # AES-XCBC/CMAC and friends: Wireshark decrypts but cannot check them.
+    return alg.wireshark_esp or _UNCHECKED_ESP.get(alg.icv_len)
 
 
 def _ikev2_encryption_name(alg: EncryptionAlg | None, bits: int | None) -> str | None:
-    if alg is None:
+    if alg is None or not alg.wireshark_ikev2:
         return None
-    if alg.name == "ENCR_NULL":
-        return "NULL [RFC2410]"
-    if alg.name == "ENCR_3DES":
-        return "3DES [RFC2451]"
-    if not bits:
+    if "{bits}" in alg.wireshark_ikev2 and not bits:
         return None
-    if alg.name == "ENCR_AES_CBC":
-        return f"AES-CBC-{bits} [RFC3602]"
-    if alg.name == "ENCR_AES_CTR":
-        return f"AES-CTR-{bits} [RFC5930]"
-    if alg.mode in ("gcm", "ccm") and alg.cipher == "aes" and alg.iv_len:
-        return f"AES-{alg.mode.upper()}-{bits} with {alg.icv_len} octet ICV [RFC5282]"
-    return None
+    return alg.wireshark_ikev2.format(bits=bits)
 
 
 def _ikev2_integrity_name(alg: IntegrityAlg | None) -> str | None:
-    if alg is None:
-        return "NONE [RFC4306]"
-    name = IKEV2_INTEGRITY_NAMES.get(alg.name)
-    if name is None:
-        name = _unchecked(
-            alg.icv_len, _UNCHECKED_BITS_IKE, "ANY {}-bits of Authentication [No Checking]"
-        )
-    return name
+    alg = alg or _NO_INTEGRITY
+    return alg.wireshark_ikev2 or _UNCHECKED_IKE.get(alg.icv_len)
 
 
 def _quoted(*fields: str) -> str:

@@ -13,54 +13,24 @@ from __future__ import annotations
 import re
 
 from ipsec_inspect.crypto.algorithms import (
-    INTEGRITY_ALGORITHMS,
     EncryptionAlg,
     IntegrityAlg,
-    encryption_by_name,
 )
-from ipsec_inspect.crypto.keyfiles.common import parse_hex, where
+from ipsec_inspect.crypto.keyfiles.common import (
+    KeyFileValueError,
+    KeyValueError,
+    parse_hex,
+    where,
+)
 from ipsec_inspect.crypto.keys import KeyStore, SaKey
+from ipsec_inspect.ipsec.registry.algorithms import encryption_by_xfrm, integrity_by_xfrm
 
 _STATE = re.compile(r"^src (\S+) dst (\S+)\s*$")
 _PROTO = re.compile(r"^\s*proto (\S+) spi (0x[0-9a-fA-F]+|\d+)")
 
-# Kernel crypto names of "enc" algorithms -> our row names.
-ENC_NAMES = {
-    "cbc(aes)": "ENCR_AES_CBC",
-    "cbc(des3_ede)": "ENCR_3DES",
-    "cbc(des)": "ENCR_DES",
-    "cbc(cast5)": "ENCR_CAST",
-    "cbc(blowfish)": "ENCR_BLOWFISH",
-    "cbc(twofish)": "ENCR_TWOFISH_CBC",
-    "cbc(camellia)": "ENCR_CAMELLIA_CBC",
-    "rfc3686(ctr(aes))": "ENCR_AES_CTR",
-    "rfc3686(ctr(camellia))": "ENCR_CAMELLIA_CTR",
-    "ecb(cipher_null)": "ENCR_NULL",
-    "cipher_null": "ENCR_NULL",
-}
-# "aead" algorithms: (kernel name, ICV bits) -> row name.
-AEAD_NAMES = {
-    ("rfc4106(gcm(aes))", 64): "ENCR_AES_GCM_8",
-    ("rfc4106(gcm(aes))", 96): "ENCR_AES_GCM_12",
-    ("rfc4106(gcm(aes))", 128): "ENCR_AES_GCM_16",
-    ("rfc4309(ccm(aes))", 64): "ENCR_AES_CCM_8",
-    ("rfc4309(ccm(aes))", 96): "ENCR_AES_CCM_12",
-    ("rfc4309(ccm(aes))", 128): "ENCR_AES_CCM_16",
-    ("rfc7539esp(chacha20,poly1305)", 128): "ENCR_CHACHA20_POLY1305",
-    ("rfc4543(gcm(aes))", 128): "ENCR_NULL_AUTH_AES_GMAC",
-}
-# "auth" algorithms: kernel name -> (our kind, hash, default truncation in bits).
-AUTH_NAMES = {
-    "hmac(md5)": ("hmac", "md5", 96),
-    "hmac(sha1)": ("hmac", "sha1", 96),
-    "hmac(sha256)": ("hmac", "sha256", 96),
-    "hmac(sha384)": ("hmac", "sha384", 192),
-    "hmac(sha512)": ("hmac", "sha512", 256),
-    "hmac(rmd160)": ("hmac", "ripemd160", 96),
-    "xcbc(aes)": ("xcbc", "", 96),
-    "cmac(aes)": ("cmac", "", 96),
-    "digest_null": ("none", "", 0),
-}
+# The kernel's crypto names are the ``xfrm`` column of the algorithm rows
+# (``ipsec/registry/algorithms.py``); the truncation an ``auth`` line implies is the row
+# marked ``xfrm_default``.
 
 
 def looks_like_xfrm(text: str) -> bool:
@@ -70,16 +40,12 @@ def looks_like_xfrm(text: str) -> bool:
 
 
 def _integrity(kernel: str, bits: int | None) -> IntegrityAlg | None:
-    kind, digest, default = AUTH_NAMES.get(kernel, ("", "", 0))
-    if not kind:
-        raise ValueError(f"unknown auth algorithm {kernel!r}")
-    if kind == "none":
-        return None
-    icv_bytes = (bits if bits is not None else default) // 8
-    for alg in INTEGRITY_ALGORITHMS:
-        if alg.kind == kind and alg.hash == digest and alg.icv_len == icv_bytes:
-            return alg
-    raise ValueError(f"{kernel} truncated to {icv_bytes * 8} bits is not a known algorithm")
+    alg = integrity_by_xfrm(kernel, bits)
+    if alg is None:
+        if integrity_by_xfrm(kernel, None) is None:
+            raise ValueError(f"unknown auth algorithm {kernel!r}")
+        raise ValueError(f"{kernel} truncated to {bits} bits is not a known algorithm")
+    return None if alg.kind == "none" else alg
 
 
 class _State:
@@ -110,6 +76,8 @@ def load_xfrm(text: str, name: str) -> KeyStore:
             continue
         try:
             _line(current, raw.split())
+        except KeyValueError as exc:
+            raise KeyFileValueError(name, number, exc.field, exc.reason) from None
         except ValueError as exc:
             current.problem = f"{where(name, number)}: {exc}"
     for st in states:
@@ -144,18 +112,19 @@ def _line(st: _State, words: list[str]) -> None:
         st.protocol = words[1]
         st.spi = int(words[3], 0)
     elif head in ("enc", "auth", "auth-trunc", "aead") and len(words) >= 2:
-        key = parse_hex(words[2]) if len(words) >= 3 and words[2] != '""' else b""
+        key = parse_hex(words[2], f"{head} key") if len(words) >= 3 and words[2] != '""' else b""
         bits = int(words[3]) if len(words) >= 4 and words[3].isdigit() else None
         if head == "enc":
-            if words[1] not in ENC_NAMES:
+            enc = encryption_by_xfrm(words[1])
+            if enc is None or enc.aead:
                 raise ValueError(f"unknown enc algorithm {words[1]!r}")
-            st.encryption = encryption_by_name(ENC_NAMES[words[1]])[0]
+            st.encryption = enc
             st.encryption_key = key
         elif head == "aead":
-            row = AEAD_NAMES.get((words[1], bits or 0))
-            if row is None:
+            enc = encryption_by_xfrm(words[1], bits or 0)
+            if enc is None or not enc.aead:
                 raise ValueError(f"unknown aead algorithm {words[1]} with {bits}-bit ICV")
-            st.encryption = encryption_by_name(row)[0]
+            st.encryption = enc
             st.encryption_key = key
         else:
             st.integrity = _integrity(words[1], bits if head == "auth-trunc" else None)

@@ -2,11 +2,16 @@
 
 Why a data module: every name a person reads (summaries, the TUI, audit findings) comes from
 these rows, and adding a newly assigned value is adding one row. Names are spelled as IANA
-spells them. Each table is a tuple of ``(value, name)`` rows (payload and transform types add a
-short name used in one-line summaries); ``registry/__init__.py`` turns them into dicts once.
+spells them. Each table is a tuple of ``(value, name)`` rows (payload and transform types add
+a short name used in one-line summaries); ``registry/__init__.py`` turns them into dicts once.
+The three algorithm transform types (encryption, PRF, integrity) are not typed here: they
+are read from the one algorithm table, ``registry/algorithms.py``, whose rows also carry
+each algorithm's lengths, primitive, key-file names and strength.
 """
 
 from __future__ import annotations
+
+from ipsec_inspect.ipsec.registry import algorithms as algorithm_rows
 
 # (value, short name for summaries, IANA name)
 EXCHANGE_TYPES: tuple[tuple[int, str], ...] = (
@@ -68,72 +73,19 @@ TRANSFORM_TYPES: tuple[tuple[int, str, str], ...] = (
 )
 
 # Transform Type 1 - Encryption Algorithm Transform IDs
-ENCRYPTION_ALGORITHMS: tuple[tuple[int, str], ...] = (
-    (1, "ENCR_DES_IV64"),
-    (2, "ENCR_DES"),
-    (3, "ENCR_3DES"),
-    (4, "ENCR_RC5"),
-    (5, "ENCR_IDEA"),
-    (6, "ENCR_CAST"),
-    (7, "ENCR_BLOWFISH"),
-    (8, "ENCR_3IDEA"),
-    (9, "ENCR_DES_IV32"),
-    (11, "ENCR_NULL"),
-    (12, "ENCR_AES_CBC"),
-    (13, "ENCR_AES_CTR"),
-    (14, "ENCR_AES_CCM_8"),
-    (15, "ENCR_AES_CCM_12"),
-    (16, "ENCR_AES_CCM_16"),
-    (18, "ENCR_AES_GCM_8"),
-    (19, "ENCR_AES_GCM_12"),
-    (20, "ENCR_AES_GCM_16"),
-    (21, "ENCR_NULL_AUTH_AES_GMAC"),
-    (23, "ENCR_CAMELLIA_CBC"),
-    (24, "ENCR_CAMELLIA_CTR"),
-    (25, "ENCR_CAMELLIA_CCM_8"),
-    (26, "ENCR_CAMELLIA_CCM_12"),
-    (27, "ENCR_CAMELLIA_CCM_16"),
-    (28, "ENCR_CHACHA20_POLY1305"),
-    (29, "ENCR_AES_CCM_8_IIV"),
-    (30, "ENCR_AES_GCM_16_IIV"),
-    (31, "ENCR_CHACHA20_POLY1305_IIV"),
-    (32, "ENCR_KUZNYECHIK_MGM_KTREE"),
-    (33, "ENCR_MAGMA_MGM_KTREE"),
-    (34, "ENCR_KUZNYECHIK_MGM_MAC_KTREE"),
-    (35, "ENCR_MAGMA_MGM_MAC_KTREE"),
-)
+ENCRYPTION_ALGORITHMS: tuple[tuple[int, str], ...] = algorithm_rows.iana_names(
+    algorithm_rows.ENCRYPTION_ALGORITHMS
+)  # the rows of registry/algorithms.py
 
 # Transform Type 2 - Pseudorandom Function Transform IDs
-PRF_ALGORITHMS: tuple[tuple[int, str], ...] = (
-    (1, "PRF_HMAC_MD5"),
-    (2, "PRF_HMAC_SHA1"),
-    (3, "PRF_HMAC_TIGER"),
-    (4, "PRF_AES128_XCBC"),
-    (5, "PRF_HMAC_SHA2_256"),
-    (6, "PRF_HMAC_SHA2_384"),
-    (7, "PRF_HMAC_SHA2_512"),
-    (8, "PRF_AES128_CMAC"),
-    (9, "PRF_HMAC_STREEBOG_512"),
-)
+PRF_ALGORITHMS: tuple[tuple[int, str], ...] = algorithm_rows.iana_names(
+    algorithm_rows.PRF_ALGORITHMS
+)  # the rows of registry/algorithms.py
 
 # Transform Type 3 - Integrity Algorithm Transform IDs
-INTEGRITY_ALGORITHMS: tuple[tuple[int, str], ...] = (
-    (0, "NONE"),
-    (1, "AUTH_HMAC_MD5_96"),
-    (2, "AUTH_HMAC_SHA1_96"),
-    (3, "AUTH_DES_MAC"),
-    (4, "AUTH_KPDK_MD5"),
-    (5, "AUTH_AES_XCBC_96"),
-    (6, "AUTH_HMAC_MD5_128"),
-    (7, "AUTH_HMAC_SHA1_160"),
-    (8, "AUTH_AES_CMAC_96"),
-    (9, "AUTH_AES_128_GMAC"),
-    (10, "AUTH_AES_192_GMAC"),
-    (11, "AUTH_AES_256_GMAC"),
-    (12, "AUTH_HMAC_SHA2_256_128"),
-    (13, "AUTH_HMAC_SHA2_384_192"),
-    (14, "AUTH_HMAC_SHA2_512_256"),
-)
+INTEGRITY_ALGORITHMS: tuple[tuple[int, str], ...] = algorithm_rows.iana_names(
+    algorithm_rows.INTEGRITY_ALGORITHMS
+)  # the rows of registry/algorithms.py
 
 # Transform Type 4 - Key Exchange Method Transform IDs (also used by ADDKE1-7 and the
 # KE payload's group field; formerly "Diffie-Hellman Group Transform IDs").

@@ -13,6 +13,7 @@ STATUS_STYLE = {
     "supplied": "green",
     "derived": "cyan",
     "decrypted": "green",
+    "decrypted_unverified": "yellow",
     "missing": "yellow",
     "failed": "red",
 }

@@ -187,7 +187,8 @@ class PacketList(ScrollView, can_focus=True):
         return Text(f"{'Frame':>6}  {'Time':>10} {'Proto':<6} Info")
 
     def _line(self, r: Row, width: int) -> Text:
-        mark = "✓" if r.decrypted else ("!" if r.error else " ")
+        # "?": decrypted without an integrity check (decrypted_unverified)
+        mark = ("?" if r.unverified else "✓") if r.decrypted else ("!" if r.error else " ")
         text = Text()
         if width >= WIDE:
             text.append(f"{r.frame:>7}")

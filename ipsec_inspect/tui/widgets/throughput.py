@@ -14,7 +14,7 @@ class Throughput(Vertical):
 
     def show(self, uid: str | None, buckets: list[float]) -> None:
         total = int(sum(buckets))
-        self.query_one("#throughput-label", Static).update(
-            f"throughput: {total:,} packets" if uid else "throughput"
-        )
+        label = f"throughput: {total:,} packets" if uid else "throughput"
+        self.query_one("#throughput-label", Static).update(label)
+        self.border_title = label
         self.query_one("#throughput-spark", Sparkline).data = buckets

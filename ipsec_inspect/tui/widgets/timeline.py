@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
 from ipsec_inspect.tui.sa_facts import sa_facts
 from ipsec_inspect.tui.widgets.messages import FrameChosen
-from ipsec_inspect.tui.widgets.sa_tree import STAGE_STYLE
+from ipsec_inspect.tui.widgets.sa_tree import STAGE_SHORT, STAGE_STYLE
 
 STAGE_NAMES = {
     Stage.HOST_RECOGNITION: "hosts",
@@ -123,7 +123,7 @@ class Timeline(Vertical):
     def _event_text(model: TimelineModel, e: tuple[float, int, Stage, str]) -> Text:
         when, frame, stage, text = e
         out = Text(f"{when - model.t0:>9.3f}s ", "dim", no_wrap=True, overflow="ellipsis")
-        out.append(f"{STAGE_NAMES[stage][:8]:<9}", STAGE_STYLE[stage])
+        out.append(f"{STAGE_SHORT[stage]:<9}", STAGE_STYLE[stage])  # whole words, never cut
         out.append(f"#{frame:<6} {text}")
         return out
 
