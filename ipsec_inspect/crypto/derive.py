@@ -8,7 +8,11 @@ capture order and, as soon as an exchange completes, derives:
 
 - IKEv2 IKE SA keys from ``dh_secret`` alone (SKEYSEED, RFC 7296 §2.14);
 - IKEv2 child SA keys from ``SK_d`` (§2.17): IKE_AUTH children and CREATE_CHILD_SA
-  children, with PFS when a DH secret of that exchange is known;
+  children, with PFS when a DH secret of that exchange is known. IKE_AUTH may take several
+  round trips (EAP, RFC 4739 multiple authentication, RFC 7296 §2.16): the child's SA
+  payload is offered in the first request and answered in the last response, so the two
+  are paired by IKE SA, not by message ID. A childless IKE_AUTH (RFC 6023) creates no
+  child; the first child then comes in a CREATE_CHILD_SA and derives like any other;
 - rekeyed IKE SA keys (§2.18) from the old ``SK_d`` and the new DH secret;
 - IKEv1 phase-1 keys from SKEYID / SKEYID_e / ``dh_secret`` (signature authentication),
   and quick-mode KEYMAT from ``SKEYID_d`` (RFC 2409 §5.5).
@@ -244,6 +248,10 @@ class KeyDeriver:
         self._v2: OrderedDict[tuple[bytes, bytes], _V2Sa] = OrderedDict()
         self._v2_init: OrderedDict[bytes, _V2Request] = OrderedDict()
         self._v2_requests: OrderedDict[tuple[bytes, bytes, int, bool], _V2Request] = OrderedDict()
+        # The IKE_AUTH request that offered the first child SA, per IKE SA: with EAP or
+        # multiple authentication rounds its answer comes in a later message ID.
+        self._v2_auth: OrderedDict[tuple[bytes, bytes], _V2Request] = OrderedDict()
+        self._reported: set[str] = set()  # problems already said (each is said once)
         self._v1: OrderedDict[bytes, _V1Sa] = OrderedDict()
         self._v1_qm: OrderedDict[tuple[bytes, int], _V1QuickMode] = OrderedDict()
         # Rekeyed IKE SAs with several candidate DH secrets: the decryptor keeps the one
@@ -367,6 +375,12 @@ class KeyDeriver:
             events.problems.append(f"frame {msg.meta.frame}: key derivation failed: {e}")
         return events
 
+    def _once(self, ev: DeriveEvents, text: str) -> None:
+        """Report ``text`` unless it was reported before (retransmissions, repeated rounds)."""
+        if text not in self._reported:
+            self._reported.add(text)
+            ev.problems.append(text)
+
     def _observe_v2(self, msg: IkeMessage, ev: DeriveEvents) -> None:
         h = msg.header
         frame = msg.meta.frame
@@ -424,12 +438,37 @@ class KeyDeriver:
                 _rekeyed_spi(msg),
             )
             self._bounded(self._v2_requests, self._max_pending)
+            if h.exchange == IKE_AUTH:
+                self._v2_auth[(h.spi_i, h.spi_r)] = self._v2_requests[key]
+                self._bounded(self._v2_auth, self._max_pending)
             return
         req = self._v2_requests.pop((h.spi_i, h.spi_r, h.message_id, not h.is_initiator), None)
-        if req is None or not proposals or not req.proposals:
+        if h.exchange == IKE_AUTH:
+            # several IKE_AUTH rounds: the SA payload answered now was offered in the first
+            auth_req = self._v2_auth.pop((h.spi_i, h.spi_r), None)
+            req = req or auth_req
+        ike = f"IKE SA {h.spi_i.hex()}/{h.spi_r.hex()}"
+        chosen_first = proposals[0]
+        if chosen_first.protocol in (PROTO_ESP, PROTO_AH) and len(chosen_first.spi) == 4:
+            proto = "esp" if chosen_first.protocol == PROTO_ESP else "ah"
+            spi = int.from_bytes(chosen_first.spi, "big")
+            if self.store.find_sa(proto, spi, msg.meta.dst, msg.meta.src):
+                return  # the user supplied this child's keys: nothing to derive or explain
+        if req is None or not req.proposals:
+            self._once(
+                ev,
+                f"frame {frame}: {ike}: no child SA keys derived from its "
+                f"{'IKE_AUTH' if h.exchange == IKE_AUTH else 'CREATE_CHILD_SA'} response: "
+                "the request that offered the child SA is not in the capture",
+            )
             return
         parent = self._v2.get((h.spi_i, h.spi_r))
         if parent is None:
+            self._once(
+                ev,
+                f"frame {frame}: {ike}: no child SA keys derived: its IKE_SA_INIT (the nonces "
+                "and the chosen PRF) is not in the capture",
+            )
             return
         chosen = proposals[0]
         offered = next((p for p in req.proposals if p.number == chosen.number), req.proposals[0])
@@ -560,7 +599,7 @@ class KeyDeriver:
             return
         got = self._sk_d(sa)
         if isinstance(got, str):
-            ev.problems.append(f"{what}: child SA 0x{spi_in_r:08x}/0x{spi_in_i:08x}: {got}")
+            self._once(ev, f"{what}: child SA 0x{spi_in_r:08x}/0x{spi_in_i:08x}: {got}")
             return
         sk_d, prf = got
         secrets: list[bytes] = [b""]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ipsec_inspect.crypto.algorithms import EncryptionAlg, IntegrityAlg, PrfAlg
+from ipsec_inspect.crypto.strongswan_log import DaemonHint
 
 SPI_MASK_ALL = 0xFFFFFFFF
 
@@ -242,6 +243,8 @@ class KeyStore:
         self._ike: list[IkeKey] = []
         self.child_dh: list[ChildDhSecret] = []
         self.problems: list[str] = []
+        # what daemons' logs say about why SAs were rekeyed or closed (DaemonHint rows)
+        self.daemon_hints: list[DaemonHint] = []
         self.files: list[KeyFileKeys] = []  # per key file given, see crypto.key_usage
         self._matchers: dict[str | None, AddressMatcher] = {}
         self._cache: dict[tuple[str, int, str, str], SaKey | None] = {}
@@ -272,6 +275,7 @@ class KeyStore:
             self.add_ike(ike)
         self.child_dh.extend(other.child_dh)
         self.problems.extend(other.problems)
+        self.daemon_hints.extend(other.daemon_hints)
         self.files.extend(other.files)
 
     def _matcher(self, pattern: str | None) -> AddressMatcher:

@@ -41,6 +41,21 @@ _ESTABLISHED = re.compile(
 _SPI_ADDR = re.compile(r"^\s*SPI 0x(?P<spi>[0-9a-f]{8}), src (?P<src>\S+) dst (?P<dst>\S+)$")
 _PARSED = re.compile(r"^parsed (?P<exchange>\S+) (?P<kind>request|response) \d+ ")
 _SELECTED = re.compile(r"^selected proposal: (?P<proto>IKE|ESP|AH):(?P<algs>\S+)$")
+# lifecycle lines: why a CHILD_SA or IKE_SA was rekeyed or closed
+_KNL_JOB = re.compile(
+    r"^creating (?P<job>rekey|delete) job for CHILD_SA (?P<proto>ESP|AH)/0x(?P<spi>[0-9a-f]{8})/"
+)
+_EXPIRED = re.compile(
+    r"^closing expired CHILD_SA (?P<name>\S+?)\{\d+\} with SPIs (?P<a>[0-9a-f]{8})_i (?P<b>[0-9a-f]{8})_o"
+)
+_COMMAND = re.compile(r"^vici (?P<cmd>rekey|terminate) (?P<what>CHILD_SA|IKE_SA) '(?P<name>[^']*)'")
+_CLOSING = re.compile(
+    r"^closing CHILD_SA (?P<name>\S+?)\{\d+\} with SPIs (?P<a>[0-9a-f]{8})_i (?:\(\d+ bytes\) )?"
+    r"(?P<b>[0-9a-f]{8})_o"
+)
+_IKE_ACTION = re.compile(
+    r"^(?:sending DELETE for|reauthenticating) IKE_SA (?P<name>\S+?)\[(?P<uid>\d+)\]"
+)
 
 # label in the log -> name in IkeSaSecrets.secrets (RFC 7296 / RFC 2409 names, lower case)
 IKE_LABELS: dict[str, str] = {
@@ -149,11 +164,27 @@ class ChildSaSecrets:
     log_line: int
 
 
+@dataclass(frozen=True, slots=True)
+class DaemonHint:
+    """Why the daemon rekeyed or closed an SA, as its log says (not on the wire).
+
+    ``kind``: ``limit`` (a soft lifetime, time or volume: "creating rekey job"), ``expired``
+    (a hard lifetime: "creating delete job", "closing expired CHILD_SA") or ``user`` (a vici
+    rekey/terminate command before the SA was closed). ``spi`` names a CHILD_SA direction;
+    ``ike_spis`` an IKE SA (initiator's and responder's SPIs)."""
+
+    kind: str
+    spi: int | None
+    ike_spis: tuple[bytes, bytes] | None
+    line: int
+
+
 @dataclass(slots=True)
 class CharonKeys:
     ike_sas: list[IkeSaSecrets] = field(default_factory=list)
     child_sas: list[ChildSaSecrets] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # blocks that could not be tied to SPIs
+    hints: list[DaemonHint] = field(default_factory=list)  # lifecycle lines, in log order
 
 
 @dataclass(slots=True)
@@ -187,6 +218,7 @@ class _State:
     child_proposal: dict[int, Proposal] = field(default_factory=dict)
     spis: dict[int, tuple[int, bytes, bytes]] = field(default_factory=dict)  # uid -> version, SPIs
     child_uids: list[int] = field(default_factory=list)  # parallel to keys.child_sas
+    commands: dict[tuple[str, str], str] = field(default_factory=dict)  # (what, name) -> cmd
 
 
 def _uid(prefix: str | None) -> int:
@@ -270,6 +302,30 @@ def _line(state: _State, thread: int, uid: int, message: str, number: int) -> No
             _checkin(state, thread, uid, known)
     elif (established := _ESTABLISHED.search(message)) is not None:
         _established(state, thread, uid, established, number)
+    else:
+        _lifecycle(state, message, number)
+
+
+def _lifecycle(state: _State, message: str, number: int) -> None:
+    """Lines that say why an SA was rekeyed or closed (see :class:`DaemonHint`)."""
+    hints = state.keys.hints
+    if (job := _KNL_JOB.match(message)) is not None:
+        kind = "limit" if job["job"] == "rekey" else "expired"
+        hints.append(DaemonHint(kind, int(job["spi"], 16), None, number))
+    elif (expired := _EXPIRED.match(message)) is not None:
+        for spi in (expired["a"], expired["b"]):
+            hints.append(DaemonHint("expired", int(spi, 16), None, number))
+    elif (command := _COMMAND.match(message)) is not None:
+        state.commands[(command["what"], command["name"])] = command["cmd"]
+    elif (closing := _CLOSING.match(message)) is not None:
+        if state.commands.pop(("CHILD_SA", closing["name"]), None) is not None:
+            for spi in (closing["a"], closing["b"]):
+                hints.append(DaemonHint("user", int(spi, 16), None, number))
+    elif (action := _IKE_ACTION.match(message)) is not None:
+        known = state.spis.get(int(action["uid"]))
+        command_given = state.commands.pop(("IKE_SA", action["name"]), "")
+        if known is not None and command_given:
+            hints.append(DaemonHint("user", None, (known[1], known[2]), number))
 
 
 def _store(state: _State, thread: int, uid: int, dump: _Dump, number: int) -> None:

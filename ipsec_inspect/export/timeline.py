@@ -16,7 +16,17 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan, Termination
+from ipsec_inspect.lifecycle.model import (
+    AddressUpdate,
+    ChildSa,
+    Direction,
+    IkeSa,
+    Stage,
+    StageSpan,
+    Termination,
+    child_state,
+    ike_state,
+)
 from ipsec_inspect.sources.timestamps import utc_text
 
 if TYPE_CHECKING:
@@ -78,7 +88,33 @@ def _termination(t: Termination | None) -> dict[str, Any] | None:
         "stage": t.stage.value if t.stage else None,
         "detail": t.detail,
         "certainty": t.certainty.value,
+        "trigger": t.trigger.value if t.trigger else None,
+        "trigger_certainty": t.trigger_certainty.value if t.trigger_certainty else None,
+        "trigger_detail": t.trigger_detail,
     }
+
+
+def _endpoint(addr: str, port: int) -> dict[str, Any]:
+    return {"addr": addr, "port": port}
+
+
+def _address_update(u: AddressUpdate) -> dict[str, Any]:
+    return {
+        "frame": u.frame,
+        "time": rfc3339(u.time),
+        "initiator": _endpoint(u.initiator.addr, u.initiator.port),
+        "responder": _endpoint(u.responder.addr, u.responder.port),
+        "cause": u.cause.value,
+        "certainty": u.certainty.value,
+    }
+
+
+def _identities(sa: IkeSa, include_secrets: bool) -> dict[str, str]:
+    """The identities; the XAUTH password only when keys are asked for (``--include-keys``)."""
+    out = dict(sa.identities)
+    if include_secrets:
+        out.update(sa.secrets)
+    return out
 
 
 def _first_frame(sa: IkeSa | ChildSa) -> tuple[int, str]:
@@ -94,6 +130,7 @@ def _direction(d: Direction, keys: KeyStore | None) -> dict[str, Any]:
         "dst": d.dst,
         "packets": d.packets,
         "bytes": d.byte_count,
+        "inner_bytes": d.inner_bytes if d.decrypted else None,
         "decrypted": d.decrypted_verified,
         "decrypted_unverified": d.decrypted_unverified,
         "icv_failures": d.icv_failures,
@@ -147,14 +184,21 @@ def _ike(sa: IkeSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict[st
         "spi_i": sa.spi_i.hex(),
         "spi_r": sa.spi_r.hex(),
         "mode": sa.mode,
-        "state": sa.state,
+        "state": ike_state(sa),
+        "established": {"time": rfc3339(sa.established_time), "frame": sa.established_frame}
+        if sa.established_frame is not None
+        else None,
         "transport": sa.transport,
         "observed_from_start": sa.observed_from_start,
         "proposals_offered": sa.proposals_offered,
         "chosen": {k: sa.chosen.get(k) for k in ("encryption", "prf", "integrity", "dh_group")},
-        "chosen_ids": sa.chosen_ids,
-        "auth_method": sa.auth_method,
-        "identities": sa.identities,
+        "chosen_ids": _chosen_ids(sa),
+        "auth_method": sa.auth_name
+        or (str(sa.auth_method) if sa.auth_method is not None else None),
+        "identities": _identities(sa, keys is not None),
+        "virtual_ips": list(sa.virtual_ips),
+        "configuration": {k: list(v) for k, v in sa.configuration.items()},
+        "address_updates": [_address_update(u) for u in sa.address_updates],
         "nat_detected": sa.nat_detected,
         "vendor_ids": sa.vendor_ids,
         "lifetime_seconds": sa.lifetime_seconds,
@@ -165,6 +209,7 @@ def _ike(sa: IkeSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict[st
         "termination": _termination(sa.termination),
         "rekeyed_from": sa.rekeyed_from,
         "rekeyed_to": sa.rekeyed_to,
+        "rekey_certainty": sa.rekey_certainty.value if sa.rekey_certainty else None,
         "child_sas": sorted((child_ids[u] for u in sa.child_sas if u in child_ids), key=_id_order),
     }
     if keys is not None:
@@ -172,6 +217,14 @@ def _ike(sa: IkeSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict[st
         if k is not None:
             out["keys"] = {name: value.hex() for name, value in sorted(k.secrets.items())}
     return out
+
+
+def _chosen_ids(sa: IkeSa) -> dict[str, int]:
+    """IANA numbers behind ``chosen``, with the authentication method's number."""
+    ids = dict(sa.chosen_ids)
+    if sa.auth_method is not None:
+        ids["auth_method"] = sa.auth_method
+    return ids
 
 
 def _id_order(ident: str) -> int:
@@ -183,6 +236,7 @@ def _child(c: ChildSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict
         "id": child_ids[c.uid],
         "ike_sa": c.ike_sa,
         "protocol": c.protocol,
+        "state": child_state(c),
         "mode": c.mode,
         "encapsulation": c.encapsulation,
         "created_by": c.created_by,

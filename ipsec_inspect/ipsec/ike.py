@@ -15,6 +15,7 @@ from typing import Any
 
 from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
 from ipsec_inspect.core.records import (
+    ConfigBody,
     EncryptedBody,
     Field,
     IkeHeader,
@@ -25,7 +26,7 @@ from ipsec_inspect.core.records import (
 )
 from ipsec_inspect.ipsec import ikev1, ikev2
 from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.ipsec.ike_common import fld, named
+from ipsec_inspect.ipsec.ike_common import SECRET_CFG_ATTRIBUTES, fld, named
 
 HEADER_LEN = 28
 _HDR = struct.Struct("!8s8sBBBBII")
@@ -278,6 +279,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _body_json(body: Any) -> Any:
+    """A payload body as JSON, with the XAUTH password and passcode left out: they are
+    secrets (the lifecycle exports them only when keys are asked for)."""
+    out = _jsonable(body)
+    if isinstance(body, ConfigBody):
+        for attr, shown in zip(body.attributes, out["attributes"], strict=True):
+            if attr.type in SECRET_CFG_ATTRIBUTES and attr.value:
+                shown["value"] = None
+                shown["value_name"] = "(secret)"
+    return out
+
+
 def _payload_json(p: IkePayload) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": p.type,
@@ -286,7 +299,7 @@ def _payload_json(p: IkePayload) -> dict[str, Any]:
         "length": p.length,
         "critical": p.critical,
         "body_kind": type(p.body).__name__ if p.body is not None else None,
-        "body": _jsonable(p.body) if p.body is not None else None,
+        "body": _body_json(p.body) if p.body is not None else None,
         "fields": [f.to_json() for f in p.fields],
     }
     if p.error:

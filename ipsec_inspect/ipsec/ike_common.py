@@ -20,6 +20,11 @@ MORE_TRANSFORMS = 3
 
 TransformParser = Callable[[Reader, int, int], tuple[Transform, Field, int]]
 
+#: configuration attributes whose value is a secret: XAUTH-USER-PASSWORD and XAUTH-PASSCODE
+#: (draft-beaulieu-ike-xauth §6). Fields and JSON never show them; the lifecycle keeps them
+#: for ``--include-keys``.
+SECRET_CFG_ATTRIBUTES = frozenset({16522, 16523})
+
 
 def fld(
     key: str,

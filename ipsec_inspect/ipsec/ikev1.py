@@ -36,6 +36,7 @@ from ipsec_inspect.core.records import (
 )
 from ipsec_inspect.ipsec import registry as reg
 from ipsec_inspect.ipsec.ike_common import (
+    SECRET_CFG_ATTRIBUTES,
     DerError,
     address_text,
     bogus_payload,
@@ -378,7 +379,9 @@ def _attribute(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
         r, f"{K}.cfg.attr", lambda n: reg.cp_attribute_name(1, n), _cfg_value_name, tlv_as_int=False
     )
     for a, f in zip(attrs, afields, strict=True):
-        if isinstance(a.value, bytes) and a.value:
+        if a.type in _CFG_SECRETS and isinstance(a.value, bytes) and a.value:
+            _redact(f, f"{a.name} = (secret, {len(a.value)} bytes)")
+        elif isinstance(a.value, bytes) and a.value:
             a.value_name = _cfg_bytes_text(a.type, a.value)
             f.display = f"{a.name} = {a.value_name}"
     ctx.fields += afields
@@ -386,6 +389,21 @@ def _attribute(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
 
 
 _CFG_ADDRESSES = frozenset({1, 2, 3, 4, 6, 8, 9, 10, 11, 12})
+#: XAUTH-USER-PASSWORD and XAUTH-PASSCODE (draft-beaulieu-ike-xauth §6): secrets, never shown
+#: in fields (the attribute keeps the value for the lifecycle, exported only with keys)
+_CFG_SECRETS = SECRET_CFG_ATTRIBUTES  # ike_common
+
+
+def _redact(f: Field, display: str) -> None:
+    """Hide a secret value in a field and its sub-fields (their offsets stay)."""
+    f.value = b""
+    f.display = display
+    for child in f.children:
+        if isinstance(child.value, bytes):
+            child.value = b""
+            child.display = "(secret)"
+
+
 _CFG_TEXT = frozenset({7, 16521, 16524, 16525, 16526, 28672, 28674, 28675, 28682})
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 
 from ipsec_inspect.core.records import DeleteBody, IkeMessage, PacketMeta, Transport
+from ipsec_inspect.lifecycle.addresses import moved_direction
 from ipsec_inspect.lifecycle.events import Happened, SaOpened
 from ipsec_inspect.lifecycle.ivs import IvHistory
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, IkeSa, Stage
@@ -66,7 +67,7 @@ def link_child_rekey(
 ) -> None:
     """A REKEY_SA notify names the SPI the requester receives on in the old child SA."""
     for proto in ("esp", "ah"):
-        uid = st.dir_index.get((requester, spi, proto))
+        uid = st.dir_index.get((requester, spi, proto)) or _by_spi(st, spi, proto, new)
         if uid is None:
             continue
         old = st.child[uid]
@@ -80,6 +81,15 @@ def link_child_rekey(
             f"rekeyed: REKEY_SA for SPI 0x{spi:08x} in frame {m.frame}",
         )
         return
+
+
+def _by_spi(st: TrackerState, spi: int, proto: str, new: ChildSa) -> str | None:
+    """The child SA of the same IKE SA with this inbound SPI at any address: the requester
+    of a rekey may have moved since the SA was made (MOBIKE)."""
+    for (_dst, s, pr), uid in st.dir_index.items():
+        if s == spi and pr == proto and uid != new.uid and st.child[uid].ike_sa == new.ike_sa:
+            return uid
+    return None
 
 
 def deletes(st: TrackerState, sa: IkeSa, msg: IkeMessage, m: PacketMeta) -> None:
@@ -121,6 +131,10 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
         seq=SequenceAnalyzer(window=st.config.replay_window, keep_log=st.config.mergeable),
         ivs=IvHistory(bounded=not st.config.mergeable),
     )
+    # 0. a known direction whose IKE SA moved to a new address (MOBIKE, NAT rebinding)
+    moved = moved_direction(st, m, spi, proto)
+    if moved is not None:
+        return moved
     # 1. the missing direction of a child SA seen in one direction only
     c = _one_way_partner(st, m.src, m.dst, proto)
     if c is not None:

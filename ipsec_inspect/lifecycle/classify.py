@@ -212,7 +212,8 @@ def _v1_informational(msg: IkeMessage, ctx: Context) -> Classified:
     x = msg.header.exchange
     what = "Transaction (mode config/XAUTH)" if x == V1_TRANSACTION else "Informational"
     hidden = msg.header.v1_encrypted and not ctx.decrypted
-    return Classified(Trigger.V1_INFO, what + (" (contents encrypted)" if hidden else ""), cert)
+    trig = Trigger.V1_TRANSACTION if x == V1_TRANSACTION else Trigger.V1_INFO
+    return Classified(trig, what + (" (contents encrypted)" if hidden else ""), cert)
 
 
 def _v1_other(msg: IkeMessage, ctx: Context) -> Classified:
@@ -246,31 +247,64 @@ def classify(msg: IkeMessage, ctx: Context) -> Classified:
     return reader(msg, ctx)
 
 
+def _smallest_sk_message(chosen_ids: Mapping[str, int], plain: int) -> int | None:
+    """The size of the smallest IKEv2 message whose SK payload holds ``plain`` bytes (plus
+    the pad length byte) with the suite chosen in IKE_SA_INIT; None if it is unknown."""
+    encr = suites.encryption_alg(chosen_ids.get("encryption"))
+    if encr is None:
+        return None
+    integ: Any = None if encr.aead else suites.integrity_alg(chosen_ids.get("integrity"))
+    if not encr.aead and integ is None:
+        return None
+    icv = encr.icv_len if encr.aead else (integ.icv_len if integ is not None else 0)
+    block = max(encr.block_len, 1)
+    return 28 + 4 + encr.iv_len + -(-(plain + 1) // block) * block + icv
+
+
+def _prf_len(chosen_ids: Mapping[str, int]) -> int | None:
+    from ipsec_inspect.crypto import algorithms
+
+    prf = algorithms.prf_by_id(chosen_ids.get("prf", -1))
+    return prf.out_len if prf is not None else None
+
+
 def auth_response_too_short(chosen_ids: Mapping[str, int], length: int) -> str | None:
     """Why an encrypted IKE_AUTH response of ``length`` bytes cannot be a success, or None.
 
     Without keys the notify of a failed IKE_AUTH is invisible, but its size is not: a
     successful response carries at least IDr and AUTH (RFC 7296 §1.2), and with the suite
     chosen in IKE_SA_INIT the smallest SK payload that can hold them has a known size. A
-    shorter message can only carry an error notify (AUTHENTICATION_FAILED, in practice).
+    shorter message can only carry an error notify (AUTHENTICATION_FAILED, in practice) —
+    or be one round of a multi-round IKE_AUTH (EAP, RFC 4739), which the next IKE_AUTH
+    request then shows (:mod:`ikev2_sa` takes the failure back).
     """
-    encr = suites.encryption_alg(chosen_ids.get("encryption"))
-    if encr is None:
+    prf = _prf_len(chosen_ids)
+    if prf is None:
         return None
-    from ipsec_inspect.crypto import algorithms
-
-    prf = algorithms.prf_by_id(chosen_ids.get("prf", -1))
-    integ: Any = None if encr.aead else suites.integrity_alg(chosen_ids.get("integrity"))
-    if prf is None or (not encr.aead and integ is None):
-        return None
-    icv = encr.icv_len if encr.aead else (integ.icv_len if integ is not None else 0)
-    plain = 9 + 8 + prf.out_len + 1  # IDr (one-byte identity), AUTH (PSK: prf output), pad length
-    block = max(encr.block_len, 1)
-    minimum = 28 + 4 + encr.iv_len + -(-plain // block) * block + icv
-    if length >= minimum:
+    # IDr (one-byte identity), AUTH (PSK: prf output)
+    minimum = _smallest_sk_message(chosen_ids, 9 + 8 + prf)
+    if minimum is None or length >= minimum:
         return None
     return (
         f"IKE_AUTH failed (inferred): the encrypted response of {length} bytes is too "
         f"short to hold IDr and AUTH (at least {minimum} bytes with this suite); it can only "
         "carry an error notify such as AUTHENTICATION_FAILED"
+    )
+
+
+def auth_response_without_child(chosen_ids: Mapping[str, int], length: int) -> str | None:
+    """Why an encrypted, successful IKE_AUTH response of ``length`` bytes cannot carry a
+    child SA, or None: besides IDr and AUTH, a child needs SA (one proposal with an SPI and
+    a transform) and TSi and TSr (one IPv4 selector each), RFC 7296 §1.2. What it lacks
+    was refused (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) or never asked for (RFC 6023)."""
+    prf = _prf_len(chosen_ids)
+    if prf is None:
+        return None
+    minimum = _smallest_sk_message(chosen_ids, 9 + 8 + prf + 24 + 24 + 24)
+    if minimum is None or length >= minimum:
+        return None
+    return (
+        f"the encrypted IKE_AUTH response of {length} bytes is too short to hold SA, TSi and "
+        f"TSr besides IDr and AUTH (at least {minimum} bytes with this suite): no child SA "
+        "was created in IKE_AUTH (inferred)"
     )

@@ -158,6 +158,7 @@ class EspLane:
                 if not c.keys_source:
                     c.keys_source = source
             d.decrypted += 1
+            d.inner_bytes += inner
             if wire_len:
                 over = wire_len - inner
                 if d.max_overhead is None or over > d.max_overhead:

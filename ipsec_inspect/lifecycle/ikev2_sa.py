@@ -33,6 +33,7 @@ from ipsec_inspect.lifecycle.classify import (
     IKE_SA_INIT,
     INFORMATIONAL,
     Context,
+    auth_response_without_child,
     classify,
     error_notifies,
     notifies,
@@ -46,6 +47,7 @@ from ipsec_inspect.lifecycle.model import (
     IkeSa,
     Reason,
     Stage,
+    StageSpan,
     Termination,
 )
 from ipsec_inspect.lifecycle.state import (
@@ -63,6 +65,8 @@ from ipsec_inspect.lifecycle.transitions import IkeState, Trigger
 
 PT_IDI, PT_TSI, PT_TSR = 35, 44, 45
 N_NAT_SRC, N_NAT_DST, N_USE_TRANSPORT, N_REKEY_SA = 16388, 16389, 16391, 16393
+#: the smallest SA (one proposal, an SPI, one transform), TSi and TSr (one IPv4 range each)
+CHILD_PAYLOADS_MIN = 24 + 24 + 24
 _NAMED_EXCHANGES = (IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, IKE_INTERMEDIATE)
 
 
@@ -73,7 +77,7 @@ def on_v2(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: bool) -> None
     ex_key = (sa.uid, h.message_id, req_by_init)
     ex = st.exchanges.get(ex_key)
     if not resp and ex is None:
-        ex = Exchange(h.exchange, Endpoint(m.src, m.sport), m.time, m.frame)
+        ex = Exchange(h.exchange, Endpoint(m.src, m.sport), m.time, m.frame, length=h.length)
         st.exchanges[ex_key] = ex
     if ex is not None:
         ex.messages += 1
@@ -87,6 +91,8 @@ def on_v2(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: bool) -> None
         deletes_ike=ex is not None and ex.delete_ike,
         chosen_ids=sa.chosen_ids,
     )
+    if x == IKE_AUTH and not resp:
+        continue_auth_rounds(st, sa, msg)
     what = classify(msg, ctx)
     trig = what.trigger
     if trig == Trigger.DELETE_REQ and ex is not None:
@@ -108,6 +114,8 @@ def on_v2(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: bool) -> None
     elif trig in (Trigger.AUTH_REQ, Trigger.AUTH_RESP, Trigger.CHILD_REQ, Trigger.CHILD_RESP):
         assert ex is not None or resp
         _child_exchange(st, sa, msg, ex, ex_key, decrypted, resp)
+        if trig == Trigger.AUTH_RESP and not decrypted:
+            child_in_auth_response(st, sa, msg)
     elif trig in (Trigger.INFO_REQ, Trigger.INFO_RESP) and decrypted:
         deletes(st, sa, msg, m)
     elif trig == Trigger.DELETE_REQ:
@@ -118,9 +126,81 @@ def on_v2(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: bool) -> None
         for p in msg.decrypted or []:
             if isinstance(p.body, IdBody):
                 role = "initiator" if p.type == PT_IDI else "responder"
-                sa.identities[role] = id_text(p.body)
+                name = id_text(p.body)
+                # RFC 4739: a later authentication round may use another identity
+                rounds = [k for k in sa.identities if k.split("_")[0] == role]
+                if name not in (sa.identities.get(k) for k in rounds):
+                    key = role if not rounds else f"{role}_{len(rounds) + 1}"
+                    sa.identities[key] = name
             elif isinstance(p.body, AuthBody) and (not resp or sa.auth_method is None):
                 sa.auth_method = p.body.method
+
+
+def continue_auth_rounds(st: TrackerState, sa: IkeSa, msg: IkeMessage) -> None:
+    """A new IKE_AUTH request after a short encrypted response that was read as a failure:
+    that response was one round of several (EAP, RFC 4739), so the failure is taken back."""
+    short = st.short_auth.get(sa.uid)
+    end = sa.hard_end
+    if short is None or msg.header.message_id <= short or end is None:
+        return
+    del st.short_auth[sa.uid]
+    if end.certainty != Certainty.INFERRED or end.reason != Reason.FAILED:
+        return
+    sa.hard_end = None
+    sa.state = IkeState.ESTABLISHED.value  # the table then continues the rounds
+    for stage in (Stage.CIRCUIT, Stage.TERMINATION):
+        span = sa.stages[stage]
+        span.events = [
+            e for e in span.events if not (e.frame == end.frame and e.kind == "ike.auth_failed")
+        ]
+    if not sa.stages[Stage.TERMINATION].events:
+        sa.stages[Stage.TERMINATION] = StageSpan()
+    child_uid = st.auth_child.get(sa.uid)
+    c = st.child.get(child_uid or "")
+    if c is not None and c.hard_end is not None and c.hard_end.frame == end.frame:
+        c.hard_end = None
+        if not c.stages[Stage.TERMINATION].events:
+            c.stages[Stage.TERMINATION] = StageSpan()
+    st.note(
+        sa,
+        Stage.CIRCUIT,
+        msg.meta,
+        "ike.auth_round",
+        f"another IKE_AUTH request: the short response in frame {end.frame} was one round of a "
+        "multi-round IKE_AUTH (EAP or RFC 4739), not a failure",
+        Certainty.INFERRED,
+    )
+
+
+def child_in_auth_response(st: TrackerState, sa: IkeSa, msg: IkeMessage) -> None:
+    """Without keys: an IKE_AUTH response too short to hold SA, TSi and TSr created no
+    child SA. Its child is held back from ESP attribution (marked failed, inferred); a later
+    response of a multi-round IKE_AUTH that is large enough gives it back."""
+    c = st.child.get(st.auth_child.get(sa.uid) or "")
+    if c is None or c.directions:
+        return
+    why = auth_response_without_child(sa.chosen_ids, msg.header.length)
+    inferred = c.hard_end is not None and c.certainty.get("auth_child") == Certainty.INFERRED
+    if why is None:
+        if inferred:
+            c.hard_end = None
+            del c.certainty["auth_child"]
+        return
+    m = msg.meta
+    req = st.exchanges.get((sa.uid, *c.creating_exchange)) if c.creating_exchange else None
+    # A request that carried SA, TSi and TSr is larger than its answer by at least those
+    # (24 + 24 + 24 bytes); a childless request (RFC 6023) is not.
+    offered = req is not None and req.length - msg.header.length >= CHILD_PAYLOADS_MIN
+    if req is not None and not offered:
+        c.certainty["childless"] = Certainty.INFERRED
+        why += "; the request was not larger by SA, TSi and TSr either: childless (RFC 6023)?"
+    else:
+        c.certainty.pop("childless", None)
+        why += "; the request offered one: refused (NO_PROPOSAL_CHOSEN or TS_UNACCEPTABLE)"
+    c.hard_end = Termination(
+        Reason.FAILED, m.time, m.frame, None, Stage.CIRCUIT, Certainty.INFERRED, why
+    )
+    c.certainty["auth_child"] = Certainty.INFERRED
 
 
 def _auth_failed(st: TrackerState, sa: IkeSa, msg: IkeMessage, text: str) -> None:
@@ -135,6 +215,7 @@ def _auth_failed(st: TrackerState, sa: IkeSa, msg: IkeMessage, text: str) -> Non
         sa.hard_end = Termination(
             Reason.FAILED, m.time, m.frame, None, Stage.CIRCUIT, Certainty.INFERRED, text
         )
+        st.short_auth[sa.uid] = msg.header.message_id
     st.enter(sa, Stage.TERMINATION, m)
     child_uid = st.auth_child.get(sa.uid)
     if child_uid is not None:
@@ -243,6 +324,17 @@ def _child_exchange(
         existing = st.auth_child.get(sa.uid) if x == IKE_AUTH else None
         if existing is not None:
             ex.child = existing
+        elif x == IKE_AUTH and decrypted and body is None:
+            # no SA payload: a childless IKE_AUTH (RFC 6023), or a round without the child
+            if not resp and first_body(plain, IdBody) is not None:
+                st.note(
+                    sa,
+                    Stage.CIRCUIT,
+                    m,
+                    "ike.childless",
+                    "IKE_AUTH without SA, TSi and TSr: childless initiation (RFC 6023)",
+                )
+            return
         else:
             c = st.new_child(
                 sa,

@@ -41,10 +41,36 @@ class Reason(StrEnum):
 
     DELETED = "deleted"
     REKEYED = "rekeyed"
+    # replaced by a new IKE SA from a new IKE_SA_INIT (RFC 7296 2.8.3), not by a rekey
+    REAUTHENTICATED = "reauthenticated"
     LIFETIME_EXPIRED = "lifetime_expired"
     FAILED = "failed"
     STILL_ACTIVE = "still_active"
     IDLE = "idle"
+
+
+class Trigger(StrEnum):
+    """Why an SA was rekeyed, reauthenticated or ended (``Termination.trigger``).
+
+    ``time``: a lifetime in seconds ran out (IKEv1 lifetime attribute, regular ages, or the
+    daemon's log); ``volume``: a packet or byte limit was reached (IKEv1 kilobytes, regular
+    packet counts, or the log); ``peer``: the other peer asked for it (IKEv2 REDIRECT,
+    AUTH_LIFETIME); ``user``: an operator command (the daemon's log names it); ``unknown``.
+    """
+
+    TIME = "time"
+    VOLUME = "volume"
+    PEER = "peer"
+    USER = "user"
+    UNKNOWN = "unknown"
+
+
+class AddressCause(StrEnum):
+    """Why an IKE SA's endpoints changed (``IkeSa.address_updates``)."""
+
+    MOBIKE = "mobike"  # RFC 4555 UPDATE_SA_ADDRESSES
+    NAT_REBINDING = "nat-rebinding"  # the NAT mapping changed (RFC 7296 2.23, NAT detected)
+    UNKNOWN = "unknown"
 
 
 #: Reasons a later part of the capture can revise (they depend on where the capture ends).
@@ -110,12 +136,27 @@ class Termination:
     stage: Stage | None = None  # where a failure happened
     certainty: Certainty = Certainty.OBSERVED
     detail: str | None = None  # what a person reads when there is no notify ("no response")
+    trigger: Trigger | None = None  # why it was rekeyed or ended, where that can be told
+    trigger_certainty: Certainty | None = None
+    trigger_detail: str | None = None  # the evidence behind ``trigger``, for people
 
 
 @dataclass(slots=True)
 class Endpoint:
     addr: str
     port: int = 0
+
+
+@dataclass(slots=True)
+class AddressUpdate:
+    """An IKE SA's endpoints changed at ``frame``: the new initiator and responder."""
+
+    frame: int
+    time: float
+    initiator: Endpoint
+    responder: Endpoint
+    cause: AddressCause
+    certainty: Certainty = Certainty.OBSERVED
 
 
 @dataclass(slots=True)
@@ -128,6 +169,8 @@ class Direction:
     protocol: str = "esp"  # "esp" or "ah"
     packets: int = 0
     byte_count: int = 0  # outer IP bytes on the wire ("bytes" in the JSON)
+    # bytes of the decrypted inner packets (what ``swanctl --list-sas`` counts)
+    inner_bytes: int = 0
     decrypted: int = 0  # payload decrypted (or AH ICV verified); see integrity_checked
     icv_failures: int = 0
     # Whether the keys check integrity: False when they have no integrity key (a non-AEAD
@@ -199,6 +242,9 @@ class ChildSa:
     creating_exchange: tuple[int, bool] | None = None  # (message id, by original initiator)
     initiator_addr: str | None = None  # who sent the creating request
     answered: bool = False  # the creating exchange's response was seen
+    # the parent's last INFORMATIONAL request (time, frame) when this child's creating request
+    # was seen: a Delete just before a CREATE_CHILD_SA is a re-creation, not a rekey
+    info_before: tuple[float, int] | None = None
 
     def direction(self, dst: str, spi: int) -> Direction | None:
         for d in self.directions:
@@ -228,12 +274,27 @@ class IkeSa:
     chosen: dict[str, Any] = field(default_factory=dict)  # encryption, prf, integrity, dh_group
     chosen_ids: dict[str, int] = field(default_factory=dict)
     offered_ids: list[dict[str, list[int]]] = field(default_factory=list)
-    auth_method: int | None = None
+    auth_method: int | None = None  # the number (IKEv2 AUTH method, IKEv1 attribute 3)
+    auth_name: str | None = None  # "psk", "pubkey", "eap-md5", "xauth-psk", "psk+eap-md5", ...
+    eap_types: list[int] = field(default_factory=list)  # EAP methods seen, request order
+    auth_rounds: list[str] = field(default_factory=list)  # the initiator's, RFC 4739 rounds
     stages: dict[Stage, StageSpan] = field(default_factory=new_stages)
     termination: Termination | None = None
     hard_end: Termination | None = None
     rekeyed_from: str | None = None
     rekeyed_to: str | None = None
+    rekey_certainty: Certainty | None = None  # how the rekeyed_from/to links are known
+    reauthenticated: bool = False  # replaced by a reauthentication (rekeyed_to names the new SA)
+    established_time: float | None = None  # IKE_AUTH / phase 1 completed (swanctl ESTABLISHED)
+    established_frame: int | None = None
+    address_updates: list[AddressUpdate] = field(default_factory=list)
+    redirected_to: str | None = None  # the gateway an IKEv2 REDIRECT named (RFC 5685)
+    redirected_from: str | None = None  # REDIRECTED_FROM in this SA's IKE_SA_INIT
+    virtual_ips: list[str] = field(default_factory=list)  # CFG_REPLY / Mode Config addresses
+    # named configuration attributes (dns, nbns, subnets, application_version, ...)
+    configuration: dict[str, list[str]] = field(default_factory=dict)
+    # secrets seen in decrypted messages (the XAUTH password): exported only with keys
+    secrets: dict[str, str] = field(default_factory=dict)
     child_sas: list[str] = field(default_factory=list)
     transport: str = "udp"
     nat_detected: bool | None = None
@@ -255,3 +316,31 @@ class IkeSa:
     unresolved_deletes: list[tuple[str, int, str, float, int]] = field(default_factory=list)
     psk_crack: tuple[bytes, ...] | None = None  # IKEv1 aggressive PSK: psk-crack inputs
     aggressive_psk_frames: list[int] = field(default_factory=list)
+
+
+def child_state(c: ChildSa) -> str:
+    """strongSwan's CHILD_SA state name for how ``c`` stands at the end of the capture."""
+    t = c.termination
+    if t is None or t.reason in (Reason.STILL_ACTIVE, Reason.IDLE):
+        return "INSTALLED"
+    return {
+        Reason.REKEYED: "REKEYED",
+        Reason.REAUTHENTICATED: "DELETED",
+        Reason.DELETED: "DELETED",
+        Reason.FAILED: "FAILED",
+        Reason.LIFETIME_EXPIRED: "EXPIRED",
+    }.get(t.reason, "INSTALLED")
+
+
+def ike_state(sa: IkeSa) -> str:
+    """The IKE SA's state for people: the tracker's, except that a rekeyed SA is REKEYED."""
+    t = sa.termination
+    if t is not None and t.reason == Reason.REKEYED:
+        return "REKEYED"
+    if (
+        t is not None
+        and t.reason in (Reason.DELETED, Reason.REAUTHENTICATED)
+        and sa.state == "ESTABLISHED"
+    ):
+        return "CLOSED"  # its Delete was encrypted: the end is inferred
+    return sa.state

@@ -56,6 +56,7 @@ class Exchange:
     request_spi: int | None = None
     messages: int = 0
     answered: bool = False
+    length: int = 0  # the request's IKE message length (the size of what it offered)
 
 
 #: (IKE SA uid, message id, requested by the original initiator)
@@ -90,6 +91,9 @@ class TrackerState:
     awaiting_by_peers: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     #: IKE SA uid -> the child SA its IKE_AUTH creates
     auth_child: dict[str, str] = field(default_factory=dict)
+    #: IKE SA uid -> message id of an encrypted IKE_AUTH response read as a failure by its
+    #: size alone (a later IKE_AUTH request shows it was one round of several, EAP)
+    short_auth: dict[str, int] = field(default_factory=dict)
     #: IKE SA uid -> IKEv1 Aggressive Mode message 1's (KE, SA, nonce) bodies (psk-crack)
     am1: dict[str, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
     #: IKE SAs whose first message has no answer yet, and child SAs with no IKE SA, oldest
@@ -213,6 +217,8 @@ class TrackerState:
         self.child[uid] = c
         sa.child_sas.append(uid)
         self.await_spis(c, sa)
+        if sa.last_info_time is not None and sa.last_info_frame is not None:
+            c.info_before = (sa.last_info_time, sa.last_info_frame)
         self.out.append(SaOpened(uid, "child", m.time, m.frame, True))
         self.enter(c, Stage.HOST_RECOGNITION, m)
         self.enter(c, Stage.NEGOTIATION, m)

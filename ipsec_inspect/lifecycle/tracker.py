@@ -25,12 +25,17 @@ from ipsec_inspect.core.records import (
     Record,
     Transport,
 )
+from ipsec_inspect.crypto.strongswan_log import DaemonHint
+from ipsec_inspect.lifecycle.addresses import track_endpoints
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
+from ipsec_inspect.lifecycle.configuration import read_configuration
+from ipsec_inspect.lifecycle.endings import explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.flood import EVICT_TO
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
+from ipsec_inspect.lifecycle.liveness import read_dpd
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
 from ipsec_inspect.lifecycle.result import (
     CaptureStats,
@@ -66,6 +71,12 @@ class Tracker:
         self._st = TrackerState(self.config)
         self._end: float | None = None
         self._lanes = LaneBoard()
+        self._hints: list[DaemonHint] = []
+
+    def add_hints(self, hints: list[DaemonHint]) -> None:
+        """What a daemon's log says about why SAs were rekeyed or closed (data, handed in:
+        the tracker reads no file); used when the capture ends."""
+        self._hints.extend(hints)
 
     # ------------------------------------------------------------------ public API
 
@@ -101,6 +112,7 @@ class Tracker:
         self._end = end_time if end_time is not None else st.stats.last_time
         infer_rekeys(st.ike, st.child)
         settle(st.ike, st.child, self._end, self.config.settle_config)
+        explain_endings(st.ike, st.child, self._hints)
         every: list[IkeSa | ChildSa] = [*st.ike.values(), *st.child.values()]
         for sa in every:
             t = sa.termination
@@ -157,6 +169,7 @@ class Tracker:
                 sa, Stage.HOST_RECOGNITION, m, "ike.natt.float", "peers moved to UDP 4500 (NAT-T)"
             )
         decrypted = msg.decrypted is not None
+        track_endpoints(self._st, sa, msg, decrypted)
         if msg.version == 2:
             on_v2(self._st, sa, msg, decrypted)
         else:
@@ -168,6 +181,9 @@ class Tracker:
                 del st.half_open[sa.uid]
             elif sa.state not in _HALF_OPEN_STATES:
                 del st.half_open[sa.uid]
+        read_configuration(self._st, sa, msg, decrypted)
+        if decrypted:
+            read_dpd(self._st, sa, msg)
 
     def _ike_for(self, msg: IkeMessage) -> IkeSa:
         """The IKE SA of a message by (version, initiator's SPI), opened if new."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ipsec_inspect.core.records import AhPacket, EspPacket
 from ipsec_inspect.lifecycle import suites
+from ipsec_inspect.lifecycle.addresses import follow_source
 from ipsec_inspect.lifecycle.attribution import attribute
 from ipsec_inspect.lifecycle.model import Stage
 from ipsec_inspect.lifecycle.state import TrackerState
@@ -24,6 +25,8 @@ def on_ipsec_record(st: TrackerState, rec: EspPacket | AhPacket, proto: str) -> 
     c = st.child[uid]
     d = c.direction(m.dst, rec.spi)
     assert d is not None
+    if d.src != m.src:
+        follow_source(st, c, d, m)
     if d.first_time is None:
         d.first_time, d.first_frame = m.time, m.frame
     d.last_time, d.last_frame = m.time, m.frame
@@ -60,6 +63,7 @@ def on_ipsec_record(st: TrackerState, rec: EspPacket | AhPacket, proto: str) -> 
             elif d.integrity_checked is None:
                 d.integrity_checked = True
             inner = len(dec.plaintext)
+            d.inner_bytes += inner
             if m.wire_len:
                 over = m.wire_len - inner
                 d.max_overhead = over if d.max_overhead is None else max(d.max_overhead, over)

@@ -62,6 +62,7 @@ class Trigger(StrEnum):
     AM3 = "AM3"
     QM = "QM"
     V1_INFO = "V1_INFO"
+    V1_TRANSACTION = "V1_TRANSACTION"  # Transaction exchange: XAUTH, Mode Config
     V1_ERROR = "V1_ERROR"  # cleartext or decrypted error notify
     V1_DELETE = "V1_DELETE"  # decrypted Delete of the ISAKMP SA
 
@@ -169,6 +170,14 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("quick_mode_after_am2", S.AM_REPLIED, T.QM, S.ESTABLISHED, TRA),
     Transition("midlife_quick_mode", S.START, T.QM, S.ESTABLISHED, TRA),
     Transition("v1_informational", S.ESTABLISHED, T.V1_INFO, S.ESTABLISHED, TRA),
+    # XAUTH and Mode Config (draft-beaulieu-ike-xauth, draft-dukes-ike-mode-cfg) follow
+    # phase 1 but authenticate the user and configure the client: the circuit stage
+    Transition("v1_transaction", S.ESTABLISHED, T.V1_TRANSACTION, S.ESTABLISHED, CIR),
+    Transition("midlife_v1_transaction", S.START, T.V1_TRANSACTION, S.ESTABLISHED, CIR),
+    Transition("v1_transaction_during_auth", S.AUTH_SENT, T.V1_TRANSACTION, S.AUTH_SENT, CIR),
+    Transition("v1_transaction_after_am2", S.AM_REPLIED, T.V1_TRANSACTION, S.AM_REPLIED, CIR),
+    Transition("v1_transaction_after_failure", S.FAILED, T.V1_TRANSACTION, S.FAILED, TER),
+    Transition("v1_transaction_after_delete", S.CLOSED, T.V1_TRANSACTION, S.CLOSED, TER),
     Transition("midlife_v1_informational", S.START, T.V1_INFO, S.ESTABLISHED, TRA),
     Transition("v1_informational_after_mm1", S.INIT_SENT, T.V1_INFO, S.INIT_SENT, NEG),
     Transition("v1_informational_after_mm2", S.INIT_DONE, T.V1_INFO, S.INIT_DONE, NEG),

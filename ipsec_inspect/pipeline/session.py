@@ -340,6 +340,8 @@ class Analysis:
 
             self.decryptor = Decryptor(self.keys, extension_tables=self.options.extension_tables)
         self.tracker = Tracker(self.config)
+        if self.keys is not None and self.keys.daemon_hints:
+            self.tracker.add_hints(self.keys.daemon_hints)
         self.index = PacketIndex()
         self.flow_ids: dict[tuple[object, ...], int] = {}
         self.flow_keys: list[tuple[object, ...]] = []

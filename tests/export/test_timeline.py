@@ -64,6 +64,9 @@ def test_field_names_and_values_of_issue_5():
         "stage": None,
         "detail": None,
         "certainty": "observed",
+        "trigger": "unknown",
+        "trigger_certainty": None,
+        "trigger_detail": None,
     }
     assert ike["child_sas"] == ["child-1", "child-2"]
     first, second = doc["child_sas"]

@@ -44,20 +44,53 @@ def vici_uri(directory: Path) -> str:
     return f"unix://{directory / 'charon.vici'}"
 
 
-def strongswan_conf(scenario: Scenario, directory: Path) -> str:
+LEFT_MOVED = "192.0.2.3"  # the left's outer address after a MOBIKE move
+RIGHT_ALT = "192.0.2.3"  # the right's second address, the target of a REDIRECT
+POOL_ATTRIBUTES = (
+    "dns = 198.51.100.53, 198.51.100.54",
+    "nbns = 198.51.100.137",
+    "subnet = 203.0.113.0/24",
+)
+XAUTH_USER = "alice"
+XAUTH_PASSWORD = "realpeer-xauth-password-not-secret"
+EAP_USER = "alice"
+EAP_PASSWORD = "realpeer-eap-password-not-secret"
+
+
+def _apply(defaults: dict[str, str], overrides: tuple[str, ...]) -> dict[str, str]:
+    """``defaults`` with each ``key = value`` line of ``overrides`` replacing or adding a key."""
+    merged = dict(defaults)
+    for line in overrides:
+        key, _, value = line.partition("=")
+        merged[key.strip()] = value.strip()
+    return merged
+
+
+def _lines(options: dict[str, str], indent: str) -> str:
+    return "".join(f"{indent}{key} = {value}\n" for key, value in options.items())
+
+
+def strongswan_conf(scenario: Scenario, directory: Path, side: Side = Side.LEFT) -> str:
     """strongswan.conf for one side: modular loading off, private vici socket, key-level filelog."""
-    fragment = f"  fragment_size = {scenario.fragment_size}\n" if scenario.fragment_size else ""
+    plugins = f"{PLUGINS} {scenario.plugins}".strip()
+    charon = {
+        "load_modular": "no",
+        "load": plugins,
+        "install_virtual_ip": "no",
+        "delete_rekeyed": "yes",
+        "delete_rekeyed_delay": "1",
+        "retransmit_tries": "2",
+        "retransmit_timeout": "1.0",
+        "retransmit_base": "1.4",
+        "i_dont_care_about_security_and_use_aggressive_mode_psk": "yes"
+        if scenario.aggressive
+        else "no",
+    }
+    if scenario.fragment_size:
+        charon["fragment_size"] = str(scenario.fragment_size)
+    charon = _apply(charon, scenario.left_charon if side is Side.LEFT else scenario.right_charon)
     return f"""charon {{
-  load_modular = no
-  load = {PLUGINS}
-  install_virtual_ip = no
-  delete_rekeyed = yes
-  delete_rekeyed_delay = 1
-  retransmit_tries = 2
-  retransmit_timeout = 1.0
-  retransmit_base = 1.4
-{fragment}  i_dont_care_about_security_and_use_aggressive_mode_psk = {"yes" if scenario.aggressive else "no"}
-  syslog {{
+{_lines(charon, "  ")}  syslog {{
     daemon {{
       default = -1
     }}
@@ -93,61 +126,121 @@ swanctl {{
 """
 
 
+def _auth_rounds(
+    scenario: Scenario, side: Side
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(local rounds, remote rounds) of one side: each round a swanctl ``local``/``remote`` block."""
+    local, remote = peers(side)
+    if scenario.auth == "pubkey":
+        return (
+            [{"auth": "pubkey", "certs": f"{side.value}.pem", "id": local.identity}],
+            [{"auth": "pubkey", "id": remote.identity}],
+        )
+    if scenario.auth == "eap-md5":
+        # the left (client) authenticates with EAP-MD5, the right (gateway) with its certificate
+        if side is Side.LEFT:
+            return (
+                [{"auth": "eap-md5", "id": local.identity, "eap_id": EAP_USER}],
+                [{"auth": "pubkey", "id": remote.identity}],
+            )
+        return (
+            [{"auth": "pubkey", "certs": f"{side.value}.pem", "id": local.identity}],
+            [{"auth": "eap-md5", "id": remote.identity, "eap_id": "%any"}],
+        )
+    rounds_local = [{"auth": "psk", "id": local.identity}]
+    rounds_remote = [{"auth": "psk", "id": remote.identity}]
+    if scenario.auth == "psk+eap-md5":  # RFC 4739: a PSK round, then an EAP-MD5 round
+        if side is Side.LEFT:
+            rounds_local.append({"auth": "eap-md5", "eap_id": EAP_USER})
+        else:
+            rounds_remote.append({"auth": "eap-md5", "eap_id": "%any"})
+    if scenario.auth == "xauth":  # IKEv1: a second round, XAUTH, for the client (the left)
+        if side is Side.LEFT:
+            rounds_local.append({"auth": "xauth", "xauth_id": XAUTH_USER})
+        else:
+            rounds_remote.append({"auth": "xauth"})
+    return rounds_local, rounds_remote
+
+
+def _secrets(scenario: Scenario, side: Side) -> str:
+    local, remote = peers(side)
+    psk = scenario.psk if side is Side.LEFT else scenario.right_psk
+    blocks = []
+    if scenario.auth in ("psk", "xauth", "psk+eap-md5"):
+        blocks.append(
+            f"  ike-rp {{\n    id-local = {local.identity}\n    id-remote = {remote.identity}\n"
+            f'    secret = "{psk}"\n  }}\n'
+        )
+    if scenario.auth == "xauth":
+        blocks.append(
+            f'  xauth-alice {{\n    id = {XAUTH_USER}\n    secret = "{XAUTH_PASSWORD}"\n  }}\n'
+        )
+    if scenario.auth in ("eap-md5", "psk+eap-md5"):
+        blocks.append(f'  eap-alice {{\n    id = {EAP_USER}\n    secret = "{EAP_PASSWORD}"\n  }}\n')
+    return f"secrets {{\n{''.join(blocks)}}}\n" if blocks else ""
+
+
+def _pools(scenario: Scenario, side: Side) -> str:
+    if not (scenario.pool and side is Side.RIGHT):
+        return ""
+    # a one-address pool holding the left's inner address: the virtual IP is then already on the
+    # left's lo, so traffic from it matches the CHILD_SA although install_virtual_ip = no
+    attributes = _lines(_apply({"addrs": f"{LEFT.inner}/32"}, POOL_ATTRIBUTES), "    ")
+    return f"pools {{\n  vpool {{\n{attributes}  }}\n}}\n"
+
+
 def swanctl_conf(scenario: Scenario, side: Side) -> str:
     """swanctl.conf for one side; the left initiates, the right only responds."""
     local, remote = peers(side)
     ike = scenario.ike_proposals if side is Side.LEFT else scenario.right_ike_proposals
     esp = scenario.esp_proposals if side is Side.LEFT else scenario.right_esp_proposals
-    psk = scenario.psk if side is Side.LEFT else scenario.right_psk
-    if scenario.auth == "pubkey":
-        local_auth = f"auth = pubkey\n      certs = {side.value}.pem\n      id = {local.identity}"
-        remote_auth = f"auth = pubkey\n      id = {remote.identity}"
-        secrets = ""
-    else:
-        local_auth = f"auth = psk\n      id = {local.identity}"
-        remote_auth = f"auth = psk\n      id = {remote.identity}"
-        secrets = f"""secrets {{
-  ike-rp {{
-    id-local = {local.identity}
-    id-remote = {remote.identity}
-    secret = "{psk}"
-  }}
-}}
-"""
-    v2_only = "    mobike = no\n" if scenario.ike_version == 2 else ""
-    fragmentation = "yes" if scenario.fragment_size else "no"
+    conn = {
+        "version": str(scenario.ike_version),
+        "local_addrs": local.outer,
+        "remote_addrs": remote.outer,
+        "encap": "yes",
+        "proposals": ike,
+        "aggressive": "yes" if scenario.aggressive else "no",
+        "fragmentation": "yes" if scenario.fragment_size else "no",
+        "rekey_time": "0",
+        "reauth_time": "0",
+        "dpd_delay": "0",
+        "send_certreq": "yes" if scenario.auth in ("pubkey", "eap-md5") else "no",
+        "send_cert": "always" if scenario.auth in ("pubkey", "eap-md5") else "never",
+    }
+    if scenario.ike_version == 2:
+        conn["mobike"] = "no"
+    child = {
+        "local_ts": f"{local.inner}/32",
+        "remote_ts": f"{remote.inner}/32",
+        "esp_proposals": esp,
+        "mode": "tunnel",
+        "rekey_time": "0",
+        "start_action": "none",
+        "close_action": "none",
+        "dpd_action": "clear",
+    }
+    if scenario.pool:
+        if side is Side.LEFT:
+            conn["vips"] = "0.0.0.0"
+            child["local_ts"] = "dynamic"
+        else:
+            conn["pools"] = "vpool"
+            child["remote_ts"] = "dynamic"
+    conn = _apply(conn, scenario.left_conn if side is Side.LEFT else scenario.right_conn)
+    child = _apply(child, scenario.left_child if side is Side.LEFT else scenario.right_child)
+    local_rounds, remote_rounds = _auth_rounds(scenario, side)
+    auth = "".join(
+        f"    {kind}{'' if n == 0 else f'-{n + 1}'} {{\n{_lines(block, '      ')}    }}\n"
+        for kind, rounds in (("local", local_rounds), ("remote", remote_rounds))
+        for n, block in enumerate(rounds)
+    )
     return f"""connections {{
   {CONNECTION} {{
-    version = {scenario.ike_version}
-    local_addrs = {local.outer}
-    remote_addrs = {remote.outer}
-    encap = yes
-    proposals = {ike}
-    aggressive = {"yes" if scenario.aggressive else "no"}
-    fragmentation = {fragmentation}
-    rekey_time = 0
-    reauth_time = 0
-    dpd_delay = 0
-    send_certreq = {"yes" if scenario.auth == "pubkey" else "no"}
-    send_cert = {"always" if scenario.auth == "pubkey" else "never"}
-{v2_only}    local {{
-      {local_auth}
-    }}
-    remote {{
-      {remote_auth}
-    }}
-    children {{
+{_lines(conn, "    ")}{auth}    children {{
       {CHILD} {{
-        local_ts = {local.inner}/32
-        remote_ts = {remote.inner}/32
-        esp_proposals = {esp}
-        mode = tunnel
-        rekey_time = 0
-        start_action = none
-        close_action = none
-        dpd_action = clear
-      }}
+{_lines(child, "        ")}      }}
     }}
   }}
 }}
-{secrets}"""
+{_secrets(scenario, side)}{_pools(scenario, side)}"""

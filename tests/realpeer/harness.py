@@ -91,11 +91,12 @@ class _Runner:
         self.final_text: dict[str, str] = {}
         self.final: dict[str, list[dict[str, Any]]] = {}
         self.certificates: dict[str, Path] = {}
+        self.known_children: set[str] = set()  # CHILD_SA SPIs at the last settled point
 
     # -- set-up ---------------------------------------------------------------------------
     def configure(self) -> None:
         pki: dict[str, Path] = {}
-        if self.scenario.auth == "pubkey":
+        if self.scenario.auth in ("pubkey", "eap-md5"):
             pki = make_pki(self.work / "pki", {s.value: config.peers(s)[0].identity for s in Side})
             self.certificates = {"ca.pem": pki["ca"]} | {
                 f"{s.value}.pem": pki[f"{s.value}.pem"] for s in Side
@@ -106,7 +107,7 @@ class _Runner:
                 (swanctl / sub).mkdir(parents=True, exist_ok=True)
             (side.directory / "run").mkdir(parents=True, exist_ok=True)
             (side.directory / "strongswan.conf").write_text(
-                config.strongswan_conf(self.scenario, side.directory)
+                config.strongswan_conf(self.scenario, side.directory, side.side)
             )
             (swanctl / "swanctl.conf").write_text(config.swanctl_conf(self.scenario, side.side))
             if pki:
@@ -177,14 +178,17 @@ class _Runner:
                     children.append(child)
         return children
 
-    def _settled(self) -> bool:
-        """One established IKE SA and one installed CHILD_SA on each side, nothing in flux."""
+    def _settled(self, children: int | None = None) -> bool:
+        """One established IKE SA and ``children`` (default: the scenario's) installed CHILD_SAs
+        on each side, nothing in flux."""
+        wanted = self.scenario.expect_children if children is None else children
         for side in self.sides.values():
-            ikes = self.list_sas(side)
+            # a half-open IKE SA (HALF_OPEN, never completed) stays CONNECTING on the responder
+            ikes = [sa for sa in self.list_sas(side) if sa.get("state") != "CONNECTING"]
             if len(ikes) != 1 or ikes[0].get("state") != "ESTABLISHED":
                 return False
-            children = self._children(side)
-            if len(children) != 1 or children[0].get("state") != "INSTALLED":
+            installed = self._children(side)
+            if len(installed) != wanted or any(c.get("state") != "INSTALLED" for c in installed):
                 return False
         return True
 
@@ -224,9 +228,54 @@ class _Runner:
                 self.udp_echo(step)
             case Action.REKEY_CHILD | Action.REKEY_IKE:
                 self.rekey(step, side)
+            case Action.REAUTH:
+                before, _ = self._spis()
+                self.swanctl(side, "--rekey", "--ike", config.CONNECTION, "--reauth")
+                self._record(step, self._await_new_ike(before))
+            case Action.REDIRECT:
+                before, _ = self._spis()
+                right = self.sides[Side.RIGHT]
+                out = self.swanctl(
+                    right, "--redirect", "--ike", config.CONNECTION, "--gateway", config.RIGHT_ALT
+                )
+                self._record(
+                    step, self._await_new_ike(before), output=out.strip().splitlines()[-1:]
+                )
+            case Action.MOVE:
+                self.move()
+            case Action.WAIT:
+                time.sleep(step.count)
+                self._record(step, True, seconds=step.count)
+            case Action.AWAIT_CHILD:
+                before = set(self.known_children)
+
+                def replaced() -> bool:
+                    return self._settled() and self._spis()[1].isdisjoint(before)
+
+                ok = wait_until(replaced, step.count, 0.3)
+                self.known_children = self._spis()[1]
+                self._record(step, ok, before=sorted(before), after=sorted(self.known_children))
+            case Action.HALF_OPEN:
+                out = self.lab.run_in(
+                    self.lab.left,
+                    [
+                        sys.executable,
+                        TRAFFIC,
+                        "half-open",
+                        config.LEFT.outer,
+                        "5000",
+                        config.RIGHT.outer,
+                        "5",
+                    ],
+                )
+                reply = int(out.strip() or 0)
+                self._record(step, reply > 0, reply_bytes=reply)
+            case Action.INITIATE_IKE:
+                self.initiate_ike(step, side)
             case Action.LIST_SAS:
                 snapshot = {s.side.value: self.list_sas(s) for s in self.sides.values()}
                 self.snapshots.append({"time": time.time(), "sas": snapshot})
+                self.known_children = self._spis()[1]
                 self._record(step, True)
             case Action.TERMINATE:
                 self.take_final()
@@ -263,7 +312,12 @@ class _Runner:
             check=False,
         )
         if self.scenario.expect_established:
-            self._record(step, wait_until(self._settled, SA_TIMEOUT, 0.2))
+            ok = wait_until(self._settled, SA_TIMEOUT, 0.2)
+            self.known_children = self._spis()[1]
+            if ok and self.scenario.expect_notify:  # a CHILD_SA refused inside IKE_AUTH
+                left_log = self.sides[Side.LEFT].log.read_text(errors="replace")
+                ok = self.scenario.expect_notify in left_log
+            self._record(step, ok, output=done.strip().splitlines()[-1:])
             return
         # a failing negotiation: let the responder finish, then confirm nothing is up
         time.sleep(1.0)
@@ -275,6 +329,51 @@ class _Runner:
             expected_failure=self.scenario.expect_notify,
             output=done.strip().splitlines()[-1:],
         )
+
+    def initiate_ike(self, step: Step, side: _Side) -> None:
+        """An IKE SA without a CHILD_SA (RFC 6023 childless initiation)."""
+        done = self.lab.run_in(
+            side.namespace,
+            [
+                SWANCTL,
+                "--initiate",
+                "--ike",
+                config.CONNECTION,
+                "--timeout",
+                str(int(SA_TIMEOUT)),
+                "--uri",
+                side.uri,
+            ],
+            timeout=SA_TIMEOUT + 5,
+            check=False,
+        )
+        ok = wait_until(lambda: self._settled(children=0), SA_TIMEOUT, 0.2)
+        self._record(step, ok, output=done.strip().splitlines()[-1:])
+
+    def _await_new_ike(self, before: set[str]) -> bool:
+        """Wait for a settled pair of SAs whose IKE SPIs are all new (reauth, redirect)."""
+
+        def replaced() -> bool:
+            return self._settled() and self._spis()[0].isdisjoint(before)
+
+        ok = wait_until(replaced, SA_TIMEOUT * 2, 0.3)
+        self.known_children = self._spis()[1]
+        return ok
+
+    def move(self) -> None:
+        """Give the left a new outer address and take the old one away (MOBIKE roaming)."""
+        step = Step(Action.MOVE)
+        left = self.lab.left
+        self.lab.run_in(left, ["sysctl", "-q", "-w", "net.ipv4.conf.veth-l.promote_secondaries=1"])
+        self.lab.run_in(left, ["ip", "addr", "add", f"{config.LEFT_MOVED}/24", "dev", "veth-l"])
+        time.sleep(0.5)
+        self.lab.run_in(left, ["ip", "addr", "del", f"{config.LEFT.outer}/24", "dev", "veth-l"])
+
+        def moved() -> bool:
+            ikes = self.list_sas(self.sides[Side.LEFT])
+            return len(ikes) == 1 and ikes[0].get("local-host") == config.LEFT_MOVED
+
+        self._record(step, wait_until(moved, SA_TIMEOUT, 0.3), to=config.LEFT_MOVED)
 
     def rekey(self, step: Step, side: _Side) -> None:
         before_ike, before_child = self._spis()
@@ -291,7 +390,9 @@ class _Runner:
                 return child.isdisjoint(before_child)
             return ike.isdisjoint(before_ike)
 
-        self._record(step, wait_until(changed, SA_TIMEOUT, 0.2))
+        ok = wait_until(changed, SA_TIMEOUT, 0.2)
+        self.known_children = self._spis()[1]
+        self._record(step, ok)
 
     def udp_echo(self, step: Step) -> None:
         server = self.lab.start(
@@ -349,6 +450,10 @@ def run_scenario(scenario: Scenario, out: Path, sniffer: Sequence[str] | None = 
             runner = _Runner(lab, scenario, work)
             runner.configure()
             lab.build()
+            if any(step.action is Action.REDIRECT for step in scenario.steps):
+                lab.run_in(
+                    lab.right, ["ip", "addr", "add", f"{config.RIGHT_ALT}/24", "dev", "veth-r"]
+                )
             runner.start_capture(capture)
             sniff = None
             if sniffer is not None:

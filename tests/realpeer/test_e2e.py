@@ -81,3 +81,38 @@ def test_quick_scenario_end_to_end(tmp_path: Path) -> None:
     toml = tomllib.loads((tmp_path / "keys.toml").read_text())
     assert {e["spi"] for e in toml["esp"]} == {f"{spi:08x}" for spi in per_spi}
     assert (tmp_path / "esp_sa").read_text().count("AES-GCM with 16 octet ICV [RFC4106]") == 4
+
+
+VPN_LIFE_QUICK = next(s for s in SCENARIOS if "quick-vpnlife" in s.tags)
+
+
+@pytest.mark.realpeer
+@pytest.mark.skipif(bool(_skip_reason()), reason=_skip_reason() or "runnable")
+def test_reauthentication_end_to_end(tmp_path: Path) -> None:
+    """A fresh make-before-break reauthentication between two charons, analysed with the
+    left daemon's log as keys and without keys: the old IKE SA ends reauthenticated and
+    links to the new one, whose child SA re-creates the old child."""
+    from ipsec_inspect.lifecycle.model import Certainty, Reason
+    from ipsec_inspect.pipeline.session import Analysis
+
+    result = run_scenario(VPN_LIFE_QUICK, tmp_path)
+    keys = write_truth(result, tmp_path, strongswan_version(result.logs["left"]))
+    assert all(e.ok for e in result.events)
+    assert len(keys.ike_sas) == 2 and len(keys.child_sas) == 2
+    old_spi, new_spi = (sa.spi_i for sa in keys.ike_sas)
+    for key_paths, certainty in (
+        ([str(result.logs["left"])], Certainty.OBSERVED),
+        ([], Certainty.INFERRED),
+    ):
+        res = Analysis(str(result.capture), key_paths=key_paths, keep_index=False).run()
+        by_spi = {sa.spi_i: sa for sa in res.ike_sas.values()}
+        old, new = by_spi[old_spi], by_spi[new_spi]
+        assert old.termination is not None and old.termination.reason == Reason.REAUTHENTICATED
+        assert old.rekeyed_to == new.uid and new.rekeyed_from == old.uid
+        assert old.rekey_certainty == certainty
+        [old_child] = [res.child_sas[u] for u in old.child_sas]
+        [new_child] = [res.child_sas[u] for u in new.child_sas]
+        assert old_child.rekeyed_to == new_child.uid
+        # three pings on each child SA, each way
+        assert [d.packets for d in old_child.directions] == [3, 3]
+        assert [d.packets for d in new_child.directions] == [3, 3]

@@ -6,7 +6,10 @@ ikev1-main-psk initiator); every expected value below was read off the hex dumps
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from ipsec_inspect.crypto.strongswan_log import Proposal, parse_charon_log
 
@@ -147,3 +150,30 @@ def test_proposal_parsing():
         "IKE", "CHACHA20_POLY1305", "", "PRF_HMAC_SHA2_256", "CURVE_25519", False
     )
     assert Proposal.parse("ESP", "AES_GCM_16_128/EXT_SEQ").esn is True
+
+
+def test_lifecycle_hints_of_the_daemon_log() -> None:
+    """Why charon rekeyed or closed SAs: rekey jobs (a soft lifetime), expired CHILD_SAs,
+    and vici commands, each tied to the SPIs of the SA it concerns."""
+    root = Path(__file__).resolve().parents[2] / "samples" / "realpeer"
+    if not (root / "ikev2-hard-expiry" / "left.log").exists():
+        pytest.skip("VPN-life samples not generated")
+    expiry = json.loads((root / "ikev2-hard-expiry" / "truth.json").read_text())
+    hints = parse_charon_log((root / "ikev2-hard-expiry" / "left.log").read_text()).hints
+    first = expiry["child_sas"][0]
+    expired = {f"{h.spi:08x}" for h in hints if h.kind == "expired" and h.spi is not None}
+    assert expired == {first["left_to_right"]["spi"], first["right_to_left"]["spi"]}
+    user = [h for h in hints if h.kind == "user"]  # swanctl --terminate of the IKE SA
+    assert [h.ike_spis[0].hex() for h in user if h.ike_spis] == [expiry["ike_sas"][0]["spi_i"]]
+    volume = json.loads((root / "ikev2-volume-rekey" / "truth.json").read_text())
+    hints = parse_charon_log((root / "ikev2-volume-rekey" / "left.log").read_text()).hints
+    limits = {f"{h.spi:08x}" for h in hints if h.kind == "limit" and h.spi is not None}
+    rekeyed = volume["child_sas"][:3]
+    assert all({c["left_to_right"]["spi"], c["right_to_left"]["spi"]} & limits for c in rekeyed)
+    gcm = parse_charon_log((root / "ikev2-psk-gcm" / "right.log").read_text()).hints
+    truth = json.loads((root / "ikev2-psk-gcm" / "truth.json").read_text())
+    old = truth["child_sas"][0]
+    assert {f"{h.spi:08x}" for h in gcm if h.kind == "user" and h.spi is not None} == {
+        old["left_to_right"]["spi"],
+        old["right_to_left"]["spi"],
+    }  # the right's swanctl --rekey --child

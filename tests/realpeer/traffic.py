@@ -7,6 +7,8 @@ depend on iputils being installed. The harness runs this file inside the namespa
     python traffic.py ping SRC DST COUNT TIMEOUT          prints the number of echo replies
     python traffic.py udp-server ADDR PORT COUNT TIMEOUT  echoes COUNT datagrams, prints them
     python traffic.py udp-client SRC DST PORT COUNT TIMEOUT  prints the number of echoes
+    python traffic.py half-open SRC SPORT DST TIMEOUT      sends one IKE_SA_INIT request that is
+                                                           never followed up, prints the reply size
 """
 
 from __future__ import annotations
@@ -99,6 +101,45 @@ def udp_client(source: str, target: str, port: int, count: int, timeout: float) 
     return received
 
 
+def _payload(next_payload: int, body: bytes) -> bytes:
+    return struct.pack("!BBH", next_payload, 0, 4 + len(body)) + body
+
+
+def half_open_init(source: str, sport: int, target: str, timeout: float) -> int:
+    """One IKEv2 IKE_SA_INIT request (AES-CBC-128, HMAC-SHA2-256, MODP-2048, random KE and
+    nonce) from ``source``:``sport`` that is never followed by IKE_AUTH: the responder keeps a
+    half-open IKE SA, which is what makes a cookie threshold of 1 ask the next initiator for a
+    COOKIE. Returns the size of the reply (0 when none came)."""
+    transforms = [
+        (1, 12, struct.pack("!HH", 0x800E, 128)),  # ENCR_AES_CBC, Key Length 128
+        (2, 5, b""),  # PRF_HMAC_SHA2_256
+        (3, 12, b""),  # AUTH_HMAC_SHA2_256_128
+        (4, 14, b""),  # MODP-2048
+    ]
+    body = b""
+    for n, (kind, ident, attrs) in enumerate(transforms):
+        last = 0 if n == len(transforms) - 1 else 3
+        body += struct.pack("!BBHBBH", last, 0, 8 + len(attrs), kind, 0, ident) + attrs
+    proposal = struct.pack("!BBHBBBB", 0, 0, 8 + len(body), 1, 1, 0, len(transforms)) + body
+    payloads = (
+        _payload(34, proposal)  # SA, next KE
+        + _payload(40, struct.pack("!HH", 14, 0) + os.urandom(256))  # KE, next Nonce
+        + _payload(0, os.urandom(32))  # Nonce
+    )
+    header = struct.pack(
+        "!8s8sBBBBII", os.urandom(8), bytes(8), 33, 0x20, 34, 0x08, 0, 28 + len(payloads)
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, sport))
+        sock.settimeout(timeout)
+        sock.sendto(header + payloads, (target, 500))
+        try:
+            reply, _ = sock.recvfrom(4096)
+        except TimeoutError:
+            return 0
+    return len(reply)
+
+
 def main(argv: list[str]) -> int:
     match argv:
         case ["ping", source, target, count, timeout]:
@@ -107,6 +148,8 @@ def main(argv: list[str]) -> int:
             print(udp_server(address, int(port), int(count), float(timeout)))
         case ["udp-client", source, target, port, count, timeout]:
             print(udp_client(source, target, int(port), int(count), float(timeout)))
+        case ["half-open", source, sport, target, timeout]:
+            print(half_open_init(source, int(sport), target, float(timeout)))
         case _:
             print(__doc__, file=sys.stderr)
             return 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ipsec_inspect.lifecycle.model import Stage
@@ -189,6 +191,32 @@ def test_keys_derived_from_ike_keys() -> None:
     statuses = {r.what: r.status for r in catalog.key_rows(stats)}
     assert statuses.pop("IKE SA") == "decrypted"
     assert set(statuses.values()) == {"derived"}
+
+
+def test_sa_facts_show_the_vpn_client() -> None:
+    """The timeline's facts of an XAUTH client: identities, auth, virtual IP, DNS, the ending;
+    never the XAUTH password."""
+    from ipsec_inspect.tui.sa_facts import sa_facts
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "realpeer" / "ikev1-aggressive-xauth"
+    if not (sample / "capture.pcap").exists():
+        pytest.skip("samples/realpeer/ikev1-aggressive-xauth not generated")
+    a = Analysis(str(sample / "capture.pcap"), key_paths=[str(sample / "keys.toml")])
+    res = a.run()
+    [sa] = res.ike_sas.values()
+    facts = sa_facts(sa)
+    assert facts[0] == "state CLOSED, auth xauth-psk"
+    assert (
+        "identities: initiator left.example.org, responder right.example.org, xauth alice" in facts
+    )
+    assert "virtual IP 203.0.113.1" in facts
+    assert any(
+        f.startswith("config: dns 198.51.100.53, 198.51.100.54; nbns 198.51.100.137") for f in facts
+    )
+    assert facts[-1].startswith("ended: deleted at #")
+    assert not any("password" in f for f in facts)
+    model = TimelineModel.of(sa, 0.0, 1.0)
+    assert model.facts == tuple(facts)
 
 
 def test_hex_dump_with_8_bytes_a_line() -> None:

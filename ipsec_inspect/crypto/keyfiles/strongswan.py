@@ -46,6 +46,7 @@ def load_charon_log(text: str, name: str) -> KeyStore:
     store = KeyStore()
     parsed = parse_charon_log(text)
     store.problems.extend(f"{name}: {w}" for w in parsed.warnings)
+    store.daemon_hints.extend(parsed.hints)
     for ike in parsed.ike_sas:
         loc = where(name, ike.log_line)
         try:

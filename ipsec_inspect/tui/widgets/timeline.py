@@ -16,6 +16,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
+from ipsec_inspect.tui.sa_facts import sa_facts
 from ipsec_inspect.tui.widgets.messages import FrameChosen
 from ipsec_inspect.tui.widgets.sa_tree import STAGE_SHORT, STAGE_STYLE
 
@@ -46,6 +47,7 @@ class TimelineModel:
     t1: float
     spans: tuple[Span, ...]
     events: tuple[tuple[float, int, Stage, str], ...]  # time, frame, stage, text
+    facts: tuple[str, ...] = ()  # identities, virtual IPs, moves, the ending (sa_facts)
 
     @classmethod
     def of(cls, sa: IkeSa | ChildSa, t0: float, t1: float) -> TimelineModel:
@@ -55,7 +57,7 @@ class TimelineModel:
         events = sorted(
             (e.time, e.frame, s, e.text) for s in Stage for e in list(sa.stages[s].events)
         )
-        return cls(sa.uid, t0, t1, spans, tuple(events))
+        return cls(sa.uid, t0, t1, spans, tuple(events), tuple(sa_facts(sa)))
 
 
 def draw_bars(model: TimelineModel, width: int) -> Text:
@@ -94,6 +96,7 @@ class Timeline(Vertical):
         self.model: TimelineModel | None = None
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="timeline-facts")
         yield Static("select an SA to see its stages", id="timeline-bars")
         yield OptionList(id="timeline-events")
 
@@ -126,9 +129,12 @@ class Timeline(Vertical):
 
     def _draw(self) -> None:
         bars = self.query_one("#timeline-bars", Static)
+        facts = self.query_one("#timeline-facts", Static)
         if self.model is None:
+            facts.update("")
             bars.update("select an SA to see its stages")
             return
+        facts.update(Text("\n".join(self.model.facts), "italic"))
         bars.update(draw_bars(self.model, max(20, bars.size.width or self.size.width or 80)))
 
     def on_resize(self) -> None:
