@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -359,12 +359,11 @@ def run(args: argparse.Namespace) -> int:
             source.close()  # counts what is still queued: every frame received is accounted
             counters = _analysed(source.counters(), analysis)
             if writer is not None:
-                try:
+                # a write error was already reported as one sentence; this is only the trailer
+                with suppress(OSError):
                     writer.close(
                         counters.received, counters.kernel_dropped, counters.interface_dropped
                     )
-                except OSError:
-                    pass  # the write error itself was reported; this is only the trailer
         doc = _final_document(analysis, args, counters, writer, stop.reason)
         if on_terminal:
             _print_summary(doc)
