@@ -53,7 +53,7 @@ from ipsec_inspect.wire.link import (  # re-exported: callers name link types th
     LINKTYPE_RAW_OLD2,
     link_ip_offset,
 )
-from ipsec_inspect.wire.reassembly import FragmentReassembler
+from ipsec_inspect.wire.reassembly import FragmentReassembler, Reassembled
 from ipsec_inspect.wire.tcp_encap import TcpEncapStreams
 
 __all__ = [
@@ -302,15 +302,8 @@ class Decoder:
                 d[l4:ip_end],
                 ip_end - off,
             )
-            if whole is None:
-                return
-            ctx.wire_len, ctx.frames, ctx.fragmented, ctx.ip_offset = (
-                whole.wire_len,
-                whole.frames,
-                True,
-                -1,
-            )
-            handler(ctx, whole.payload, 0, len(whole.payload), out)
+            if whole is not None:
+                _on_reassembled(ctx, whole, handler, out)
             return
         handler(ctx, d, l4, ip_end, out)
 
@@ -372,15 +365,8 @@ class Decoder:
             whole = self.reassembler.add(
                 (6, src, dst, ident), time, number, foff, more, d[pos:ip_end], ip_end - off
             )
-            if whole is None:
-                return
-            ctx.wire_len, ctx.frames, ctx.fragmented, ctx.ip_offset = (
-                whole.wire_len,
-                whole.frames,
-                True,
-                -1,
-            )
-            handler(ctx, whole.payload, 0, len(whole.payload), out)
+            if whole is not None:
+                _on_reassembled(ctx, whole, handler, out)
             return
         handler(ctx, d, pos, ip_end, out)
 
@@ -537,3 +523,12 @@ class Decoder:
                 out.append(self.dissectors.ike(m.data, 0, len(m.data), meta, self._ike_tables))
             else:
                 out.append(self.dissectors.esp(m.data, 0, len(m.data), meta))
+
+
+def _on_reassembled(
+    ctx: IpContext, whole: Reassembled, handler: Handler, out: list[Record]
+) -> None:
+    """Hand a datagram rebuilt from fragments (IPv4 or IPv6) to its transport handler: its
+    context now spans several frames and has no single IP header offset to re-read."""
+    ctx.wire_len, ctx.frames, ctx.fragmented, ctx.ip_offset = whole.wire_len, whole.frames, True, -1
+    handler(ctx, whole.payload, 0, len(whole.payload), out)
