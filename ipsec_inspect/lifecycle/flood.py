@@ -39,6 +39,12 @@ class Evicted:
     def total(self) -> int:
         return self.half_open_ike_sas + self.orphan_child_sas
 
+    def add(self, other: Evicted) -> None:
+        """Count another partition's evictions too (each partition caps its own state)."""
+        self.half_open_ike_sas += other.half_open_ike_sas
+        self.orphan_child_sas += other.orphan_child_sas
+        self.esp_packets += other.esp_packets
+
     def sentence(self, max_sas: int | None) -> str | None:
         """What was evicted, in one sentence for people, or None when nothing was."""
         if not self.total:
@@ -90,6 +96,41 @@ class FloodWatch:
         r = self.responders.get(responder)
         if r is not None:
             r.answered += 1
+
+    def merge(self, other: FloodWatch) -> None:
+        """Take another partition's figures in, as if one watch had seen both.
+
+        Why exact: a partition holds whole tunnels, so a source's requests to one responder
+        all land in one partition, but a source talking to several responders (or a
+        responder answering several sources) spans partitions; counts therefore add per
+        source and per responder. The caps hold as in one process: sources beyond
+        ``MAX_TRACKED_SOURCES`` are counted together.
+        """
+        self.half_open_started += other.half_open_started
+        if other.first_time is not None and (
+            self.first_time is None or other.first_time < self.first_time
+        ):
+            self.first_time = other.first_time
+        if other.last_time is not None and (
+            self.last_time is None or other.last_time > self.last_time
+        ):
+            self.last_time = other.last_time
+        for src, n in other.sources.items():
+            have = self.sources.get(src)
+            if have is not None:
+                self.sources[src] = have + n
+            elif len(self.sources) < MAX_TRACKED_SOURCES:
+                self.sources[src] = n
+            else:
+                self.other_sources += n
+        self.other_sources += other.other_sources
+        for addr, r in other.responders.items():
+            mine = self.responders.get(addr)
+            if mine is None and len(self.responders) < MAX_TRACKED_RESPONDERS:
+                mine = self.responders[addr] = _Responder()
+            if mine is not None:
+                mine.requests += r.requests
+                mine.answered += r.answered
 
     def top_sources(self, n: int = TOP_SOURCES) -> list[tuple[str, int]]:
         return sorted(self.sources.items(), key=lambda kv: (-kv[1], kv[0]))[:n]

@@ -11,7 +11,7 @@ tracker; nothing has to be continued or guessed at a cut. What remains is bookke
   from the SPIs and need nothing.
 - errors: each partition's are in frame order; a merge by frame interleaves them as the
   single pass did.
-- counters add up; first/last times are the extremes; findings are evaluated again on the
+- counters add up (the flood watch's and the evictions' too); first/last times are the extremes; findings are evaluated again on the
   union (some rules compare several SAs).
 
 :func:`conflicts` finds partitions that turned out to be related after all (an IKE SA or
@@ -157,6 +157,9 @@ def union(parts: Sequence[PartResult], rules: Sequence[Any] = RULES) -> Union:
         first.result.config,
         first.result.end_time,
     )
+    for p in parts:  # the flood finding's figures and the evictions, as one pass counts them
+        result.flood.merge(p.result.flood)
+        result.evicted.add(p.result.evicted)
     audit(result, rules)
     warnings = list(first.capture_warnings)
     warnings += sorted((w for p in parts for w in p.decoder_warnings), key=lambda w: w.frame)

@@ -231,3 +231,31 @@ def test_read_order_only_when_inputs_follow_one_another() -> None:
     one = [piece("x", 0, 0, 5), piece("x", 1, 5, 9)]
     assert read_order(["x"], one) == [0]
     assert read_order(["x"], [piece("x", 0, 0, 5), piece("x", 1, 4, 9)]) is None
+
+
+def _dos01(doc: dict) -> dict:
+    found = [f for f in doc["findings"] if f["rule"] == "DOS-01"]
+    assert len(found) == 1, "no flood finding"
+    return found[0]
+
+
+def test_flood_figures_are_the_same_partitioned(tmp_path: Path) -> None:
+    """An IKE_SA_INIT flood from 12 sources (each its own tunnel, so spread over the
+    partitions): the DOS-01 figures — half-open count, sources, the responder's requests
+    and answers, top sources — and capture.evicted are those of one pass."""
+    from benchmarks.make_sa_captures import write
+
+    path = tmp_path / "flood.pcap"
+    write(path, "ike", 1_200, 12, 100)
+    whole = single([str(path)], [])
+    report = RunReport()
+    parts = partitioned([str(path)], [], 3, report)
+    assert report.partitions == 3 and all(n > 0 for n in report.part_records)
+    flood = _dos01(whole)
+    assert flood["values"]["half_open_ike_sas"] == 1_200
+    assert flood["values"]["sources"] == 12
+    assert flood["values"]["responder"]["requests"] == 1_200
+    assert flood["values"]["responder"]["answered"] == 0
+    assert flood["values"]["top_sources"][0]["requests"] == 100
+    assert _dos01(parts) == flood
+    assert parts["capture"].get("evicted") == whole["capture"].get("evicted")
