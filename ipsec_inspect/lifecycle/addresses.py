@@ -221,9 +221,10 @@ def _address(data: bytes) -> str:
 def moved_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str | None:
     """A known direction whose destination moved: same SPI and sender, a new address that
     its IKE SA now has (MOBIKE, NAT rebinding). Re-indexed; returns the child SA's uid."""
-    for (dst, known_spi, known_proto), uid in list(st.dir_index.items()):
-        if known_spi != spi or known_proto != proto or dst == m.dst:
+    for dst in list(st.spi_dsts.get((spi, proto), ())):
+        if dst == m.dst:
             continue
+        uid = st.dir_index[(dst, spi, proto)]
         c = st.child[uid]
         d = c.direction(dst, spi)
         sa = st.ike.get(c.ike_sa or "")
@@ -239,8 +240,11 @@ def moved_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> st
 
 def _reindex(st: TrackerState, c: ChildSa, d: Direction, m: PacketMeta, old_dst: str) -> None:
     del st.dir_index[d.key]
+    dsts = st.spi_dsts.setdefault((d.spi, d.protocol), {})
+    dsts.pop(d.dst, None)
     d.dst = m.dst
     st.dir_index[d.key] = c.uid
+    dsts[d.dst] = None
     st.note(
         c,
         Stage.TRANSMISSION,

@@ -86,8 +86,9 @@ def link_child_rekey(
 def _by_spi(st: TrackerState, spi: int, proto: str, new: ChildSa) -> str | None:
     """The child SA of the same IKE SA with this inbound SPI at any address: the requester
     of a rekey may have moved since the SA was made (MOBIKE)."""
-    for (_dst, s, pr), uid in st.dir_index.items():
-        if s == spi and pr == proto and uid != new.uid and st.child[uid].ike_sa == new.ike_sa:
+    for dst in st.spi_dsts.get((spi, proto), ()):
+        uid = st.dir_index[(dst, spi, proto)]
+        if uid != new.uid and st.child[uid].ike_sa == new.ike_sa:
             return uid
     return None
 
@@ -187,6 +188,7 @@ def index_direction(st: TrackerState, d: Direction, uid: str) -> None:
     key = d.key
     st.dir_index[key] = uid
     st.spi_first.setdefault((d.spi, d.protocol), key)
+    st.spi_dsts.setdefault((d.spi, d.protocol), {})[d.dst] = None
 
 
 def _number(uid: str) -> int:

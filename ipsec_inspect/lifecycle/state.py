@@ -81,6 +81,10 @@ class TrackerState:
     #: (SPI, protocol) -> the first (destination, SPI, protocol) of ``dir_index`` with them
     #: (a Delete from an address that is not the SPI's destination, behind NAT)
     spi_first: dict[tuple[int, str], tuple[str, int, str]] = field(default_factory=dict)
+    #: (SPI, protocol) -> the destinations ``dir_index`` has them for, in its order (an
+    #: ordered set): a moved or rekeyed SPI is looked up among these, not by a scan of
+    #: every direction (which made each new SPI cost as much as all the SAs so far)
+    spi_dsts: dict[tuple[int, str], dict[str, None]] = field(default_factory=dict)
     #: (source, destination) -> (child number, uid) of child SAs seen one way only, in
     #: the order they were made: the candidates for pairing a new SPI the other way
     one_way: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)

@@ -268,6 +268,11 @@ class Tracker:
             for d in c.directions:
                 if st.dir_index.get(d.key) == uid:
                     del st.dir_index[d.key]
+                    dsts = st.spi_dsts.get((d.spi, d.protocol))
+                    if dsts is not None:
+                        dsts.pop(d.dst, None)
+                        if not dsts:
+                            del st.spi_dsts[(d.spi, d.protocol)]
                 if st.spi_first.get((d.spi, d.protocol)) == d.key:
                     del st.spi_first[(d.spi, d.protocol)]
                 evicted.esp_packets += d.packets
