@@ -231,6 +231,14 @@ def _end_of(sa: IkeSa) -> tuple[float, int, Certainty] | None:
 def _reauthentications(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> None:
     ordered = sorted(ike_sas.values(), key=lambda s: s.stages[Stage.HOST_RECOGNITION].start or 0.0)
     taken: set[str] = {s.rekeyed_from for s in ordered if s.rekeyed_from}
+    # the candidates an IKE SA can reauthenticate, by (version, peers), in start order: only
+    # established SAs can be, so a flood of half-open ones costs nothing here (a scan of every
+    # SA per SA was quadratic: 4 s for 5,000 unanswered IKE_SA_INIT)
+    candidates: dict[tuple[int, frozenset[str]], list[IkeSa]] = {}
+    for s in ordered:
+        peers = _peers(s)
+        if s.established_frame is not None and peers is not None:
+            candidates.setdefault((s.version, peers), []).append(s)
     for new in ordered:
         start = new.stages[Stage.HOST_RECOGNITION].start
         if not new.observed_from_start or start is None:
@@ -238,8 +246,9 @@ def _reauthentications(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa])
         if new.rekeyed_from and not _reauth_of(ike_sas.get(new.rekeyed_from)):
             continue  # an IKE SA rekey (CREATE_CHILD_SA) made this one
         best: tuple[IkeSa, float, int, Certainty] | None = None
-        for old in ordered:
-            if old is new or old.version != new.version or old.established_frame is None:
+        first = _first_peers(new)
+        for old in candidates.get((new.version, first), []) if first is not None else []:
+            if old is new:
                 continue
             if (old.rekeyed_to and old.rekeyed_to != new.uid) or (
                 old.uid in taken and old.rekeyed_to != new.uid
