@@ -36,7 +36,8 @@ def keys_for(path: Path) -> list[str]:
 def export(tree: Path, path: Path, keys: list[str], out: Path) -> tuple[int, bytes]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     cmd = [sys.executable, "-m", "ipsec_inspect", "export", str(path), *keys, "-o", str(out)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=600)
+    # run in the tree: ``-m`` puts the working directory first on sys.path, before PYTHONPATH
+    proc = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, timeout=600)
     return proc.returncode, out.read_bytes() if out.exists() else b""
 
 
@@ -49,7 +50,7 @@ def main() -> int:
     differ = compared = 0
     with tempfile.TemporaryDirectory() as tmp:
         for root in args.roots:
-            for path in captures(root):
+            for path in captures(root.resolve()):
                 for keys in ([], keys_for(path)) if keys_for(path) else ([],):
                     a = export(args.before, path, keys, Path(tmp) / "a.json")
                     b = export(args.after, path, keys, Path(tmp) / "b.json")

@@ -62,7 +62,10 @@ def run_one(
     if command == "export":
         args += ["-o", os.devnull]
     start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # run in the tree: ``-m`` puts the working directory first on sys.path, before PYTHONPATH
+    proc = subprocess.Popen(
+        args, env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     note = ""
     deadline = start + timeout
     while True:
@@ -106,7 +109,7 @@ def main() -> int:
     rows.sort(key=lambda r: r[0] != "four-sas")  # baselines first; stable otherwise
     per_packet: dict[str, float] = {}  # command -> seconds per packet on 4 SAs
     for kind, n, command in rows:
-        path = capture(kind, int(n), args.dir)
+        path = capture(kind, int(n), args.dir.resolve())
         seconds, rss, note = run_one(args.tree, command, path, args.extra.split(), args.timeout)
         size = path.stat().st_size / 1e6
         label = {
