@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -42,8 +43,9 @@ from ipsec_inspect.core.extensions import Extensions
 from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.pipeline.partition_index import PieceIndex, part_records, piece_index
 from ipsec_inspect.pipeline.session import Analysis
-from ipsec_inspect.pipeline.tunnels import Plan, Skip, Survey, plan, survey
+from ipsec_inspect.pipeline.tunnels import FrameCodes, Plan, Skip, Survey, plan, survey
 from ipsec_inspect.pipeline.union import PartResult, Union, conflicts, union
 from ipsec_inspect.sources.byte_ranges import (
     ByteRange,
@@ -52,7 +54,8 @@ from ipsec_inspect.sources.byte_ranges import (
     split_capture,
     whole_file,
 )
-from ipsec_inspect.sources.capture_file import CaptureError
+from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
+from ipsec_inspect.sources.indexed import PartRecords
 from ipsec_inspect.sources.multi import (
     STDIN,
     MergedInfo,
@@ -98,6 +101,8 @@ class PartTask:
     extensions: Extensions | None = None
     #: the inputs' order when merging is reading them one after another (else None)
     read_order: tuple[int, ...] | None = None
+    #: the partition's own records, when the survey indexed them (then read only those)
+    records: PartRecords | None = None
 
 
 class TaskFailed(Exception):
@@ -108,16 +113,20 @@ class TaskFailed(Exception):
         self.name = name
 
 
-def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int]:
-    """Survey one byte range (or a whole input)."""
+def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None]:
+    """Survey one byte range (or a whole input), and index its records where partitions
+    can then read only their own (``pipeline.partition_index``)."""
+    offsets: array[int] = array("Q")
+    readers: list[CaptureReader] = []
+    codes = FrameCodes()
     try:
-        s = survey(read_range(r))
+        s = survey(read_range(r, offsets, readers.append), codes)
     except CaptureError as e:
         raise TaskFailed(r.path, str(e)) from None
     except OSError as e:
         raise TaskFailed(r.path, f"{r.path}: {e}") from None
     size = r.end - r.start if r.end >= 0 else input_size(r.path)
-    return r, s, size
+    return r, s, size, piece_index(r, s, offsets, readers, codes)
 
 
 def part_task(task: PartTask) -> PartResult:
@@ -143,8 +152,11 @@ def part_task(task: PartTask) -> PartResult:
             decrypt_workers=0,  # the cluster is the parallelism; see docs/scale-out.md
             window=task.window,
             keep_frame=task.plan.keep(task.partition) if alone is False else None,
-            skip_raw=Skip(task.plan, task.partition) if sequential and not alone else None,
-            read_order=task.read_order if sequential else None,
+            skip_raw=Skip(task.plan, task.partition)
+            if sequential and not alone and task.records is None
+            else None,
+            read_order=task.read_order if sequential and task.records is None else None,
+            part_records=task.records,
         )
         result = analysis.run(on_events=note)
     except InputError as e:
@@ -307,6 +319,7 @@ class RunReport:
     part_records: list[int] = field(default_factory=list)
     failed_inputs: list[str] = field(default_factory=list)
     sequential: bool = False  # the inputs followed one another: no heap, cheap skipping
+    indexed: bool = False  # partitions read only their own records (survey's index)
 
 
 #: (what, done, total): "bytes" surveyed, "partitions" finished
@@ -442,6 +455,7 @@ def run_partitioned(
             total_survey.add(o.value[1])
     names = [n for n in names if n not in failed]
     pieces = [(o.value[0], o.value[1]) for o in outcomes if o.error is None]
+    indexed = {(o.value[0].path, o.value[0].index): o.value[3] for o in outcomes if o.error is None}
     order = read_order(names, pieces)
     report.sequential = order is not None
     report.survey_seconds = time.perf_counter() - t0
@@ -462,6 +476,13 @@ def run_partitioned(
     for _round in range(n_parts + len(names) + 1):
         if not todo:
             break
+        sequential = order is not None and (window is None or not window.active)
+        index = (
+            [(r, sv, indexed[(r.path, r.index)]) for r, sv in pieces]
+            if sequential and all(indexed.get((r.path, r.index)) for r, sv in pieces)
+            else None
+        )
+        report.indexed = index is not None
         tasks = [
             PartTask(
                 p,
@@ -473,8 +494,9 @@ def run_partitioned(
                 window,
                 include_keys,
                 worker_tables,
-                tuple(order)
-                if order is not None and (window is None or not window.active)
+                tuple(order) if sequential and order is not None else None,
+                part_records(the_plan, p, names, order, index)
+                if index is not None and order is not None
                 else None,
             )
             for p in todo
