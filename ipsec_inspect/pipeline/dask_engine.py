@@ -43,6 +43,7 @@ from ipsec_inspect.core.extensions import Extensions
 from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.pipeline.fast_survey import survey_pcap
 from ipsec_inspect.pipeline.partition_index import PieceIndex, part_records, piece_index
 from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.pipeline.tunnels import FrameCodes, Plan, Skip, Survey, plan, survey
@@ -116,6 +117,11 @@ class TaskFailed(Exception):
 def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None]:
     """Survey one byte range (or a whole input), and index its records where partitions
     can then read only their own (``pipeline.partition_index``)."""
+    size = r.end - r.start if r.end >= 0 else input_size(r.path)
+    fast = survey_pcap(r)
+    if fast is not None:
+        s, codes, starts, lengths = fast
+        return r, s, size, PieceIndex(codes, starts, lengths)
     offsets: array[int] = array("Q")
     readers: list[CaptureReader] = []
     codes = FrameCodes()
@@ -125,7 +131,6 @@ def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None
         raise TaskFailed(r.path, str(e)) from None
     except OSError as e:
         raise TaskFailed(r.path, f"{r.path}: {e}") from None
-    size = r.end - r.start if r.end >= 0 else input_size(r.path)
     return r, s, size, piece_index(r, s, offsets, readers, codes)
 
 
