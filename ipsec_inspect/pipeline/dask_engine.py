@@ -56,7 +56,6 @@ from ipsec_inspect.sources.byte_ranges import (
     whole_file,
 )
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
-from ipsec_inspect.sources.indexed import PartRecords
 from ipsec_inspect.sources.multi import (
     STDIN,
     MergedInfo,
@@ -102,8 +101,9 @@ class PartTask:
     extensions: Extensions | None = None
     #: the inputs' order when merging is reading them one after another (else None)
     read_order: tuple[int, ...] | None = None
-    #: the partition's own records, when the survey indexed them (then read only those)
-    records: PartRecords | None = None
+    #: read only the partition's own records, from the survey's indexes (given to the
+    #: task as its further arguments)
+    indexed: bool = False
 
 
 class TaskFailed(Exception):
@@ -134,9 +134,29 @@ def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None
     return r, s, size, piece_index(r, s, offsets, readers, codes)
 
 
-def part_task(task: PartTask) -> PartResult:
-    """Run the pipeline on one partition's tunnels."""
+def survey_facts(
+    piece: tuple[ByteRange, Survey, int, PieceIndex | None],
+) -> tuple[ByteRange, Survey, int, bool]:
+    """What the driver needs of a survey task's result (not its record index)."""
+    return piece[0], piece[1], piece[2], piece[3] is not None
+
+
+def part_task(
+    task: PartTask, *pieces: tuple[ByteRange, Survey, int, PieceIndex | None]
+) -> PartResult:
+    """Run the pipeline on one partition's tunnels (``pieces``: the survey tasks'
+    results, when ``task.indexed``: the partition then reads only its own records)."""
     started = time.process_time()
+    records = None
+    if task.indexed and task.read_order is not None:
+        wanted = set(task.inputs)
+        records = part_records(
+            task.plan,
+            task.partition,
+            task.inputs,
+            task.read_order,
+            [(r, s, idx) for r, s, _n, idx in pieces if r.path in wanted and idx is not None],
+        )
     alone = len(task.plan.ids) == 1  # one partition: every frame is its own
     sequential = task.read_order is not None
     opened: list[tuple[str, str, int]] = []
@@ -158,10 +178,10 @@ def part_task(task: PartTask) -> PartResult:
             window=task.window,
             keep_frame=task.plan.keep(task.partition) if alone is False else None,
             skip_raw=Skip(task.plan, task.partition)
-            if sequential and not alone and task.records is None
+            if sequential and not alone and records is None
             else None,
-            read_order=task.read_order if sequential and task.records is None else None,
-            part_records=task.records,
+            read_order=task.read_order if sequential and records is None else None,
+            part_records=records,
         )
         result = analysis.run(on_events=note)
     except InputError as e:
@@ -207,10 +227,44 @@ class Executor(Protocol):
     workers: int
 
     def map(
-        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
-    ) -> list[Outcome]: ...
+        self,
+        fn: Callable[..., R],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+        extra: Sequence[Any] = (),
+    ) -> list[Outcome]:
+        """``fn(item, *values of extra)`` for every item (``extra``: from :meth:`keep`)."""
+        ...
+
+    def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
+        """Start ``fn(item)`` for every item and keep the results where they are computed
+        (on the workers): handles for :meth:`map`'s ``extra`` and :meth:`map_kept`."""
+        ...
+
+    def map_kept(
+        self,
+        fn: Callable[[Any], R],
+        kept: Sequence[Any],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+    ) -> list[Outcome]:
+        """``fn(result)`` of every kept result; ``items`` name them in the outcomes."""
+        ...
 
     def close(self) -> None: ...
+
+
+@dataclass
+class _Kept:
+    """A result kept by :class:`SyncExecutor` (its error is raised where it is used)."""
+
+    value: Any
+    error: BaseException | None
+
+    def get(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 class SyncExecutor:
@@ -221,17 +275,42 @@ class SyncExecutor:
         self.retries = retries
 
     def map(
-        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
+        self,
+        fn: Callable[..., R],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+        extra: Sequence[Any] = (),
     ) -> list[Outcome]:
         out = []
         for item in items:
             o = Outcome(item)
             for _attempt in range(self.retries + 1):
                 try:
-                    o.value, o.error = fn(item), None
+                    o.value, o.error = fn(item, *(k.get() for k in extra)), None
                     break
                 except Exception as e:
                     o.error = e
+            on_done(o)
+            out.append(o)
+        return out
+
+    def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
+        return [_Kept(o.value, o.error) for o in self.map(fn, items, lambda o: None)]
+
+    def map_kept(
+        self,
+        fn: Callable[[Any], R],
+        kept: Sequence[Any],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+    ) -> list[Outcome]:
+        out = []
+        for k, item in zip(kept, items, strict=True):
+            o = Outcome(item)
+            try:
+                o.value = fn(k.get())
+            except Exception as e:
+                o.error = e
             on_done(o)
             out.append(o)
         return out
@@ -250,13 +329,41 @@ class DaskExecutor:
         self.workers = max(1, len(client.scheduler_info().get("workers", {})))
 
     def map(
-        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
+        self,
+        fn: Callable[..., R],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+        extra: Sequence[Any] = (),
+    ) -> list[Outcome]:
+        if not items:
+            return []
+        futures = [
+            self.client.submit(fn, item, *extra, retries=self.retries, pure=False) for item in items
+        ]
+        return self._collect(futures, items, on_done)
+
+    def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
+        if not items:
+            return []
+        return list(self.client.map(fn, list(items), retries=self.retries, pure=False))
+
+    def map_kept(
+        self,
+        fn: Callable[[Any], R],
+        kept: Sequence[Any],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+    ) -> list[Outcome]:
+        if not items:
+            return []
+        futures = [self.client.submit(fn, k, pure=False) for k in kept]
+        return self._collect(futures, items, on_done)
+
+    def _collect(
+        self, futures: list[Any], items: Sequence[Any], on_done: Callable[[Outcome], None]
     ) -> list[Outcome]:
         from distributed import as_completed
 
-        if not items:
-            return []
-        futures = self.client.map(fn, list(items), retries=self.retries, pure=False)
         where = {f.key: i for i, f in enumerate(futures)}
         out: list[Outcome] = [Outcome(item) for item in items]
         for f in as_completed(futures):
@@ -446,11 +553,17 @@ def run_partitioned(
             if progress is not None:
                 progress("bytes", done_bytes[0], total)
 
-    outcomes = executor.map(survey_task, ranges, surveyed)
+    # the pieces' record indexes stay on the workers; the driver fetches the small facts
+    kept = executor.keep(survey_task, ranges)
+    outcomes = executor.map_kept(survey_facts, kept, ranges, surveyed)
+    handle = {(r.path, r.index): k for r, k in zip(ranges, kept, strict=True)}
     again = sorted({o.item.path for o in outcomes if isinstance(o.error, NotSplittable)})
     if again:  # pcapng with interface blocks between packets: survey those files whole
         outcomes = [o for o in outcomes if o.item.path not in again]
-        outcomes += executor.map(survey_task, [whole_file(p) for p in again], surveyed)
+        whole = [whole_file(p) for p in again]
+        kept = executor.keep(survey_task, whole)
+        outcomes += executor.map_kept(survey_facts, kept, whole, surveyed)
+        handle.update({(r.path, r.index): k for r, k in zip(whole, kept, strict=True)})
     total_survey = Survey()
     for o in outcomes:
         if o.error is not None:
@@ -482,12 +595,9 @@ def run_partitioned(
         if not todo:
             break
         sequential = order is not None and (window is None or not window.active)
-        index = (
-            [(r, sv, indexed[(r.path, r.index)]) for r, sv in pieces]
-            if sequential and all(indexed.get((r.path, r.index)) for r, sv in pieces)
-            else None
-        )
-        report.indexed = index is not None
+        use_index = sequential and all(indexed.get((r.path, r.index)) for r, _sv in pieces)
+        extra = [handle[(r.path, r.index)] for r, _sv in pieces] if use_index else []
+        report.indexed = use_index
         tasks = [
             PartTask(
                 p,
@@ -500,14 +610,12 @@ def run_partitioned(
                 include_keys,
                 worker_tables,
                 tuple(order) if sequential and order is not None else None,
-                part_records(the_plan, p, names, order, index)
-                if index is not None and order is not None
-                else None,
+                use_index,
             )
             for p in todo
         ]
         results = executor.map(
-            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids))
+            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids)), extra
         )
         lost_inputs = [
             o.error.name

@@ -191,4 +191,7 @@ def _scan(
             s.sizes[tun] = s.sizes.get(tun, 0) + size
     s.count, s.first_time, s.in_order = n, first, in_order
     s.last_time = last if n else None
-    return s, fc, offsets, lengths
+    # the index travels to every partition: as small as the values allow
+    starts = array("I", offsets) if not n or offsets[-1] < (1 << 32) else offsets
+    sizes_ = array("H", lengths) if n and max(lengths) < (1 << 16) else lengths
+    return s, fc, starts, sizes_

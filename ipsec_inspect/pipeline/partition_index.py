@@ -48,7 +48,9 @@ def piece_index(
     if len(readers) != 1:
         return None
     info = readers[0].info
-    if info.format != "pcap" or info.compressed or info.warnings or len(codes.codes) != s.count:
+    if info.format != "pcap" or info.compressed or info.warnings or info.raw_times:
+        return None
+    if len(codes.codes) != s.count:
         return None
     n = s.count
     if len(offsets) == n + 1:  # the range reader saw the next range's first record
@@ -60,6 +62,8 @@ def piece_index(
     if n and end <= offsets[-1]:
         return None
     lengths = array("I", map(operator.sub, chain(islice(offsets, 1, None), (end,)), offsets))
+    if n and max(lengths) < (1 << 16):
+        lengths = array("H", lengths)
     starts = array("I", offsets) if end < (1 << 32) else offsets
     return PieceIndex(codes, starts, lengths)
 
@@ -109,9 +113,15 @@ def part_records(
         return the_plan.partition_of(t) == partition
 
     for i in order:
-        rec = RecordSlice(names[i], array("Q"), array("I"), array(wide))
+        mine_pieces = by_input.get(names[i], [])
+        rec = RecordSlice(
+            names[i],
+            array("I" if all(x.starts.typecode == "I" for _r, _s, x in mine_pieces) else "Q"),
+            array("H" if all(x.lengths.typecode == "H" for _r, _s, x in mine_pieces) else "I"),
+            array(wide),
+        )
         local = bases[i]
-        for _r, s, idx in by_input.get(names[i], []):
+        for _r, s, idx in mine_pieces:
             mask = idx.codes.codes.translate(idx.codes.table(mine))
             rec.starts.extend(compress(idx.starts, mask))
             rec.lengths.extend(compress(idx.lengths, mask))

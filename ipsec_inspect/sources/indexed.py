@@ -9,24 +9,29 @@ lengths and global numbers of its own records (:class:`RecordSlice`), and this r
 hands on exactly those, in the same order and with the same numbers as
 :class:`~ipsec_inspect.sources.multi.MergedReader` would have.
 
-Each input's records are gathered (``mmap`` slices for a local file, ranged reads for an
-fsspec URL) behind the file's own 24-byte header and parsed by the ordinary
-:class:`~ipsec_inspect.sources.capture_file.CaptureReader`, so times, lengths and limits
-are checked exactly as always. Used only where it is exact: pcap inputs, uncompressed,
-that the survey read without a single warning, following one another in time (a ring,
-one file); the engine reads everything else the old way.
+Each input is read in windows (a local file or any fsspec URL: the worker reads it
+itself; no spill files), and each record is cut out where the survey saw it. That is
+exact because the survey accepted every record as the ordinary reader would without a
+remark (lengths within limits, usable timestamps): used only for pcap inputs,
+uncompressed, that the survey read without a single warning, following one another in
+time (a ring, one file); the engine reads everything else the old way.
 """
 
 from __future__ import annotations
 
-import mmap
-import os
+import struct
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ipsec_inspect.sources.capture_file import CaptureReader, RawFrame
+from ipsec_inspect.sources.capture_file import (
+    PCAP_MAGICS,
+    CaptureError,
+    CaptureInfo,
+    InterfaceInfo,
+    RawFrame,
+)
 from ipsec_inspect.sources.multi import (
     _RECENT,
     FileSummary,
@@ -69,67 +74,58 @@ class PartRecords:
         return sum(len(s.starts) for _i, s in self.slices)
 
 
-class _Gathered:
-    """The file's header, then the chosen records back to back: a forward-only stream
-    that :class:`CaptureReader` parses like any pcap."""
+class _Input:
+    """One input's records, read in windows of the file (bounded memory, and a far jump
+    is a seek): the survey has checked every record, so each is cut out directly."""
 
     def __init__(self, path: str, rec: RecordSlice) -> None:
-        self._rec = rec
-        self._at = 0
-        self._done = 0
-        self._fh: BinaryIO | None = None
-        self._map: mmap.mmap | None = None
+        self.path = path
+        self.rec = rec
+        self.done = 0
+        self._fh: BinaryIO
         if is_url(path):
             import fsspec
 
             self._fh = fsspec.open(path, "rb").open()
-            self._prefix = self._fh.read(24)
         else:
-            with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                self._map = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) if size else None
-            self._prefix = self._map[:24] if self._map is not None else b""
+            self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+        head = self._fh.read(24)
+        if len(head) < 24 or head[:4] not in PCAP_MAGICS:
+            self.close()
+            raise CaptureError(f"{path}: not the pcap file the survey read")
+        self.endian, self.resolution = PCAP_MAGICS[head[:4]]
+        snaplen, network = struct.unpack_from(self.endian + "II", head, 16)
+        self.info = CaptureInfo(path, "pcap")
+        self.info.interfaces.append(InterfaceInfo(network & 0x0FFFFFFF, snaplen, self.resolution))
 
-    def peek(self, n: int = 1) -> bytes:
-        return self._prefix[:n]
-
-    def read(self, n: int = -1) -> bytes:
-        if self._prefix:
-            out, self._prefix = self._prefix, b""
-            return out
-        starts, lengths = self._rec.starts, self._rec.lengths
-        i, end = self._at, len(starts)
-        want = _GATHER if n < 0 else max(n, 1)
-        parts: list[bytes] = []
-        got = 0
-        mm, fh = self._map, self._fh
-        while i < end and got < want:
-            a = starts[i]
-            b = a + lengths[i]
-            i += 1
-            while i < end and starts[i] == b:  # neighbours: one slice
-                b += lengths[i]
-                i += 1
-            if mm is not None:
-                parts.append(mm[a:b])
-            elif fh is not None:
+    def __iter__(self) -> Iterator[tuple[int, float, bytes, int]]:
+        """(global number, time, data, original length) of every record, in order."""
+        starts, lengths, numbers = self.rec.starts, self.rec.lengths, self.rec.numbers
+        unpack = struct.Struct(self.endian + "IIII").unpack_from
+        res = self.resolution
+        fh = self._fh
+        window = b""
+        at = 0  # file offset of window[0]
+        wend = 0
+        for k in range(len(starts)):
+            a = starts[k]
+            b = a + lengths[k]
+            if a < at or b > wend:
                 fh.seek(a)
-                parts.append(fh.read(b - a))
-            got += b - a
-        self._at = i
-        self._done += got
-        return b"".join(parts)
-
-    def tell(self) -> int:
-        return self._done
+                window = fh.read(max(_GATHER, b - a))
+                at, wend = a, a + len(window)
+                if b > wend:
+                    raise CaptureError(f"{self.path}: shorter than when it was surveyed")
+            p = a - at
+            sec, frac, incl, orig = unpack(window, p)
+            self.done += b - a
+            yield numbers[k], sec + frac * res, window[p + 16 : p + 16 + incl], orig
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        self._fh.close()
+
+    def bytes_read(self) -> int:
+        return self.done
 
 
 class IndexedReader(MergedReader):
@@ -161,24 +157,24 @@ class IndexedReader(MergedReader):
         self._recent_global = array("Q", bytes(8 * _RECENT))
         self._records = records
         self._slices = dict(records.slices)
-        self.readers = []
+        self._inputs: list[_Input] = []
         try:
-            for i, name in enumerate(self.names):
-                rec = self._slices.get(i, RecordSlice(name))
-                reader = CaptureReader(name, fileobj=_Gathered(name, rec))  # type: ignore[arg-type]
-                reader.on_warning = self._forward(i)
-                self.readers.append(reader)
-        except Exception:
+            for name in self.names:
+                self._inputs.append(_Input(name, RecordSlice(name)))
+        except (OSError, CaptureError) as e:
             self.close()
-            raise
+            raise CaptureError(str(e) if isinstance(e, CaptureError) else f"{e}") from None
+        for i, rec in self._slices.items():
+            self._inputs[i].rec = rec
+        self.readers = self._inputs  # type: ignore[assignment]  # .info is what is read
         self.info = MergedInfo(self.names[0] if len(self.names) == 1 else ", ".join(self.names))
-        self.info.readers = [r.info for r in self.readers]
+        self.info.readers = [r.info for r in self._inputs]
         self.info.files = [
             FileSummary(f.path, f.format, f.compressed, f.frames, f.kept, f.first_time, f.last_time)
             for f in records.files
         ]
-        self.info.interfaces = self.readers[0].info.interfaces
-        self.info.format = records.files[0].format if records.files else "pcap"
+        self.info.interfaces = self._inputs[0].info.interfaces
+        self.info.format = "pcap"
         self.info.compressed = False
         self.info.frames = records.frames
         self.info.first_time = records.first_time
@@ -186,8 +182,12 @@ class IndexedReader(MergedReader):
         self.total_bytes = sum(int(sum(r.lengths)) for _i, r in records.slices)
         self._last = (0, 0)
 
+    def close(self) -> None:
+        for r in getattr(self, "_inputs", []):
+            r.close()
+
     def bytes_read(self) -> int:
-        return sum(r.bytes_read() for r in self.readers)
+        return sum(r.bytes_read() for r in self._inputs)
 
     def __iter__(self) -> Iterator[RawFrame]:
         keep = self.keep
@@ -197,18 +197,18 @@ class IndexedReader(MergedReader):
             self._recent_number,
         )
         try:
-            for i, rec in self._records.slices:
-                numbers = rec.numbers
+            for i, _rec in self._records.slices:
                 base = self._records.bases[i]
-                for fr in self.readers[i]:
-                    n = numbers[fr[0] - 1]
+                src = self._inputs[i]
+                link_type = src.info.interfaces[0].link_type
+                for n, t, data, orig in src:
                     own = n - base
                     slot = n % _RECENT
                     recent_global[slot] = n
                     recent_file[slot] = i
                     recent_number[slot] = own
                     self._last = (i, own)
-                    if keep is None or keep(fr[2], fr[3]):
-                        yield (n, *fr[1:])
+                    if keep is None or keep(link_type, data):
+                        yield n, t, link_type, data, orig, 0
         finally:
             self.close()
