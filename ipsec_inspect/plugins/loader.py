@@ -111,7 +111,7 @@ def _section_values(text: str, group: str) -> list[str] | None:
         if line.startswith("[") and line.endswith("]"):
             section = line.strip("[]")
         elif section == group:
-            name, eq, value = line.partition("=")
+            _name, eq, value = line.partition("=")
             if not eq or "=" in value:
                 return None
             values.append(value.strip())
