@@ -121,3 +121,45 @@ def test_summary_of_one_packet_imports_only_what_it_draws(tmp_path: Path) -> Non
     if entry_points_may_load(ENTRY_POINT_GROUP, BUNDLED_PACKAGE + "."):
         lazy.discard("importlib.metadata")  # a third-party plugin is installed: it is needed
     assert sorted(lazy & modules) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["summary", "x.pcap"], "summary"),
+        (["--no-plugins", "summary", "x.pcap"], "summary"),
+        (["--plugin-dir", "summary", "export", "x.pcap"], "export"),  # DIR named summary
+        (["--plugin-dir=d", "--pol", "cnsa", "packets", "x"], "packets"),  # an abbreviation
+        (["--p", "d", "summary"], None),  # ambiguous: argparse says so
+        (["--help"], None),
+        (["--version"], None),
+        (["--no-plugins=1", "summary"], None),
+        (["--policy"], None),
+        (["sumary", "x.pcap"], None),  # not a command: argparse lists the choices
+        ([], None),
+    ],
+)
+def test_the_command_is_told_from_the_line_only_when_argparse_would_agree(
+    argv: list[str], command: str | None
+) -> None:
+    from ipsec_inspect.cli import _command_in
+
+    assert _command_in(argv) == command
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--no-plugins", "summary", "a.pcap", "--limit", "3", "--spi", "0x1"],
+        ["--policy", "cnsa", "export", "a.pcap", "--format", "json"],
+        ["packets", "a.pcap", "b.pcap", "--decode-as", "udp.port=4501:ike"],
+    ],
+)
+def test_the_parser_of_one_command_parses_its_line_as_the_whole_parser(argv: list[str]) -> None:
+    """Building only the named command's parser (start-up) changes no parsed value."""
+    from ipsec_inspect.cli import build_parser
+
+    one = vars(build_parser(argv).parse_args(argv))
+    every = vars(build_parser().parse_args(argv))
+    assert one.pop("_parser").prog == every.pop("_parser").prog == f"ipsec-inspect {one['command']}"
+    assert one == every
