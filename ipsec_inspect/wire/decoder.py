@@ -143,6 +143,8 @@ class DecodeOptions:
 
 @dataclass
 class DecoderStats:
+    """What the decoder counted: frames, IPsec frames, fragments, malformed."""
+
     frames: int = 0
     ipsec_frames: int = 0
     non_ip: int = 0
