@@ -298,3 +298,17 @@ def test_more_tunnels_than_codes_still_exact(tmp_path: Path) -> None:
     report = RunReport()
     assert partitioned([str(path)], [], 3, report) == single([str(path)], [])
     assert report.indexed
+
+
+def test_url_inputs_are_indexed_and_read_by_the_partition_itself() -> None:
+    """An fsspec URL (how workers on other machines read inputs): surveyed by the ordinary
+    reader, indexed, and each partition reads its own records from the URL by range."""
+    import fsspec
+
+    path = SAMPLES / "esp-algorithms.pcap"
+    fsspec.filesystem("memory").pipe("/indexed/esp.pcap", path.read_bytes())
+    url = "memory://indexed/esp.pcap"
+    report = RunReport()
+    doc = partitioned([url], keys_for(path), 3, report)
+    assert report.indexed and report.partitions == 3
+    assert doc == single([url], keys_for(path))
