@@ -369,6 +369,23 @@ def test_xauth_password_only_with_include_keys() -> None:
     assert ike["identities"]["xauth_password"] == "realpeer-xauth-password-not-secret"
 
 
+def test_xauth_password_is_not_in_packets_jsonl() -> None:
+    """``packets --format jsonl`` dissects decrypted payloads: the password stays out of
+    every field and body, as hex and as text; the user name is there."""
+    from ipsec_inspect.ipsec.ike import ike_to_json
+
+    d = _dir("ikev1-aggressive-xauth")
+    password = b"realpeer-xauth-password-not-secret"
+    seen = 0
+    for r in open_records(str(d / "capture.pcap"), key_paths=[str(d / "keys.toml")]):
+        if isinstance(r, IkeMessage) and r.decrypted_data and password in r.decrypted_data:
+            seen += 1
+            text = json.dumps(ike_to_json(r))
+            assert password.hex() not in text and password.decode() not in text
+            assert "alice" in text or b"alice".hex() in text
+    assert seen == 1
+
+
 def test_ikev1_aggressive_xauth_without_keys() -> None:
     doc = _doc("ikev1-aggressive-xauth", "none")
     [ike] = doc["ike_sas"]
