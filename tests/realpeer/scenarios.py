@@ -333,6 +333,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         tags=("vpnlife",),
     ),
     Scenario(
+        name="ikev2-time-rekey",
+        description=(
+            "IKEv2 PSK where the initiator rekeys by time only (CHILD_SA rekey_time = 10s, "
+            "IKE SA rekey_time = 16s, rand_time = 0s, no volume limits): 2 pings, the first "
+            "CHILD_SA rekey at 10 s, 5 pings and 4 UDP echoes, the IKE SA rekey at 16 s "
+            "(CREATE_CHILD_SA with a new KE; the CHILD_SA moves), the second CHILD_SA rekey "
+            "at 20 s; 3 pings, terminate"
+        ),
+        ike_version=2,
+        ike_proposals="aes128-sha256-x25519",
+        esp_proposals="aes128gcm16",
+        left_conn=("rekey_time = 16s", "rand_time = 0s", "over_time = 20s"),
+        left_child=("rekey_time = 10s", "rand_time = 0s", "life_time = 30s"),
+        steps=_steps(
+            INIT,
+            ping(2),
+            await_child(15),
+            ping(5),
+            udp(4),
+            await_child(15),
+            ping(3),
+            wait(2),
+            SNAP,
+            terminate(),
+        ),
+        tags=("vpnlife",),
+    ),
+    Scenario(
         name="ikev2-hard-expiry",
         description=(
             "IKEv2 PSK with a CHILD_SA that hard-expires (life_time = 5s, no rekey): traffic, "
