@@ -434,7 +434,13 @@ def _ike_rekeyed(
     succ.chosen, succ.chosen_ids = s.names, s.ids
     succ.certainty = {"roles": Certainty.OBSERVED, "chosen": Certainty.OBSERVED}
     succ.nat_detected = sa.nat_detected
+    # a rekeyed IKE SA inherits the authentication of the one it replaces (RFC 7296 §2.18);
+    # swanctl counts it as established from the rekey
+    succ.auth_method, succ.auth_name = sa.auth_method, sa.auth_name
+    succ.identities = dict(sa.identities)
+    succ.established_time, succ.established_frame = m.time, m.frame
     succ.rekeyed_from, sa.rekeyed_to = sa.uid, uid
+    sa.rekey_certainty = succ.rekey_certainty = Certainty.OBSERVED
     st.ike[uid] = succ
     st.ike_index[(2, new_spi_i)] = uid
     st.out.append(SaOpened(uid, "ike", m.time, m.frame, True))

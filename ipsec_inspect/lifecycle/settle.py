@@ -56,6 +56,12 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
     for sa in ike_sas.values():
         kids = [child_sas[u] for u in sa.child_sas if u in child_sas]
         _link_same_selector_quick_modes(kids)
+        # after an IKE SA rekey (not a reauthentication) a child SA may be rekeyed under the
+        # new IKE SA while its predecessor stayed with the old one (RFC 7296 §2.18)
+        before = ike_sas.get(sa.rekeyed_from or "")
+        olds = list(kids)
+        if before is not None and before.rekeyed_to == sa.uid and not before.reauthenticated:
+            olds += [child_sas[u] for u in before.child_sas if u in child_sas]
         for new in kids:
             if new.created_by not in ("CREATE_CHILD_SA", "QUICK_MODE") or new.rekeyed_from:
                 continue
@@ -67,7 +73,7 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
                 continue
             start = min(firsts)
             best: ChildSa | None = None
-            for old in kids:
+            for old in olds:
                 act = old.last_activity
                 if old is new or old.rekeyed_to or act is None or old.hard_end is not None:
                     continue

@@ -263,6 +263,39 @@ def test_volume_rekeys_are_told_from_time(keys: str) -> None:
     assert line[-1]["termination"]["reason"] != "rekeyed"
 
 
+@pytest.mark.parametrize("keys", ALL)
+def test_time_rekeys_are_told_from_volume(keys: str) -> None:
+    """ikev2-time-rekey: rekey_time = 10s on the CHILD_SA and 16s on the IKE SA, no volume
+    limit; the two rekeyed CHILD_SAs carried 2 and 9 packets each way, at the same age."""
+    name = "ikev2-time-rekey"
+    doc = _doc(name, keys)
+    truth = _truth(name)
+    line = [_child_by_spi(doc, t["left_to_right"]["spi"]) for t in truth["child_sas"]]
+    assert len(line) == 3 and len(doc["child_sas"]) == 3  # the IKE rekey opened no child SA
+    for old, new in pairwise(line):
+        assert old["rekeyed_to"] == new["id"] and new["rekeyed_from"] == old["id"]
+        t = old["termination"]
+        assert old["state"] == "REKEYED" and t["reason"] == "rekeyed"
+        assert t["trigger"] == "time"
+        # the log says a lifetime ran out ("creating rekey job"); the ages say which
+        assert t["trigger_certainty"] == ("observed" if keys == "log" else "inferred")
+        assert "packets per direction [2, 9], ages [10.0, 10.0] s" in t["trigger_detail"]
+    assert [max(d["packets"] for d in c["directions"]) for c in line] == [2, 9, 3]
+    # the IKE SA rekey at 16 s: new SPIs, the live CHILD_SA moves to it
+    old_ike, new_ike = (_by_spis(doc, t) for t in truth["ike_sas"])
+    assert old_ike["rekeyed_to"] == new_ike["id"] and new_ike["rekeyed_from"] == old_ike["id"]
+    assert old_ike["state"] == "REKEYED" and old_ike["termination"]["reason"] == "rekeyed"
+    assert old_ike["rekey_certainty"] == ("inferred" if keys == "none" else "observed")
+    assert line[0]["ike_sa"] == old_ike["id"]
+    assert line[1]["ike_sa"] == line[2]["ike_sa"] == new_ike["id"]
+    ike_t = old_ike["termination"]
+    if keys == "log":  # "queueing IKE_REKEY task" with no vici command before it
+        assert (ike_t["trigger"], ike_t["trigger_certainty"]) == ("time", "observed")
+    else:  # IKEv2 carries no lifetimes and one rekey shows no pattern
+        assert ike_t["trigger"] == "unknown"
+    assert new_ike["auth_method"] == ("psk" if keys != "none" else None)
+
+
 def test_user_commands_in_the_log_are_the_trigger() -> None:
     """ikev2-psk-gcm: the right rekeyed the child by swanctl --rekey, the left rekeyed the
     IKE SA and terminated: each daemon's log names its own commands."""
