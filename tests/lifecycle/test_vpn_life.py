@@ -186,6 +186,43 @@ def test_mobike_moves_the_ike_sa_and_keeps_its_children(keys: str) -> None:
         assert first["rekeyed_to"] == after[0]["id"] and first["state"] == "REKEYED"
 
 
+@pytest.mark.parametrize("keys", ALL)
+def test_ikev1_nat_rebinding_moves_the_sa_and_keeps_its_esp(keys: str) -> None:
+    """ikev1-nat-rebinding, captured on the gateway's side of a NAT (our relay): the float
+    500 -> 4500 (public port 40500 -> 44500) is no move; the rebinding 44500 -> 44501 is,
+    on the one IKEv1 SA; charon (kernel-libipsec cannot update an SA) then rekeys the
+    CHILD_SA with a Quick Mode from the gateway, and its ESP from the new port is that
+    child's, under the same IKE SA."""
+    from ipsec_inspect.core.records import EspPacket
+
+    name = "ikev1-nat-rebinding"
+    doc = _doc(name, keys)
+    truth = _truth(name)
+    [ike] = doc["ike_sas"]
+    assert (ike["spi_i"], ike["spi_r"]) == (
+        truth["ike_sas"][0]["spi_i"],
+        truth["ike_sas"][0]["spi_r"],
+    )
+    assert ike["nat_detected"] is True
+    [update] = ike["address_updates"]  # not the NAT-T float
+    assert update["cause"] == "nat-rebinding" and update["certainty"] == "inferred"
+    assert update["initiator"] == {"addr": "192.0.2.254", "port": 44501}
+    assert update["responder"] == {"addr": "192.0.2.2", "port": 4500}
+    moved = [m for m in _ike_messages(name) if m.meta.sport == 44501]
+    assert update["frame"] == moved[0].meta.frame == 18  # the first DPD from the new port
+    assert ike["initiator"] == update["initiator"]
+    d = _dir(name)
+    esp = [r for r in open_records(str(d / "capture.pcap")) if isinstance(r, EspPacket)]
+    new_port = {r.spi for r in esp if 44501 in (r.meta.sport, r.meta.dport)}
+    assert len(esp) == 12 and len(new_port) == 2
+    assert all(c["ike_sa"] == ike["id"] for c in doc["child_sas"])
+    assert "child.orphan" not in {k for c in doc["child_sas"] for k in _kinds(c)}
+    first, second = (_child_by_spi(doc, t["left_to_right"]["spi"]) for t in truth["child_sas"])
+    assert {int(x["spi"], 16) for x in second["directions"]} == new_port
+    assert [x["packets"] for x in second["directions"]] == [3, 3]
+    assert first["rekeyed_to"] == second["id"] and first["state"] == "REKEYED"
+
+
 # ---------------------------------------------------------------- reauthentication
 
 

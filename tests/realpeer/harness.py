@@ -29,6 +29,7 @@ START_TIMEOUT = 10.0  # seconds for a daemon's vici socket / tcpdump to come up
 SA_TIMEOUT = 15.0  # seconds for an initiate/rekey/terminate to settle
 UDP_PORT = 7
 TRAFFIC = str(Path(__file__).with_name("traffic.py"))
+NAT_RELAY = str(Path(__file__).with_name("nat_relay.py"))
 
 
 @dataclass
@@ -121,12 +122,16 @@ class _Runner:
 
     def start_capture(self, capture: Path) -> None:
         log = self.work / "tcpdump.log"
+        # behind a NAT the gateway's side is captured: what a gateway operator records
+        namespace, device = (
+            (self.lab.right, "veth-r") if self.scenario.nat else (self.lab.left, "veth-l")
+        )
         self.lab.start(
-            self.lab.left,
+            namespace,
             [
                 "tcpdump",
                 "-i",
-                "veth-l",
+                device,
                 "-s",
                 "0",
                 "-U",
@@ -243,6 +248,11 @@ class _Runner:
                 )
             case Action.MOVE:
                 self.move()
+            case Action.REBIND:
+                (self.work / "rebind").touch()
+                log = self.work / "nat.log"
+                ok = wait_until(lambda: "rebind:" in log.read_text(errors="replace"), 5.0)
+                self._record(step, ok, nat=log.read_text(errors="replace").splitlines()[-1:])
             case Action.WAIT:
                 time.sleep(step.count)
                 self._record(step, True, seconds=step.count)
@@ -449,7 +459,14 @@ def run_scenario(scenario: Scenario, out: Path, sniffer: Sequence[str] | None = 
         with Lab() as lab:
             runner = _Runner(lab, scenario, work)
             runner.configure()
-            lab.build()
+            lab.build(nat=scenario.nat)
+            if scenario.nat:
+                lab.start(
+                    lab.middle,
+                    [sys.executable, NAT_RELAY, config.NAT_PRIVATE, config.NAT_PUBLIC,
+                     config.RIGHT.outer, str(work / "rebind"), "300"],
+                    work / "nat.log",
+                )  # fmt: skip
             if any(step.action is Action.REDIRECT for step in scenario.steps):
                 lab.run_in(
                     lab.right, ["ip", "addr", "add", f"{config.RIGHT_ALT}/24", "dev", "veth-r"]
@@ -477,6 +494,8 @@ def run_scenario(scenario: Scenario, out: Path, sniffer: Sequence[str] | None = 
                 target = out / f"{side.side.value}.log"
                 shutil.copy(side.log, target)
                 logs[side.side.value] = target
+            if scenario.nat:  # the mappings the NAT made, for PROVENANCE
+                shutil.copy(work / "nat.log", out / "nat.log")
             certificates = {}
             for name, path in runner.certificates.items():
                 certificates[name] = out / name

@@ -35,6 +35,7 @@ class Action(StrEnum):
     WAIT = "wait"  # sleep ``count`` seconds (DPD, lifetimes)
     HALF_OPEN = "half-open"  # one IKE_SA_INIT from the left's port 5000, never completed
     AWAIT_CHILD = "await-child"  # wait up to ``count`` s for the CHILD_SA SPIs to change
+    REBIND = "rebind"  # the NAT (Scenario.nat) gives the 4500 flow a new public port
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,8 @@ class Scenario:
     plugins: str = ""  # charon plugins loaded beyond config.PLUGINS (eap-md5, xauth-generic)
     pool: bool = False  # the right assigns the left's inner address as a virtual IP
     expect_children: int = 1  # CHILD_SAs each side holds once a step has settled
+    # a user-space NAT between the peers (tests/realpeer/nat_relay.py); captured on the right
+    nat: bool = False
 
     @property
     def right_ike_proposals(self) -> str:
@@ -422,6 +425,25 @@ SCENARIOS: tuple[Scenario, ...] = (
         plugins="xauth-generic",
         left_conn=("dpd_delay = 2s",),
         steps=_steps(INIT, ping(3), SNAP, wait(5), terminate()),
+        tags=("vpnlife",),
+    ),
+    Scenario(
+        name="ikev1-nat-rebinding",
+        description=(
+            "IKEv1 Main Mode PSK with NAT-T through a NAT whose mapping changes mid-tunnel: the "
+            "initiator 198.51.100.1 reaches the gateway 192.0.2.2 through a user-space NAT "
+            "(tests/realpeer/nat_relay.py, ours) that forwards from 192.0.2.254; real NAT-D "
+            "mismatch, IKE floats to 4500 from public port 44500; traffic; the NAT drops the "
+            "4500 mapping and the next packets leave from 44501 (a rebinding); DPD and traffic "
+            "from the new port; terminate. Captured on the gateway's side"
+        ),
+        ike_version=1,
+        ike_proposals="aes128-sha256-modp2048",
+        esp_proposals="aes128-sha256",
+        nat=True,
+        left_conn=("dpd_delay = 2s",),
+        right_conn=("dpd_delay = 0s",),
+        steps=_steps(INIT, ping(3), SNAP, Step(Action.REBIND), wait(4), ping(3), SNAP, terminate()),
         tags=("vpnlife",),
     ),
     Scenario(
