@@ -55,6 +55,8 @@ def _floats(sa: IkeSa, ini: Endpoint, res: Endpoint) -> bool:
     assert sa.initiator is not None and sa.responder is not None
     return (
         sa.state not in ("ESTABLISHED", "DELETING")
+        # the float between the NAT-T ports on both sides is no change already (_same)
+        and not {ini.port, sa.initiator.port} <= _NATT_PORTS
         and sa.responder.port == 500
         and res.port == 4500
         and ini.addr == sa.initiator.addr
@@ -117,7 +119,8 @@ def track_endpoints(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: boo
     if _floats(sa, ini, res):
         # the NAT-T float (RFC 3947 §4, RFC 7296 §2.23): the responder moves from 500 to
         # 4500; behind a NAT the initiator's public port changes with it (a new NAT flow),
-        # which is no rebinding. The SA's endpoints take the new ports quietly.
+        # which is no rebinding. The SA's endpoints take the new ports quietly (without a NAT
+        # they keep 500, as before: 500 <-> 4500 counts as the same endpoint).
         sa.initiator, sa.responder = Endpoint(ini.addr, ini.port), Endpoint(res.addr, res.port)
         return
     if sa.state not in ("ESTABLISHED", "DELETING") and N_UPDATE_SA_ADDRESSES not in notes:

@@ -498,6 +498,42 @@ def test_child_refused_inside_ike_auth(keys: str) -> None:
         assert t["certainty"] == "observed" and t["notify"] == "NO_PROPOSAL_CHOSEN"
 
 
+@pytest.mark.parametrize("name", VPN_LIFE)
+def test_no_ike_auth_child_flips_to_failed_by_size(name: str) -> None:
+    """Without keys an IKE_AUTH child SA is inferred refused only where the daemons refused
+    it (ikev2-child-failure) or the whole IKE_AUTH failed (ikev2-wrong-psk): the size bound is
+    exact for the suite, IDr only in the first response, and an RFC 7383 fragment (its
+    size says nothing of the message) is not judged (ikev2-cert-fragmentation's last
+    fragment of 164 bytes was taken for a childless response before)."""
+    doc = _doc(name, "none")
+    failed = {
+        c["id"]
+        for c in doc["child_sas"]
+        if c["created_by"] == "IKE_AUTH" and c["termination"]["reason"] == "failed"
+    }
+    refused = name in ("ikev2-child-failure", "ikev2-wrong-psk")
+    assert bool(failed) == refused, (name, failed)
+
+
+def test_child_size_bound_is_exact_for_the_suite() -> None:
+    """The close call of ikev2-multiple-auth: its last IKE_AUTH response (AUTH, SA, TSi, TSr;
+    no IDr in a later round) is 192 bytes, exactly the smallest SK payload that holds them
+    with AES-CBC-128 / HMAC-SHA2-256-128 / PRF-HMAC-SHA2-256 (IV 16, ICV 16, 16-byte blocks):
+    8 + 32 (AUTH) + 32 (SA with ENCR and ESN) + 24 + 24 (TSi, TSr) + 1 pad length = 121,
+    padded to 128."""
+    from ipsec_inspect.lifecycle.classify import auth_response_without_child
+
+    ids = {"encryption": 12, "integrity": 12, "prf": 5}  # ENCR_AES_CBC, AUTH_HMAC_SHA2_256_128
+    assert auth_response_without_child(ids, 192, with_idr=False) is None
+    assert auth_response_without_child(ids, 191, with_idr=False) is not None
+    # the first response also carries IDr (9 bytes at least): 130 padded to 144
+    assert auth_response_without_child(ids, 208) is None
+    short = auth_response_without_child(ids, 207)
+    assert short is not None and "at least 208 bytes" in short
+    # ikev2-child-failure's and ikev2-childless's responses: 144 bytes
+    assert auth_response_without_child(ids, 144) is not None
+
+
 @pytest.mark.parametrize("keys", ALL)
 def test_cookie_and_invalid_ke_retries_stay_in_negotiation(keys: str) -> None:
     doc = _doc("ikev2-cookie-invalid-ke", keys)
