@@ -554,6 +554,37 @@ def test_cookie_and_invalid_ke_retries_stay_in_negotiation(keys: str) -> None:
 
 
 @pytest.mark.parametrize("keys", ALL)
+def test_redirect_during_ike_sa_init(keys: str) -> None:
+    """ikev2-redirect-init: a real charon initiator sent away in IKE_SA_INIT by our
+    redirector on 192.0.2.4 (RFC 5685 §4.1) follows to the real charon on 192.0.2.3. The
+    attempt is an SA of its own, ended failed by the peer's REDIRECT naming the new gateway;
+    the follow-up SA names the old gateway (REDIRECTED_FROM) and carries the child SA."""
+    name = "ikev2-redirect-init"
+    doc = _doc(name, keys)
+    truth = _truth(name)
+    attempt, follow = doc["ike_sas"]
+    assert attempt["responder"] == {"addr": "192.0.2.4", "port": 500}
+    assert attempt["spi_r"] == "0000000000000000" and attempt["child_sas"] == []
+    assert attempt["established"] is None
+    t = attempt["termination"]
+    assert (t["reason"], t["stage"], t["frame"]) == ("failed", "negotiation", 4)
+    assert (t["trigger"], t["trigger_certainty"]) == ("peer", "observed")
+    assert t["detail"] == (
+        f"redirected to 192.0.2.3 before the SA was established; the client followed with "
+        f"{follow['id']} (REDIRECTED_FROM 192.0.2.4)"
+    )
+    assert "ike.redirect" in _kinds(attempt) and "ike.redirect.supported" in _kinds(attempt)
+    [real] = truth["ike_sas"]  # the daemons know only the SA with the real gateway
+    assert (follow["spi_i"], follow["spi_r"]) == (real["spi_i"], real["spi_r"])
+    assert follow["responder"]["addr"] == "192.0.2.3" and "ike.redirected_from" in _kinds(follow)
+    [child] = doc["child_sas"]
+    assert child["ike_sa"] == follow["id"]
+    assert {d["spi"] for d in child["directions"]} >= {
+        truth["child_sas"][0]["left_to_right"]["spi"]
+    }
+
+
+@pytest.mark.parametrize("keys", ALL)
 def test_redirect_ends_the_old_sa_by_the_peer(keys: str) -> None:
     doc = _doc("ikev2-redirect", keys)
     truth = _truth("ikev2-redirect")

@@ -84,6 +84,9 @@ class Scenario:
     expect_children: int = 1  # CHILD_SAs each side holds once a step has settled
     # a user-space NAT between the peers (tests/realpeer/nat_relay.py); captured on the right
     nat: bool = False
+    # our IKE_SA_INIT redirector (tests/realpeer/redirector.py) on config.REDIRECTOR, beside
+    # the right's charon, sending the left to config.RIGHT_ALT
+    redirector: bool = False
 
     @property
     def right_ike_proposals(self) -> str:
@@ -490,6 +493,25 @@ SCENARIOS: tuple[Scenario, ...] = (
         esp_proposals="aes128gcm16",
         right_charon=("cookie_threshold = 1", "half_open_timeout = 3"),
         steps=_steps(Step(Action.HALF_OPEN), INIT, ping(3), SNAP, terminate()),
+        tags=("vpnlife",),
+    ),
+    Scenario(
+        name="ikev2-redirect-init",
+        description=(
+            "IKEv2 PSK redirected during IKE_SA_INIT (RFC 5685 §4.1): the initiator (a real "
+            "charon, N(REDIRECT_SUPPORTED)) starts with 192.0.2.4, where our redirector "
+            "(tests/realpeer/redirector.py, not a charon) answers N(REDIRECT) naming 192.0.2.3 "
+            "with the initiator's nonce; charon follows with a new IKE_SA_INIT carrying "
+            "N(REDIRECTED_FROM 192.0.2.4) to the real charon gateway on 192.0.2.3; traffic, "
+            "terminate"
+        ),
+        ike_version=2,
+        ike_proposals="aes128-sha256-x25519",
+        esp_proposals="aes128gcm16",
+        redirector=True,
+        left_conn=("remote_addrs = 192.0.2.4",),
+        right_conn=("local_addrs = 192.0.2.3",),
+        steps=_steps(INIT, ping(3), SNAP, terminate()),
         tags=("vpnlife",),
     ),
     Scenario(
