@@ -56,7 +56,7 @@ def assign_triggers(
             _set(sa, Trigger.TIME, Certainty.OBSERVED,
                  "the daemon's log: its own IKE_REKEY/IKE_REAUTH task, no vici command "
                  "(charon's IKE SA lifetimes are in seconds)")  # fmt: skip
-        _ike_trigger(sa, ike_sas)
+        _ike_trigger(sa)
     for c in child_sas.values():
         kinds = {by_spi[d.spi] for d in c.directions if d.spi in by_spi}
         if not kinds and _with_parent(c, ike_sas.get(c.ike_sa or "")):
@@ -91,35 +91,13 @@ def _set(
     t.trigger, t.trigger_certainty, t.trigger_detail = trigger, certainty, detail
 
 
-def _follow_up(sa: IkeSa, ike_sas: dict[str, IkeSa]) -> IkeSa | None:
-    """The client's next SA, with the gateway ``sa`` was redirected to, naming ``sa``'s
-    gateway in REDIRECTED_FROM (RFC 5685 §6)."""
-    if sa.initiator is None or sa.responder is None:
-        return None
-    for other in ike_sas.values():
-        if (
-            other is not sa
-            and other.redirected_from == sa.responder.addr
-            and other.initiator is not None
-            and other.initiator.addr == sa.initiator.addr
-            and other.responder is not None
-            and other.responder.addr == sa.redirected_to
-        ):
-            return other
-    return None
-
-
-def _ike_trigger(sa: IkeSa, ike_sas: dict[str, IkeSa]) -> None:
+def _ike_trigger(sa: IkeSa) -> None:
     t = sa.termination
     if t is not None and t.reason == Reason.FAILED and sa.redirected_to and t.trigger is None:
         # REDIRECT in IKE_SA_INIT or IKE_AUTH (RFC 5685 §4.1, §4.2): sent away, not refused;
-        # the unfinished negotiation is the redirect's doing, so it is not repeated
-        follow = _follow_up(sa, ike_sas)
-        t.detail = f"redirected to {sa.redirected_to} before the SA was established" + (
-            f"; the client followed with {follow.uid} (REDIRECTED_FROM {sa.responder.addr})"
-            if follow is not None and sa.responder is not None
-            else ""
-        )
+        # the unfinished negotiation is the redirect's doing, so it is not repeated. (The
+        # follow-up SA is not named: with another gateway it may be in another partition.)
+        t.detail = f"redirected to {sa.redirected_to} before the SA was established"
         _set(
             sa,
             Trigger.PEER,

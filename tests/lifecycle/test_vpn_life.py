@@ -569,10 +569,7 @@ def test_redirect_during_ike_sa_init(keys: str) -> None:
     t = attempt["termination"]
     assert (t["reason"], t["stage"], t["frame"]) == ("failed", "negotiation", 4)
     assert (t["trigger"], t["trigger_certainty"]) == ("peer", "observed")
-    assert t["detail"] == (
-        f"redirected to 192.0.2.3 before the SA was established; the client followed with "
-        f"{follow['id']} (REDIRECTED_FROM 192.0.2.4)"
-    )
+    assert t["detail"] == "redirected to 192.0.2.3 before the SA was established"
     assert "ike.redirect" in _kinds(attempt) and "ike.redirect.supported" in _kinds(attempt)
     [real] = truth["ike_sas"]  # the daemons know only the SA with the real gateway
     assert (follow["spi_i"], follow["spi_r"]) == (real["spi_i"], real["spi_r"])
