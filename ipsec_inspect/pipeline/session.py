@@ -258,6 +258,8 @@ def _with_tables(options: DecodeOptions, extensions: Extensions | None) -> Decod
 
 @dataclass(slots=True)
 class Progress:
+    """How far a run has read its input (for progress bars)."""
+
     frames: int
     records: int
     bytes_done: int
