@@ -34,6 +34,7 @@ from ipsec_inspect.lifecycle.endings import explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.flood import EVICT_TO
+from ipsec_inspect.lifecycle.ike_rekey_inference import infer_ike_rekey
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.liveness import read_dpd
@@ -240,6 +241,7 @@ class Tracker:
                 f"and {res.addr} first seen mid-life"
             )
             st.note(sa, Stage.HOST_RECOGNITION, m, "ike.midlife", text, Certainty.INFERRED)
+            infer_ike_rekey(st, sa, msg)
         return sa
 
     def _evict(self, target: int) -> None:
