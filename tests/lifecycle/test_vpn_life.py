@@ -184,6 +184,14 @@ def test_mobike_moves_the_ike_sa_and_keeps_its_children(keys: str) -> None:
         # kernel-libipsec rekeys the CHILD_SA after the move (both peers at once: a collision)
         first = _child_by_spi(doc, truth["child_sas"][0]["left_to_right"]["spi"])
         assert first["rekeyed_to"] == after[0]["id"] and first["state"] == "REKEYED"
+    else:
+        # without keys the INFORMATIONALs after the move are the path check and
+        # UPDATE_SA_ADDRESSES, not a Delete: the CREATE_CHILD_SA after them is a rekey
+        # (inferred), never a hard expiry re-created
+        first = _child_by_spi(doc, truth["child_sas"][0]["left_to_right"]["spi"])
+        assert first["termination"]["reason"] == "rekeyed", first["termination"]
+        assert first["termination"]["certainty"] == "inferred"
+        assert first["rekeyed_to"] == after[0]["id"] and first["state"] == "REKEYED"
 
 
 @pytest.mark.parametrize("keys", ALL)
