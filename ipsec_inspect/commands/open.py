@@ -39,6 +39,11 @@ HELP = "open a capture in the terminal UI (SA tree, timeline, packets, findings,
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_capture_arguments(p, workers=True)
     p.add_argument("--light", action="store_true", help="start with the light theme")
+    p.add_argument(
+        "--include-keys",
+        action="store_true",
+        help="show secrets in decrypted IKE bytes (an XAUTH or EAP-GTC password; masked otherwise)",
+    )
 
 
 def _spool(name: str, stack: ExitStack) -> str:
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         from ipsec_inspect.tui.app import InspectorApp
 
-        app = InspectorApp(analysis)
+        app = InspectorApp(analysis, include_keys=args.include_keys)
         if args.light:
             app.theme = "textual-light"
         app.run()

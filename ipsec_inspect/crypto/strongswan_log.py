@@ -53,6 +53,9 @@ _CLOSING = re.compile(
     r"^closing CHILD_SA (?P<name>\S+?)\{\d+\} with SPIs (?P<a>[0-9a-f]{8})_i (?:\(\d+ bytes\) )?"
     r"(?P<b>[0-9a-f]{8})_o"
 )
+# an IKE SA rekey or reauthentication starting; without a vici command before it, it is the
+# daemon's own job, and charon's IKE SAs have lifetimes in seconds only (rekey/reauth_time)
+_IKE_TASK = re.compile(r"^queueing IKE_(?P<task>REKEY|REAUTH) task$")
 _IKE_ACTION = re.compile(
     r"^(?:sending DELETE for|reauthenticating) IKE_SA (?P<name>\S+?)\[(?P<uid>\d+)\]"
 )
@@ -168,7 +171,8 @@ class ChildSaSecrets:
 class DaemonHint:
     """Why the daemon rekeyed or closed an SA, as its log says (not on the wire).
 
-    ``kind``: ``limit`` (a soft lifetime, time or volume: "creating rekey job"), ``expired``
+    ``kind``: ``limit`` (a soft lifetime, time or volume: "creating rekey job"; for an IKE
+    SA "queueing IKE_REKEY task" with no vici command before it: time), ``expired``
     (a hard lifetime: "creating delete job", "closing expired CHILD_SA") or ``user`` (a vici
     rekey/terminate command before the SA was closed). ``spi`` names a CHILD_SA direction;
     ``ike_spis`` an IKE SA (initiator's and responder's SPIs)."""
@@ -303,10 +307,10 @@ def _line(state: _State, thread: int, uid: int, message: str, number: int) -> No
     elif (established := _ESTABLISHED.search(message)) is not None:
         _established(state, thread, uid, established, number)
     else:
-        _lifecycle(state, message, number)
+        _lifecycle(state, message, number, uid)
 
 
-def _lifecycle(state: _State, message: str, number: int) -> None:
+def _lifecycle(state: _State, message: str, number: int, uid: int = 0) -> None:
     """Lines that say why an SA was rekeyed or closed (see :class:`DaemonHint`)."""
     hints = state.keys.hints
     if (job := _KNL_JOB.match(message)) is not None:
@@ -321,6 +325,11 @@ def _lifecycle(state: _State, message: str, number: int) -> None:
         if state.commands.pop(("CHILD_SA", closing["name"]), None) is not None:
             for spi in (closing["a"], closing["b"]):
                 hints.append(DaemonHint("user", int(spi, 16), None, number))
+    elif _IKE_TASK.match(message) is not None:
+        known = state.spis.get(uid)
+        user = any(what == "IKE_SA" for what, _name in state.commands)
+        if known is not None and not user:
+            hints.append(DaemonHint("limit", None, (known[1], known[2]), number))
     elif (action := _IKE_ACTION.match(message)) is not None:
         known = state.spis.get(int(action["uid"]))
         command_given = state.commands.pop(("IKE_SA", action["name"]), "")

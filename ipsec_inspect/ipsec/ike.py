@@ -16,6 +16,7 @@ from typing import Any
 from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
 from ipsec_inspect.core.records import (
     ConfigBody,
+    EapBody,
     EncryptedBody,
     Field,
     IkeHeader,
@@ -26,7 +27,7 @@ from ipsec_inspect.core.records import (
 )
 from ipsec_inspect.ipsec import ikev1, ikev2
 from ipsec_inspect.ipsec import registry as reg
-from ipsec_inspect.ipsec.ike_common import SECRET_CFG_ATTRIBUTES, fld, named
+from ipsec_inspect.ipsec.ike_common import SECRET_CFG_ATTRIBUTES, fld, is_secret_eap, named
 
 HEADER_LEN = 28
 _HDR = struct.Struct("!8s8sBBBBII")
@@ -280,9 +281,11 @@ def _jsonable(value: Any) -> Any:
 
 
 def _body_json(body: Any) -> Any:
-    """A payload body as JSON, with the XAUTH password and passcode left out: they are
-    secrets (the lifecycle exports them only when keys are asked for)."""
+    """A payload body as JSON, with the XAUTH password and passcode and an EAP-GTC
+    response left out: they are secrets (the lifecycle exports them only when keys are asked for)."""
     out = _jsonable(body)
+    if isinstance(body, EapBody) and is_secret_eap(body.code, body.eap_type) and body.data:
+        out["data"] = None
     if isinstance(body, ConfigBody):
         for attr, shown in zip(body.attributes, out["attributes"], strict=True):
             if attr.type in SECRET_CFG_ATTRIBUTES and attr.value:

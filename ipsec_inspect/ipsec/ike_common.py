@@ -24,6 +24,62 @@ TransformParser = Callable[[Reader, int, int], tuple[Transform, Field, int]]
 #: (draft-beaulieu-ike-xauth §6). Fields and JSON never show them; the lifecycle keeps them
 #: for ``--include-keys``.
 SECRET_CFG_ATTRIBUTES = frozenset({16522, 16523})
+#: EAP methods whose Response carries the password itself: EAP-GTC (RFC 3748 §5.6), which
+#: IKEv2 gateways use for one-time passwords. Its type data is a secret like XAUTH's.
+SECRET_EAP_RESPONSE_TYPES = frozenset({6})
+EAP_RESPONSE = 2
+#: the byte shown in place of a secret one (ASCII ``*``: a hex dump's text column reads ``***``)
+MASK_BYTE = 0x2A
+
+
+def is_secret_eap(code: int, eap_type: int | None) -> bool:
+    """An EAP Response whose type data is the password in clear (EAP-GTC)."""
+    return code == EAP_RESPONSE and eap_type in SECRET_EAP_RESPONSE_TYPES
+
+
+def secret_spans(payloads: list[IkePayload]) -> list[tuple[int, int]]:
+    """(offset, length) of every secret value inside ``payloads`` (decrypted ones: the
+    offsets refer to the message's ``decrypted_data``).
+
+    Why from the fields: the dissector already knows where each attribute value lies and
+    which attributes are secret (:data:`SECRET_CFG_ATTRIBUTES`, an EAP-GTC response); a view
+    that shows raw bytes (the TUI's hex dump) must blank exactly those bytes, and only them.
+    """
+    spans: list[tuple[int, int]] = []
+    for p in payloads:
+        for f in p.fields:
+            spans.extend(_secret_field_spans(f))
+        body = p.body
+        if getattr(body, "eap_type", None) is not None and is_secret_eap(
+            getattr(body, "code", 0), getattr(body, "eap_type", None)
+        ):
+            spans.extend(
+                (f.offset, f.length) for f in p.fields if f.key.endswith(".eap.data") and f.length
+            )
+    return spans
+
+
+def _secret_field_spans(f: Field) -> list[tuple[int, int]]:
+    """A configuration attribute field (its children: format, type, value) whose type is a
+    secret one: the value's bytes."""
+    if ".cfg.attr" not in f.key or len(f.children) < 3:
+        return []
+    kind, value = f.children[1], f.children[2]
+    if kind.value in SECRET_CFG_ATTRIBUTES and value.length > 0:
+        return [(value.offset, value.length)]
+    return []
+
+
+def mask_spans(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """``data`` with every byte inside ``spans`` replaced by :data:`MASK_BYTE`."""
+    if not spans:
+        return data
+    out = bytearray(data)
+    for offset, length in spans:
+        lo, hi = max(0, offset), min(len(out), offset + length)
+        if lo < hi:
+            out[lo:hi] = bytes([MASK_BYTE]) * (hi - lo)
+    return bytes(out)
 
 
 def fld(

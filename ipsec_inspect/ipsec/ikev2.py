@@ -45,6 +45,7 @@ from ipsec_inspect.ipsec.ike_common import (
     bogus_payload,
     fld,
     identity_text,
+    is_secret_eap,
     named,
     parse_attributes,
     parse_proposal,
@@ -701,7 +702,11 @@ def _eap(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
         )
     at = r.pos
     data = r.rest()
-    if data:
+    if data and is_secret_eap(code, eap_type):  # EAP-GTC: the password itself
+        ctx.fields.append(
+            fld(f"{K}.eap.data", "Type data", b"", at, len(data), f"(secret, {len(data)} bytes)")
+        )
+    elif data:
         ctx.fields.append(fld(f"{K}.eap.data", "Type data", data, at, len(data)))
     return EapBody(code=code, identifier=ident, eap_type=eap_type, data=data)
 

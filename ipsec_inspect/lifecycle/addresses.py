@@ -49,6 +49,21 @@ def _same(a: Endpoint, b: Endpoint) -> bool:
     return a.addr == b.addr and (a.port == b.port or {a.port, b.port} <= _NATT_PORTS)
 
 
+def _floats(sa: IkeSa, ini: Endpoint, res: Endpoint) -> bool:
+    """The first message on UDP 4500 of an SA that began on 500, between the same hosts,
+    while it is being set up (IKEv2 IKE_AUTH, IKEv1 Main Mode 5 or Aggressive Mode 3)."""
+    assert sa.initiator is not None and sa.responder is not None
+    return (
+        sa.state not in ("ESTABLISHED", "DELETING")
+        # the float between the NAT-T ports on both sides is no change already (_same)
+        and not {ini.port, sa.initiator.port} <= _NATT_PORTS
+        and sa.responder.port == 500
+        and res.port == 4500
+        and ini.addr == sa.initiator.addr
+        and res.addr == sa.responder.addr
+    )
+
+
 def _notify_types(msg: IkeMessage) -> dict[int, NotifyBody]:
     out: dict[int, NotifyBody] = {}
     for p in msg.all_payloads:
@@ -97,12 +112,19 @@ def track_endpoints(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: boo
     _mobike_notes(st, sa, msg, notes)
     if not sa.observed_from_start and sa.messages <= 1:
         return  # a mid-life SA's first message defines its endpoints
-    if sa.state not in ("ESTABLISHED", "DELETING") and N_UPDATE_SA_ADDRESSES not in notes:
-        return  # before IKE_AUTH completes only the NAT-T float moves the peers
     m = msg.meta
     sender, receiver = Endpoint(m.src, m.sport), Endpoint(m.dst, m.dport)
     from_init = _sender_is_initiator(sa, msg)
     ini, res = (sender, receiver) if from_init else (receiver, sender)
+    if _floats(sa, ini, res):
+        # the NAT-T float (RFC 3947 §4, RFC 7296 §2.23): the responder moves from 500 to
+        # 4500; behind a NAT the initiator's public port changes with it (a new NAT flow),
+        # which is no rebinding. The SA's endpoints take the new ports quietly (without a NAT
+        # they keep 500, as before: 500 <-> 4500 counts as the same endpoint).
+        sa.initiator, sa.responder = Endpoint(ini.addr, ini.port), Endpoint(res.addr, res.port)
+        return
+    if sa.state not in ("ESTABLISHED", "DELETING") and N_UPDATE_SA_ADDRESSES not in notes:
+        return  # before IKE_AUTH completes only the NAT-T float moves the peers
     if _same(ini, sa.initiator) and _same(res, sa.responder):
         return
     request = not (msg.version == 2 and msg.header.is_response)

@@ -262,7 +262,7 @@ def _smallest_sk_message(chosen_ids: Mapping[str, int], plain: int) -> int | Non
 
 
 def _prf_len(chosen_ids: Mapping[str, int]) -> int | None:
-    from ipsec_inspect.crypto import algorithms
+    from ipsec_inspect.ipsec.registry import algorithms
 
     prf = algorithms.prf_by_id(chosen_ids.get("prf", -1))
     return prf.out_len if prf is not None else None
@@ -292,19 +292,35 @@ def auth_response_too_short(chosen_ids: Mapping[str, int], length: int) -> str |
     )
 
 
-def auth_response_without_child(chosen_ids: Mapping[str, int], length: int) -> str | None:
+#: the smallest SA payload answering for an ESP child SA: payload header 4, proposal 8,
+#: SPI 4, ENCR transform 8 and the ESN transform every ESP proposal carries (RFC 7296
+#: §3.3.3) 8; TSi and TSr: payload header 4 + 4, one IPv4 range 16 (§3.13.1)
+CHILD_SA_PAYLOAD_MIN = 4 + 8 + 4 + 8 + 8
+TS_PAYLOAD_MIN = 4 + 4 + 16
+CHILD_PAYLOADS_MIN = CHILD_SA_PAYLOAD_MIN + 2 * TS_PAYLOAD_MIN
+
+
+def auth_response_without_child(
+    chosen_ids: Mapping[str, int], length: int, with_idr: bool = True
+) -> str | None:
     """Why an encrypted, successful IKE_AUTH response of ``length`` bytes cannot carry a
-    child SA, or None: besides IDr and AUTH, a child needs SA (one proposal with an SPI and
-    a transform) and TSi and TSr (one IPv4 selector each), RFC 7296 §1.2. What it lacks
-    was refused (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) or never asked for (RFC 6023)."""
+    child SA, or None: besides AUTH (and IDr, in the first response only: the last round of
+    an EAP or RFC 4739 exchange carries AUTH alone), a child needs SA (one proposal with an
+    SPI, ENCR and ESN) and TSi and TSr (one IPv4 selector each), RFC 7296 §1.2. What it lacks
+    was refused (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) or never asked for (RFC 6023).
+
+    The bound is the SK payload these need with the suite chosen in the clear in
+    IKE_SA_INIT (IV, cipher block padding with its pad length byte, ICV), so a response one
+    byte shorter than it cannot hold a child whatever the padding."""
     prf = _prf_len(chosen_ids)
     if prf is None:
         return None
-    minimum = _smallest_sk_message(chosen_ids, 9 + 8 + prf + 24 + 24 + 24)
+    plain = (9 if with_idr else 0) + 8 + prf + CHILD_PAYLOADS_MIN
+    minimum = _smallest_sk_message(chosen_ids, plain)
     if minimum is None or length >= minimum:
         return None
     return (
         f"the encrypted IKE_AUTH response of {length} bytes is too short to hold SA, TSi and "
-        f"TSr besides IDr and AUTH (at least {minimum} bytes with this suite): no child SA "
-        "was created in IKE_AUTH (inferred)"
+        f"TSr besides {'IDr and AUTH' if with_idr else 'AUTH'} (at least {minimum} bytes with "
+        "this suite): no child SA was created in IKE_AUTH (inferred)"
     )

@@ -22,9 +22,10 @@ the merged halves) is complete, so they are worked out here, every time after se
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.model import (
+    AddressCause,
     Certainty,
     ChildSa,
     Event,
@@ -34,6 +35,9 @@ from ipsec_inspect.lifecycle.model import (
     Termination,
 )
 from ipsec_inspect.lifecycle.triggers import assign_triggers
+
+if TYPE_CHECKING:  # the charon log parser is imported when a log is read (start-up)
+    from ipsec_inspect.crypto.strongswan_log import DaemonHint
 
 #: How far apart the old IKE SA's Delete and the new IKE SA's IKE_SA_INIT may be (seconds).
 REAUTH_WINDOW = 10.0
@@ -388,7 +392,7 @@ def _recreations(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
                 ):
                     continue
                 found = _deleted_before(old, new, created)
-                if found is None:
+                if found is None or _moving(sa, found):
                     continue
                 _link_recreation(old, new, *found)
                 break
@@ -414,6 +418,25 @@ def _deleted_before(
     if act[0] <= t <= created <= t + RECREATE_WINDOW and t >= (_created(old) or t):
         return t, frame, Certainty.INFERRED
     return None
+
+
+def _moving(sa: IkeSa, found: tuple[float, int, Certainty]) -> bool:
+    """Whether an encrypted INFORMATIONAL taken for a Delete is part of a MOBIKE move.
+
+    Why: right after an address change the INFORMATIONALs are the path check and
+    UPDATE_SA_ADDRESSES (RFC 4555 §3.5), and an implementation that cannot move an
+    installed SA (strongSwan's kernel-libipsec) then rekeys its children. Without keys that
+    looks like "an INFORMATIONAL, then a CREATE_CHILD_SA", the shape of a re-creation; it
+    is a rekey after the move, so no hard expiry is inferred from it. An observed Delete
+    (with keys) is never overruled.
+    """
+    t, _frame, cert = found
+    if cert == Certainty.OBSERVED:
+        return False
+    return any(
+        u.cause == AddressCause.MOBIKE and u.time <= t <= u.time + RECREATE_WINDOW
+        for u in sa.address_updates
+    )
 
 
 def _link_recreation(old: ChildSa, new: ChildSa, t: float, frame: int, cert: Certainty) -> None:

@@ -8,7 +8,6 @@ REKEY_SA, IKE SA rekeys, deletes, identities). RFC 7296 throughout.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from typing import Any
 
@@ -26,6 +25,7 @@ from ipsec_inspect.ipsec import registry
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.attribution import deletes, install_directions, link_child_rekey
 from ipsec_inspect.lifecycle.classify import (
+    CHILD_PAYLOADS_MIN,
     CREATE_CHILD_SA,
     IKE_AUTH,
     IKE_FATAL,
@@ -65,8 +65,7 @@ from ipsec_inspect.lifecycle.transitions import IkeState, Trigger
 
 PT_IDI, PT_TSI, PT_TSR = 35, 44, 45
 N_NAT_SRC, N_NAT_DST, N_USE_TRANSPORT, N_REKEY_SA = 16388, 16389, 16391, 16393
-#: the smallest SA (one proposal, an SPI, one transform), TSi and TSr (one IPv4 range each)
-CHILD_PAYLOADS_MIN = 24 + 24 + 24
+PT_SKF = 53  # an encrypted fragment (RFC 7383)
 _NAMED_EXCHANGES = (IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, IKE_INTERMEDIATE)
 
 
@@ -179,7 +178,12 @@ def child_in_auth_response(st: TrackerState, sa: IkeSa, msg: IkeMessage) -> None
     c = st.child.get(st.auth_child.get(sa.uid) or "")
     if c is None or c.directions:
         return
-    why = auth_response_without_child(sa.chosen_ids, msg.header.length)
+    if msg.header.next_payload == PT_SKF:
+        return  # one fragment of a larger message (RFC 7383): its size says nothing
+    # IDr comes in the response to the request that offered the child; later rounds
+    # (EAP, RFC 4739) answer with AUTH only
+    first = c.creating_exchange is None or c.creating_exchange[0] == msg.header.message_id
+    why = auth_response_without_child(sa.chosen_ids, msg.header.length, with_idr=first)
     inferred = c.hard_end is not None and c.certainty.get("auth_child") == Certainty.INFERRED
     if why is None:
         if inferred:
@@ -189,7 +193,7 @@ def child_in_auth_response(st: TrackerState, sa: IkeSa, msg: IkeMessage) -> None
     m = msg.meta
     req = st.exchanges.get((sa.uid, *c.creating_exchange)) if c.creating_exchange else None
     # A request that carried SA, TSi and TSr is larger than its answer by at least those
-    # (24 + 24 + 24 bytes); a childless request (RFC 6023) is not.
+    # (CHILD_PAYLOADS_MIN bytes); a childless request (RFC 6023) is not.
     offered = req is not None and req.length - msg.header.length >= CHILD_PAYLOADS_MIN
     if req is not None and not offered:
         c.certainty["childless"] = Certainty.INFERRED
@@ -276,6 +280,8 @@ def _offer(
 
 def _nat(st: TrackerState, sa: IkeSa, msg: IkeMessage) -> None:
     """NAT detection from NAT_DETECTION_* hashes (RFC 7296 §2.23), checked in the clear."""
+    import hashlib  # here: a capture without IKE (or a short command) never needs it
+
     m, h = msg.meta, msg.header
     spi_r = h.spi_r if msg.header.is_response else b"\x00" * 8
     for n in notifies(msg.payloads):
@@ -434,7 +440,13 @@ def _ike_rekeyed(
     succ.chosen, succ.chosen_ids = s.names, s.ids
     succ.certainty = {"roles": Certainty.OBSERVED, "chosen": Certainty.OBSERVED}
     succ.nat_detected = sa.nat_detected
+    # a rekeyed IKE SA inherits the authentication of the one it replaces (RFC 7296 §2.18);
+    # swanctl counts it as established from the rekey
+    succ.auth_method, succ.auth_name = sa.auth_method, sa.auth_name
+    succ.identities = dict(sa.identities)
+    succ.established_time, succ.established_frame = m.time, m.frame
     succ.rekeyed_from, sa.rekeyed_to = sa.uid, uid
+    sa.rekey_certainty = succ.rekey_certainty = Certainty.OBSERVED
     st.ike[uid] = succ
     st.ike_index[(2, new_spi_i)] = uid
     st.out.append(SaOpened(uid, "ike", m.time, m.frame, True))

@@ -17,6 +17,8 @@ from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Sta
 
 @dataclass(slots=True)
 class SettleConfig:
+    """The timeouts that settle SAs still open at the end of the capture."""
+
     idle_timeout: float = 300.0
     inferred_delete_after: float = 10.0
 
@@ -56,6 +58,12 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
     for sa in ike_sas.values():
         kids = [child_sas[u] for u in sa.child_sas if u in child_sas]
         _link_same_selector_quick_modes(kids)
+        # after an IKE SA rekey (not a reauthentication) a child SA may be rekeyed under the
+        # new IKE SA while its predecessor stayed with the old one (RFC 7296 §2.18)
+        before = ike_sas.get(sa.rekeyed_from or "")
+        olds = list(kids)
+        if before is not None and before.rekeyed_to == sa.uid and not before.reauthenticated:
+            olds += [child_sas[u] for u in before.child_sas if u in child_sas]
         for new in kids:
             if new.created_by not in ("CREATE_CHILD_SA", "QUICK_MODE") or new.rekeyed_from:
                 continue
@@ -67,7 +75,7 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
                 continue
             start = min(firsts)
             best: ChildSa | None = None
-            for old in kids:
+            for old in olds:
                 act = old.last_activity
                 if old is new or old.rekeyed_to or act is None or old.hard_end is not None:
                     continue
@@ -86,8 +94,8 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
 
 
 def _link_same_selector_quick_modes(kids: list[ChildSa]) -> None:
-    """IKEv1 has no REKEY_SA: a new Quick Mode for the same selectors while the old SA is
-    alive is its rekey (RFC 2409 §5.5; the lifecycle's stage 5). With the Quick Mode
+    """IKEv1 has no REKEY_SA: a new Quick Mode for the same selectors (in either order) while
+    the old SA is alive is its rekey (RFC 2409 §5.5; the lifecycle's stage 5). With the Quick Mode
     decrypted the selectors are observed, so the link is too."""
     for new in kids:
         if new.created_by != "QUICK_MODE" or new.rekeyed_from or not new.traffic_selectors:
@@ -105,13 +113,20 @@ def _link_same_selector_quick_modes(kids: list[ChildSa]) -> None:
                 or old.created_by != "QUICK_MODE"
                 or old_created is None
                 or old_created >= created
-                or old.traffic_selectors != new.traffic_selectors
+                or _selector_pair(old) != _selector_pair(new)
                 or (old.hard_end is not None and (old.hard_end.time or 0.0) < created)
             ):
                 continue
             old.rekeyed_to, new.rekeyed_from = new.uid, old.uid
             new.certainty["rekey"] = Certainty.OBSERVED
             break
+
+
+def _selector_pair(c: ChildSa) -> frozenset[tuple[str, ...]]:
+    """The two ends of a child SA's selectors, whichever peer proposed them: a Quick Mode
+    rekey started by the responder names them the other way round (its own side first)."""
+    ts = c.traffic_selectors or {}
+    return frozenset(tuple(v) for v in ts.values())
 
 
 def _ike_activity(sa: IkeSa, children: dict[str, ChildSa]) -> tuple[float, int] | None:

@@ -15,6 +15,8 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ipsec_inspect.core.records import (
     AhPacket,
     EspDecryption,
@@ -25,7 +27,6 @@ from ipsec_inspect.core.records import (
     Record,
     Transport,
 )
-from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.addresses import track_endpoints
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.configuration import read_configuration
@@ -33,6 +34,7 @@ from ipsec_inspect.lifecycle.endings import explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.flood import EVICT_TO
+from ipsec_inspect.lifecycle.ike_rekey_inference import infer_ike_rekey
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.liveness import read_dpd
@@ -46,6 +48,9 @@ from ipsec_inspect.lifecycle.result import (
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
 from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, end_with_parent
 from ipsec_inspect.lifecycle.traffic import on_ipsec_record
+
+if TYPE_CHECKING:  # the charon log parser is imported when a log is read (start-up)
+    from ipsec_inspect.crypto.strongswan_log import DaemonHint
 
 __all__ = [
     "CaptureStats",
@@ -236,6 +241,7 @@ class Tracker:
                 f"and {res.addr} first seen mid-life"
             )
             st.note(sa, Stage.HOST_RECOGNITION, m, "ike.midlife", text, Certainty.INFERRED)
+            infer_ike_rekey(st, sa, msg)
         return sa
 
     def _evict(self, target: int) -> None:

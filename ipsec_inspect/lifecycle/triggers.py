@@ -9,7 +9,9 @@ What is observable (``../shared/design/lifecycle.md``, stage 5):
   packet or byte limit (``volume``); regular ages while the counts differ is ``time``
   (both inferred; when both are regular the two cannot be told apart: ``unknown``);
 - an IKEv2 REDIRECT from the gateway (RFC 5685): ``peer``, observed;
-- a hard expiry inferred from a re-creation (:mod:`endings`): ``time``, inferred.
+- a hard expiry inferred from a re-creation (:mod:`endings`): ``time``, inferred;
+- the daemon's log: a rekey job (``time`` or ``volume`` from the counts), an IKE SA rekey
+  task nobody commanded (``time``), a vici command (``user``), all observed.
 
 Everything else is ``unknown``. SAs still active, idle or failed get no trigger.
 """
@@ -17,9 +19,12 @@ Everything else is ``unknown``. SAs still active, idle or failed get no trigger.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Stage, Trigger
+
+if TYPE_CHECKING:  # the charon log parser is imported when a log is read (start-up)
+    from ipsec_inspect.crypto.strongswan_log import DaemonHint
 
 #: Two packet counts are "the same limit" within this many packets (in-flight packets
 #: still use the old SA while the rekey exchange runs).
@@ -47,8 +52,13 @@ def assign_triggers(
         if h.ike_spis is not None:
             by_ike.setdefault(h.ike_spis, h.kind)
     for sa in ike_sas.values():
-        if by_ike.get((sa.spi_i, sa.spi_r)) == "user" and _ended(sa):
+        logged = by_ike.get((sa.spi_i, sa.spi_r))
+        if logged == "user" and _ended(sa):
             _set(sa, Trigger.USER, Certainty.OBSERVED, "the daemon's log: a vici command")
+        elif logged == "limit" and _ended(sa) and not sa.redirected_to:
+            _set(sa, Trigger.TIME, Certainty.OBSERVED,
+                 "the daemon's log: its own IKE_REKEY/IKE_REAUTH task, no vici command "
+                 "(charon's IKE SA lifetimes are in seconds)")  # fmt: skip
         _ike_trigger(sa)
     for c in child_sas.values():
         kinds = {by_spi[d.spi] for d in c.directions if d.spi in by_spi}
@@ -87,10 +97,10 @@ def _set(
 def _ike_trigger(sa: IkeSa) -> None:
     t = sa.termination
     if t is not None and t.reason == Reason.FAILED and sa.redirected_to and t.trigger is None:
-        # REDIRECT in IKE_SA_INIT or IKE_AUTH (RFC 5685 §4.1, §4.2): sent away, not refused
-        t.detail = f"redirected to {sa.redirected_to} before the SA was established" + (
-            f" ({t.detail})" if t.detail else ""
-        )
+        # REDIRECT in IKE_SA_INIT or IKE_AUTH (RFC 5685 §4.1, §4.2): sent away, not refused;
+        # the unfinished negotiation is the redirect's doing, so it is not repeated. (The
+        # follow-up SA is not named: with another gateway it may be in another partition.)
+        t.detail = f"redirected to {sa.redirected_to} before the SA was established"
         _set(
             sa,
             Trigger.PEER,

@@ -152,9 +152,11 @@ class InspectorApp(App[int]):
         *,
         clock: Callable[[], float] = time.monotonic,
         refresh_seconds: float = 0.5,
+        include_keys: bool = False,
     ) -> None:
         super().__init__()
         self.analysis = analysis
+        self.include_keys = include_keys
         self.source: FrameSource = source or CaptureFileSource()
         self.clock = clock
         self.refresh_seconds = refresh_seconds
@@ -194,7 +196,7 @@ class InspectorApp(App[int]):
                 yield PacketList(self.rows, id="packets")
                 with TabbedContent(id="bottom", initial="tab-detail"):
                     with TabPane("Detail", id="tab-detail"):
-                        yield PacketDetail(id="detail")
+                        yield PacketDetail(id="detail", include_keys=self.include_keys)
                     with TabPane("Findings", id="tab-findings"):
                         yield FindingsPanel(id="findings")
                     with TabPane("Keys", id="tab-keys"):

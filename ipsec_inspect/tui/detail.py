@@ -22,6 +22,7 @@ from ipsec_inspect.core.records import (
 )
 from ipsec_inspect.ipsec.ah import ah_fields
 from ipsec_inspect.ipsec.esp import esp_fields
+from ipsec_inspect.ipsec.ike_common import mask_spans, secret_spans
 from ipsec_inspect.pipeline.describe import endpoint, protocol_label
 
 FRAME = "frame"
@@ -43,11 +44,18 @@ class Node:
     error: bool = False
 
 
-def buffers(r: Record) -> dict[str, bytes]:
-    """The byte buffers the nodes of ``r`` may point into."""
+def buffers(r: Record, include_keys: bool = False) -> dict[str, bytes]:
+    """The byte buffers the nodes of ``r`` may point into.
+
+    A decrypted IKE message may carry a password (XAUTH, EAP-GTC): the fields already hide
+    it, and its bytes in the hex dump are masked too unless keys were asked for
+    (``--include-keys``) — a screenshot of the dump must not leak what the tree hides."""
     out: dict[str, bytes] = {FRAME: getattr(r, "data", b"") or b""}
     if isinstance(r, IkeMessage) and r.decrypted_data:
-        out[DECRYPTED] = r.decrypted_data
+        data = r.decrypted_data
+        if not include_keys and r.decrypted:
+            data = mask_spans(data, secret_spans(r.decrypted))
+        out[DECRYPTED] = data
     if isinstance(r, EspPacket) and r.decryption is not None and r.decryption.plaintext:
         out[PLAINTEXT] = r.decryption.plaintext
     return out

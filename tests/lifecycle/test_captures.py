@@ -96,12 +96,21 @@ def test_tcpdump_ikev2four_cookie_and_children():
     assert [e["kind"] for e in sa["stages"]["negotiation"]["events"]].count(
         "ike.init_retry_requested"
     ) == 1
-    assert len(sa["child_sas"]) == 8 and sa["stages"]["circuit"]["start_frame"] == 5
+    assert sa["stages"]["circuit"]["start_frame"] == 5
     # frame 21 is on new SPIs (the rekeyed IKE SA): seen mid-life, marked as such
     assert (
         later["observed_from_start"] is False
         and later["stages"]["host_recognition"]["start_frame"] == 21
     )
+    # ... and its message ID 0 right after the larger CREATE_CHILD_SA (frames 19-20) says
+    # that exchange was the IKE SA rekey (PROVENANCE.md), not a seventh child SA: the six
+    # child SAs of frames 7-18 move to the new IKE SA, the IKE_AUTH one stays
+    assert sa["rekeyed_to"] == later["id"] and later["rekeyed_from"] == sa["id"]
+    assert sa["rekey_certainty"] == later["rekey_certainty"] == "inferred"
+    assert sa["termination"]["reason"] == "rekeyed"
+    assert len(sa["child_sas"]) == 1 and len(later["child_sas"]) == 6
+    created = sorted(c["stages"]["circuit"]["start_frame"] for c in doc["child_sas"])
+    assert created == [5, 7, 8, 11, 12, 15, 16]
     fails = {f["rule"] for f in doc["findings"] if f["outcome"] == "fail"}
     assert {"K06", "K08", "K11"} <= fails
 

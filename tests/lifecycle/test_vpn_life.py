@@ -184,6 +184,51 @@ def test_mobike_moves_the_ike_sa_and_keeps_its_children(keys: str) -> None:
         # kernel-libipsec rekeys the CHILD_SA after the move (both peers at once: a collision)
         first = _child_by_spi(doc, truth["child_sas"][0]["left_to_right"]["spi"])
         assert first["rekeyed_to"] == after[0]["id"] and first["state"] == "REKEYED"
+    else:
+        # without keys the INFORMATIONALs after the move are the path check and
+        # UPDATE_SA_ADDRESSES, not a Delete: the CREATE_CHILD_SA after them is a rekey
+        # (inferred), never a hard expiry re-created
+        first = _child_by_spi(doc, truth["child_sas"][0]["left_to_right"]["spi"])
+        assert first["termination"]["reason"] == "rekeyed", first["termination"]
+        assert first["termination"]["certainty"] == "inferred"
+        assert first["rekeyed_to"] == after[0]["id"] and first["state"] == "REKEYED"
+
+
+@pytest.mark.parametrize("keys", ALL)
+def test_ikev1_nat_rebinding_moves_the_sa_and_keeps_its_esp(keys: str) -> None:
+    """ikev1-nat-rebinding, captured on the gateway's side of a NAT (our relay): the float
+    500 -> 4500 (public port 40500 -> 44500) is no move; the rebinding 44500 -> 44501 is,
+    on the one IKEv1 SA; charon (kernel-libipsec cannot update an SA) then rekeys the
+    CHILD_SA with a Quick Mode from the gateway, and its ESP from the new port is that
+    child's, under the same IKE SA."""
+    from ipsec_inspect.core.records import EspPacket
+
+    name = "ikev1-nat-rebinding"
+    doc = _doc(name, keys)
+    truth = _truth(name)
+    [ike] = doc["ike_sas"]
+    assert (ike["spi_i"], ike["spi_r"]) == (
+        truth["ike_sas"][0]["spi_i"],
+        truth["ike_sas"][0]["spi_r"],
+    )
+    assert ike["nat_detected"] is True
+    [update] = ike["address_updates"]  # not the NAT-T float
+    assert update["cause"] == "nat-rebinding" and update["certainty"] == "inferred"
+    assert update["initiator"] == {"addr": "192.0.2.254", "port": 44501}
+    assert update["responder"] == {"addr": "192.0.2.2", "port": 4500}
+    moved = [m for m in _ike_messages(name) if m.meta.sport == 44501]
+    assert update["frame"] == moved[0].meta.frame == 18  # the first DPD from the new port
+    assert ike["initiator"] == update["initiator"]
+    d = _dir(name)
+    esp = [r for r in open_records(str(d / "capture.pcap")) if isinstance(r, EspPacket)]
+    new_port = {r.spi for r in esp if 44501 in (r.meta.sport, r.meta.dport)}
+    assert len(esp) == 12 and len(new_port) == 2
+    assert all(c["ike_sa"] == ike["id"] for c in doc["child_sas"])
+    assert "child.orphan" not in {k for c in doc["child_sas"] for k in _kinds(c)}
+    first, second = (_child_by_spi(doc, t["left_to_right"]["spi"]) for t in truth["child_sas"])
+    assert {int(x["spi"], 16) for x in second["directions"]} == new_port
+    assert [x["packets"] for x in second["directions"]] == [3, 3]
+    assert first["rekeyed_to"] == second["id"] and first["state"] == "REKEYED"
 
 
 # ---------------------------------------------------------------- reauthentication
@@ -261,6 +306,39 @@ def test_volume_rekeys_are_told_from_time(keys: str) -> None:
         # rekey_packets = 6: six packets each way on every rekeyed SA
         assert max(d["packets"] for d in old["directions"]) == 6
     assert line[-1]["termination"]["reason"] != "rekeyed"
+
+
+@pytest.mark.parametrize("keys", ALL)
+def test_time_rekeys_are_told_from_volume(keys: str) -> None:
+    """ikev2-time-rekey: rekey_time = 10s on the CHILD_SA and 16s on the IKE SA, no volume
+    limit; the two rekeyed CHILD_SAs carried 2 and 9 packets each way, at the same age."""
+    name = "ikev2-time-rekey"
+    doc = _doc(name, keys)
+    truth = _truth(name)
+    line = [_child_by_spi(doc, t["left_to_right"]["spi"]) for t in truth["child_sas"]]
+    assert len(line) == 3 and len(doc["child_sas"]) == 3  # the IKE rekey opened no child SA
+    for old, new in pairwise(line):
+        assert old["rekeyed_to"] == new["id"] and new["rekeyed_from"] == old["id"]
+        t = old["termination"]
+        assert old["state"] == "REKEYED" and t["reason"] == "rekeyed"
+        assert t["trigger"] == "time"
+        # the log says a lifetime ran out ("creating rekey job"); the ages say which
+        assert t["trigger_certainty"] == ("observed" if keys == "log" else "inferred")
+        assert "packets per direction [2, 9], ages [10.0, 10.0] s" in t["trigger_detail"]
+    assert [max(d["packets"] for d in c["directions"]) for c in line] == [2, 9, 3]
+    # the IKE SA rekey at 16 s: new SPIs, the live CHILD_SA moves to it
+    old_ike, new_ike = (_by_spis(doc, t) for t in truth["ike_sas"])
+    assert old_ike["rekeyed_to"] == new_ike["id"] and new_ike["rekeyed_from"] == old_ike["id"]
+    assert old_ike["state"] == "REKEYED" and old_ike["termination"]["reason"] == "rekeyed"
+    assert old_ike["rekey_certainty"] == ("inferred" if keys == "none" else "observed")
+    assert line[0]["ike_sa"] == old_ike["id"]
+    assert line[1]["ike_sa"] == line[2]["ike_sa"] == new_ike["id"]
+    ike_t = old_ike["termination"]
+    if keys == "log":  # "queueing IKE_REKEY task" with no vici command before it
+        assert (ike_t["trigger"], ike_t["trigger_certainty"]) == ("time", "observed")
+    else:  # IKEv2 carries no lifetimes and one rekey shows no pattern
+        assert ike_t["trigger"] == "unknown"
+    assert new_ike["auth_method"] == ("psk" if keys != "none" else None)
 
 
 def test_user_commands_in_the_log_are_the_trigger() -> None:
@@ -369,6 +447,23 @@ def test_xauth_password_only_with_include_keys() -> None:
     assert ike["identities"]["xauth_password"] == "realpeer-xauth-password-not-secret"
 
 
+def test_xauth_password_is_not_in_packets_jsonl() -> None:
+    """``packets --format jsonl`` dissects decrypted payloads: the password stays out of
+    every field and body, as hex and as text; the user name is there."""
+    from ipsec_inspect.ipsec.ike import ike_to_json
+
+    d = _dir("ikev1-aggressive-xauth")
+    password = b"realpeer-xauth-password-not-secret"
+    seen = 0
+    for r in open_records(str(d / "capture.pcap"), key_paths=[str(d / "keys.toml")]):
+        if isinstance(r, IkeMessage) and r.decrypted_data and password in r.decrypted_data:
+            seen += 1
+            text = json.dumps(ike_to_json(r))
+            assert password.hex() not in text and password.decode() not in text
+            assert "alice" in text or b"alice".hex() in text
+    assert seen == 1
+
+
 def test_ikev1_aggressive_xauth_without_keys() -> None:
     doc = _doc("ikev1-aggressive-xauth", "none")
     [ike] = doc["ike_sas"]
@@ -411,6 +506,42 @@ def test_child_refused_inside_ike_auth(keys: str) -> None:
         assert t["certainty"] == "observed" and t["notify"] == "NO_PROPOSAL_CHOSEN"
 
 
+@pytest.mark.parametrize("name", VPN_LIFE)
+def test_no_ike_auth_child_flips_to_failed_by_size(name: str) -> None:
+    """Without keys an IKE_AUTH child SA is inferred refused only where the daemons refused
+    it (ikev2-child-failure) or the whole IKE_AUTH failed (ikev2-wrong-psk): the size bound is
+    exact for the suite, IDr only in the first response, and an RFC 7383 fragment (its
+    size says nothing of the message) is not judged (ikev2-cert-fragmentation's last
+    fragment of 164 bytes was taken for a childless response before)."""
+    doc = _doc(name, "none")
+    failed = {
+        c["id"]
+        for c in doc["child_sas"]
+        if c["created_by"] == "IKE_AUTH" and c["termination"]["reason"] == "failed"
+    }
+    refused = name in ("ikev2-child-failure", "ikev2-wrong-psk")
+    assert bool(failed) == refused, (name, failed)
+
+
+def test_child_size_bound_is_exact_for_the_suite() -> None:
+    """The close call of ikev2-multiple-auth: its last IKE_AUTH response (AUTH, SA, TSi, TSr;
+    no IDr in a later round) is 192 bytes, exactly the smallest SK payload that holds them
+    with AES-CBC-128 / HMAC-SHA2-256-128 / PRF-HMAC-SHA2-256 (IV 16, ICV 16, 16-byte blocks):
+    8 + 32 (AUTH) + 32 (SA with ENCR and ESN) + 24 + 24 (TSi, TSr) + 1 pad length = 121,
+    padded to 128."""
+    from ipsec_inspect.lifecycle.classify import auth_response_without_child
+
+    ids = {"encryption": 12, "integrity": 12, "prf": 5}  # ENCR_AES_CBC, AUTH_HMAC_SHA2_256_128
+    assert auth_response_without_child(ids, 192, with_idr=False) is None
+    assert auth_response_without_child(ids, 191, with_idr=False) is not None
+    # the first response also carries IDr (9 bytes at least): 130 padded to 144
+    assert auth_response_without_child(ids, 208) is None
+    short = auth_response_without_child(ids, 207)
+    assert short is not None and "at least 208 bytes" in short
+    # ikev2-child-failure's and ikev2-childless's responses: 144 bytes
+    assert auth_response_without_child(ids, 144) is not None
+
+
 @pytest.mark.parametrize("keys", ALL)
 def test_cookie_and_invalid_ke_retries_stay_in_negotiation(keys: str) -> None:
     doc = _doc("ikev2-cookie-invalid-ke", keys)
@@ -428,6 +559,34 @@ def test_cookie_and_invalid_ke_retries_stay_in_negotiation(keys: str) -> None:
     assert half["termination"]["reason"] == "failed"
     assert half["termination"]["stage"] == "negotiation"
     assert half["established"] is None
+
+
+@pytest.mark.parametrize("keys", ALL)
+def test_redirect_during_ike_sa_init(keys: str) -> None:
+    """ikev2-redirect-init: a real charon initiator sent away in IKE_SA_INIT by our
+    redirector on 192.0.2.4 (RFC 5685 §4.1) follows to the real charon on 192.0.2.3. The
+    attempt is an SA of its own, ended failed by the peer's REDIRECT naming the new gateway;
+    the follow-up SA names the old gateway (REDIRECTED_FROM) and carries the child SA."""
+    name = "ikev2-redirect-init"
+    doc = _doc(name, keys)
+    truth = _truth(name)
+    attempt, follow = doc["ike_sas"]
+    assert attempt["responder"] == {"addr": "192.0.2.4", "port": 500}
+    assert attempt["spi_r"] == "0000000000000000" and attempt["child_sas"] == []
+    assert attempt["established"] is None
+    t = attempt["termination"]
+    assert (t["reason"], t["stage"], t["frame"]) == ("failed", "negotiation", 4)
+    assert (t["trigger"], t["trigger_certainty"]) == ("peer", "observed")
+    assert t["detail"] == "redirected to 192.0.2.3 before the SA was established"
+    assert "ike.redirect" in _kinds(attempt) and "ike.redirect.supported" in _kinds(attempt)
+    [real] = truth["ike_sas"]  # the daemons know only the SA with the real gateway
+    assert (follow["spi_i"], follow["spi_r"]) == (real["spi_i"], real["spi_r"])
+    assert follow["responder"]["addr"] == "192.0.2.3" and "ike.redirected_from" in _kinds(follow)
+    [child] = doc["child_sas"]
+    assert child["ike_sa"] == follow["id"]
+    assert {d["spi"] for d in child["directions"]} >= {
+        truth["child_sas"][0]["left_to_right"]["spi"]
+    }
 
 
 @pytest.mark.parametrize("keys", ALL)

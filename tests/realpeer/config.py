@@ -44,8 +44,13 @@ def vici_uri(directory: Path) -> str:
     return f"unix://{directory / 'charon.vici'}"
 
 
+# a NAT between the peers (Scenario.nat): the left's private address, the NAT's two sides
+NAT_CLIENT = "198.51.100.1"
+NAT_PRIVATE = "198.51.100.254"
+NAT_PUBLIC = "192.0.2.254"
 LEFT_MOVED = "192.0.2.3"  # the left's outer address after a MOBIKE move
-RIGHT_ALT = "192.0.2.3"  # the right's second address, the target of a REDIRECT
+RIGHT_ALT = "192.0.2.3"
+REDIRECTOR = "192.0.2.4"  # our IKE_SA_INIT redirector (Scenario.redirector), beside the right  # the right's second address, the target of a REDIRECT
 POOL_ATTRIBUTES = (
     "dns = 198.51.100.53, 198.51.100.54",
     "nbns = 198.51.100.137",
@@ -210,6 +215,11 @@ def swanctl_conf(scenario: Scenario, side: Side) -> str:
     }
     if scenario.ike_version == 2:
         conn["mobike"] = "no"
+    if scenario.nat:  # the left talks to the NAT's inside; the right sees the NAT's outside
+        if side is Side.LEFT:
+            conn["local_addrs"], conn["remote_addrs"] = NAT_CLIENT, NAT_PRIVATE
+        else:
+            conn["remote_addrs"] = "%any"
     child = {
         "local_ts": f"{local.inner}/32",
         "remote_ts": f"{remote.inner}/32",

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import config
 from .certs import make_pki
-from .lab import Lab, LabError, wait_until
+from .lab import Lab, LabError, run, wait_until
 from .scenarios import Action, Scenario, Side, Step
 from .vici_text import ike_sas
 
@@ -29,6 +29,8 @@ START_TIMEOUT = 10.0  # seconds for a daemon's vici socket / tcpdump to come up
 SA_TIMEOUT = 15.0  # seconds for an initiate/rekey/terminate to settle
 UDP_PORT = 7
 TRAFFIC = str(Path(__file__).with_name("traffic.py"))
+NAT_RELAY = str(Path(__file__).with_name("nat_relay.py"))
+REDIRECTOR = str(Path(__file__).with_name("redirector.py"))
 
 
 @dataclass
@@ -121,12 +123,16 @@ class _Runner:
 
     def start_capture(self, capture: Path) -> None:
         log = self.work / "tcpdump.log"
+        # behind a NAT the gateway's side is captured: what a gateway operator records
+        namespace, device = (
+            (self.lab.right, "veth-r") if self.scenario.nat else (self.lab.left, "veth-l")
+        )
         self.lab.start(
-            self.lab.left,
+            namespace,
             [
                 "tcpdump",
                 "-i",
-                "veth-l",
+                device,
                 "-s",
                 "0",
                 "-U",
@@ -243,6 +249,11 @@ class _Runner:
                 )
             case Action.MOVE:
                 self.move()
+            case Action.REBIND:
+                (self.work / "rebind").touch()
+                log = self.work / "nat.log"
+                ok = wait_until(lambda: "rebind:" in log.read_text(errors="replace"), 5.0)
+                self._record(step, ok, nat=log.read_text(errors="replace").splitlines()[-1:])
             case Action.WAIT:
                 time.sleep(step.count)
                 self._record(step, True, seconds=step.count)
@@ -449,12 +460,23 @@ def run_scenario(scenario: Scenario, out: Path, sniffer: Sequence[str] | None = 
         with Lab() as lab:
             runner = _Runner(lab, scenario, work)
             runner.configure()
-            lab.build()
+            lab.build(nat=scenario.nat)
+            if scenario.nat:
+                lab.start(
+                    lab.middle,
+                    [sys.executable, NAT_RELAY, config.NAT_PRIVATE, config.NAT_PUBLIC,
+                     config.RIGHT.outer, str(work / "rebind"), "300"],
+                    work / "nat.log",
+                )  # fmt: skip
             if any(step.action is Action.REDIRECT for step in scenario.steps):
                 lab.run_in(
                     lab.right, ["ip", "addr", "add", f"{config.RIGHT_ALT}/24", "dev", "veth-r"]
                 )
+            if scenario.redirector:
+                _start_redirector(lab, work)
             runner.start_capture(capture)
+            if scenario.redirector:  # the redirector's veth, merged into the capture after
+                _tcpdump(lab, lab.left, "veth-lx", work / "redirector.pcap", work / "tcpdump-x.log")
             sniff = None
             if sniffer is not None:
                 sniff_log = out / "sniff.log"
@@ -477,6 +499,14 @@ def run_scenario(scenario: Scenario, out: Path, sniffer: Sequence[str] | None = 
                 target = out / f"{side.side.value}.log"
                 shutil.copy(side.log, target)
                 logs[side.side.value] = target
+            if scenario.nat:  # the mappings the NAT made, for PROVENANCE
+                shutil.copy(work / "nat.log", out / "nat.log")
+            if scenario.redirector:  # what our redirector answered, for PROVENANCE
+                shutil.copy(work / "redirector.log", out / "redirector.log")
+                merged = work / "merged.pcap"
+                run(["mergecap", "-F", "pcap", "-w", str(merged), str(capture),
+                     str(work / "redirector.pcap")])  # fmt: skip
+                shutil.copy(merged, capture)
             certificates = {}
             for name, path in runner.certificates.items():
                 certificates[name] = out / name
@@ -498,6 +528,41 @@ def run_scenario(scenario: Scenario, out: Path, sniffer: Sequence[str] | None = 
             if log.exists() and not (out / f"{name}.log").exists():
                 shutil.copy(log, out / f"{name}.log")
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _tcpdump(lab: Lab, namespace: str, device: str, capture: Path, log: Path) -> None:
+    lab.start(
+        namespace,
+        ["tcpdump", "-i", device, "-s", "0", "-U", "-n", "--immediate-mode", "-Z", "root",
+         "-w", str(capture)],
+        log,
+    )  # fmt: skip
+    if not wait_until(lambda: "listening on" in log.read_text(errors="replace"), START_TIMEOUT):
+        raise LabError(f"tcpdump did not start: {log.read_text(errors='replace')}")
+
+
+def _start_redirector(lab: Lab, work: Path) -> None:
+    """Our IKE_SA_INIT redirector on config.REDIRECTOR in a namespace of its own (the right's
+    charon holds 0.0.0.0:500), joined to the left by a second veth; the right gets the
+    address it redirects to."""
+    ns = f"{lab.tag}x"
+    run(["ip", "netns", "add", ns])
+    lab.namespaces.append(ns)
+    run(["ip", "link", "add", "veth-lx", "netns", lab.left, "type", "veth", "peer", "name",
+         "veth-x", "netns", ns])  # fmt: skip
+    lab.run_in(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
+    lab.run_in(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"])
+    lab.run_in(lab.left, ["sysctl", "-q", "-w", "net.ipv6.conf.veth-lx.disable_ipv6=1"])
+    lab.run_in(ns, ["ip", "addr", "add", f"{config.REDIRECTOR}/24", "dev", "veth-x"])
+    lab.run_in(ns, ["ip", "link", "set", "veth-x", "up"])
+    lab.run_in(lab.left, ["ip", "link", "set", "veth-lx", "up"])
+    lab.run_in(lab.left, ["ip", "route", "add", f"{config.REDIRECTOR}/32", "dev", "veth-lx",
+                          "src", config.LEFT.outer])  # fmt: skip
+    lab.run_in(lab.right, ["ip", "addr", "add", f"{config.RIGHT_ALT}/24", "dev", "veth-r"])
+    log = work / "redirector.log"
+    lab.start(ns, [sys.executable, REDIRECTOR, config.REDIRECTOR, config.RIGHT_ALT, "120"], log)
+    if not wait_until(lambda: "listening" in log.read_text(errors="replace"), 5.0):
+        raise LabError(f"redirector did not start: {log.read_text(errors='replace')}")
 
 
 def tools_missing() -> list[str]:

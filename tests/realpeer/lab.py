@@ -69,6 +69,11 @@ class Lab:
     def right(self) -> str:
         return f"{self.tag}r"
 
+    @property
+    def middle(self) -> str:
+        """The NAT between the peers (``build(nat=True)`` only)."""
+        return f"{self.tag}m"
+
     def __enter__(self) -> Lab:
         return self
 
@@ -87,8 +92,15 @@ class Lab:
     ) -> str:
         return run(self.exec_argv(namespace, argv), timeout=timeout, check=check)
 
-    def build(self) -> None:
-        """Create both namespaces, the veth between them and the inner addresses on lo."""
+    def build(self, nat: bool = False) -> None:
+        """Create both namespaces, the veth between them and the inner addresses on lo.
+
+        ``nat``: a third namespace between them instead, the left on 198.51.100.1/24 facing
+        the middle's 198.51.100.254, the middle's 192.0.2.254/24 facing the right's 192.0.2.2
+        (``nat_relay.py`` runs in the middle)."""
+        if nat:
+            self._build_nat()
+            return
         for name in (self.left, self.right):
             run(["ip", "netns", "add", name])
             self.namespaces.append(name)
@@ -120,6 +132,28 @@ class Lab:
             self.run_in(name, ["ip", "addr", "add", inner, "dev", "lo"])
             self.run_in(name, ["ip", "addr", "add", outer, "dev", dev])
             self.run_in(name, ["ip", "link", "set", dev, "up"])
+
+    def _build_nat(self) -> None:
+        for name in (self.left, self.middle, self.right):
+            run(["ip", "netns", "add", name])
+            self.namespaces.append(name)
+        for a, dev_a, b, dev_b in (
+            (self.left, "veth-l", self.middle, "veth-ml"),
+            (self.middle, "veth-mr", self.right, "veth-r"),
+        ):
+            run(["ip", "link", "add", dev_a, "netns", a, "type", "veth", "peer", "name", dev_b,
+                 "netns", b])  # fmt: skip
+        for name, addrs in (
+            (self.left, [("veth-l", "198.51.100.1/24"), ("lo", "203.0.113.1/32")]),
+            (self.middle, [("veth-ml", "198.51.100.254/24"), ("veth-mr", "192.0.2.254/24")]),
+            (self.right, [("veth-r", "192.0.2.2/24"), ("lo", "203.0.113.2/32")]),
+        ):
+            self.run_in(name, ["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
+            self.run_in(name, ["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"])
+            self.run_in(name, ["ip", "link", "set", "lo", "up"])
+            for dev, addr in addrs:
+                self.run_in(name, ["ip", "addr", "add", addr, "dev", dev])
+                self.run_in(name, ["ip", "link", "set", dev, "up"])
 
     def start(self, namespace: str, argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
         """Start a long-running process in ``namespace``, its own process group, output to ``log``."""

@@ -35,6 +35,7 @@ class Action(StrEnum):
     WAIT = "wait"  # sleep ``count`` seconds (DPD, lifetimes)
     HALF_OPEN = "half-open"  # one IKE_SA_INIT from the left's port 5000, never completed
     AWAIT_CHILD = "await-child"  # wait up to ``count`` s for the CHILD_SA SPIs to change
+    REBIND = "rebind"  # the NAT (Scenario.nat) gives the 4500 flow a new public port
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,11 @@ class Scenario:
     plugins: str = ""  # charon plugins loaded beyond config.PLUGINS (eap-md5, xauth-generic)
     pool: bool = False  # the right assigns the left's inner address as a virtual IP
     expect_children: int = 1  # CHILD_SAs each side holds once a step has settled
+    # a user-space NAT between the peers (tests/realpeer/nat_relay.py); captured on the right
+    nat: bool = False
+    # our IKE_SA_INIT redirector (tests/realpeer/redirector.py) on config.REDIRECTOR, beside
+    # the right's charon, sending the left to config.RIGHT_ALT
+    redirector: bool = False
 
     @property
     def right_ike_proposals(self) -> str:
@@ -333,6 +339,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         tags=("vpnlife",),
     ),
     Scenario(
+        name="ikev2-time-rekey",
+        description=(
+            "IKEv2 PSK where the initiator rekeys by time only (CHILD_SA rekey_time = 10s, "
+            "IKE SA rekey_time = 16s, rand_time = 0s, no volume limits): 2 pings, the first "
+            "CHILD_SA rekey at 10 s, 5 pings and 4 UDP echoes, the IKE SA rekey at 16 s "
+            "(CREATE_CHILD_SA with a new KE; the CHILD_SA moves), the second CHILD_SA rekey "
+            "at 20 s; 3 pings, terminate"
+        ),
+        ike_version=2,
+        ike_proposals="aes128-sha256-x25519",
+        esp_proposals="aes128gcm16",
+        left_conn=("rekey_time = 16s", "rand_time = 0s", "over_time = 20s"),
+        left_child=("rekey_time = 10s", "rand_time = 0s", "life_time = 30s"),
+        steps=_steps(
+            INIT,
+            ping(2),
+            await_child(15),
+            ping(5),
+            udp(4),
+            await_child(15),
+            ping(3),
+            wait(2),
+            SNAP,
+            terminate(),
+        ),
+        tags=("vpnlife",),
+    ),
+    Scenario(
         name="ikev2-hard-expiry",
         description=(
             "IKEv2 PSK with a CHILD_SA that hard-expires (life_time = 5s, no rekey): traffic, "
@@ -397,6 +431,25 @@ SCENARIOS: tuple[Scenario, ...] = (
         tags=("vpnlife",),
     ),
     Scenario(
+        name="ikev1-nat-rebinding",
+        description=(
+            "IKEv1 Main Mode PSK with NAT-T through a NAT whose mapping changes mid-tunnel: the "
+            "initiator 198.51.100.1 reaches the gateway 192.0.2.2 through a user-space NAT "
+            "(tests/realpeer/nat_relay.py, ours) that forwards from 192.0.2.254; real NAT-D "
+            "mismatch, IKE floats to 4500 from public port 44500; traffic; the NAT drops the "
+            "4500 mapping and the next packets leave from 44501 (a rebinding); DPD and traffic "
+            "from the new port; terminate. Captured on the gateway's side"
+        ),
+        ike_version=1,
+        ike_proposals="aes128-sha256-modp2048",
+        esp_proposals="aes128-sha256",
+        nat=True,
+        left_conn=("dpd_delay = 2s",),
+        right_conn=("dpd_delay = 0s",),
+        steps=_steps(INIT, ping(3), SNAP, Step(Action.REBIND), wait(4), ping(3), SNAP, terminate()),
+        tags=("vpnlife",),
+    ),
+    Scenario(
         name="ikev2-childless",
         description=(
             "IKEv2 PSK childless initiation (RFC 6023, childless = force): IKE_AUTH without SA, "
@@ -440,6 +493,25 @@ SCENARIOS: tuple[Scenario, ...] = (
         esp_proposals="aes128gcm16",
         right_charon=("cookie_threshold = 1", "half_open_timeout = 3"),
         steps=_steps(Step(Action.HALF_OPEN), INIT, ping(3), SNAP, terminate()),
+        tags=("vpnlife",),
+    ),
+    Scenario(
+        name="ikev2-redirect-init",
+        description=(
+            "IKEv2 PSK redirected during IKE_SA_INIT (RFC 5685 §4.1): the initiator (a real "
+            "charon, N(REDIRECT_SUPPORTED)) starts with 192.0.2.4, where our redirector "
+            "(tests/realpeer/redirector.py, not a charon) answers N(REDIRECT) naming 192.0.2.3 "
+            "with the initiator's nonce; charon follows with a new IKE_SA_INIT carrying "
+            "N(REDIRECTED_FROM 192.0.2.4) to the real charon gateway on 192.0.2.3; traffic, "
+            "terminate"
+        ),
+        ike_version=2,
+        ike_proposals="aes128-sha256-x25519",
+        esp_proposals="aes128gcm16",
+        redirector=True,
+        left_conn=("remote_addrs = 192.0.2.4",),
+        right_conn=("local_addrs = 192.0.2.3",),
+        steps=_steps(INIT, ping(3), SNAP, terminate()),
         tags=("vpnlife",),
     ),
     Scenario(

@@ -21,7 +21,10 @@ from ipsec_inspect.crypto.strongswan_log import (
     parse_charon_log,
 )
 
-from . import naming
+from . import (
+    config,
+    naming,
+)
 from .harness import RunResult
 
 IKEV2_SECRETS = ("sk_d", "sk_ai", "sk_ar", "sk_ei", "sk_er", "sk_pi", "sk_pr", "skeyseed")
@@ -233,10 +236,22 @@ def _counters(sas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def as_captured(keys: CharonKeys) -> None:
+    """Behind the NAT the left's log names the NAT's inside as its peer and itself by its
+    private address; the capture (on the gateway's side) shows the gateway and the NAT's
+    outside. Key files and truth name the addresses the capture shows."""
+    wire = {config.NAT_PRIVATE: config.RIGHT.outer, config.NAT_CLIENT: config.NAT_PUBLIC}
+    for child in keys.child_sas:
+        for d in (child.inbound, child.outbound):
+            d.src, d.dst = wire.get(d.src, d.src), wire.get(d.dst, d.dst)
+
+
 def write_truth(result: RunResult, out: Path, version: str) -> CharonKeys:
     """Write every ground-truth file for ``result`` into ``out``; return the keys used."""
     keys = parse_charon_log(result.logs["left"].read_text(errors="replace"))
     scenario = result.scenario
+    if scenario.nat:
+        as_captured(keys)
     (out / "keys.toml").write_text(keys_toml(keys))
     (out / "keys-ike-only.toml").write_text(keys_toml(keys, ike_only=True))
     (out / "esp_sa").write_text(esp_sa(keys))
@@ -260,8 +275,15 @@ def write_truth(result: RunResult, out: Path, version: str) -> CharonKeys:
         "expected_children": scenario.expect_children,
         "auth": scenario.auth,
         "virtual_ip": "203.0.113.1" if scenario.pool else None,
-        "left": {"outer": "192.0.2.1", "inner": "203.0.113.1", "role": "IKE initiator"},
+        "left": {
+            "outer": config.NAT_CLIENT if scenario.nat else "192.0.2.1",
+            "inner": "203.0.113.1",
+            "role": "IKE initiator",
+        },
         "right": {"outer": "192.0.2.2", "inner": "203.0.113.2", "role": "IKE responder"},
+        "nat": {"private": config.NAT_PRIVATE, "public": config.NAT_PUBLIC}
+        if scenario.nat
+        else None,
         "events": [asdict(event) for event in result.events],
         **_sa_summary(keys),
         "counters_before_termination": {

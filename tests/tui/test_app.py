@@ -9,6 +9,8 @@ from textual.widgets import Input, Static, TabbedContent
 
 from ipsec_inspect.core.records import EspPacket
 from ipsec_inspect.lifecycle.model import Stage
+from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.tui.app import InspectorApp
 from ipsec_inspect.tui.screens import HelpScreen, PathPrompt
 from ipsec_inspect.tui.widgets.findings_panel import FindingsPanel
 from ipsec_inspect.tui.widgets.keys_panel import KeysPanel
@@ -17,7 +19,7 @@ from ipsec_inspect.tui.widgets.packet_list import PacketList
 from ipsec_inspect.tui.widgets.sa_tree import SaTree
 from ipsec_inspect.tui.widgets.timeline import Timeline
 
-from .conftest import MALFORMED, SAMPLES, TUNNEL, TUNNEL_KEYS, make_app, settle
+from .conftest import MALFORMED, SAMPLES, TUNNEL, TUNNEL_KEYS, fixed_clock, make_app, settle
 
 IKE_UID = "ike-ef757aec6f6166d4"
 
@@ -267,3 +269,50 @@ async def test_sa_tree_folds_and_follows_the_filter(tunnel_app) -> None:
         await settle(pilot)
         assert list(tree.rows) == [IKE_UID, "child-1"]  # the filter applies to the SAs too
         assert app.query_one(PacketList).count == 9  # the packets of that SPI
+
+
+XAUTH = SAMPLES / "realpeer" / "ikev1-aggressive-xauth"
+XAUTH_PASSWORD = b"realpeer-xauth-password-not-secret"  # tests/realpeer/config.py
+XAUTH_REPLY_FRAME = 7  # the client's Transaction-mode REPLY with user name and password
+
+
+async def _xauth_password_node(include_keys: bool):
+    analysis = Analysis(str(XAUTH / "capture.pcap"), key_paths=[str(XAUTH / "keys.toml")])
+    app = InspectorApp(analysis, clock=fixed_clock, include_keys=include_keys)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert app.query_one(PacketList).go_to_frame(XAUTH_REPLY_FRAME)
+        await pilot.pause()
+        tree = app.query_one(DetailTree)
+        node = next(n for n in _walk(tree.root) if str(n.label).startswith("XAUTH-USER-PASSWORD"))
+        parent = node.parent
+        while parent is not None:  # payload nodes under "Decryption" start collapsed
+            parent.expand()
+            parent = parent.parent
+        await pilot.pause()
+        tree.focus()
+        tree.move_cursor(node)
+        await pilot.pause()
+        await pilot.pause()
+        hexv = app.query_one("#hex-view")
+        body = str(hexv.query_one("#hex-body", Static).render())
+        return str(node.label), node.data, bytes(hexv.data), hexv.title, body
+
+
+async def test_xauth_password_is_masked_in_the_hex_dump() -> None:
+    label, node, data, title, body = await _xauth_password_node(include_keys=False)
+    assert title == "decrypted"
+    assert label.endswith(f"XAUTH-USER-PASSWORD = (secret, {len(XAUTH_PASSWORD)} bytes)")
+    assert XAUTH_PASSWORD not in data
+    # the attribute header stays (type 16522 = 0x408a, TLV; length 34), the value is ****
+    assert data[node.offset : node.offset + 4] == bytes.fromhex("408a0022")
+    assert data[node.offset + 4 : node.offset + node.length] == b"*" * len(XAUTH_PASSWORD)
+    assert b"alice" in data  # the user name is not a secret
+    # neither the text column nor the hex column of the dump shows it
+    assert "password" not in body and "70 61 73 73 77 6f 72 64" not in body.lower()
+
+
+async def test_xauth_password_shows_with_include_keys() -> None:
+    _label, node, data, _title, body = await _xauth_password_node(include_keys=True)
+    assert data[node.offset + 4 : node.offset + node.length] == XAUTH_PASSWORD
+    assert "r-xauth-password" in body  # the text column, 16 bytes a line

@@ -29,8 +29,10 @@ class DetailTree(Tree[Node]):
 class PacketDetail(Horizontal):
     """Field tree on the left, hex dump of the node's buffer on the right."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, include_keys: bool = False) -> None:
         super().__init__(id=id)
+        #: show secret bytes (an XAUTH password) in the hex dump: only with --include-keys
+        self.include_keys = include_keys
         self.record: Record | None = None
         self.buffers: dict[str, bytes] = {}
 
@@ -53,7 +55,7 @@ class PacketDetail(Horizontal):
             tree.root.add_leaf(Text(problem or "no packet selected", "italic"), Node(problem))
             hexv.show("bytes", b"")
             return
-        self.buffers = buffers(record)
+        self.buffers = buffers(record, self.include_keys)
         for node in detail_nodes(record, origin):
             self._add(tree.root, node, expand=True)
         hexv.show(FRAME, self.buffers.get(FRAME, b""))
