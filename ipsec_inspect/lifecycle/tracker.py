@@ -15,7 +15,9 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from ipsec_inspect.core.records import (
@@ -129,7 +131,8 @@ class Tracker:
         explain_endings(live, st.child, self._hints)
         if isinstance(st.ike, ParkedDict):
             self._finish_parked(st.ike)
-        every: list[IkeSa | ChildSa] = [*st.ike.values(), *st.child.values()]
+        # one SA at a time: parked ones are transient copies (lifecycle.parked)
+        every: Iterator[IkeSa | ChildSa] = itertools.chain(st.ike.values(), st.child.values())
         for sa in every:
             t = sa.termination
             if t is not None:
