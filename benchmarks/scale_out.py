@@ -101,6 +101,7 @@ def one_run(folder: Path, workers: int, keys: bool) -> dict[str, object]:
         "ranges": report.ranges,
         "n_partitions": report.partitions,
         "sequential": report.sequential,
+        "indexed": report.indexed,
         "packets": packets,
         "decrypted": decrypted,
         "doc": doc,

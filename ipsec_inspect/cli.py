@@ -65,10 +65,10 @@ def _flush_stdout() -> None:
         out.flush()
 
 
-def _command_modules() -> list[ModuleType]:
+def _command_modules(only: str | None = None) -> list[ModuleType]:
     mods = []
     for name in _command_names():
-        if name.startswith("_"):
+        if name.startswith("_") or (only is not None and name != only):
             continue
         mod = importlib.import_module(f"{commands.__name__}.{name}")
         if hasattr(mod, "NAME") and hasattr(mod, "run"):
@@ -76,7 +76,42 @@ def _command_modules() -> list[ModuleType]:
     return mods
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The options before the command, and whether each takes a value (``cli.build_parser``).
+_GLOBAL_OPTIONS = {"--plugin-dir": True, "--policy": True, "--no-plugins": False}
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command named in ``argv`` when it can be told without argparse, else None.
+
+    Why: importing every command module to build the whole parser costs a short command
+    (``summary`` of a small capture) a large part of its start-up, while the parser of
+    one command parses that command's line alike: the top-level usage names no command
+    (its metavar is ``COMMAND``). Anything unusual (``--help``, ``--version``, an unknown
+    or ambiguous option, ``--``) answers None, and the whole parser decides as before.
+    """
+    args = iter(argv)
+    for arg in args:
+        if not arg.startswith("-"):
+            return arg if arg in _command_names() else None
+        name, eq, _ = arg.partition("=")
+        # argparse accepts a unique prefix of a long option (allow_abbrev)
+        matches = [o for o in _GLOBAL_OPTIONS if len(name) > 2 and o.startswith(name)]
+        if len(matches) != 1:
+            return None
+        takes_value = _GLOBAL_OPTIONS[matches[0]]
+        if not takes_value and eq:
+            return None
+        if takes_value and not eq and next(args, None) is None:
+            return None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; given ``argv`` naming a command, with only that command.
+
+    Only that command's module is imported then (start-up of a short command, issue 14).
+    """
+    only = _command_in(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="ipsec-inspect",
         description="Packet-level IPsec analyser: IKEv1/IKEv2, ESP and AH, decrypted, as SA lifecycles.",
@@ -103,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for mod in _command_modules():
+    for mod in _command_modules(only):
         p = sub.add_parser(
             mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP)
         )
@@ -139,7 +174,7 @@ def _compose(args: argparse.Namespace, registry: PluginRegistry | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.no_plugins and args.policy:
         parser.error("--policy needs plugins (it names a plugin's policy); drop --no-plugins")

@@ -66,6 +66,8 @@ def unseen(detail: str) -> Verdict:
 
 @dataclass(slots=True)
 class Finding:
+    """One rule's outcome for one SA, with the frames that show it."""
+
     rule: str
     title: str
     outcome: Outcome

@@ -62,6 +62,8 @@ WEAK_OFFER = {
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One audit rule: its id, severity, reference, scope and check."""
+
     id: str
     title: str
     severity: Severity

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -22,7 +22,7 @@ from ipsec_inspect.commands._common import (
     extensions_of,
     time_window,
 )
-from ipsec_inspect.core.errors import InputError, UsageError
+from ipsec_inspect.core.errors import InputError
 
 if TYPE_CHECKING:  # imported when the command runs: every command is imported at start-up
     from ipsec_inspect.export.plaintext_rewriter import PlaintextRewriter
@@ -87,6 +87,36 @@ def _write_pcapng(units: Iterable[Unit], fh: BinaryIO, rewriter: PlaintextRewrit
             writer.unit(unit, new, comment)
 
 
+def _write_merged_pcapng(
+    units: Iterable[tuple[int, Unit, int]],
+    fh: BinaryIO,
+    rewriter: PlaintextRewriter,
+    on_dropped: Callable[[str], None],
+) -> None:
+    """Several inputs (or a time window) as one pcapng: each input's interfaces kept and
+    numbered on (``export.merged_pcapng``), packets in merged order and numbering."""
+    from ipsec_inspect.export.merged_pcapng import MergedPcapngWriter
+    from ipsec_inspect.sources.capture_units import RawPacket
+
+    writer = MergedPcapngWriter(fh, on_dropped)
+    for source, unit, number in units:
+        if number < 0:
+            continue  # a packet outside --since/--until
+        if not isinstance(unit, RawPacket) or not unit.usable or number == 0:
+            writer.unit(source, unit)
+            continue
+        data = unit.data
+        new = rewriter.frame(number, unit.time, unit.link_type, data, unit.orig_len, unit.iface)
+        if new is data:
+            writer.unit(source, unit)
+        else:
+            comment = (
+                f"ipsec-inspect: ESP SPI 0x{rewriter.last_spi:08x} decrypted; "
+                f"the captured frame was {len(data)} bytes"
+            )
+            writer.unit(source, unit, new, comment)
+
+
 def _write_pcap(reader: MergedReader, fh: BinaryIO, rewriter: PlaintextRewriter) -> list[int]:
     """The classic pcap output; returns the frames left out (another link type)."""
     from ipsec_inspect.export.plaintext_pcap import LINKTYPE_RAW, PcapWriter
@@ -125,19 +155,25 @@ def run(args: argparse.Namespace) -> int:
     warnings = WarningLog()  # capped per kind, as every command's warnings are
     reader: MergedReader | None = None
     units: Iterator[Unit] = iter(())
+    merged_stream: Iterator[tuple[int, Unit, int]] | None = None
+    dropped: list[str] = []
     try:  # open the capture first: "not a capture" is said before anything is written
         inputs = expand_inputs(args.capture)
         window = time_window(args)
         merged = len(inputs.names) > 1 or window is not None
-        if merged and args.output_format != "pcap":
-            raise UsageError(
-                "several inputs (or --since/--until) are merged by timestamp into one pcap: "
-                "add --output-format pcap (the pcapng output copies one capture block by block)"
-            )
         warnings.extend(CaptureWarning(0, line) for line in inputs.skipped)
         if args.output_format == "pcap":
             reader = MergedReader(inputs.names, window=window)
             reader.on_warning = warnings.append
+        elif merged:
+            from ipsec_inspect.sources.capture_units import iter_units as _check
+            from ipsec_inspect.sources.merged_units import merged_units
+
+            for name in inputs.names:  # "not a capture" is said before anything is written
+                probe = _check(name, lambda w: None)  # a generator
+                next(probe, None)
+                probe.close()  # type: ignore[attr-defined]
+            merged_stream = merged_units(inputs.names, warnings.append, window)
         else:
             units = iter_units(inputs.names[0], warnings.append)
             first = next(units, None)
@@ -161,12 +197,20 @@ def run(args: argparse.Namespace) -> int:
             if reader is not None:
                 with reader:
                     skipped = _write_pcap(reader, fh, rewriter)
+            elif merged_stream is not None:
+                _write_merged_pcapng(merged_stream, fh, rewriter, dropped.append)
             else:
                 _write_pcapng(units, fh, rewriter)
     except CaptureError as e:
         raise InputError(str(e)) from None
     except OSError as e:
         raise InputError(f"{out_path}: cannot be written ({e.strerror or e})") from None
+    if dropped:
+        print(
+            f"ipsec-inspect: warning: {len(dropped)} blocks of big-endian pcapng sections "
+            f"could not be merged into {out_path} ({dropped[0]}, …)",
+            file=sys.stderr,
+        )
     seen = SeenSpis.of(rewriter.seen_sa, rewriter.seen_ike)
     for problem in [
         *warnings.lines(),

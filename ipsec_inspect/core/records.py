@@ -133,6 +133,8 @@ class Transform:
 
 @dataclass(slots=True)
 class Proposal:
+    """One proposal of an SA payload: its number, protocol, SPI and transforms."""
+
     number: int
     protocol: int  # 1 IKE/ISAKMP, 2 AH, 3 ESP (IKEv1: PROTO_ISAKMP=1, PROTO_IPSEC_AH=2, ESP=3)
     spi: bytes
@@ -141,6 +143,8 @@ class Proposal:
 
 @dataclass(slots=True)
 class SaBody:
+    """An SA payload: the proposals offered (or the one chosen, in a response)."""
+
     proposals: list[Proposal]
     doi: int | None = None  # IKEv1 only
     situation: int | None = None  # IKEv1 only
@@ -148,12 +152,16 @@ class SaBody:
 
 @dataclass(slots=True)
 class KeBody:
+    """A Key Exchange payload: the Diffie-Hellman group and public value."""
+
     group: int | None  # IKEv2 DH group; None for IKEv1 (group is in the SA)
     data: bytes
 
 
 @dataclass(slots=True)
 class IdBody:
+    """An identification payload (IDi/IDr, IKEv1 ID), with the identity decoded."""
+
     id_type: int
     data: bytes
     text: str  # decoded identity (address, FQDN, DN, ...)
@@ -163,18 +171,24 @@ class IdBody:
 
 @dataclass(slots=True)
 class CertBody:
+    """A certificate (or certificate request) payload: encoding and data."""
+
     encoding: int
     data: bytes
 
 
 @dataclass(slots=True)
 class AuthBody:
+    """An IKEv2 AUTH payload: the authentication method and its data."""
+
     method: int
     data: bytes
 
 
 @dataclass(slots=True)
 class NonceBody:
+    """A nonce payload."""
+
     data: bytes
 
 
@@ -188,6 +202,8 @@ class HashBody:
 
 @dataclass(slots=True)
 class NotifyBody:
+    """A Notify payload, with the notify type's name when known."""
+
     protocol: int
     spi: bytes
     notify_type: int
@@ -198,6 +214,8 @@ class NotifyBody:
 
 @dataclass(slots=True)
 class DeleteBody:
+    """A Delete payload: the protocol and the SPIs it closes."""
+
     protocol: int
     spis: list[bytes]
     doi: int | None = None  # IKEv1 only
@@ -205,12 +223,16 @@ class DeleteBody:
 
 @dataclass(slots=True)
 class VendorIdBody:
+    """A Vendor ID payload, with the vendor's name when known."""
+
     data: bytes
     name: str  # "" when unknown
 
 
 @dataclass(slots=True)
 class TrafficSelector:
+    """One traffic selector: protocol, port range and address range."""
+
     ts_type: int
     ip_protocol: int
     start_port: int
@@ -221,11 +243,15 @@ class TrafficSelector:
 
 @dataclass(slots=True)
 class TsBody:
+    """A traffic selector payload (TSi/TSr)."""
+
     selectors: list[TrafficSelector]
 
 
 @dataclass(slots=True)
 class ConfigBody:
+    """A configuration payload (IKEv2 CP, IKEv1 attribute payload)."""
+
     cfg_type: int
     attributes: list[Attribute]
     identifier: int = 0  # IKEv1 attribute payload identifier
@@ -233,6 +259,8 @@ class ConfigBody:
 
 @dataclass(slots=True)
 class EapBody:
+    """An EAP payload: the EAP header and its data."""
+
     code: int
     identifier: int
     eap_type: int | None
@@ -259,6 +287,8 @@ class EncryptedBody:
 
 @dataclass(slots=True)
 class RawBody:
+    """A payload kept as bytes: unknown, private, or not dissected further."""
+
     data: bytes
 
 
@@ -283,6 +313,8 @@ PayloadBody = (
 
 @dataclass(slots=True)
 class IkePayload:
+    """One IKE payload: its generic header, body and dissected fields."""
+
     type: int
     name: str  # short name as in summaries: "SA", "KE", "N(COOKIE)", "V", ...
     offset: int
@@ -295,6 +327,8 @@ class IkePayload:
 
 @dataclass(slots=True)
 class IkeHeader:
+    """The ISAKMP / IKE header of a message."""
+
     spi_i: bytes
     spi_r: bytes
     next_payload: int
@@ -331,6 +365,8 @@ class ParseError:
 
 @dataclass(slots=True)
 class IkeMessage:
+    """One IKE message (IKEv1 or IKEv2), dissected, decrypted where keys allow."""
+
     meta: PacketMeta
     data: bytes  # buffer the offsets refer to
     offset: int  # where the ISAKMP header starts in data
@@ -392,6 +428,8 @@ class EspDecryption:
 
 @dataclass(slots=True)
 class EspPacket:
+    """One ESP packet: SPI and sequence number, and its decryption when tried."""
+
     meta: PacketMeta
     data: bytes
     offset: int  # where the ESP header starts in data
@@ -408,6 +446,8 @@ class EspPacket:
 
 @dataclass(slots=True)
 class AhPacket:
+    """One AH packet: its header fields and where the data it protects lies."""
+
     meta: PacketMeta
     data: bytes
     offset: int  # where the AH header starts in data

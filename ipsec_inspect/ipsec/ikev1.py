@@ -57,6 +57,8 @@ _PROPOSAL = 2
 
 @dataclass(slots=True)
 class _Ctx:
+    """What the IKEv1 payload parsers share: the fields made and the tables."""
+
     fields: list[Field]
     name: str
     ext: DissectorTables

@@ -128,6 +128,8 @@ _DPD = bytes.fromhex("afcad71368a1f1c96b8696fc7757")
 
 @dataclass(frozen=True, slots=True)
 class _Prefix:
+    """A Vendor ID known by its leading bytes only (what follows them varies)."""
+
     value: bytes
     name: str
 

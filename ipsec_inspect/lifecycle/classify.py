@@ -262,7 +262,7 @@ def _smallest_sk_message(chosen_ids: Mapping[str, int], plain: int) -> int | Non
 
 
 def _prf_len(chosen_ids: Mapping[str, int]) -> int | None:
-    from ipsec_inspect.crypto import algorithms
+    from ipsec_inspect.ipsec.registry import algorithms
 
     prf = algorithms.prf_by_id(chosen_ids.get("prf", -1))
     return prf.out_len if prf is not None else None

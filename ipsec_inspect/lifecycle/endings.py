@@ -22,8 +22,8 @@ the merged halves) is complete, so they are worked out here, every time after se
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.model import (
     Certainty,
     ChildSa,
@@ -34,6 +34,9 @@ from ipsec_inspect.lifecycle.model import (
     Termination,
 )
 from ipsec_inspect.lifecycle.triggers import assign_triggers
+
+if TYPE_CHECKING:  # the charon log parser is imported when a log is read (start-up)
+    from ipsec_inspect.crypto.strongswan_log import DaemonHint
 
 #: How far apart the old IKE SA's Delete and the new IKE SA's IKE_SA_INIT may be (seconds).
 REAUTH_WINDOW = 10.0

@@ -53,6 +53,8 @@ class Evicted:
 
 @dataclass(slots=True)
 class _Responder:
+    """One responder's IKE_SA_INIT requests and the answers it sent."""
+
     requests: int = 0
     answered: int = 0
 

@@ -9,7 +9,6 @@ IPsec SAs each Quick Mode creates.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 
 from ipsec_inspect.core.records import (
@@ -203,6 +202,8 @@ def _nat(st: TrackerState, sa: IkeSa, msg: IkeMessage) -> None:
     if len(natd) < 2 or hash_id not in V1_NATD_HASH:
         return
     m, h = msg.meta, msg.header
+
+    import hashlib  # here: only IKEv1 NAT-D needs it (start-up of a short command)
 
     def digest(addr: str, port: int) -> bytes:
         return hashlib.new(

@@ -8,7 +8,6 @@ REKEY_SA, IKE SA rekeys, deletes, identities). RFC 7296 throughout.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from typing import Any
 
@@ -276,6 +275,8 @@ def _offer(
 
 def _nat(st: TrackerState, sa: IkeSa, msg: IkeMessage) -> None:
     """NAT detection from NAT_DETECTION_* hashes (RFC 7296 §2.23), checked in the clear."""
+    import hashlib  # here: a capture without IKE (or a short command) never needs it
+
     m, h = msg.meta, msg.header
     spi_r = h.spi_r if msg.header.is_response else b"\x00" * 8
     for n in notifies(msg.payloads):

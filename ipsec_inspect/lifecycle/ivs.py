@@ -22,6 +22,8 @@ MAX_SINGLES = 4096
 
 @dataclass(slots=True)
 class IvHistory:
+    """The IVs seen on one SA direction, as runs of consecutive values (IV reuse)."""
+
     bounded: bool = True
     count: int = 0  # IVs checked
     # the current run: IVs first..last (as integers) all seen, the first in frame run_frame

@@ -129,6 +129,8 @@ def new_stages() -> dict[Stage, StageSpan]:
 
 @dataclass(slots=True)
 class Termination:
+    """How and when an SA ended, and how certain that is."""
+
     reason: Reason
     time: float | None = None
     frame: int | None = None
@@ -143,6 +145,8 @@ class Termination:
 
 @dataclass(slots=True)
 class Endpoint:
+    """An SA endpoint: address and port."""
+
     addr: str
     port: int = 0
 

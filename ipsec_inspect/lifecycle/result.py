@@ -17,6 +17,8 @@ from ipsec_inspect.lifecycle.settle import SettleConfig
 
 @dataclass(slots=True)
 class TrackerConfig:
+    """The tracker's settings: timeouts, replay window, memory bounds."""
+
     idle_timeout: float = 300.0
     replay_window: int = 64
     inferred_delete_after: float = 10.0
@@ -42,6 +44,8 @@ class TrackerConfig:
 
 @dataclass(slots=True)
 class TrackerError:
+    """A problem the tracker met at a frame (reported, never fatal)."""
+
     frame: int
     time: float
     kind: str
@@ -51,6 +55,8 @@ class TrackerError:
 
 @dataclass(slots=True)
 class CaptureStats:
+    """Counts over the whole capture: frames, IKE messages, ESP and AH packets."""
+
     frames: int = 0
     first_time: float | None = None
     last_time: float | None = None
@@ -74,6 +80,8 @@ class CaptureStats:
 
 @dataclass(slots=True)
 class TrackerResult:
+    """What the tracker made of a capture: the SAs, findings, errors and counts."""
+
     ike_sas: dict[str, IkeSa]
     child_sas: dict[str, ChildSa]
     errors: list[TrackerError]

@@ -45,6 +45,8 @@ class SeqAnomaly:
 
 @dataclass(slots=True)
 class SequenceAnalyzer:
+    """Sequence numbers of one SA direction: lost and replayed packets, and the highest seen."""
+
     window: int = 64
     esn: bool = False
     keep_log: bool = True  # per-packet log for merging; off = bounded memory

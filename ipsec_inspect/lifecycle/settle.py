@@ -17,6 +17,8 @@ from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Sta
 
 @dataclass(slots=True)
 class SettleConfig:
+    """The timeouts that settle SAs still open at the end of the capture."""
+
     idle_timeout: float = 300.0
     inferred_delete_after: float = 10.0
 

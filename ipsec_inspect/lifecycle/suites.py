@@ -4,8 +4,10 @@ Why a module: the tracker, the audit rules and the JSON all need the same readin
 proposal — IKEv2 transforms, IKEv1 phase-1 attributes and IKEv1 phase-2 attributes each
 name algorithms differently. Here each is mapped once to IKEv2 transform numbers (the
 numbers the rules are written in) and to names from the IANA registry
-(:mod:`ipsec_inspect.ipsec.registry`); algorithm properties come from the crypto layer's
-single algorithm table (:mod:`ipsec_inspect.crypto.algorithms`).
+(:mod:`ipsec_inspect.ipsec.registry`); algorithm properties come from the single
+algorithm table (:mod:`ipsec_inspect.ipsec.registry.algorithms`, the rows that
+:mod:`ipsec_inspect.crypto.algorithms` binds to ``cryptography``), read directly so that
+naming a suite imports no cryptography (start-up of a short command).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ipsec_inspect.core.records import Attribute, Proposal, Transform
-from ipsec_inspect.crypto import algorithms as alg
 from ipsec_inspect.ipsec import registry
+
+# The rows, not crypto.algorithms: naming a suite needs no cryptography (start-up).
+from ipsec_inspect.ipsec.registry import algorithms as alg
 
 # IKEv2 transform types
 ENCR, PRF, INTEG, KE, ESN = 1, 2, 3, 4, 5

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.core.records import (
     AhPacket,
@@ -30,7 +30,6 @@ from ipsec_inspect.core.records import (
     Record,
     Transport,
 )
-from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.addresses import track_endpoints
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.configuration import read_configuration
@@ -52,6 +51,9 @@ from ipsec_inspect.lifecycle.result import (
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
 from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, end_with_parent
 from ipsec_inspect.lifecycle.traffic import on_ipsec_record
+
+if TYPE_CHECKING:  # the charon log parser is imported when a log is read (start-up)
+    from ipsec_inspect.crypto.strongswan_log import DaemonHint
 
 __all__ = [
     "CaptureStats",

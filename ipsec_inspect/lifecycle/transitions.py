@@ -69,6 +69,8 @@ class Trigger(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Transition:
+    """One IKE SA state transition: from a state, on a trigger, to a state."""
+
     name: str
     source: IkeState
     trigger: Trigger

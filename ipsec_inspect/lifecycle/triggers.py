@@ -17,9 +17,12 @@ Everything else is ``unknown``. SAs still active, idle or failed get no trigger.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ipsec_inspect.crypto.strongswan_log import DaemonHint
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Stage, Trigger
+
+if TYPE_CHECKING:  # the charon log parser is imported when a log is read (start-up)
+    from ipsec_inspect.crypto.strongswan_log import DaemonHint
 
 #: Two packet counts are "the same limit" within this many packets (in-flight packets
 #: still use the old SA while the rekey exchange runs).

@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -42,8 +43,10 @@ from ipsec_inspect.core.extensions import Extensions
 from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.pipeline.fast_survey import survey_pcap
+from ipsec_inspect.pipeline.partition_index import PieceIndex, part_records, piece_index
 from ipsec_inspect.pipeline.session import Analysis
-from ipsec_inspect.pipeline.tunnels import Plan, Skip, Survey, plan, survey
+from ipsec_inspect.pipeline.tunnels import FrameCodes, Plan, Skip, Survey, plan, survey
 from ipsec_inspect.pipeline.union import PartResult, Union, conflicts, union
 from ipsec_inspect.sources.byte_ranges import (
     ByteRange,
@@ -52,7 +55,7 @@ from ipsec_inspect.sources.byte_ranges import (
     split_capture,
     whole_file,
 )
-from ipsec_inspect.sources.capture_file import CaptureError
+from ipsec_inspect.sources.capture_file import CaptureError, CaptureReader
 from ipsec_inspect.sources.multi import (
     STDIN,
     MergedInfo,
@@ -98,6 +101,9 @@ class PartTask:
     extensions: Extensions | None = None
     #: the inputs' order when merging is reading them one after another (else None)
     read_order: tuple[int, ...] | None = None
+    #: read only the partition's own records, from the survey's indexes (given to the
+    #: task as its further arguments)
+    indexed: bool = False
 
 
 class TaskFailed(Exception):
@@ -108,21 +114,49 @@ class TaskFailed(Exception):
         self.name = name
 
 
-def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int]:
-    """Survey one byte range (or a whole input)."""
+def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None]:
+    """Survey one byte range (or a whole input), and index its records where partitions
+    can then read only their own (``pipeline.partition_index``)."""
+    size = r.end - r.start if r.end >= 0 else input_size(r.path)
+    fast = survey_pcap(r)
+    if fast is not None:
+        s, codes, starts, lengths = fast
+        return r, s, size, PieceIndex(codes, starts, lengths)
+    offsets: array[int] = array("Q")
+    readers: list[CaptureReader] = []
+    codes = FrameCodes()
     try:
-        s = survey(read_range(r))
+        s = survey(read_range(r, offsets, readers.append), codes)
     except CaptureError as e:
         raise TaskFailed(r.path, str(e)) from None
     except OSError as e:
         raise TaskFailed(r.path, f"{r.path}: {e}") from None
-    size = r.end - r.start if r.end >= 0 else input_size(r.path)
-    return r, s, size
+    return r, s, size, piece_index(r, s, offsets, readers, codes)
 
 
-def part_task(task: PartTask) -> PartResult:
-    """Run the pipeline on one partition's tunnels."""
+def survey_facts(
+    piece: tuple[ByteRange, Survey, int, PieceIndex | None],
+) -> tuple[ByteRange, Survey, int, bool]:
+    """What the driver needs of a survey task's result (not its record index)."""
+    return piece[0], piece[1], piece[2], piece[3] is not None
+
+
+def part_task(
+    task: PartTask, *pieces: tuple[ByteRange, Survey, int, PieceIndex | None]
+) -> PartResult:
+    """Run the pipeline on one partition's tunnels (``pieces``: the survey tasks'
+    results, when ``task.indexed``: the partition then reads only its own records)."""
     started = time.process_time()
+    records = None
+    if task.indexed and task.read_order is not None:
+        wanted = set(task.inputs)
+        records = part_records(
+            task.plan,
+            task.partition,
+            task.inputs,
+            task.read_order,
+            [(r, s, idx) for r, s, _n, idx in pieces if r.path in wanted and idx is not None],
+        )
     alone = len(task.plan.ids) == 1  # one partition: every frame is its own
     sequential = task.read_order is not None
     opened: list[tuple[str, str, int]] = []
@@ -143,8 +177,11 @@ def part_task(task: PartTask) -> PartResult:
             decrypt_workers=0,  # the cluster is the parallelism; see docs/scale-out.md
             window=task.window,
             keep_frame=task.plan.keep(task.partition) if alone is False else None,
-            skip_raw=Skip(task.plan, task.partition) if sequential and not alone else None,
-            read_order=task.read_order if sequential else None,
+            skip_raw=Skip(task.plan, task.partition)
+            if sequential and not alone and records is None
+            else None,
+            read_order=task.read_order if sequential and records is None else None,
+            part_records=records,
         )
         result = analysis.run(on_events=note)
     except InputError as e:
@@ -190,10 +227,44 @@ class Executor(Protocol):
     workers: int
 
     def map(
-        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
-    ) -> list[Outcome]: ...
+        self,
+        fn: Callable[..., R],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+        extra: Sequence[Any] = (),
+    ) -> list[Outcome]:
+        """``fn(item, *values of extra)`` for every item (``extra``: from :meth:`keep`)."""
+        ...
+
+    def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
+        """Start ``fn(item)`` for every item and keep the results where they are computed
+        (on the workers): handles for :meth:`map`'s ``extra`` and :meth:`map_kept`."""
+        ...
+
+    def map_kept(
+        self,
+        fn: Callable[[Any], R],
+        kept: Sequence[Any],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+    ) -> list[Outcome]:
+        """``fn(result)`` of every kept result; ``items`` name them in the outcomes."""
+        ...
 
     def close(self) -> None: ...
+
+
+@dataclass
+class _Kept:
+    """A result kept by :class:`SyncExecutor` (its error is raised where it is used)."""
+
+    value: Any
+    error: BaseException | None
+
+    def get(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 class SyncExecutor:
@@ -204,17 +275,42 @@ class SyncExecutor:
         self.retries = retries
 
     def map(
-        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
+        self,
+        fn: Callable[..., R],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+        extra: Sequence[Any] = (),
     ) -> list[Outcome]:
         out = []
         for item in items:
             o = Outcome(item)
             for _attempt in range(self.retries + 1):
                 try:
-                    o.value, o.error = fn(item), None
+                    o.value, o.error = fn(item, *(k.get() for k in extra)), None
                     break
                 except Exception as e:
                     o.error = e
+            on_done(o)
+            out.append(o)
+        return out
+
+    def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
+        return [_Kept(o.value, o.error) for o in self.map(fn, items, lambda o: None)]
+
+    def map_kept(
+        self,
+        fn: Callable[[Any], R],
+        kept: Sequence[Any],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+    ) -> list[Outcome]:
+        out = []
+        for k, item in zip(kept, items, strict=True):
+            o = Outcome(item)
+            try:
+                o.value = fn(k.get())
+            except Exception as e:
+                o.error = e
             on_done(o)
             out.append(o)
         return out
@@ -233,13 +329,41 @@ class DaskExecutor:
         self.workers = max(1, len(client.scheduler_info().get("workers", {})))
 
     def map(
-        self, fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[Outcome], None]
+        self,
+        fn: Callable[..., R],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+        extra: Sequence[Any] = (),
+    ) -> list[Outcome]:
+        if not items:
+            return []
+        futures = [
+            self.client.submit(fn, item, *extra, retries=self.retries, pure=False) for item in items
+        ]
+        return self._collect(futures, items, on_done)
+
+    def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
+        if not items:
+            return []
+        return list(self.client.map(fn, list(items), retries=self.retries, pure=False))
+
+    def map_kept(
+        self,
+        fn: Callable[[Any], R],
+        kept: Sequence[Any],
+        items: Sequence[T],
+        on_done: Callable[[Outcome], None],
+    ) -> list[Outcome]:
+        if not items:
+            return []
+        futures = [self.client.submit(fn, k, pure=False) for k in kept]
+        return self._collect(futures, items, on_done)
+
+    def _collect(
+        self, futures: list[Any], items: Sequence[Any], on_done: Callable[[Outcome], None]
     ) -> list[Outcome]:
         from distributed import as_completed
 
-        if not items:
-            return []
-        futures = self.client.map(fn, list(items), retries=self.retries, pure=False)
         where = {f.key: i for i, f in enumerate(futures)}
         out: list[Outcome] = [Outcome(item) for item in items]
         for f in as_completed(futures):
@@ -307,6 +431,7 @@ class RunReport:
     part_records: list[int] = field(default_factory=list)
     failed_inputs: list[str] = field(default_factory=list)
     sequential: bool = False  # the inputs followed one another: no heap, cheap skipping
+    indexed: bool = False  # partitions read only their own records (survey's index)
 
 
 #: (what, done, total): "bytes" surveyed, "partitions" finished
@@ -428,11 +553,17 @@ def run_partitioned(
             if progress is not None:
                 progress("bytes", done_bytes[0], total)
 
-    outcomes = executor.map(survey_task, ranges, surveyed)
+    # the pieces' record indexes stay on the workers; the driver fetches the small facts
+    kept = executor.keep(survey_task, ranges)
+    outcomes = executor.map_kept(survey_facts, kept, ranges, surveyed)
+    handle = {(r.path, r.index): k for r, k in zip(ranges, kept, strict=True)}
     again = sorted({o.item.path for o in outcomes if isinstance(o.error, NotSplittable)})
     if again:  # pcapng with interface blocks between packets: survey those files whole
         outcomes = [o for o in outcomes if o.item.path not in again]
-        outcomes += executor.map(survey_task, [whole_file(p) for p in again], surveyed)
+        whole = [whole_file(p) for p in again]
+        kept = executor.keep(survey_task, whole)
+        outcomes += executor.map_kept(survey_facts, kept, whole, surveyed)
+        handle.update({(r.path, r.index): k for r, k in zip(whole, kept, strict=True)})
     total_survey = Survey()
     for o in outcomes:
         if o.error is not None:
@@ -442,6 +573,7 @@ def run_partitioned(
             total_survey.add(o.value[1])
     names = [n for n in names if n not in failed]
     pieces = [(o.value[0], o.value[1]) for o in outcomes if o.error is None]
+    indexed = {(o.value[0].path, o.value[0].index): o.value[3] for o in outcomes if o.error is None}
     order = read_order(names, pieces)
     report.sequential = order is not None
     report.survey_seconds = time.perf_counter() - t0
@@ -462,6 +594,10 @@ def run_partitioned(
     for _round in range(n_parts + len(names) + 1):
         if not todo:
             break
+        sequential = order is not None and (window is None or not window.active)
+        use_index = sequential and all(indexed.get((r.path, r.index)) for r, _sv in pieces)
+        extra = [handle[(r.path, r.index)] for r, _sv in pieces] if use_index else []
+        report.indexed = use_index
         tasks = [
             PartTask(
                 p,
@@ -473,14 +609,13 @@ def run_partitioned(
                 window,
                 include_keys,
                 worker_tables,
-                tuple(order)
-                if order is not None and (window is None or not window.active)
-                else None,
+                tuple(order) if sequential and order is not None else None,
+                use_index,
             )
             for p in todo
         ]
         results = executor.map(
-            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids))
+            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids)), extra
         )
         lost_inputs = [
             o.error.name

@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ipsec_inspect.pipeline.session import RecordStream
-
 if TYPE_CHECKING:
     from ipsec_inspect.core.records import Record
     from ipsec_inspect.crypto.keys import KeyStore
@@ -41,6 +39,10 @@ class ExportInput:
 
     def records(self) -> Iterator[Record]:
         """The capture's records in frame order, decrypted where the keys allow."""
+        # Imported here: the plugin API names this class, and a command that only lists
+        # plugins (or loads them before its run) need not import the whole pipeline.
+        from ipsec_inspect.pipeline.session import RecordStream
+
         yield from RecordStream(self.inputs or self.path, self.options, self.keystore)
 
     def timeline(self) -> dict[str, Any]:

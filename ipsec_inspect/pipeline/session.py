@@ -45,6 +45,7 @@ from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo
 from ipsec_inspect.sources.frame_store import FrameStore
+from ipsec_inspect.sources.indexed import IndexedReader, PartRecords
 from ipsec_inspect.sources.multi import (
     STDIN,
     MergedReader,
@@ -259,6 +260,8 @@ def _with_tables(options: DecodeOptions, extensions: Extensions | None) -> Decod
 
 @dataclass(slots=True)
 class Progress:
+    """How far a run has read its input (for progress bars)."""
+
     frames: int
     records: int
     bytes_done: int
@@ -298,6 +301,7 @@ class Analysis:
         keep_frame: Callable[[int, bytes], bool] | None = None,
         skip_raw: Callable[[int, bytes, int, int], bool] | None = None,
         read_order: Sequence[int] | None = None,
+        part_records: PartRecords | None = None,
     ) -> None:
         """``path``: one capture or several (files, folders, ``-``, fsspec URLs), merged
         by timestamp (``sources.multi``); ``window`` cuts the merged stream.
@@ -305,7 +309,8 @@ class Analysis:
         frame numbering — how one partition of a tunnel-partitioned run reads its share
         (``pipeline.dask_engine``); ``skip_raw`` and ``read_order`` let it do so without copying the
         other frames, when the inputs are known to follow one another in time
-        (``MergedReader``'s ``skip_raw`` and ``sequential``)."""
+        (``MergedReader``'s ``skip_raw`` and ``sequential``). ``part_records``: read only
+        these records (``sources.indexed``), which the survey found to be the partition's."""
         self.paths: list[str] = [path] if isinstance(path, str) else list(path or [])
         #: how the capture is named in messages and the export: the input, or the inputs
         self.path: str | None = ", ".join(self.paths) if self.paths else None
@@ -313,6 +318,7 @@ class Analysis:
         self.keep_frame = keep_frame
         self.skip_raw = skip_raw
         self.read_order = list(read_order) if read_order is not None else None
+        self.part_records = part_records
         self.reader: MergedReader | None = None
         # The run's extension tables; without, the built-in rules and nothing else.
         self.extensions = extensions if extensions is not None else Extensions(rules=RULES)
@@ -425,14 +431,18 @@ class Analysis:
             raise InputError("no capture file given")
         try:
             inputs = expand_inputs(self.paths)
-            reader = MergedReader(
-                inputs.names,
-                window=self.window,
-                keep=self.keep_frame,
-                index=self.keep_index,
-                offsets=self.keep_index,
-                skip_raw=self.skip_raw,
-                sequential=self.read_order,
+            reader = (
+                IndexedReader(inputs.names, self.part_records, keep=self.keep_frame)
+                if self.part_records is not None
+                else MergedReader(
+                    inputs.names,
+                    window=self.window,
+                    keep=self.keep_frame,
+                    index=self.keep_index,
+                    offsets=self.keep_index,
+                    skip_raw=self.skip_raw,
+                    sequential=self.read_order,
+                )
             )
         except CaptureError as e:
             raise InputError(str(e)) from None

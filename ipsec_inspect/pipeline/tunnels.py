@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ipsec_inspect.sources.capture_file import RawFrame
@@ -114,12 +114,42 @@ def _normal(raw: bytes) -> Tunnel:
     return a + b if a <= b else b + a
 
 
-def survey(frames: Iterable[RawFrame]) -> Survey:
+#: the code of a frame whose tunnel did not fit the piece's table (see :class:`FrameCodes`)
+OVERFLOW = 255
+
+
+@dataclass
+class FrameCodes:
+    """One byte per frame of a piece: its tunnel, as an index into ``tunnels``.
+
+    Why: the survey already looks at every frame's outer addresses; writing down the
+    answer (one byte a frame) lets each partition read only its own records later,
+    instead of reading every input and skipping the others' frames. A piece with more
+    than 255 tunnels gives the rest :data:`OVERFLOW`, which every partition reads and
+    decides for itself (exact, only slower)."""
+
+    codes: bytearray = field(default_factory=bytearray)
+    tunnels: list[Tunnel] = field(default_factory=list)  # code -> tunnel
+    overflow: bool = False
+
+    def table(self, wanted: Callable[[Tunnel], bool]) -> bytes:
+        """A ``bytes.translate`` table: code -> 1 if ``wanted(tunnel)`` (overflow: 1)."""
+        out = bytearray(256)
+        for code, t in enumerate(self.tunnels):
+            out[code] = 1 if wanted(t) else 0
+        out[OVERFLOW] = 1
+        return bytes(out)
+
+
+def survey(frames: Iterable[RawFrame], codes: FrameCodes | None = None) -> Survey:
     """Count frames per tunnel and note which SPIs in clear tie tunnels together.
 
     An ESP SPI is noted once per tunnel (the first frame), so this stays cheap; a new
     tunnel for a known SPI is what matters. Plain Ethernet/IPv4 ESP — most of any
-    capture — is handled inline, counted by its raw address bytes."""
+    capture — is handled inline, counted by its raw address bytes. ``codes``: also
+    write down every frame's tunnel (:class:`FrameCodes`)."""
+    if codes is not None:
+        return _survey_coded(frames, codes)
     s = Survey()
     counts, sizes, ike, esp = s.frames, s.sizes, s.ike, s.esp
     raw_counts: dict[bytes, int] = {}
@@ -152,6 +182,77 @@ def survey(frames: Iterable[RawFrame]) -> Survey:
                 esp.setdefault(int.from_bytes(data[34:38], "big"), set()).add(_normal(raw))
             continue
         tun = tunnel_of(link_type, data)
+        counts[tun] = counts.get(tun, 0) + 1
+        sizes[tun] = sizes.get(tun, 0) + len(data)
+        spi_i, spi = clear_spis(link_type, data)
+        if spi_i is not None:
+            ike.setdefault(spi_i, set()).add(tun)
+        elif spi is not None:
+            esp.setdefault(spi, set()).add(tun)
+    for raw, c in raw_counts.items():
+        tun = _normal(raw)
+        counts[tun] = counts.get(tun, 0) + c
+        sizes[tun] = sizes.get(tun, 0) + raw_sizes[raw]
+    s.count, s.first_time, s.last_time, s.in_order = n, first, last, in_order
+    return s
+
+
+def _survey_coded(frames: Iterable[RawFrame], fc: FrameCodes) -> Survey:
+    """:func:`survey` that also notes each frame's tunnel code (a separate loop, so the
+    plain survey keeps its speed)."""
+    s = Survey()
+    counts, sizes, ike, esp = s.frames, s.sizes, s.ike, s.esp
+    raw_counts: dict[bytes, int] = {}
+    raw_sizes: dict[bytes, int] = {}
+    seen_esp: set[bytes] = set()
+    raw_code: dict[bytes, int] = {}  # raw (unordered) Ethernet/IPv4 address bytes -> code
+    tun_code: dict[Tunnel, int] = {}
+    tunnels = fc.tunnels
+    out = fc.codes
+    append = out.append
+
+    def code_of(t: Tunnel) -> int:
+        c = tun_code.get(t)
+        if c is None:
+            if len(tunnels) >= OVERFLOW:
+                fc.overflow = True
+                return OVERFLOW
+            c = tun_code[t] = len(tunnels)
+            tunnels.append(t)
+        return c
+
+    n = 0
+    first = last = None
+    in_order = True
+    for _n, t, link_type, data, _orig, _iface in frames:
+        n += 1
+        if last is None:
+            first = t
+        elif t < last:
+            in_order = False
+        last = t
+        if (
+            link_type == LINKTYPE_ETHERNET
+            and data[23:24] == b"\x32"
+            and data[12:15] == b"\x08\x00\x45"
+            and not data[20] & 0x3F
+            and not data[21]
+            and len(data) >= 38
+        ):
+            raw = data[26:34]
+            c = raw_code.get(raw)
+            if c is None:
+                c = raw_code[raw] = code_of(_normal(raw))
+            append(c)
+            raw_counts[raw] = raw_counts.get(raw, 0) + 1
+            raw_sizes[raw] = raw_sizes.get(raw, 0) + len(data)
+            k = data[26:38]
+            if k not in seen_esp:
+                seen_esp.add(k)
+                esp.setdefault(int.from_bytes(data[34:38], "big"), set()).add(_normal(raw))
+            continue
+        tun = tunnel_of(link_type, data)
+        append(code_of(tun))
         counts[tun] = counts.get(tun, 0) + 1
         sizes[tun] = sizes.get(tun, 0) + len(data)
         spi_i, spi = clear_spis(link_type, data)

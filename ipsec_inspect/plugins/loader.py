@@ -10,15 +10,18 @@ A plugin that raises while importing or registering never stops the others.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterable, Sequence
-from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.plugins.api import PluginContext
 from ipsec_inspect.plugins.registry import PluginRegistry
+
+if TYPE_CHECKING:  # importlib.metadata is imported only when some entry point may load
+    from importlib import metadata
 
 ENTRY_POINT_GROUP = "ipsec_inspect.plugins"
 # The plugins shipped with ipsec-inspect: top-level plugins/ in the source, installed by
@@ -97,12 +100,93 @@ def _register(registry: PluginRegistry, name: str, origin: str, source: str, tar
         registry.fail(name, origin, source, exc)
 
 
+def _section_values(text: str, group: str) -> list[str] | None:
+    """The values of ``group``'s entries in an ``entry_points.txt``, read as
+    :mod:`importlib.metadata` reads it; None for a line it would not read alike."""
+    values: list[str] = []
+    section = None
+    for line in map(str.strip, text.splitlines()):
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+        elif section == group:
+            _name, eq, value = line.partition("=")
+            if not eq or "=" in value:
+                return None
+            values.append(value.strip())
+    return values
+
+
+def entry_points_may_load(group: str, skip_prefix: str | None) -> bool:
+    """False only when no distribution on ``sys.path`` announces an entry point in
+    ``group`` (other than those whose value starts with ``skip_prefix``).
+
+    Why: importing :mod:`importlib.metadata` and letting it read every distribution costs
+    a short command (``summary`` of one packet) a tenth of its start-up, and in a source
+    checkout, or without third-party plugins, it finds nothing to load. This reads the
+    ``entry_points.txt`` files it would read; whenever it cannot tell (a zip or egg on
+    the path, another finder of distributions, an odd line) it answers True, and
+    :mod:`importlib.metadata` decides as before.
+    """
+    from importlib.machinery import PathFinder
+
+    if any(
+        getattr(finder, "find_distributions", None) is not None and finder is not PathFinder
+        for finder in sys.meta_path
+    ):
+        return True
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            children = os.listdir(folder)
+        except NotADirectoryError:
+            return True  # a zip file: importlib.metadata reads inside it
+        except OSError:
+            continue
+        if folder.lower().endswith(".egg"):
+            return True
+        for child in children:
+            if not child.lower().endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(folder, child, "entry_points.txt"), "rb") as f:
+                    raw = f.read()
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError:
+                return True
+            if group.encode() not in raw:
+                continue
+            try:
+                values = _section_values(raw.decode(), group)
+            except UnicodeDecodeError:
+                return True
+            if values is None or any(
+                skip_prefix is None or not v.startswith(skip_prefix) for v in values
+            ):
+                return True
+    return False
+
+
+def _installed_entry_points(group: str, skip_prefix: str | None) -> list[metadata.EntryPoint]:
+    """The entry points of ``group``, without those whose value starts with ``skip_prefix``."""
+    if not entry_points_may_load(group, skip_prefix):
+        return []
+    from importlib import metadata
+
+    eps = metadata.entry_points(group=group)
+    return [ep for ep in eps if skip_prefix is None or not ep.value.startswith(skip_prefix)]
+
+
 def load_entry_points(
     registry: PluginRegistry, entry_points: Iterable[metadata.EntryPoint] | None = None
 ) -> None:
     """Plugins announced by installed distributions under ``ipsec_inspect.plugins``."""
     eps = (
-        entry_points if entry_points is not None else metadata.entry_points(group=ENTRY_POINT_GROUP)
+        entry_points
+        if entry_points is not None
+        else _installed_entry_points(ENTRY_POINT_GROUP, None)
     )
     for ep in sorted(eps, key=lambda e: e.name):
         dist = getattr(ep, "dist", None)
@@ -141,12 +225,10 @@ def load_plugins(
     registry = PluginRegistry()
     checkout_dir = checkout_plugins_dir() if checkout else None
     if entry_points:
-        eps: Iterable[metadata.EntryPoint] = metadata.entry_points(group=ENTRY_POINT_GROUP)
-        if checkout_dir is not None:
-            # In a source checkout the shipped plugins are read from plugins/, their
-            # source: an editable install's copies of them can be older.
-            eps = [ep for ep in eps if not ep.value.startswith(BUNDLED_PACKAGE + ".")]
-        load_entry_points(registry, eps)
+        # In a source checkout the shipped plugins are read from plugins/, their
+        # source: an editable install's copies of them can be older.
+        skip = BUNDLED_PACKAGE + "." if checkout_dir is not None else None
+        load_entry_points(registry, _installed_entry_points(ENTRY_POINT_GROUP, skip))
     for d in plugin_dirs:
         folder = Path(d)
         if not folder.is_dir():

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class LoadedPlugin:
+    """A plugin that loaded: where from, and what rows it adds."""
+
     name: str
     origin: str  # "entry point", "--plugin-dir", "checkout"
     source: str  # module path or "dist-name: module"
@@ -48,6 +50,8 @@ class LoadedPlugin:
 
 @dataclass(frozen=True, slots=True)
 class FailedPlugin:
+    """A plugin that could not load, and why (reported, never fatal)."""
+
     name: str
     origin: str
     source: str
@@ -56,6 +60,8 @@ class FailedPlugin:
 
 @dataclass(frozen=True, slots=True)
 class RuntimeFailure:
+    """A plugin callable that raised during the run and was switched off."""
+
     plugin: str
     what: str  # "decoder for IKEv2 notify 40961", "rule CNSA-01", "exporter zeek"
     error: str

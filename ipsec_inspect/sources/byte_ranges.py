@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import itertools
 import struct
-from collections.abc import Iterator
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -197,26 +198,44 @@ def split_capture(path: str, pieces: int, min_size: int = 1 << 16) -> list[ByteR
 
 class _LastOffset:
     """Stands in for the reader's offsets array: keeps only the latest offset, so a
-    range of any size needs no memory per frame."""
+    range of any size needs no memory per frame — or, given ``keep``, also appends every
+    offset (moved by ``shift``: from the reader's stream to the file) to it."""
 
-    __slots__ = ("value",)
+    __slots__ = ("keep", "shift", "value")
 
-    def __init__(self) -> None:
+    def __init__(self, keep: array[int] | None = None, shift: int = 0) -> None:
         self.value = 0
+        self.keep = keep
+        self.shift = shift
 
     def append(self, offset: int) -> None:
         self.value = offset
+        if self.keep is not None:
+            self.keep.append(offset + self.shift)
 
 
-def read_range(r: ByteRange) -> Iterator[RawFrame]:
+def read_range(
+    r: ByteRange,
+    offsets: array[int] | None = None,
+    on_reader: Callable[[CaptureReader], None] | None = None,
+) -> Iterator[RawFrame]:
     """The records starting in ``r``, numbered from 1 within the range. The file's own
-    header (and, for pcapng, its section and interface blocks) is read first."""
+    header (and, for pcapng, its section and interface blocks) is read first.
+
+    ``offsets``: every record's offset in the file is appended to it (for a compressed
+    input: in the decompressed stream). ``on_reader``: called with the reader before
+    the first frame (so a caller can look at its ``info`` afterwards)."""
     if r.end == WHOLE:
-        yield from open_capture(r.path)
+        reader = open_capture(r.path, offsets)
+        if on_reader is not None:
+            on_reader(reader)
+        yield from reader
         return
-    last = _LastOffset()
     if r.start == 0:
+        last = _LastOffset(offsets)
         reader = CaptureReader(r.path, offsets=last)  # type: ignore[arg-type]
+        if on_reader is not None:
+            on_reader(reader)
         yield from _until(reader, last, r.end)
         return
     with open(r.path, "rb") as fh:
@@ -228,10 +247,13 @@ def read_range(r: ByteRange) -> Iterator[RawFrame]:
             _endian, first = _pcapng_layout(fh)
             fh.seek(0)
             prefix = fh.read(first)
+    last = _LastOffset(offsets, r.start - len(prefix))
     raw = open(r.path, "rb")  # noqa: SIM115 - closed by the reader
     raw.seek(r.start)
     stream = _PrefixedStream(prefix, raw)
     reader = CaptureReader(r.path, offsets=last, fileobj=stream)  # type: ignore[arg-type]
+    if on_reader is not None:
+        on_reader(reader)
     yield from _until(reader, last, r.end - r.start + len(prefix))
 
 

@@ -85,6 +85,8 @@ class CaptureError(Exception):
 
 @dataclass(slots=True)
 class InterfaceInfo:
+    """A capture interface: link type, snap length and timestamp resolution."""
+
     link_type: int
     snaplen: int
     ts_resolution: float = 1e-6  # seconds per timestamp unit

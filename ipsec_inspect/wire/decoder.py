@@ -24,8 +24,11 @@ below AH, RFC 8229 over TCP, and IKE on other UDP ports by a strict header check
 
 from __future__ import annotations
 
-import socket
 import struct
+
+# The C functions that the socket module re-exports: socket.py itself converts its
+# constants to enums and imports selectors, a cost every short command paid (start-up).
+from _socket import AF_INET, AF_INET6, inet_ntop
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -140,6 +143,8 @@ class DecodeOptions:
 
 @dataclass
 class DecoderStats:
+    """What the decoder counted: frames, IPsec frames, fragments, malformed."""
+
     frames: int = 0
     ipsec_frames: int = 0
     non_ip: int = 0
@@ -188,7 +193,7 @@ class Decoder:
         """Text form of a packed IPv4 address (cached: a capture has few addresses)."""
         s = self._v4_cache.get(b)
         if s is None:
-            s = socket.inet_ntop(socket.AF_INET, b)
+            s = inet_ntop(AF_INET, b)
             if len(self._v4_cache) < 65536:
                 self._v4_cache[b] = s
         return s
@@ -197,7 +202,7 @@ class Decoder:
         """Text form of a packed IPv6 address (cached)."""
         s = self._v6_cache.get(b)
         if s is None:
-            s = socket.inet_ntop(socket.AF_INET6, b)
+            s = inet_ntop(AF_INET6, b)
             if len(self._v6_cache) < 65536:
                 self._v6_cache[b] = s
         return s

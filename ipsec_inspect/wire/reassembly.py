@@ -24,6 +24,8 @@ MAX_REPORTED_DROPS = 1000
 
 @dataclass(slots=True)
 class _Pending:
+    """The fragments received so far of one IP datagram."""
+
     first_time: float
     frames: list[int] = field(default_factory=list)
     parts: dict[int, bytes] = field(default_factory=dict)  # offset -> bytes
@@ -34,6 +36,8 @@ class _Pending:
 
 @dataclass(slots=True)
 class Reassembled:
+    """A reassembled IP datagram's payload and the frames it came from."""
+
     payload: bytes
     frames: tuple[int, ...]
     wire_len: int

@@ -40,6 +40,8 @@ class StreamMessage:
 
 @dataclass(slots=True)
 class _Direction:
+    """One direction of an RFC 8229 TCP stream: bytes buffered and out of order."""
+
     next_seq: int | None = None
     buf: bytearray = field(default_factory=bytearray)
     frames: list[int] = field(default_factory=list)  # frames whose bytes are in buf

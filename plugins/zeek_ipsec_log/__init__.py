@@ -14,8 +14,6 @@ the same vectors in the same order, serialised as documented in ``docs/plugins.m
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import time
 from collections.abc import Iterable
 from typing import Any, TextIO
@@ -110,6 +108,9 @@ def _vector(items: list[Any]) -> str:
 
 def flow_uid(key: tuple[Any, ...]) -> str:
     """A Zeek-like connection uid ("C" + 17 base64 characters), stable for a flow."""
+    import base64  # the hashes are imported when the log is written: loading is start-up
+    import hashlib
+
     digest = hashlib.sha1(repr(key).encode()).digest()
     return "C" + base64.b64encode(digest).decode()[:17].replace("+", "x").replace("/", "y")
 
@@ -122,6 +123,8 @@ def _payloads(msg: IkeMessage) -> Iterable[Any]:
 
 def message_row(msg: IkeMessage, uid: str, orig: tuple[str, int], is_orig: bool) -> list[str]:
     """The columns of one IKE message, in :data:`FIELDS` order, already escaped."""
+    import hashlib  # here, not at loading: every command loads the plugin (start-up)
+
     meta, h = msg.meta, msg.header
     vendor_ids: list[str] = []
     notifies: list[str] = []

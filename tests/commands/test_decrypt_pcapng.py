@@ -135,3 +135,55 @@ def test_no_keys_and_no_matching_keys_exit_1_with_one_sentence(tmp_path: Path) -
         "ipsec-inspect: nothing was decrypted: no given or derived key decrypted any of its "
         "30 ESP packets\n"
     )
+
+
+def test_several_inputs_merge_into_one_pcapng_with_every_interface(tmp_path: Path) -> None:
+    """Odd frames in a pcapng on its second, nanosecond interface (behind a first one and a
+    name block), even frames in a microsecond pcap: the merged pcapng has three
+    interfaces — the pcapng's two, then the pcap's — every packet on its input's
+    interface renumbered, raw timestamps kept, in the order and with the plaintext of
+    decrypting the original capture."""
+    from tests.pcapbuild import pcap
+
+    sample = SAMPLES / "ikev2-tunnel.pcapng"
+    keys = str(SAMPLES / "ikev2-tunnel.keys.toml")
+    units = list(iter_units(str(sample), lambda w: None))
+    packets = [u for u in units if isinstance(u, RawPacket)]
+    ng = bytearray()
+    for unit in units:
+        if isinstance(unit, RawBlock):
+            ng += unit.raw
+            if unit.block_type == 1:
+                ng += _block(1, struct.pack("<HHI", 1, 0, 0) + _option(9, b"\x09") + b"\0" * 4)
+                ng += _block(NRB, _option(1, b"\xc0\x00\x02\x01gw.example\0") + b"\0" * 4)
+    odd = {p.number: round(p.time * 1e6) * 1000 + 123 for p in packets if p.number % 2}
+    for p in packets:
+        if p.number % 2:
+            ng += _epb(1, odd[p.number], p.data, f"frame {p.number}")
+    a, b = tmp_path / "a.pcapng", tmp_path / "b.pcap"
+    a.write_bytes(bytes(ng))
+    b.write_bytes(pcap([(round(p.time * 1e6) / 1e6, p.data) for p in packets if not p.number % 2]))
+    whole, merged = tmp_path / "whole.pcapng", tmp_path / "merged.pcapng"
+    done = cli("decrypt", str(sample), "--keys", keys, "-o", str(whole))
+    assert done.returncode == 0, done.stderr
+    done = cli("decrypt", str(a), str(b), "--keys", keys, "-o", str(merged))
+    assert done.returncode == 0, done.stderr
+    assert f"{merged}: 30 ESP packets replaced by their plaintext, 0 kept as captured" in (
+        done.stderr
+    )
+    out = list(iter_units(str(merged), lambda w: None))
+    idbs = [u for u in out if isinstance(u, RawBlock) and u.block_type == 1]
+    assert len(idbs) == 3
+    assert idbs[1].raw.endswith(
+        _option(9, b"\x09") + b"\0" * 4 + struct.pack("<I", len(idbs[1].raw))
+    )
+    assert NRB in {u.block_type for u in out if isinstance(u, RawBlock)}
+    got = [u for u in out if isinstance(u, RawPacket)]
+    want = [u for u in iter_units(str(whole), lambda w: None) if isinstance(u, RawPacket)]
+    assert [p.data for p in got] == [p.data for p in want]
+    for p, w in zip(got, want, strict=True):
+        if w.number % 2:
+            assert (p.iface, p.ts_units) == (1, odd[w.number])
+        else:
+            assert (p.iface, p.ts_units) == (2, round(w.time * 1e6))
+    assert [p.number for p in got] == list(range(1, len(packets) + 1))

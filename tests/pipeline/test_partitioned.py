@@ -231,3 +231,84 @@ def test_read_order_only_when_inputs_follow_one_another() -> None:
     one = [piece("x", 0, 0, 5), piece("x", 1, 5, 9)]
     assert read_order(["x"], one) == [0]
     assert read_order(["x"], [piece("x", 0, 0, 5), piece("x", 1, 4, 9)]) is None
+
+
+# --------------------------------------------------------------------------- own records only
+
+
+def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
+    """The survey's index gives each partition exactly its tunnels' records, with the
+    global numbers of the merged stream: disjoint, together every frame, and the run
+    still equals one pass — on one file cut in byte ranges and on the same cut as a ring."""
+    from ipsec_inspect.pipeline.dask_engine import survey_task
+    from ipsec_inspect.pipeline.partition_index import part_records
+    from ipsec_inspect.pipeline.tunnels import Survey, plan, tunnel_of
+    from ipsec_inspect.sources.byte_ranges import split_capture
+
+    path = SAMPLES / "esp-algorithms.pcap"
+    keys = keys_for(path)
+    ranges = split_capture(str(path), 3, min_size=1)
+    assert len(ranges) == 3
+    done = [survey_task(r) for r in ranges]
+    assert all(d[3] is not None for d in done)
+    total = Survey()
+    for d in done:
+        total.add(d[1])
+    the_plan = plan(total, 3)
+    frames = frames_of(path)
+    seen: dict[int, int] = {}
+    for p in the_plan.ids:
+        recs = part_records(the_plan, p, [str(path)], [0], [(d[0], d[1], d[3]) for d in done])
+        assert recs.frames == len(frames) and not recs.check
+        ((_i, rec),) = recs.slices
+        for n in rec.numbers:
+            assert n not in seen
+            seen[n] = p
+    assert sorted(seen) == list(range(1, len(frames) + 1))
+    raw = pcap_frames(path)
+    for n, (link_type, data) in enumerate(raw, 1):
+        assert seen[n] == the_plan.partition_of(tunnel_of(link_type, data))
+    report = RunReport()
+    assert partitioned([str(path)], keys, 3, report) == single([str(path)], keys)
+    assert report.indexed and report.partitions == 3
+    pieces = cut(path, [len(frames) // 3, 2 * len(frames) // 3], tmp_path)
+    names = [str(p) for p in pieces]
+    report = RunReport()
+    assert partitioned(names, keys, 2, report) == single(names, keys)
+    assert report.indexed
+
+
+def pcap_frames(path: Path) -> list[tuple[int, bytes]]:
+    from ipsec_inspect.sources.capture_file import CaptureReader
+
+    return [(f[2], f[3]) for f in CaptureReader(str(path))]
+
+
+def test_more_tunnels_than_codes_still_exact(tmp_path: Path) -> None:
+    """300 address pairs in one file: tunnels past the 255th are decided by the partition
+    itself (every partition reads those), and the result still equals one pass."""
+    frames = []
+    for k in range(600):
+        a, b = bytes([192, 0, 2, 1 + k % 250]), bytes([198, 51, 100, 1 + (k // 2) % 150])
+        ip = bytes.fromhex("4500002c000040003232") + b"\0\0" + a + b
+        esp = struct.pack("!II", 0x1000 + k % 300, 1 + k // 300) + bytes(16)
+        frames.append((1000.0 + k * 0.01, bytes(6) + bytes(5) + b"\x01" + b"\x08\x00" + ip + esp))
+    path = tmp_path / "many.pcap"
+    path.write_bytes(pcap(frames))
+    report = RunReport()
+    assert partitioned([str(path)], [], 3, report) == single([str(path)], [])
+    assert report.indexed
+
+
+def test_url_inputs_are_indexed_and_read_by_the_partition_itself() -> None:
+    """An fsspec URL (how workers on other machines read inputs): surveyed by the ordinary
+    reader, indexed, and each partition reads its own records from the URL by range."""
+    import fsspec
+
+    path = SAMPLES / "esp-algorithms.pcap"
+    fsspec.filesystem("memory").pipe("/indexed/esp.pcap", path.read_bytes())
+    url = "memory://indexed/esp.pcap"
+    report = RunReport()
+    doc = partitioned([url], keys_for(path), 3, report)
+    assert report.indexed and report.partitions == 3
+    assert doc == single([url], keys_for(path))

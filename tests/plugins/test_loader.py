@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -183,8 +184,51 @@ def test_a_checkout_reads_the_shipped_plugins_from_its_plugins_folder(
         ),
         metadata.EntryPoint("ghost", "no_such_module_for_ipsec_inspect", ENTRY_POINT_GROUP),
     ]
-    monkeypatch.setattr(loader.metadata, "entry_points", lambda group: eps)
+    monkeypatch.setattr(metadata, "entry_points", lambda group: eps)
+    monkeypatch.setattr(loader, "entry_points_may_load", lambda group, skip: True)
     registry = load_plugins()
     assert {p.name: p.origin for p in registry.loaded}["zeek_ipsec_log"] == "checkout"
     assert [f.name for f in registry.failed] == ["ghost"]  # a third party's is still tried
     assert registry.skipped == []
+
+
+def _fake_distribution(folder: Path, name: str, text: str) -> None:
+    info = folder / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "entry_points.txt").write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "skip", "expected"),
+    [
+        ("[console_scripts]\nx = x:main\n", None, False),  # another group only
+        (f"[{ENTRY_POINT_GROUP}]\nmine = my_plugin\n", None, True),
+        (f"[{ENTRY_POINT_GROUP}]\nmine = my_plugin\n", "ipsec_inspect_plugins.", True),
+        (f"[{ENTRY_POINT_GROUP}]\nz = ipsec_inspect_plugins.z\n", "ipsec_inspect_plugins.", False),
+        (f"[{ENTRY_POINT_GROUP}]\n# mine = my_plugin\n", None, False),  # a comment
+        (f"[{ENTRY_POINT_GROUP}]\nodd line\n", "x.", True),  # cannot tell: metadata decides
+    ],
+)
+def test_the_cheap_entry_point_scan_answers_as_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, skip: str | None, expected: bool
+) -> None:
+    """The scan that spares a short command importlib.metadata says "nothing to load"
+    only when metadata would find nothing (other than skipped values) in the group."""
+    from ipsec_inspect.plugins.loader import entry_points_may_load
+
+    _fake_distribution(tmp_path, "fake_ipsec_plugin", text)
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert entry_points_may_load(ENTRY_POINT_GROUP, skip) is expected
+    if not expected:  # then metadata finds nothing to load either
+        eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        assert [ep.value for ep in eps if skip is None or not ep.value.startswith(skip)] == []
+
+
+def test_the_cheap_entry_point_scan_defers_to_metadata_for_a_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipsec_inspect.plugins.loader import entry_points_may_load
+
+    (tmp_path / "some.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "some.zip")])
+    assert entry_points_may_load(ENTRY_POINT_GROUP, None) is True

@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 
@@ -501,9 +502,22 @@ def _build_index(rows: tuple) -> dict[str, object]:
 _NAME_COLUMNS = ("wireshark_esp", "wireshark_ikev2")
 
 
-_ENCR_INDEX = _build_encryption_index()
-_INTEG_INDEX = _build_index(INTEGRITY_ALGORITHMS)
-_PRF_INDEX = _build_index(PRF_ALGORITHMS)
+@cache
+def _name_indexes() -> tuple[
+    dict[str, tuple[EncryptionAlg, int | None]], dict[str, object], dict[str, object]
+]:
+    """The name indexes (encryption, integrity, PRF), built at the first look-up by name.
+
+    Why not at import: only key files and filters look names up, and folding every
+    dialect's name costs each short command (``summary``) part of its start-up.
+    """
+    return (
+        _build_encryption_index(),
+        _build_index(INTEGRITY_ALGORITHMS),
+        _build_index(PRF_ALGORITHMS),
+    )
+
+
 _ENCR_BY_ID = {a.iana_id: a for a in ENCRYPTION_ALGORITHMS}
 _INTEG_BY_ID = {a.iana_id: a for a in INTEGRITY_ALGORITHMS if a.iana_id >= 0}
 _PRF_BY_ID = {a.iana_id: a for a in PRF_ALGORITHMS}
@@ -525,7 +539,7 @@ def encryption_by_name(name: str) -> tuple[EncryptionAlg, int | None]:
 
     Raises UnknownAlgorithm with a readable message for names no row knows.
     """
-    found = _ENCR_INDEX.get(_norm(name))
+    found = _name_indexes()[0].get(_norm(name))
     if found is None:
         raise UnknownAlgorithm(f"unknown encryption algorithm {name!r}")
     alg, bits = found
@@ -536,7 +550,7 @@ def encryption_by_name(name: str) -> tuple[EncryptionAlg, int | None]:
 
 def integrity_by_name(name: str) -> IntegrityAlg:
     """Resolve any dialect's integrity name; raises UnknownAlgorithm."""
-    found = _INTEG_INDEX.get(_norm(name))
+    found = _name_indexes()[1].get(_norm(name))
     if not isinstance(found, IntegrityAlg):
         raise UnknownAlgorithm(f"unknown integrity algorithm {name!r}")
     return found
@@ -545,7 +559,8 @@ def integrity_by_name(name: str) -> IntegrityAlg:
 def prf_by_name(name: str) -> PrfAlg:
     """Resolve any dialect's PRF name; raises UnknownAlgorithm."""
     key = _norm(name)
-    found = _PRF_INDEX.get(key) or _PRF_INDEX.get("prf_" + key)
+    index = _name_indexes()[2]
+    found = index.get(key) or index.get("prf_" + key)
     if not isinstance(found, PrfAlg):
         raise UnknownAlgorithm(f"unknown PRF {name!r}")
     return found

@@ -1,0 +1,214 @@
+"""Read only chosen records of several pcap inputs, with their global frame numbers.
+
+Why: a partition of a tunnel-partitioned run needs a few of the inputs' records, not all
+of them. Passing over the others — even without copying them — cost 1 to 3.5 µs a frame, so
+two partitions each paid for the whole capture and two workers were slower than one. The
+survey, which reads every record once anyway, writes down every record's offset and
+tunnel (``pipeline.tunnels.FrameCodes``); the engine gives each partition the offsets,
+lengths and global numbers of its own records (:class:`RecordSlice`), and this reader
+hands on exactly those, in the same order and with the same numbers as
+:class:`~ipsec_inspect.sources.multi.MergedReader` would have.
+
+Each input is read in windows (a local file or any fsspec URL: the worker reads it
+itself; no spill files), and each record is cut out where the survey saw it. That is
+exact because the survey accepted every record as the ordinary reader would without a
+remark (lengths within limits, usable timestamps): used only for pcap inputs,
+uncompressed, that the survey read without a single warning, following one another in
+time (a ring, one file); the engine reads everything else the old way.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from ipsec_inspect.sources.capture_file import (
+    PCAP_MAGICS,
+    CaptureError,
+    CaptureInfo,
+    InterfaceInfo,
+    RawFrame,
+)
+from ipsec_inspect.sources.multi import (
+    _RECENT,
+    FileSummary,
+    MergedInfo,
+    MergedReader,
+    TimeWindow,
+    is_url,
+)
+
+#: bytes gathered per read of the reader (about its chunk size)
+_GATHER = 1 << 20
+
+
+@dataclass
+class RecordSlice:
+    """One input's records for one partition: where they are and their global numbers."""
+
+    path: str
+    starts: array[int] = field(default_factory=lambda: array("Q"))  # record offsets
+    lengths: array[int] = field(default_factory=lambda: array("L"))  # record lengths
+    numbers: array[int] = field(default_factory=lambda: array("Q"))  # global frame numbers
+
+
+@dataclass
+class PartRecords:
+    """What a partition reads: its records per input (in reading order) and the merged
+    stream's facts, which the survey knows and the partition's own records do not."""
+
+    slices: list[tuple[int, RecordSlice]]  # (input index, records), inputs in time order
+    bases: list[int]  # per input: global number of its frame 0 (frames before it)
+    files: list[FileSummary]  # per input, as capture.files shows it
+    frames: int = 0
+    first_time: float | None = None
+    last_time: float | None = None
+    #: some frames' tunnels were not written down: the partition decides those itself
+    check: bool = False
+
+    @property
+    def count(self) -> int:
+        return sum(len(s.starts) for _i, s in self.slices)
+
+
+class _Input:
+    """One input's records, read in windows of the file (bounded memory, and a far jump
+    is a seek): the survey has checked every record, so each is cut out directly."""
+
+    def __init__(self, path: str, rec: RecordSlice) -> None:
+        self.path = path
+        self.rec = rec
+        self.done = 0
+        self._fh: BinaryIO
+        if is_url(path):
+            import fsspec
+
+            self._fh = fsspec.open(path, "rb").open()
+        else:
+            self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+        head = self._fh.read(24)
+        if len(head) < 24 or head[:4] not in PCAP_MAGICS:
+            self.close()
+            raise CaptureError(f"{path}: not the pcap file the survey read")
+        self.endian, self.resolution = PCAP_MAGICS[head[:4]]
+        snaplen, network = struct.unpack_from(self.endian + "II", head, 16)
+        self.info = CaptureInfo(path, "pcap")
+        self.info.interfaces.append(InterfaceInfo(network & 0x0FFFFFFF, snaplen, self.resolution))
+
+    def __iter__(self) -> Iterator[tuple[int, float, bytes, int]]:
+        """(global number, time, data, original length) of every record, in order."""
+        starts, lengths, numbers = self.rec.starts, self.rec.lengths, self.rec.numbers
+        unpack = struct.Struct(self.endian + "IIII").unpack_from
+        res = self.resolution
+        fh = self._fh
+        window = b""
+        at = 0  # file offset of window[0]
+        wend = 0
+        for k in range(len(starts)):
+            a = starts[k]
+            b = a + lengths[k]
+            if a < at or b > wend:
+                fh.seek(a)
+                window = fh.read(max(_GATHER, b - a))
+                at, wend = a, a + len(window)
+                if b > wend:
+                    raise CaptureError(f"{self.path}: shorter than when it was surveyed")
+            p = a - at
+            sec, frac, incl, orig = unpack(window, p)
+            self.done += b - a
+            yield numbers[k], sec + frac * res, window[p + 16 : p + 16 + incl], orig
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def bytes_read(self) -> int:
+        return self.done
+
+
+class IndexedReader(MergedReader):
+    """The interface of :class:`MergedReader` over a partition's own records only.
+
+    ``keep`` (only with ``records.check``) still decides frames whose tunnel the survey
+    did not write down; every other frame handed on is the partition's by construction.
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        records: PartRecords,
+        *,
+        keep: Callable[[int, bytes], bool] | None = None,
+    ) -> None:
+        # deliberately not MergedReader.__init__: that opens every input whole
+        self.names = list(names)
+        self.window = TimeWindow()
+        self.keep = keep if records.check else None
+        self.skip_raw = None
+        self.sequential = None
+        self.on_warning = None
+        self.file_offsets = None
+        self.frame_file = None
+        self.frame_number = None
+        self._recent_file = array("H", bytes(2 * _RECENT))
+        self._recent_number = array("L", bytes(array("L").itemsize * _RECENT))
+        self._recent_global = array("Q", bytes(8 * _RECENT))
+        self._records = records
+        self._slices = dict(records.slices)
+        self._inputs: list[_Input] = []
+        try:
+            for name in self.names:
+                self._inputs.append(_Input(name, RecordSlice(name)))
+        except (OSError, CaptureError) as e:
+            self.close()
+            raise CaptureError(str(e) if isinstance(e, CaptureError) else f"{e}") from None
+        for i, rec in self._slices.items():
+            self._inputs[i].rec = rec
+        self.readers = self._inputs  # type: ignore[assignment]  # .info is what is read
+        self.info = MergedInfo(self.names[0] if len(self.names) == 1 else ", ".join(self.names))
+        self.info.readers = [r.info for r in self._inputs]
+        self.info.files = [
+            FileSummary(f.path, f.format, f.compressed, f.frames, f.kept, f.first_time, f.last_time)
+            for f in records.files
+        ]
+        self.info.interfaces = self._inputs[0].info.interfaces
+        self.info.format = "pcap"
+        self.info.compressed = False
+        self.info.frames = records.frames
+        self.info.first_time = records.first_time
+        self.info.last_time = records.last_time
+        self.total_bytes = sum(int(sum(r.lengths)) for _i, r in records.slices)
+        self._last = (0, 0)
+
+    def close(self) -> None:
+        for r in getattr(self, "_inputs", []):
+            r.close()
+
+    def bytes_read(self) -> int:
+        return sum(r.bytes_read() for r in self._inputs)
+
+    def __iter__(self) -> Iterator[RawFrame]:
+        keep = self.keep
+        recent_global, recent_file, recent_number = (
+            self._recent_global,
+            self._recent_file,
+            self._recent_number,
+        )
+        try:
+            for i, _rec in self._records.slices:
+                base = self._records.bases[i]
+                src = self._inputs[i]
+                link_type = src.info.interfaces[0].link_type
+                for n, t, data, orig in src:
+                    own = n - base
+                    slot = n % _RECENT
+                    recent_global[slot] = n
+                    recent_file[slot] = i
+                    recent_number[slot] = own
+                    self._last = (i, own)
+                    if keep is None or keep(link_type, data):
+                        yield n, t, link_type, data, orig, 0
+        finally:
+            self.close()
