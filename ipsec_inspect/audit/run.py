@@ -37,47 +37,19 @@ def evaluate(
     failed verdicts become findings; every verdict is counted in ``result.rule_summaries``
     either way, and a flood of half-open IKE SAs is a finding about the capture.
     """
-    out: list[Finding] = []
-    summaries: list[RuleSummary] = []
-    for rule in rules:
-        subjects: list[Any] = list(
-            result.ike_sas.values() if rule.scope == "ike" else result.child_sas.values()
-        )
-        summary = RuleSummary(rule.id, rule.title, rule.severity, rule.reference, rule.stage)
-        summaries.append(summary)
-        for sa in subjects:
-            v = rule.check(sa, result)
-            if v is None:
-                continue
-            if v.outcome == Outcome.FAIL:
-                summary.failed += 1
-            elif v.outcome == Outcome.PASS:
-                summary.passed += 1
-                if len(summary.passed_sas) < SUMMARY_SA_IDS:
-                    summary.passed_sas.append(sa.uid)
-                if not keep_all:
-                    continue
-            else:
-                summary.not_observable += 1
-                if len(summary.not_observable_sas) < SUMMARY_SA_IDS:
-                    summary.not_observable_sas.append(sa.uid)
-                if not keep_all:
-                    continue
-            out.append(
-                Finding(
-                    rule.id,
-                    rule.title,
-                    v.outcome,
-                    rule.severity,
-                    rule.reference,
-                    sa.uid,
-                    rule.stage,
-                    v.detail,
-                    v.frames,
-                    v.certainty,
-                    v.values,
-                )
-            )
+    # SA-major, one pass per scope: an SA parked out of memory (lifecycle.parked) is read
+    # back once, not once per rule, and never all at once; the findings are then put in
+    # rule order, SA order within a rule, as a rule-major loop would give them.
+    per_rule: list[list[Finding]] = [[] for _ in rules]
+    summaries = [RuleSummary(r.id, r.title, r.severity, r.reference, r.stage) for r in rules]
+    for scope, sas in (("ike", result.ike_sas.values()), ("child", result.child_sas.values())):
+        mine = [n for n, r in enumerate(rules) if (r.scope == "ike") == (scope == "ike")]
+        if not mine:
+            continue
+        for sa in sas:
+            for n in mine:
+                _verdict(rules[n], sa, result, summaries[n], per_rule[n], keep_all)
+    out = [f for found in per_rule for f in found]
     flood = flood_finding(result)
     if flood is not None:
         out.append(flood)
@@ -88,6 +60,49 @@ def evaluate(
         )
     result.rule_summaries = [s for s in summaries if s.failed or s.passed or s.not_observable]
     return out
+
+
+def _verdict(
+    rule: Rule,
+    sa: Any,
+    result: TrackerResult,
+    summary: RuleSummary,
+    out: list[Finding],
+    keep_all: bool,
+) -> None:
+    """One rule on one SA: counted in ``summary``, a finding in ``out`` when kept."""
+    v = rule.check(sa, result)
+    if v is None:
+        return
+    if v.outcome == Outcome.FAIL:
+        summary.failed += 1
+    elif v.outcome == Outcome.PASS:
+        summary.passed += 1
+        if len(summary.passed_sas) < SUMMARY_SA_IDS:
+            summary.passed_sas.append(sa.uid)
+        if not keep_all:
+            return
+    else:
+        summary.not_observable += 1
+        if len(summary.not_observable_sas) < SUMMARY_SA_IDS:
+            summary.not_observable_sas.append(sa.uid)
+        if not keep_all:
+            return
+    out.append(
+        Finding(
+            rule.id,
+            rule.title,
+            v.outcome,
+            rule.severity,
+            rule.reference,
+            sa.uid,
+            rule.stage,
+            v.detail,
+            v.frames,
+            v.certainty,
+            v.values,
+        )
+    )
 
 
 def audit(

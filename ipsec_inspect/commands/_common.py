@@ -385,7 +385,12 @@ def tracker_config(args: argparse.Namespace) -> TrackerConfig:
         idle_timeout=args.idle_timeout,
         replay_window=args.replay_window,
         all_findings=getattr(args, "findings", "failed") == "all",
+        park_half_open=_park(getattr(args, "park_half_open", None)),
     )
+
+
+def _park(n: int | None) -> int | None:
+    return None if n is None or n < 0 else n
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # the pipeline is imported when the command runs (start-up)
     from ipsec_inspect.core.extensions import Exporter
     from ipsec_inspect.lifecycle.tracker import TrackerResult
 
+#: half-open IKE SAs ``export`` keeps in memory; older ones are parked (a flood's state)
+PARK_HALF_OPEN = 1_000
+
 NAME = "export"
 HELP = "write the SA lifecycle timeline (stages, findings) as JSON, or a plugin's format"
 DESCRIPTION = (
@@ -76,6 +79,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="write IKEv1 Aggressive Mode PSK parameters for ike-scan's psk-crack",
     )
     add_tracker_arguments(p)
+    # export reads the result once, in order: half-open IKE SAs beyond this many are parked
+    # in a temporary file while the capture is read (lifecycle/parked.py; same document)
+    p.add_argument(
+        "--park-half-open",
+        type=int,
+        default=PARK_HALF_OPEN,
+        metavar="N",
+        help="keep at most N half-open IKE SAs in memory while reading; older ones wait in "
+        f"a temporary file and come back if a message touches them (default {PARK_HALF_OPEN:,}"
+        "; -1: keep all in memory). The document is the same either way",
+    )
 
 
 def _event_line(event: Any) -> str:

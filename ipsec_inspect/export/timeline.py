@@ -404,11 +404,14 @@ def _document(
     """The document's top-level members in order; the long lists as iterators."""
     keys = keystore if include_keys else None
     child_ids = child_id_map(result)
-    ikes = sorted(result.ike_sas.values(), key=_first_frame)
+    # Sort the IKE SAs by key only: some may be parked out of memory (lifecycle.parked),
+    # and are read back one at a time as they are written.
+    ike_uids = [k[1] for k in sorted(_first_frame(sa) for sa in result.ike_sas.values())]
+    peek = getattr(result.ike_sas, "peek", result.ike_sas.__getitem__)
     children = sorted(result.child_sas.values(), key=lambda c: _id_order(child_ids[c.uid]))
     stats = result.stats
-    order = {uid: n for n, uid in enumerate(sa.uid for sa in ikes)}
-    order.update((c.uid, len(ikes) + n) for n, c in enumerate(children))
+    order = {uid: n for n, uid in enumerate(ike_uids)}
+    order.update((c.uid, len(ike_uids) + n) for n, c in enumerate(children))
     findings = sorted(result.findings, key=lambda f: (f.rule, order.get(f.sa, 0)))
     yield "schema_version", SCHEMA_VERSION
     capture = {
@@ -438,7 +441,7 @@ def _document(
             "keys_included": keys is not None,
         },
     )
-    yield "ike_sas", (_ike(sa, child_ids, keys) for sa in ikes)
+    yield "ike_sas", (_ike(peek(uid), child_ids, keys) for uid in ike_uids)
     yield "child_sas", (_child(c, child_ids, keys) for c in children)
     yield "findings", (_finding(f, child_ids) for f in findings)
     yield "findings_summary", [_rule_summary(s, child_ids) for s in result.rule_summaries]

@@ -21,7 +21,7 @@ the merged halves) is complete, so they are worked out here, every time after se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ipsec_inspect.lifecycle.model import (
@@ -210,6 +210,32 @@ def _peers(sa: IkeSa) -> frozenset[str] | None:
 def _first_peers(sa: IkeSa) -> frozenset[str] | None:
     """The peers an IKE SA started with (its first endpoints, before any address update)."""
     return _peers(sa)
+
+
+def entangled_with(live: dict[str, IkeSa]) -> Callable[[IkeSa], bool]:
+    """Which half-open IKE SAs (one request, no answer, no child) the passes of
+    :func:`explain_endings` could change, given the other SAs ``live``: one that a later
+    SA's REDIRECTED_FROM names as redirected (:func:`_redirects`), or that started between
+    the peers of an established SA (it could be its reauthentication,
+    :func:`_reauthentications`). Every other one is explained on its own, with the same
+    result (``Tracker`` parks such SAs, ``lifecycle.parked``)."""
+    redirected = {
+        (s.initiator.addr, s.redirected_from)
+        for s in live.values()
+        if s.redirected_from and s.initiator is not None
+    }
+    established = {_peers(s) for s in live.values() if s.established_frame is not None}
+
+    def tangled(sa: IkeSa) -> bool:
+        if (
+            sa.initiator is not None
+            and sa.responder is not None
+            and (sa.initiator.addr, sa.responder.addr) in redirected
+        ):
+            return True
+        return _first_peers(sa) in established
+
+    return tangled
 
 
 def _end_of(sa: IkeSa) -> tuple[float, int, Certainty] | None:

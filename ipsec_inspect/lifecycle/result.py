@@ -32,6 +32,10 @@ class TrackerConfig:
     # At most this many IKE and child SAs kept at once; beyond, the oldest half-open IKE SAs
     # and orphan child SAs are evicted and counted (lifecycle/flood.py). None: no cap.
     max_sas: int | None = None
+    # Keep at most this many half-open IKE SAs (a first request, nothing else) in memory;
+    # older ones are parked in the spill the tracker is handed and revived if touched
+    # (lifecycle/parked.py): the result is the same. None: never park.
+    park_half_open: int | None = None
 
     @property
     def settle_config(self) -> SettleConfig:

@@ -15,7 +15,10 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.core.records import (
     AhPacket,
@@ -30,7 +33,7 @@ from ipsec_inspect.core.records import (
 from ipsec_inspect.lifecycle.addresses import track_endpoints
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.configuration import read_configuration
-from ipsec_inspect.lifecycle.endings import explain_endings
+from ipsec_inspect.lifecycle.endings import entangled_with, explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.flood import EVICT_TO
@@ -39,6 +42,7 @@ from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.liveness import read_dpd
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
+from ipsec_inspect.lifecycle.parked import BlobStore, ParkedDict
 from ipsec_inspect.lifecycle.result import (
     CaptureStats,
     TrackerConfig,
@@ -71,12 +75,19 @@ _VIA = {"udp": "UDP {port}", "udp-encap": "UDP 4500 (NAT-T)", "tcp": "TCP (RFC 8
 class Tracker:
     """Feed records with :meth:`feed`, end with :meth:`finish`, read :meth:`result`."""
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(self, config: TrackerConfig | None = None, spill: BlobStore | None = None) -> None:
+        """``spill``: where to park half-open IKE SAs beyond ``config.park_half_open`` (see
+        :mod:`parked`); without it, or for a mergeable run, nothing is parked."""
         self.config = config or TrackerConfig()
         self._st = TrackerState(self.config)
         self._end: float | None = None
         self._lanes = LaneBoard()
         self._hints: list[DaemonHint] = []
+        keep = self.config.park_half_open
+        self._park_keep = keep if spill is not None and not self.config.mergeable else None
+        self._park_queue: deque[str] = deque()  # half-open uids, oldest first
+        if self._park_keep is not None and spill is not None:
+            self._st.ike = ParkedDict(spill, self._restore)
 
     def add_hints(self, hints: list[DaemonHint]) -> None:
         """What a daemon's log says about why SAs were rekeyed or closed (data, handed in:
@@ -108,6 +119,8 @@ class Tracker:
         cap = self.config.max_sas
         if cap is not None and len(st.ike) + len(st.child) > cap:
             self._evict(int(cap * EVICT_TO))
+        if self._park_keep is not None and len(self._park_queue) > self._park_keep:
+            self._park(self._park_keep)
         return st.out
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
@@ -115,10 +128,14 @@ class Tracker:
         st = self._st
         st.out = []
         self._end = end_time if end_time is not None else st.stats.last_time
-        infer_rekeys(st.ike, st.child)
-        settle(st.ike, st.child, self._end, self.config.settle_config)
-        explain_endings(st.ike, st.child, self._hints)
-        every: list[IkeSa | ChildSa] = [*st.ike.values(), *st.child.values()]
+        live = self._unpark_entangled() if isinstance(st.ike, ParkedDict) else st.ike
+        infer_rekeys(live, st.child)
+        settle(live, st.child, self._end, self.config.settle_config)
+        explain_endings(live, st.child, self._hints)
+        if isinstance(st.ike, ParkedDict):
+            self._finish_parked(st.ike)
+        # one SA at a time: parked ones are transient copies (lifecycle.parked)
+        every: Iterator[IkeSa | ChildSa] = itertools.chain(st.ike.values(), st.child.values())
         for sa in every:
             t = sa.termination
             if t is not None:
@@ -228,6 +245,8 @@ class Tracker:
         if first_msg:
             st.half_open[uid] = None
             st.flood.request(m.src, m.dst, m.time)
+            if self._park_keep is not None:
+                self._park_queue.append(uid)
         st.out.append(SaOpened(uid, "ike", m.time, m.frame, first_msg))
         st.enter(sa, Stage.HOST_RECOGNITION, m)
         ini, res = sa.initiator, sa.responder
@@ -243,6 +262,60 @@ class Tracker:
             st.note(sa, Stage.HOST_RECOGNITION, m, "ike.midlife", text, Certainty.INFERRED)
             infer_ike_rekey(st, sa, msg)
         return sa
+
+    # ------------------------------------------------------------------ parking
+
+    def _park(self, keep: int) -> None:
+        """Park the oldest half-open IKE SAs until ``keep`` are left in memory. Only an SA
+        that saw its first request and nothing else: no answer, no child, no ending. It is
+        revived, exactly, by the next message for it (``ParkedDict``)."""
+        st = self._st
+        ike = st.ike
+        assert isinstance(ike, ParkedDict)
+        queue = self._park_queue
+        while len(queue) > keep:
+            uid = queue.popleft()
+            if uid not in st.half_open or not dict.__contains__(ike, uid) or ike.is_parked(uid):
+                continue
+            sa = dict.__getitem__(ike, uid)
+            if sa.state != "INIT_SENT" or sa.child_sas or sa.hard_end is not None:
+                continue
+            extras = {
+                "exchanges": {
+                    k: st.exchanges.pop(k)
+                    for k in ((uid, 0, True), (uid, 0, False))
+                    if k in st.exchanges
+                },
+                "am1": {uid: st.am1.pop(uid)} if uid in st.am1 else {},
+            }
+            ike.park(uid, extras)
+
+    def _restore(self, extras: dict[str, Any]) -> None:
+        """Put back the state a parked SA took with it (it is being revived)."""
+        self._st.exchanges.update(extras["exchanges"])
+        self._st.am1.update(extras["am1"])
+
+    def _unpark_entangled(self) -> dict[str, IkeSa]:
+        """Revive every parked SA that an end-of-capture pass relating SAs to each other
+        could change (``endings.entangled_with``); return the SAs in memory, in order."""
+        ike = self._st.ike
+        assert isinstance(ike, ParkedDict)
+        ike.revive_all(lambda sa: sa.redirected_from is not None)
+        tangled = entangled_with(ike.live())
+        ike.revive_all(tangled)
+        return ike.live()
+
+    def _finish_parked(self, ike: ParkedDict) -> None:
+        """Settle each parked SA on its own (none relates to another SA: see
+        :meth:`_unpark_entangled`) and write it back, one in memory at a time."""
+        cfg = self.config.settle_config
+        for uid in list(ike.parked_uids()):
+            sa = ike.peek(uid)
+            one = {uid: sa}
+            infer_rekeys(one, {})
+            settle(one, {}, self._end, cfg)
+            explain_endings(one, {}, self._hints)
+            ike.repark(uid, sa)
 
     def _evict(self, target: int) -> None:
         """Drop the oldest half-open IKE SAs, then the oldest orphan child SAs, until at most

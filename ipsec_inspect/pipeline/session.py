@@ -36,6 +36,7 @@ from ipsec_inspect.core.records import (
     NatKeepalive,
     Record,
 )
+from ipsec_inspect.core.spill import SpillFile
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane
@@ -345,7 +346,7 @@ class Analysis:
             from ipsec_inspect.crypto.decryptor import Decryptor
 
             self.decryptor = Decryptor(self.keys, extension_tables=self.options.extension_tables)
-        self.tracker = Tracker(self.config)
+        self.tracker = Tracker(self.config, spill=_spill_for(self.config))
         if self.keys is not None and self.keys.daemon_hints:
             self.tracker.add_hints(self.keys.daemon_hints)
         self.index = PacketIndex()
@@ -746,3 +747,8 @@ def _flags_of(r: Record) -> int:
     elif isinstance(r, AhPacket) and r.icv_status is not None:
         flags |= 2 if r.icv_status == "ok" else 4
     return flags
+
+
+def _spill_for(config: TrackerConfig) -> SpillFile | None:
+    """The temporary file half-open IKE SAs are parked in, when the run parks them."""
+    return SpillFile() if config.park_half_open is not None and not config.mergeable else None

@@ -585,6 +585,8 @@ class InspectorApp(App[int]):
             scope=" · ".join(scope) or "all packets",
             live=self.source.label if isinstance(self.source, LiveSource) else None,
             drops=self._drops,
+            evicted=self.catalog.result.evicted,
+            max_sas=self.catalog.result.config.max_sas,
         )
 
     def _poll_drops(self) -> None:

@@ -316,3 +316,38 @@ async def test_xauth_password_shows_with_include_keys() -> None:
     _label, node, data, _title, body = await _xauth_password_node(include_keys=True)
     assert data[node.offset + 4 : node.offset + node.length] == XAUTH_PASSWORD
     assert "r-xauth-password" in body  # the text column, 16 bytes a line
+
+
+async def test_status_bar_says_what_the_sa_cap_evicted(tmp_path: Path) -> None:
+    """Issue 16: eviction is never silent; the TUI says how many and how to keep them."""
+    import importlib.util
+
+    from ipsec_inspect.lifecycle.result import TrackerConfig
+    from ipsec_inspect.pipeline.session import Analysis
+    from ipsec_inspect.tui.app import InspectorApp
+
+    spec = importlib.util.spec_from_file_location(
+        "make_sa_captures", Path(__file__).resolve().parents[2] / "benchmarks/make_sa_captures.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    capture = tmp_path / "esp-60.pcap"
+    mod.write(capture, "esp", 60, 1, 20)
+    analysis = Analysis(str(capture), config=TrackerConfig(max_sas=20))
+    app = InspectorApp(analysis, clock=fixed_clock)
+    async with app.run_test(size=(220, 40)) as pilot:
+        await settle(pilot)
+        status = str(app.query_one("#status", Static).render())
+        evicted = app.catalog.result.evicted
+        # 60 orphans, cap 20: over 20 evict down to 18, so 42 go and 18 stay.
+        assert (evicted.orphan_child_sas, evicted.esp_packets) == (42, 42)
+        assert "evicted 0 half-open IKE + 42 orphan SAs (42 ESP pkts)" in status
+        assert "over --max-sas 20; raise --max-sas to keep them" in status
+        assert "18 SAs" in status
+
+
+async def test_status_bar_says_nothing_of_eviction_when_nothing_was(tunnel_app) -> None:
+    async with tunnel_app.run_test(size=(220, 40)) as pilot:
+        await settle(pilot)
+        assert "evicted" not in str(tunnel_app.query_one("#status", Static).render())

@@ -1,4 +1,5 @@
-"""One line: progress while the capture is read, then counts, filter state and LIVE drops."""
+"""One line: progress while the capture is read, then counts, filter state, LIVE drops and
+what the SA cap evicted (issue 16: never evicted silently, and the user is told the way out)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.widgets import Static
 
+from ipsec_inspect.lifecycle.flood import Evicted
 from ipsec_inspect.pipeline.session import Progress
 
 
@@ -22,6 +24,8 @@ class StatusBar(Static):
         scope: str,
         live: str | None = None,
         drops: Mapping[str, int] | None = None,
+        evicted: Evicted | None = None,
+        max_sas: int | None = None,
     ) -> None:
         text = Text()
         if live is not None:
@@ -44,4 +48,11 @@ class StatusBar(Static):
         text.append(f"  {scope}", "italic")
         if problems:
             text.append(f"  ⚠ {problems} messages", "yellow")
+        if evicted is not None and evicted.total:
+            text.append(
+                f"  evicted {evicted.half_open_ike_sas:,} half-open IKE + "
+                f"{evicted.orphan_child_sas:,} orphan SAs ({evicted.esp_packets:,} ESP pkts) "
+                f"over --max-sas {max_sas or 0:,}; raise --max-sas to keep them",
+                "bold yellow",
+            )
         self.update(text)
