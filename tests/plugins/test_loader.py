@@ -214,10 +214,16 @@ def test_the_cheap_entry_point_scan_answers_as_importlib_metadata(
 ) -> None:
     """The scan that spares a short command importlib.metadata says "nothing to load"
     only when metadata would find nothing (other than skipped values) in the group."""
+    from importlib.machinery import PathFinder
+
     from ipsec_inspect.plugins.loader import entry_points_may_load
 
     _fake_distribution(tmp_path, "fake_ipsec_plugin", text)
     monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    # only the standard finder of distributions: a test earlier in the same process may
+    # leave another one behind (the scan then rightly defers to importlib.metadata)
+    finders = [f for f in sys.meta_path if f is PathFinder or not hasattr(f, "find_distributions")]
+    monkeypatch.setattr(sys, "meta_path", finders)
     assert entry_points_may_load(ENTRY_POINT_GROUP, skip) is expected
     if not expected:  # then metadata finds nothing to load either
         eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
