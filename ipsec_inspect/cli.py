@@ -12,6 +12,7 @@ not a capture, unreadable key file), 1 any other failure that was reported.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -174,7 +175,20 @@ def _compose(args: argparse.Namespace, registry: PluginRegistry | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        # The process's own command line (start-up, issue 14): the imports that building
+        # the parser pulls in create thousands of long-lived objects (dataclasses, enums,
+        # tables) that the cyclic collector would scan again and again. It is off until the
+        # command runs, and what the imports made is then frozen out of its later scans.
+        # Not when called with ``argv`` (tests, embedding): freezing is process-wide.
+        gc.disable()
+        try:
+            parser = build_parser(sys.argv[1:])
+        finally:
+            gc.freeze()
+            gc.enable()
+    else:
+        parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.no_plugins and args.policy:
         parser.error("--policy needs plugins (it names a plugin's policy); drop --no-plugins")
