@@ -16,9 +16,16 @@ from .conftest import ROOT, TUNNEL, TUNNEL_KEYS
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
-def _tmux(*args: str) -> str:
+def _tmux(name: str, *args: str) -> str:
+    """Run a tmux command against this test's own server.
+
+    Each test has a private server (``-L``, its own socket) named like its session. With the
+    shared default server, one test's last ``kill-session`` made the server exit just as the
+    next test's ``new-session`` connected, and that one failed with "server exited
+    unexpectedly".
+    """
     return subprocess.run(
-        ["tmux", *args], check=True, capture_output=True, text=True, timeout=10
+        ["tmux", "-L", name, *args], check=True, capture_output=True, text=True, timeout=10
     ).stdout
 
 
@@ -26,7 +33,7 @@ def _tmux(*args: str) -> str:
 def session() -> Iterator[str]:
     name = f"ipsec-inspect-test-{uuid.uuid4().hex[:8]}"
     yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True, timeout=10)
+    subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, timeout=10)
 
 
 def _wait_for(name: str, *needles: str, timeout: float = 20.0) -> str:
@@ -34,7 +41,7 @@ def _wait_for(name: str, *needles: str, timeout: float = 20.0) -> str:
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
-        screen = _tmux("capture-pane", "-p", "-t", name)
+        screen = _tmux(name, "capture-pane", "-p", "-t", name)
         if all(n in screen for n in needles):
             return screen
         time.sleep(0.2)
@@ -49,30 +56,32 @@ def test_open_in_tmux(session: str) -> None:
         f"sleep 0.5; cd {ROOT} && PYTHONPATH={ROOT} {sys.executable} -m ipsec_inspect open {TUNNEL.relative_to(ROOT)} "
         f"--keys {TUNNEL_KEYS.relative_to(ROOT)}; sleep 5"
     )
-    _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "48", cmd)
+    _tmux(session, "new-session", "-d", "-s", session, "-x", "160", "-y", "48", cmd)
     screen = _wait_for(session, "analysed", "IKE_SA_INIT request MID 0")
     assert "3 SAs" in screen and "43 packets" in screen
     assert "IKEv2 ef757aec" in screen  # the SA tree, first SA selected
     assert "transmission" in screen and "termination" in screen  # its timeline
     assert "IKE_SA_INIT request MID 0" in screen  # the packet list
 
-    _tmux("send-keys", "-t", session, "/")
+    _tmux(session, "send-keys", "-t", session, "/")
     time.sleep(0.5)  # let the filter input take the focus before typing into it
-    _tmux("send-keys", "-t", session, "-l", "spi:c27e43a0")
-    _tmux("send-keys", "-t", session, "Enter")
+    _tmux(session, "send-keys", "-t", session, "-l", "spi:c27e43a0")
+    _tmux(session, "send-keys", "-t", session, "Enter")
     screen = _wait_for(session, "6/43 packets")
     assert "ESP SPI 0xc27e43a0 seq 1" in screen
     assert "ESP SPI 0xe9511913" not in screen
 
-    _tmux("send-keys", "-t", session, "f")
+    _tmux(session, "send-keys", "-t", session, "f")
     screen = _wait_for(session, "K18")
     assert "perfect forward secrecy" in screen
 
-    _tmux("send-keys", "-t", session, "q")
+    _tmux(session, "send-keys", "-t", session, "q")
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "analysed" in _tmux("capture-pane", "-p", "-t", session):
+    while time.monotonic() < deadline and "analysed" in _tmux(
+        session, "capture-pane", "-p", "-t", session
+    ):
         time.sleep(0.2)
-    assert "analysed" not in _tmux("capture-pane", "-p", "-t", session)  # the app quit
+    assert "analysed" not in _tmux(session, "capture-pane", "-p", "-t", session)  # the app quit
 
 
 @pytest.mark.parametrize(
@@ -84,7 +93,7 @@ def test_each_size_in_tmux(session: str, width: int, height: int) -> None:
         f"sleep 0.5; cd {ROOT} && PYTHONPATH={ROOT} {sys.executable} -m ipsec_inspect open {TUNNEL.relative_to(ROOT)} "
         f"--keys {TUNNEL_KEYS.relative_to(ROOT)}; sleep 5"
     )
-    _tmux("new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), cmd)
+    _tmux(session, "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), cmd)
     screen = _wait_for(session, "analysed", "▼ ● IKEv2 ef757aec (deleted)")
     lines = screen.splitlines()
     assert max(len(line) for line in lines) <= width
@@ -93,7 +102,7 @@ def test_each_size_in_tmux(session: str, width: int, height: int) -> None:
     assert "ennegotiation" not in screen and "encircuit" not in screen  # labels never run on
     if width < 100:
         assert "1 SAs  2 Timeline  3 Packets  4 Detail" in screen
-        _tmux("send-keys", "-t", session, "3")
+        _tmux(session, "send-keys", "-t", session, "3")
         screen = _wait_for(session, "╭─ packets ", "IKE_SA_INIT request MID 0")
         assert "IKE_SA_INIT request MID 0" in screen
         rows = [line for line in screen.splitlines() if line.startswith("│") and "✓" in line]
