@@ -327,6 +327,13 @@ class Tracker:
         while st.half_open and len(st.ike) + len(st.child) > target:
             uid = next(iter(st.half_open))
             del st.half_open[uid]
+            if isinstance(st.ike, ParkedDict):
+                parked_key = st.ike.drop_parked(uid)
+                if parked_key is not None:  # parked only while half-open (see _park)
+                    if st.ike_index.get(parked_key) == uid:
+                        del st.ike_index[parked_key]
+                    evicted.half_open_ike_sas += 1
+                    continue
             sa = st.ike.get(uid)
             if sa is None or sa.state not in _HALF_OPEN_STATES or sa.child_sas:
                 continue
