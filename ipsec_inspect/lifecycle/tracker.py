@@ -345,12 +345,16 @@ class Tracker:
                 st.exchanges.pop((uid, 0, by_initiator), None)
             st.am1.pop(uid, None)
             evicted.half_open_ike_sas += 1
+        one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
         while st.orphans and len(st.ike) + len(st.child) > target:
             uid = next(iter(st.orphans))
             del st.orphans[uid]
             c = st.child.pop(uid, None)
             if c is None:
                 continue
+            if c.directions:
+                first = c.directions[0]
+                one_way[(first.src, first.dst)] = None
             for d in c.directions:
                 if st.dir_index.get(d.key) == uid:
                     del st.dir_index[d.key]
@@ -363,6 +367,8 @@ class Tracker:
                     del st.spi_first[(d.spi, d.protocol)]
                 evicted.esp_packets += d.packets
             evicted.orphan_child_sas += 1
+        for pair in one_way:
+            _drop_evicted_head(st, pair)
         self._lanes.close_all()  # a lane may count into an evicted direction
 
     def _on_ipsec(self, rec: EspPacket | AhPacket, proto: str) -> None:
@@ -383,3 +389,25 @@ class Tracker:
             d = c.direction(m.dst, rec.spi)
             if d is not None:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
+
+
+def _drop_evicted_head(st: TrackerState, key: tuple[str, str]) -> None:
+    """Drop the entries of SAs no longer kept from the front of one pairing list.
+
+    Why: orphans between one pair of addresses all queue in one list; pairing skips an
+    evicted entry, but only a packet the other way ever cleaned the list, so a one-way
+    flood grew it by an entry per SA ever seen. Eviction takes the oldest orphans, which
+    are the list's head (it is in child order), so trimming the head keeps the list as
+    long as the SAs kept.
+    """
+    entries = st.one_way.get(key)
+    if entries is None:
+        return
+    child = st.child
+    n = 0
+    while n < len(entries) and entries[n][1] not in child:
+        n += 1
+    if n == len(entries):
+        del st.one_way[key]
+    elif n:
+        del entries[:n]
