@@ -44,7 +44,15 @@ from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.pipeline.fast_survey import survey_pcap
-from ipsec_inspect.pipeline.partition_index import PieceIndex, part_records, piece_index
+from ipsec_inspect.pipeline.partition_index import (
+    Layout,
+    PieceCut,
+    PieceIndex,
+    cut_piece,
+    layout,
+    part_records,
+    piece_index,
+)
 from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.pipeline.tunnels import FrameCodes, Plan, Skip, Survey, plan, survey
 from ipsec_inspect.pipeline.union import PartResult, Union, conflicts, union
@@ -101,9 +109,10 @@ class PartTask:
     extensions: Extensions | None = None
     #: the inputs' order when merging is reading them one after another (else None)
     read_order: tuple[int, ...] | None = None
-    #: read only the partition's own records, from the survey's indexes (given to the
-    #: task as its further arguments)
+    #: read only the partition's own records: the survey's cuts of them (given to the
+    #: task as its further arguments, one per piece of ``layout``)
     indexed: bool = False
+    layout: Layout | None = None
 
 
 class TaskFailed(Exception):
@@ -120,8 +129,7 @@ def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None
     size = r.end - r.start if r.end >= 0 else input_size(r.path)
     fast = survey_pcap(r)
     if fast is not None:
-        s, codes, starts, lengths = fast
-        return r, s, size, PieceIndex(codes, starts, lengths)
+        return r, fast[0], size, fast[1]
     offsets: array[int] = array("Q")
     readers: list[CaptureReader] = []
     codes = FrameCodes()
@@ -136,27 +144,19 @@ def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None
 
 def survey_facts(
     piece: tuple[ByteRange, Survey, int, PieceIndex | None],
-) -> tuple[ByteRange, Survey, int, bool]:
-    """What the driver needs of a survey task's result (not its record index)."""
-    return piece[0], piece[1], piece[2], piece[3] is not None
+) -> tuple[ByteRange, Survey, int, list[bytes] | None]:
+    """What the driver needs of a survey task's result: not its record index, only the
+    tunnel of each code (None: no index), to say which codes a partition wants."""
+    return piece[0], piece[1], piece[2], piece[3].tunnels if piece[3] is not None else None
 
 
-def part_task(
-    task: PartTask, *pieces: tuple[ByteRange, Survey, int, PieceIndex | None]
-) -> PartResult:
-    """Run the pipeline on one partition's tunnels (``pieces``: the survey tasks'
-    results, when ``task.indexed``: the partition then reads only its own records)."""
+def part_task(task: PartTask, *cuts: PieceCut) -> PartResult:
+    """Run the pipeline on one partition's tunnels (``cuts``: its records of every piece,
+    when ``task.indexed``: the partition then reads only those)."""
     started = time.process_time()
     records = None
-    if task.indexed and task.read_order is not None:
-        wanted = set(task.inputs)
-        records = part_records(
-            task.plan,
-            task.partition,
-            task.inputs,
-            task.read_order,
-            [(r, s, idx) for r, s, _n, idx in pieces if r.path in wanted and idx is not None],
-        )
+    if task.indexed and task.layout is not None:
+        records = part_records(task.layout, cuts)
     alone = len(task.plan.ids) == 1  # one partition: every frame is its own
     sequential = task.read_order is not None
     opened: list[tuple[str, str, int]] = []
@@ -231,14 +231,21 @@ class Executor(Protocol):
         fn: Callable[..., R],
         items: Sequence[T],
         on_done: Callable[[Outcome], None],
-        extra: Sequence[Any] = (),
+        extras: Sequence[Sequence[Any]] = (),
     ) -> list[Outcome]:
-        """``fn(item, *values of extra)`` for every item (``extra``: from :meth:`keep`)."""
+        """``fn(item, *values of extras[i])`` for every item (``extras``: none, or one
+        sequence of handles from :meth:`keep` / :meth:`keep_calls` per item)."""
         ...
 
     def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
         """Start ``fn(item)`` for every item and keep the results where they are computed
-        (on the workers): handles for :meth:`map`'s ``extra`` and :meth:`map_kept`."""
+        (on the workers): handles for :meth:`map`'s ``extras`` and :meth:`map_kept`."""
+        ...
+
+    def keep_calls(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Start ``fn(*args)`` for every ``args`` of ``calls`` (a handle from :meth:`keep`
+        stands for its value, and the call runs where that value is) and keep the
+        results there: handles, as from :meth:`keep`."""
         ...
 
     def map_kept(
@@ -279,14 +286,15 @@ class SyncExecutor:
         fn: Callable[..., R],
         items: Sequence[T],
         on_done: Callable[[Outcome], None],
-        extra: Sequence[Any] = (),
+        extras: Sequence[Sequence[Any]] = (),
     ) -> list[Outcome]:
         out = []
-        for item in items:
+        for k, item in enumerate(items):
             o = Outcome(item)
             for _attempt in range(self.retries + 1):
                 try:
-                    o.value, o.error = fn(item, *(k.get() for k in extra)), None
+                    args = [h.get() for h in extras[k]] if extras else []
+                    o.value, o.error = fn(item, *args), None
                     break
                 except Exception as e:
                     o.error = e
@@ -296,6 +304,16 @@ class SyncExecutor:
 
     def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
         return [_Kept(o.value, o.error) for o in self.map(fn, items, lambda o: None)]
+
+    def keep_calls(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        out = []
+        for args in calls:
+            try:
+                value = fn(*(a.get() if isinstance(a, _Kept) else a for a in args))
+                out.append(_Kept(value, None))
+            except Exception as e:
+                out.append(_Kept(None, e))
+        return out
 
     def map_kept(
         self,
@@ -333,14 +351,20 @@ class DaskExecutor:
         fn: Callable[..., R],
         items: Sequence[T],
         on_done: Callable[[Outcome], None],
-        extra: Sequence[Any] = (),
+        extras: Sequence[Sequence[Any]] = (),
     ) -> list[Outcome]:
         if not items:
             return []
         futures = [
-            self.client.submit(fn, item, *extra, retries=self.retries, pure=False) for item in items
+            self.client.submit(
+                fn, item, *(extras[k] if extras else ()), retries=self.retries, pure=False
+            )
+            for k, item in enumerate(items)
         ]
         return self._collect(futures, items, on_done)
+
+    def keep_calls(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        return [self.client.submit(fn, *args, retries=self.retries, pure=False) for args in calls]
 
     def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
         if not items:
@@ -508,6 +532,22 @@ def read_order(
     return [i for _f, i, _l in spans] + empty
 
 
+def _cuts(
+    the_plan: Plan, partition: int, spots: list[tuple[Any, list[bytes] | None, int]]
+) -> list[tuple[Any, bytes, int]]:
+    """The arguments of ``cut_piece`` for one partition: per piece (its kept survey
+    result, the tunnel of each of its codes, its first global number), the piece's
+    handle, the codes the partition wants and that number."""
+
+    def mine(t: bytes) -> bool:
+        return the_plan.partition_of(t) == partition
+
+    return [
+        (h, FrameCodes(tunnels=list(tunnels or [])).table(mine), first)
+        for h, tunnels, first in spots
+    ]
+
+
 def run_partitioned(
     paths: Sequence[str],
     options: DecodeOptions,
@@ -595,9 +635,24 @@ def run_partitioned(
         if not todo:
             break
         sequential = order is not None and (window is None or not window.active)
-        use_index = sequential and all(indexed.get((r.path, r.index)) for r, _sv in pieces)
-        extra = [handle[(r.path, r.index)] for r, _sv in pieces] if use_index else []
+        use_index = sequential and all(
+            indexed.get((r.path, r.index)) is not None for r, _sv in pieces
+        )
         report.indexed = use_index
+        the_layout = layout(names, order, pieces) if use_index and order is not None else None
+        extras: list[list[Any]] = []
+        if the_layout is not None:
+            # one cut per (piece, partition), where the piece's index is: each partition
+            # task receives only its own records' offsets and numbers
+            spots = [
+                (
+                    handle[(pieces[k][0].path, pieces[k][0].index)],
+                    indexed[(pieces[k][0].path, pieces[k][0].index)],
+                    first,
+                )
+                for _i, k, first in the_layout.pieces
+            ]
+            extras = [executor.keep_calls(cut_piece, _cuts(the_plan, p, spots)) for p in todo]
         tasks = [
             PartTask(
                 p,
@@ -610,13 +665,15 @@ def run_partitioned(
                 include_keys,
                 worker_tables,
                 tuple(order) if sequential and order is not None else None,
-                use_index,
+                the_layout is not None,
+                the_layout,
             )
             for p in todo
         ]
         results = executor.map(
-            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids)), extra
+            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids)), extras
         )
+        extras.clear()  # the cuts are released (the survey's indexes stay for a rerun)
         lost_inputs = [
             o.error.name
             for o in results

@@ -47,11 +47,11 @@ _GATHER = 1 << 20
 
 @dataclass
 class RecordSlice:
-    """One input's records for one partition: where they are and their global numbers."""
+    """One input's records for one partition: where they are and their global numbers
+    (a record's length is in its header, read with it)."""
 
     path: str
     starts: array[int] = field(default_factory=lambda: array("Q"))  # record offsets
-    lengths: array[int] = field(default_factory=lambda: array("L"))  # record lengths
     numbers: array[int] = field(default_factory=lambda: array("Q"))  # global frame numbers
 
 
@@ -68,6 +68,8 @@ class PartRecords:
     last_time: float | None = None
     #: some frames' tunnels were not written down: the partition decides those itself
     check: bool = False
+    #: bytes of all the records (headers included): the progress's whole
+    total_bytes: int = 0
 
     @property
     def count(self) -> int:
@@ -100,26 +102,30 @@ class _Input:
 
     def __iter__(self) -> Iterator[tuple[int, float, bytes, int]]:
         """(global number, time, data, original length) of every record, in order."""
-        starts, lengths, numbers = self.rec.starts, self.rec.lengths, self.rec.numbers
         unpack = struct.Struct(self.endian + "IIII").unpack_from
         res = self.resolution
         fh = self._fh
         window = b""
         at = 0  # file offset of window[0]
-        wend = 0
-        for k in range(len(starts)):
-            a = starts[k]
-            b = a + lengths[k]
-            if a < at or b > wend:
-                fh.seek(a)
-                window = fh.read(max(_GATHER, b - a))
-                at, wend = a, a + len(window)
-                if b > wend:
-                    raise CaptureError(f"{self.path}: shorter than when it was surveyed")
+        size = 0
+        for a, number in zip(self.rec.starts, self.rec.numbers, strict=True):
             p = a - at
+            if p < 0 or p + 16 > size:
+                fh.seek(a)
+                window = fh.read(_GATHER)
+                at, p, size = a, 0, len(window)
+                if size < 16:
+                    raise CaptureError(f"{self.path}: shorter than when it was surveyed")
             sec, frac, incl, orig = unpack(window, p)
-            self.done += b - a
-            yield numbers[k], sec + frac * res, window[p + 16 : p + 16 + incl], orig
+            q = p + 16 + incl
+            if q > size:
+                fh.seek(a)
+                window = fh.read(max(_GATHER, 16 + incl))
+                at, p, size, q = a, 0, len(window), 16 + incl
+                if q > size:
+                    raise CaptureError(f"{self.path}: shorter than when it was surveyed")
+            self.done += 16 + incl
+            yield number, sec + frac * res, window[p + 16 : q], orig
 
     def close(self) -> None:
         self._fh.close()
@@ -179,7 +185,7 @@ class IndexedReader(MergedReader):
         self.info.frames = records.frames
         self.info.first_time = records.first_time
         self.info.last_time = records.last_time
-        self.total_bytes = sum(int(sum(r.lengths)) for _i, r in records.slices)
+        self.total_bytes = records.total_bytes
         self._last = (0, 0)
 
     def close(self) -> None:

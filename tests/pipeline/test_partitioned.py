@@ -241,7 +241,7 @@ def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
     global numbers of the merged stream: disjoint, together every frame, and the run
     still equals one pass — on one file cut in byte ranges and on the same cut as a ring."""
     from ipsec_inspect.pipeline.dask_engine import survey_task
-    from ipsec_inspect.pipeline.partition_index import part_records
+    from ipsec_inspect.pipeline.partition_index import cut_piece, layout, part_records
     from ipsec_inspect.pipeline.tunnels import Survey, plan, tunnel_of
     from ipsec_inspect.sources.byte_ranges import split_capture
 
@@ -257,9 +257,23 @@ def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
     the_plan = plan(total, 3)
     frames = frames_of(path)
     seen: dict[int, int] = {}
+    the_layout = layout([str(path)], [0], [(d[0], d[1]) for d in done])
+    assert [first for _i, _k, first in the_layout.pieces] == [
+        1,
+        1 + done[0][1].count,
+        1 + done[0][1].count + done[1][1].count,
+    ]
     for p in the_plan.ids:
-        recs = part_records(the_plan, p, [str(path)], [0], [(d[0], d[1], d[3]) for d in done])
+        cuts = []
+        for _i, k, first in the_layout.pieces:
+            idx = done[k][3]
+            assert idx is not None
+            cuts.append(
+                cut_piece(done[k], idx.table(lambda t: the_plan.partition_of(t) == p), first)
+            )
+        recs = part_records(the_layout, cuts)
         assert recs.frames == len(frames) and not recs.check
+        assert recs.total_bytes == sum(c.size for c in cuts) > 0
         ((_i, rec),) = recs.slices
         for n in rec.numbers:
             assert n not in seen
