@@ -19,12 +19,13 @@ timestamp — makes it return None, and the caller surveys the piece the ordinar
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import sys
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -137,7 +138,7 @@ class _Scan:
             self.tunnels.append(t)
         return c
 
-    def run(self, fh: BinaryIO, start: int, end: int) -> bool:
+    def run(self, fh: io.BufferedReader, start: int, end: int) -> bool:
         """Survey the records in ``[start, end)`` of the file; False on anything the
         ordinary reader would remark on."""
         caplen = struct.Struct(self.endian + "I").unpack_from
