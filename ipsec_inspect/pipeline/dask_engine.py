@@ -29,6 +29,7 @@ result still comes back.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import time
@@ -425,6 +426,7 @@ def executor_for(scheduler: str | None, workers: int | None) -> Executor:
             client = Client(scheduler, timeout=10)
         except (OSError, TimeoutError) as e:
             raise InputError(f"--scheduler {scheduler}: cannot connect ({e})") from None
+        _warm_up(client)
         return DaskExecutor(client)
     n = max(1, workers or 1)
     cluster = LocalCluster(
@@ -435,7 +437,31 @@ def executor_for(scheduler: str | None, workers: int | None) -> Executor:
         memory_limit=0,
         silence_logs=40,
     )
-    return DaskExecutor(Client(cluster), owns=[cluster])
+    client = Client(cluster)
+    _warm_up(client)
+    return DaskExecutor(client, owns=[cluster])
+
+
+#: what the tasks import: loaded on every worker when the executor starts, so that no
+#: task's time (the run's) includes it — a long-lived cluster pays it once
+TASK_MODULES = (
+    "ipsec_inspect.pipeline.dask_engine",
+    "ipsec_inspect.crypto.decryptor",
+    "ipsec_inspect.crypto.keys",
+)
+
+
+def import_task_modules() -> None:
+    for name in TASK_MODULES:
+        importlib.import_module(name)
+
+
+def _warm_up(client: Client) -> None:
+    """Import the tasks' modules on every worker now (see :data:`TASK_MODULES`)."""
+    try:
+        client.run(import_task_modules)
+    except Exception:  # a worker that cannot import fails its tasks, named there
+        pass
 
 
 # --------------------------------------------------------------------------- the run

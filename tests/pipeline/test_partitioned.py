@@ -269,7 +269,7 @@ def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
             idx = done[k][3]
             assert idx is not None
             cuts.append(
-                cut_piece(done[k], idx.table(lambda t: the_plan.partition_of(t) == p), first)
+                cut_piece(done[k], idx.table(lambda t, p=p: the_plan.partition_of(t) == p), first)
             )
         recs = part_records(the_layout, cuts)
         assert recs.frames == len(frames) and not recs.check
