@@ -155,9 +155,8 @@ class _Scan:
         while left > 0:
             room = len(space) - _SLACK
             if filled == room:  # one record larger than the window
-                if filled + 16 > room:
-                    return False  # pragma: no cover - WINDOW holds a header
-                grown = bytearray(16 + caplen(space, 8)[0] + WINDOW + _SLACK)
+                need = 16 + caplen(space, 8)[0] if filled >= 16 else 16
+                grown = bytearray(max(need, filled) + WINDOW + _SLACK)
                 grown[:filled] = space[:filled]
                 space, views = grown, _Views(grown, self.endian)
                 room = len(space) - _SLACK
