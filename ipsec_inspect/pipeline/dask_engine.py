@@ -365,7 +365,10 @@ class DaskExecutor:
         return self._collect(futures, items, on_done)
 
     def keep_calls(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
-        return [self.client.submit(fn, *args, retries=self.retries, pure=False) for args in calls]
+        if not calls:
+            return []
+        columns = [list(c) for c in zip(*calls, strict=True)]
+        return list(self.client.map(fn, *columns, retries=self.retries, pure=False))
 
     def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
         if not items:
@@ -381,7 +384,7 @@ class DaskExecutor:
     ) -> list[Outcome]:
         if not items:
             return []
-        futures = [self.client.submit(fn, k, pure=False) for k in kept]
+        futures = list(self.client.map(fn, list(kept), pure=False))
         return self._collect(futures, items, on_done)
 
     def _collect(
@@ -489,14 +492,17 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 def _ranges(names: Sequence[str], workers: int, local: bool) -> list[ByteRange]:
-    """Byte ranges for the survey: large local uncompressed files are cut."""
+    """Byte ranges for the survey: large local uncompressed files are cut, into as many
+    pieces as the workers need in all (many inputs already are enough pieces: every
+    piece costs tasks — its survey, its facts, a cut per partition)."""
     out: list[ByteRange] = []
+    wanted = -(-RANGES_PER_WORKER * workers // max(1, len(names)))  # pieces per input
     for name in names:
         if name == STDIN or is_url(name):
             out.append(whole_file(name))
             continue
         size = input_size(name)
-        pieces = min(RANGES_PER_WORKER * workers, max(1, size // MIN_RANGE))
+        pieces = min(wanted, max(1, size // MIN_RANGE))
         try:
             out.extend(
                 split_capture(name, pieces, min_size=MIN_RANGE)
