@@ -8,18 +8,23 @@ A run has three steps, each a set of independent tasks:
 
 1. **survey** — every input, large local ones cut into byte ranges on record boundaries
    (``sources.byte_ranges``), is read once to count frames and bytes per tunnel and note
-   the IKE and ESP SPIs that tie tunnels together (``pipeline.tunnels.survey``);
+   the IKE and ESP SPIs that tie tunnels together (``pipeline.fast_survey`` for a plain
+   pcap, else ``pipeline.tunnels.survey``); each task also keeps its piece's record
+   index (offset and tunnel code per record) on its worker, and the driver fetches only
+   the per-tunnel facts;
 2. **partitions** — the tunnels are packed into as many partitions as there are workers
-   (``pipeline.tunnels.plan``); each partition task reads the merged inputs (``sources.multi``:
-   the same global frame numbers everywhere) and runs the ordinary pipeline
-   (``session.Analysis``, fast lane included) on its tunnels' frames only;
+   (``pipeline.tunnels.plan``); where the inputs allow it (``pipeline.partition_index``),
+   one small task per (piece, partition) cuts that partition's records out of the
+   piece's index where it lies, and each partition task receives only its own cuts and
+   reads only its own records; otherwise it reads the merged inputs (``sources.multi``:
+   the same global frame numbers everywhere) and passes over other tunnels' frames. Each
+   runs the ordinary pipeline (``session.Analysis``, fast lane included);
 3. **union** — partitions that turned out related (``pipeline.union.conflicts``) are merged and run
    again; then the results become one (``pipeline.union.union``), equal to a single pass.
 
-Reading is repeated per partition (each skips the other tunnels' frames after a
-few-byte look at their addresses); decoding, decryption and tracking — the expensive
-part — are not. Keys never travel: workers load the key files themselves, and send
-derived keys back only when the export is to include keys.
+Decoding, decryption and tracking — the expensive part — are never repeated. Keys never
+travel: workers load the key files themselves, and send derived keys back only when the
+export is to include keys.
 
 Failures: Dask retries a failed task (``retries``). An input that still cannot be read is
 reported by name and left out (the partitions are then run without it, so all agree); a

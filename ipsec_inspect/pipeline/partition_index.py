@@ -194,21 +194,14 @@ def part_records(the_layout: Layout, cuts: Sequence[PieceCut]) -> PartRecords:
         out.check = out.check or c.overflow
         out.total_bytes += c.size
     for i in the_layout.order:
-        mine = by_input.get(i, [])
-        starts = _joined([c.starts for c in mine])
-        numbers = _joined([c.numbers for c in mine])
-        out.slices.append((i, RecordSlice(the_layout.names[i], starts, numbers)))
+        for c in by_input.get(i, []):
+            if len(c.starts):  # read as they came: no copy of the cuts
+                rec = RecordSlice(the_layout.names[i], _ints(c.starts), _ints(c.numbers))
+                out.slices.append((i, rec))
     return out
 
 
-def _joined(parts: list[npt.NDArray[np.unsignedinteger]]) -> array[int]:
-    """Arrays of one input's pieces as one ``array.array`` (what the reader iterates
-    fastest, without numpy scalars)."""
-    joined = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
-    if joined.dtype != np.uint32:
-        joined = joined.astype(np.uint64)
-    out = array("I" if joined.dtype == np.uint32 else "Q")
-    if array("I").itemsize != 4:  # pragma: no cover - every supported platform has 4
-        return array("Q", joined.tolist())
-    out.frombytes(joined.tobytes())
-    return out
+def _ints(a: npt.NDArray[np.unsignedinteger]) -> memoryview:
+    """An array as a memoryview that iterates as Python ints (no copy; a plain format,
+    whatever byte-order mark the array's dtype carried through pickling)."""
+    return np.ascontiguousarray(a).data.cast("B").cast("I" if a.itemsize == 4 else "Q")

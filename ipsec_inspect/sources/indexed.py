@@ -52,8 +52,10 @@ class RecordSlice:
     (a record's length is in its header, read with it)."""
 
     path: str
-    starts: array[int] = field(default_factory=lambda: array("Q"))  # record offsets
-    numbers: array[int] = field(default_factory=lambda: array("Q"))  # global frame numbers
+    # record offsets and global frame numbers: arrays, or memoryviews of numpy arrays
+    # (either iterates as Python ints, without a copy)
+    starts: Sequence[int] = field(default_factory=lambda: array("Q"))
+    numbers: Sequence[int] = field(default_factory=lambda: array("Q"))
 
 
 @dataclass
@@ -61,7 +63,8 @@ class PartRecords:
     """What a partition reads: its records per input (in reading order) and the merged
     stream's facts, which the survey knows and the partition's own records do not."""
 
-    slices: list[tuple[int, RecordSlice]]  # (input index, records), inputs in time order
+    #: (input index, records), in reading order; an input may have several (one a piece)
+    slices: list[tuple[int, RecordSlice]]
     bases: list[int]  # per input: global number of its frame 0 (frames before it)
     files: list[FileSummary]  # per input, as capture.files shows it
     frames: int = 0
@@ -81,9 +84,8 @@ class _Input:
     """One input's records, read in windows of the file (bounded memory, and a far jump
     is a seek): the survey has checked every record, so each is cut out directly."""
 
-    def __init__(self, path: str, rec: RecordSlice) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.rec = rec
         self._fh: BinaryIO
         if is_url(path):
             import fsspec
@@ -129,16 +131,13 @@ class IndexedReader(MergedReader):
         self.frame_file = None
         self.frame_number = None
         self._records = records
-        self._slices = dict(records.slices)
         self._inputs: list[_Input] = []
         try:
             for name in self.names:
-                self._inputs.append(_Input(name, RecordSlice(name)))
+                self._inputs.append(_Input(name))
         except (OSError, CaptureError) as e:
             self.close()
             raise CaptureError(str(e) if isinstance(e, CaptureError) else f"{e}") from None
-        for i, rec in self._slices.items():
-            self._inputs[i].rec = rec
         self.readers = self._inputs  # type: ignore[assignment]  # .info is what is read
         self.info = MergedInfo(self.names[0] if len(self.names) == 1 else ", ".join(self.names))
         self.info.readers = [r.info for r in self._inputs]
@@ -155,7 +154,7 @@ class IndexedReader(MergedReader):
         self.total_bytes = records.total_bytes
         self._number = 0  # global number of the last frame handed on
         # the inputs in reading order: (global number of frame 0, input index)
-        self._starts = sorted((records.bases[i], i) for i, _rec in records.slices)
+        self._starts = sorted((base, i) for i, base in enumerate(records.bases))
         self._count = sum(len(rec.numbers) for _i, rec in records.slices)
 
     def close(self) -> None:
