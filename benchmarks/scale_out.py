@@ -97,6 +97,7 @@ def one_run(folder: Path, workers: int, keys: bool) -> dict[str, object]:
         "worker_rss": [w[0] for w in per_worker],
         "worker_cpu": [w[1] for w in per_worker],
         "worker_run_cpu": run_cpu,
+        "worker_rss_start": [w[0] for w in at_start.values()],
         "survey": report.survey_seconds,
         "partitions": report.partition_seconds,
         "union": report.union_seconds,
