@@ -150,10 +150,31 @@ def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None
 
 def survey_facts(
     piece: tuple[ByteRange, Survey, int, PieceIndex | None],
-) -> tuple[ByteRange, Survey, int, list[bytes] | None]:
+) -> tuple[ByteRange, Survey, int, tuple[list[bytes], int] | None]:
     """What the driver needs of a survey task's result: not its record index, only the
-    tunnel of each code (None: no index), to say which codes a partition wants."""
-    return piece[0], piece[1], piece[2], piece[3].tunnels if piece[3] is not None else None
+    tunnel of each code and where the piece's last record ends (None: no index)."""
+    idx = piece[3]
+    return piece[0], piece[1], piece[2], (idx.tunnels, idx.end) if idx is not None else None
+
+
+def chained(pieces: Sequence[tuple[ByteRange, int | None]]) -> bool:
+    """Whether every indexed piece's last record ends where the next piece of its file
+    starts (``pieces``: each range and where its index ends).
+
+    Why: a byte-range boundary is found by plausible record headers; a false one inside
+    a frame (possible in data that looks like headers, e.g. times near 1970 and zero
+    padding) would give a range that starts with a made-up record. The reader of the
+    range before it reads its last record past the boundary, so its end shows the
+    mismatch; then the records are not read by index (the whole-file path is exact)."""
+    by_file: dict[str, list[tuple[int, int, int | None]]] = {}
+    for r, end in pieces:
+        by_file.setdefault(r.path, []).append((r.index, r.start, end))
+    for ps in by_file.values():
+        ps.sort()
+        for (_k, _s, end), (_k2, start, _e) in itertools.pairwise(ps):
+            if end is None or end != start:
+                return False
+    return True
 
 
 def part_task(task: PartTask, *cuts: PieceCut) -> PartResult:
@@ -650,7 +671,16 @@ def run_partitioned(
             total_survey.add(o.value[1])
     names = [n for n in names if n not in failed]
     pieces = [(o.value[0], o.value[1]) for o in outcomes if o.error is None]
-    indexed = {(o.value[0].path, o.value[0].index): o.value[3] for o in outcomes if o.error is None}
+    indexed = {
+        (o.value[0].path, o.value[0].index): o.value[3][0] if o.value[3] is not None else None
+        for o in outcomes
+        if o.error is None
+    }
+    ends = [
+        (o.value[0], o.value[3][1] if o.value[3] is not None else None)
+        for o in outcomes
+        if o.error is None
+    ]
     order = read_order(names, pieces)
     report.sequential = order is not None
     report.survey_seconds = time.perf_counter() - t0
@@ -672,8 +702,10 @@ def run_partitioned(
         if not todo:
             break
         sequential = order is not None and (window is None or not window.active)
-        use_index = sequential and all(
-            indexed.get((r.path, r.index)) is not None for r, _sv in pieces
+        use_index = (
+            sequential
+            and all(indexed.get((r.path, r.index)) is not None for r, _sv in pieces)
+            and chained([(r, end) for r, end in ends if r.path in names])
         )
         report.indexed = use_index
         the_layout = layout(names, order, pieces) if use_index and order is not None else None

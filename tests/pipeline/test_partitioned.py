@@ -356,3 +356,28 @@ def test_flood_figures_are_the_same_partitioned(tmp_path: Path) -> None:
     assert flood["values"]["top_sources"][0]["requests"] == 100
     assert _dos01(parts) == flood
     assert parts["capture"].get("evicted") == whole["capture"].get("evicted")
+
+
+def test_a_false_range_boundary_is_not_read_by_index(tmp_path: Path) -> None:
+    """Times near 1970 and zero padding make plausible record headers inside frames: a
+    byte range may then start inside a frame. The range before it ends past its end, so
+    the pieces do not chain and the partitions do not read by index."""
+    from ipsec_inspect.pipeline.dask_engine import chained, survey_task
+    from ipsec_inspect.sources.byte_ranges import ByteRange, split_capture
+    from tests.pipeline.test_fast_survey import mixed
+
+    path = tmp_path / "near-1970.pcap"
+    path.write_bytes(pcap([(1000.0 + k * 0.25, f) for k, (_t, f) in enumerate(mixed()[:60])]))
+    starts, at, data = set(), 24, path.read_bytes()
+    while at < len(data):
+        starts.add(at)
+        at += 16 + struct.unpack_from("<I", data, at + 8)[0]
+    ranges = split_capture(str(path), 4, min_size=1)
+    assert any(r.start not in starts for r in ranges[1:])  # a boundary inside a frame
+    done = [survey_task(r) for r in ranges]
+    ends = [(d[0], d[3].end if d[3] is not None else None) for d in done]
+    assert not chained(ends)
+    assert chained([(r, r.end) for r in ranges])
+    whole = ByteRange(str(path), 0, -1, 0)
+    assert chained([(whole, len(data)), (ByteRange("other", 0, 9, 0), 9)])
+    assert not chained([(ranges[0], None), (ranges[1], ranges[1].end)])
