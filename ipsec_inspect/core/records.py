@@ -14,6 +14,7 @@ from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -374,12 +375,26 @@ class IkeMessage:
     header: IkeHeader
     version: int  # 1 or 2
     payloads: list[IkePayload]
-    fields: list[Field] = field(default_factory=list)  # header fields
+    # The header fields (``fields``), or None until first read, when ``header_fields_from``
+    # builds them. Why lazy: only a view that shows one message reads them (the TUI,
+    # ``packets --format jsonl``), and building them was a fifth of the dissection of a
+    # flood's IKE_SA_INIT request, of which nothing is ever shown.
+    header_fields: list[Field] | None = None
     errors: list[ParseError] = field(default_factory=list)
     # Filled by the crypto layer when a key is known:
     decrypted: list[IkePayload] | None = None
     decrypted_data: bytes | None = None  # plaintext the decrypted payloads' offsets refer to
     decryption_status: str | None = None  # "ok", "icv-failed", "no-key", "error: ...", "fragment"
+    header_fields_from: Callable[[], list[Field]] | None = None
+
+    @property
+    def fields(self) -> list[Field]:
+        """The header's dissected fields, built on the first read."""
+        if self.header_fields is None:
+            build = self.header_fields_from
+            self.header_fields = build() if build is not None else []
+            self.header_fields_from = None
+        return self.header_fields
 
     @property
     def protocol(self) -> Protocol:

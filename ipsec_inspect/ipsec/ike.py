@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
@@ -186,7 +187,7 @@ def dissect_ike(
         header=header,
         version=version,
         payloads=[],
-        fields=_header_fields(header, version, offset, ext),
+        header_fields_from=partial(_header_fields, header, version, offset, ext),
         errors=errors,
     )
     if major not in (1, 2):
