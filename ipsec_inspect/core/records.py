@@ -321,9 +321,21 @@ class IkePayload:
     offset: int
     length: int  # including the generic payload header
     body: PayloadBody | None
-    fields: list[Field] = field(default_factory=list)
+    # The dissected fields (``fields``), or None until first read, when ``fields_from``
+    # builds them; lazy for the reason given at ``IkeMessage.header_fields``.
+    field_list: list[Field] | None = None
     error: str | None = None
     critical: bool = False
+    fields_from: Callable[[], list[Field]] | None = None
+
+    @property
+    def fields(self) -> list[Field]:
+        """The payload's dissected fields, generic header first, built on the first read."""
+        if self.field_list is None:
+            build = self.fields_from
+            self.field_list = build() if build is not None else []
+            self.fields_from = None
+        return self.field_list
 
 
 @dataclass(slots=True)

@@ -133,7 +133,7 @@ def _encrypted_v1(data: bytes, h: IkeHeader, body_at: int, msg_end: int) -> IkeP
         offset=body_at,
         length=length,
         body=EncryptedBody(first_payload=h.next_payload, body_offset=body_at, body_length=length),
-        fields=[fld("ikev1.encrypted.data", "Encrypted data", length, body_at, length)],
+        field_list=[fld("ikev1.encrypted.data", "Encrypted data", length, body_at, length)],
     )
 
 

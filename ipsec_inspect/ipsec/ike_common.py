@@ -458,7 +458,7 @@ def bogus_payload(
         offset=pos,
         length=length,
         body=None,
-        fields=[
+        field_list=[
             fld(f"{key}.payload.next", "Next payload", data[pos], pos, 1),
             fld(f"{key}.payload.length", "Payload length", length, pos + 2, 2),
         ],

@@ -533,7 +533,7 @@ def _parse_payload(
         offset=pos,
         length=length,
         body=body,
-        fields=ctx.fields,
+        field_list=ctx.fields,
         error="; ".join(problems) if problems else None,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from ipsec_inspect.core.buffer import Reader, Truncated
 from ipsec_inspect.core.extensions import NO_DISSECTORS, DissectorTables
@@ -70,6 +71,8 @@ class _Ctx:
     next_type: int
     ext: DissectorTables
     problems: list[str] = field(default_factory=list)
+    # more fields, after ``fields``, built only when the payload's fields are read
+    later: Callable[[], list[Field]] | None = None
 
 
 # ---------------------------------------------------------------- SA
@@ -155,7 +158,12 @@ def _ke(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     group = r.u16("key exchange method")
     r.skip(2, "KE reserved")
     data = r.rest()
-    ctx.fields += [
+    ctx.later = partial(_ke_fields, start, group, data)
+    return KeBody(group=group, data=data)
+
+
+def _ke_fields(start: int, group: int, data: bytes) -> list[Field]:
+    return [
         fld(
             f"{K}.ke.group",
             "Key exchange method",
@@ -166,7 +174,6 @@ def _ke(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
         ),
         fld(f"{K}.ke.data", "Key exchange data", data, start + 4, len(data)),
     ]
-    return KeBody(group=group, data=data)
 
 
 def _id(r: Reader, ctx: _Ctx, ptype: int) -> PayloadBody:
@@ -246,10 +253,14 @@ def _auth(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
 def _nonce(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
     start = r.pos
     data = r.rest()
-    ctx.fields.append(fld(f"{K}.nonce", "Nonce data", data, start, len(data)))
+    ctx.later = partial(_nonce_fields, start, data)
     if not 16 <= len(data) <= 256:
         ctx.problems.append(f"nonce of {len(data)} bytes at offset {start} is outside 16-256 bytes")
     return NonceBody(data=data)
+
+
+def _nonce_fields(start: int, data: bytes) -> list[Field]:
+    return [fld(f"{K}.nonce", "Nonce data", data, start, len(data))]
 
 
 def _vendor(r: Reader, ctx: _Ctx, _ptype: int) -> PayloadBody:
@@ -813,19 +824,7 @@ def _dissect_payload(
     flags = data[pos + 1]
     length = (data[pos + 2] << 8) | data[pos + 3]
     short = reg.payload_short_name(2, ptype, ext)
-    header = [
-        fld(
-            f"{K}.payload.next",
-            "Next payload",
-            next_type,
-            pos,
-            1,
-            named(reg.payload_name(2, next_type, ext), next_type),
-        ),
-        fld(f"{K}.payload.critical", "Critical", bool(flags & 0x80), pos + 1, 1),
-        fld(f"{K}.payload.length", "Payload length", length, pos + 2, 2),
-    ]
-    ctx = _Ctx(fields=header, name=short, next_type=next_type, ext=ext)
+    ctx = _Ctx(fields=[], name=short, next_type=next_type, ext=ext)
     body_end = min(pos + length, avail_end)
     error: str | None = None
     if pos + length > avail_end:
@@ -849,10 +848,41 @@ def _dissect_payload(
         offset=pos,
         length=length,
         body=body,
-        fields=ctx.fields,
         error="; ".join(problems) if problems else None,
         critical=bool(flags & 0x80),
+        fields_from=partial(
+            _payload_fields, pos, next_type, flags, length, ext, ctx.fields, ctx.later
+        ),
     )
+
+
+def _payload_fields(
+    pos: int,
+    next_type: int,
+    flags: int,
+    length: int,
+    ext: DissectorTables,
+    body: list[Field],
+    later: Callable[[], list[Field]] | None,
+) -> list[Field]:
+    """A dissected payload's fields: its generic header's, then its body's.
+
+    Built on the first read (``IkePayload.fields``): a message that is only tracked, such
+    as each of a flood's IKE_SA_INIT requests, never needs them."""
+    return [
+        fld(
+            f"{K}.payload.next",
+            "Next payload",
+            next_type,
+            pos,
+            1,
+            named(reg.payload_name(2, next_type, ext), next_type),
+        ),
+        fld(f"{K}.payload.critical", "Critical", bool(flags & 0x80), pos + 1, 1),
+        fld(f"{K}.payload.length", "Payload length", length, pos + 2, 2),
+        *body,
+        *(later() if later is not None else ()),
+    ]
 
 
 def parse_payload_chain(
@@ -891,6 +921,7 @@ def parse_payload_chain(
             errors.append(ParseError(message, pos))
             return payloads, errors
         payload = _parse_payload(data, pos, end, ptype, ext)
+        next_type = data[pos]  # the generic header's first byte (``payload_next``)
         payloads.append(payload)
         if payload.error:
             errors.append(ParseError(payload.error, pos))
@@ -899,7 +930,7 @@ def parse_payload_chain(
         pos += length
         if ptype in (SK, SKF):
             break
-        ptype = payload_next(payload)
+        ptype = next_type
     if pos < end:
         errors.append(ParseError(f"{end - pos} bytes after the last payload at offset {pos}", pos))
     return payloads, errors
