@@ -180,6 +180,8 @@ def track_endpoints(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: boo
 def _mobike_notes(
     st: TrackerState, sa: IkeSa, msg: IkeMessage, notes: dict[int, NotifyBody]
 ) -> None:
+    if not notes:
+        return  # every note below is of a notify (a flood's requests carry none)
     m = msg.meta
     stage = _stage(sa, msg)
     for kind in (N_ADDITIONAL_IP4, N_ADDITIONAL_IP6):
