@@ -23,6 +23,9 @@ from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, IkeSa, 
 from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
 from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, spi_int
 
+#: a child SA's ``encapsulation`` by the transport of its first packet
+_ENCAPSULATION = {Transport.UDP_ENCAP: "udp", Transport.TCP: "tcp"}
+
 
 def install_directions(
     st: TrackerState,
@@ -124,6 +127,10 @@ def deletes(st: TrackerState, sa: IkeSa, msg: IkeMessage, m: PacketMeta) -> None
 
 def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
     """Find the child SA a new (destination, SPI) belongs to; see the module doc."""
+    # 0. a known direction whose IKE SA moved to a new address (MOBIKE, NAT rebinding)
+    moved = moved_direction(st, m, spi, proto)
+    if moved is not None:
+        return moved
     d = Direction(
         spi=spi,
         src=m.src,
@@ -132,10 +139,6 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
         seq=SequenceAnalyzer(window=st.config.replay_window, keep_log=st.config.mergeable),
         ivs=IvHistory(bounded=not st.config.mergeable),
     )
-    # 0. a known direction whose IKE SA moved to a new address (MOBIKE, NAT rebinding)
-    moved = moved_direction(st, m, spi, proto)
-    if moved is not None:
-        return moved
     # 1. the missing direction of a child SA seen in one direction only
     c = _one_way_partner(st, m.src, m.dst, proto)
     if c is not None:
@@ -146,10 +149,11 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
         c.protocol = proto
         return _attach(st, c, d, m, "spis")
     # 3. an SA whose negotiation is not in the capture
-    uid = f"child-{st.next_child}"
+    number = st.next_child
+    uid = f"child-{number}"
     st.next_child += 1
     c = ChildSa(uid=uid, protocol=proto, observed_from_start=False)
-    c.encapsulation = {Transport.UDP_ENCAP: "udp", Transport.TCP: "tcp"}.get(m.transport, "none")
+    c.encapsulation = _ENCAPSULATION.get(m.transport, "none")
     st.child[uid] = c
     st.orphans[uid] = None
     st.out.append(SaOpened(uid, "child", m.time, m.frame, False))
@@ -162,15 +166,19 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
         f"{proto.upper()} SPI 0x{spi:08x} ({m.src} -> {m.dst}) first seen with no IKE exchange for it",
         Certainty.INFERRED,
     )
-    return _attach(st, c, d, m, "orphan")
+    return _attach(st, c, d, m, "orphan", number)
 
 
-def _attach(st: TrackerState, c: ChildSa, d: Direction, m: PacketMeta, how: str) -> str:
+def _attach(
+    st: TrackerState, c: ChildSa, d: Direction, m: PacketMeta, how: str, number: int = 0
+) -> str:
+    """``number``: the child SA's number when the caller knows it (0: read from its uid)."""
     d.seq.esn = bool(c.chosen_ids.get("esn"))
     c.directions.append(d)
     index_direction(st, d, c.uid)
     if len(c.directions) == 1:
-        bisect.insort(st.one_way.setdefault((d.src, d.dst), []), (_number(c.uid), c.uid))
+        key = (number or _number(c.uid), c.uid)
+        bisect.insort(st.one_way.setdefault((d.src, d.dst), []), key)
     if how == "pairing":
         c.certainty["pairing"] = Certainty.INFERRED
         st.awaiting.pop(c.uid, None)
@@ -235,6 +243,8 @@ def _may_pair(c: ChildSa | None) -> bool:
 
 def _awaiting_between(st: TrackerState, src: str, dst: str) -> ChildSa | None:
     """The oldest child SA negotiated between these two addresses that has no SPI yet."""
+    if not st.awaiting_by_peers:
+        return None  # nothing negotiated waits (a flood of orphan SPIs)
     a, b = sorted((src, dst))
     uids = st.awaiting_by_peers.get((a, b))
     if not uids:
