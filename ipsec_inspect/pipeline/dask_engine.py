@@ -456,7 +456,10 @@ class DaskExecutor:
         from distributed import wait
 
         wait(list(kept))
-        return [_FutureRef(f.key) for f in kept]
+        return [
+            _FutureRef(f.key, f"{f.exception()!r}" if f.status == "error" else None)
+            for f in kept
+        ]
 
     def map_kept(
         self,
@@ -504,11 +507,16 @@ class _FutureRef:
     the future, so the result stays until the run is done with it)."""
 
     key: Any
+    error: str | None = None  # the task failed on every try: this, not its result
 
     def get(self) -> Any:
         from distributed import Future, get_client
 
-        f: Any = Future(self.key, get_client())
+        if self.error is not None:
+            raise RuntimeError(f"a cut of the survey's index failed: {self.error}")
+        # computed already (``refs`` waited): a new handle learns nothing from the
+        # scheduler by itself, so it is told the result is in memory
+        f: Any = Future(self.key, get_client(), state="memory")
         try:
             return f.result()
         finally:

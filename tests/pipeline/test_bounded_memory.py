@@ -1,0 +1,143 @@
+"""A partitioned run's per-record data stays out of memory, however large the capture.
+
+Why: the survey's index (5 bytes a frame) and the partitions' cuts (8 bytes a record)
+grew with the capture and put a worker over 150 MB at about 3 million frames of its share.
+They now go to worker-local files beyond a size, cut tasks work on spans of the index, and
+a partition fetches its cuts one span at a time. These tests fail if any of that holds a
+whole piece's index or a partition's whole cut in memory again.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from ipsec_inspect.export.timeline import build_timeline, capture_json
+from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.pipeline import fast_survey
+from ipsec_inspect.pipeline.dask_engine import (
+    RunReport,
+    SyncExecutor,
+    cut_task,
+    run_partitioned,
+    survey_task,
+)
+from ipsec_inspect.pipeline.partition_index import Column, Limits, spans
+from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.sources.byte_ranges import whole_file
+from ipsec_inspect.wire.decoder import DecodeOptions
+
+T0 = 1_700_000_000
+#: small limits, so that a capture a test can afford is many spans and spills
+SMALL = Limits(spill_bytes=4096, cut_records=4096)
+#: limits that keep everything in memory: what the bounded path must not do
+UNBOUNDED = Limits(spill_bytes=1 << 40, cut_records=1 << 40)
+
+
+def capture(path: Path, frames: int) -> Path:
+    """``frames`` ESP frames over four tunnels (one SA each), in time order."""
+    eth = bytes(6) + bytes([2, 0, 0, 0, 0, 1]) + b"\x08\x00"
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    heads = [
+        eth
+        + struct.pack("!BBHHHBBH", 0x45, 0, 20 + 8 + 16, 1, 0, 64, 50, 0)
+        + bytes([10, 0, 0, k])
+        + bytes([10, 1, 0, k])
+        for k in range(4)
+    ]
+    for n in range(frames):
+        k = n % 4
+        data = heads[k] + struct.pack("!II", 0x1000 + k, n // 4 + 1) + bytes(16)
+        out.append(struct.pack("<IIII", T0 + n // 1000, n % 1000, len(data), len(data)) + data)
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def run(path: Path, limits: Limits, report: RunReport | None = None) -> dict:
+    u = run_partitioned(
+        [str(path)],
+        DecodeOptions(),
+        [],
+        TrackerConfig(),
+        executor=SyncExecutor(2),
+        partitions=2,
+        report=report,
+        limits=limits,
+    )
+    return build_timeline(u.result, capture_json(u.info, str(path)))
+
+
+def peak(path: Path, limits: Limits) -> int:
+    tracemalloc.start()
+    try:
+        run(path, limits)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_indexes_and_cuts_above_the_limit_are_on_disk(tmp_path: Path) -> None:
+    path = capture(tmp_path / "c.pcap", 20_000)
+    piece = survey_task(whole_file(str(path)), SMALL)
+    idx = piece[3]
+    assert idx is not None and len(idx.codes) == len(idx.starts) == 20_000
+    assert idx.codes.on_disk and idx.starts.on_disk
+    assert idx.codes.in_memory_bytes == idx.starts.in_memory_bytes == 0
+    table = idx.table(lambda t: t[-1] in (0, 1))  # two of the four tunnels
+    cuts = [cut_task(piece, table, 1, span, SMALL) for span in spans(20_000, SMALL)]
+    assert len(cuts) == 5 and all(c.starts.on_disk and c.numbers.on_disk for c in cuts)
+    numbers = [int(n) for c in cuts for n in c.numbers.values()]
+    assert numbers == [n for n in range(1, 20_001) if (n - 1) % 4 in (0, 1)]
+    # a cut that travels (Dask) arrives whole and becomes a column there again
+    moved = pickle.loads(pickle.dumps(cuts[0]))
+    assert moved.numbers.on_disk and list(moved.numbers.values()) == list(cuts[0].numbers.values())
+    small = survey_task(whole_file(str(capture(tmp_path / "s.pcap", 100))), SMALL)[3]
+    assert small is not None and not small.codes.on_disk and small.codes.in_memory_bytes == 100
+
+
+def test_a_column_reads_back_what_was_appended(tmp_path: Path) -> None:
+    import numpy as np
+
+    c = Column(np.uint32, 40, str(tmp_path))
+    c.append(np.arange(5, dtype=np.uint32))  # 20 bytes: in memory
+    assert not c.on_disk
+    c.append(np.arange(5, 20, dtype=np.int64))  # over the limit: all of it to a file
+    c.finish()
+    assert c.on_disk and len(c) == 20 and list(tmp_path.iterdir())
+    assert list(c.values()) == list(range(20)) and list(c.read(18, 99)) == [18, 19]
+    assert len(c.read(25, 30)) == 0
+    del c
+    assert not list(tmp_path.iterdir())  # removed with the column
+
+
+def test_the_bounded_run_equals_one_pass(tmp_path: Path) -> None:
+    path = capture(tmp_path / "c.pcap", 30_000)
+    report = RunReport()
+    doc = run(path, SMALL, report)
+    assert report.indexed and report.partitions == 2 and sum(report.part_records) == 30_000
+    analysis = Analysis([str(path)], DecodeOptions(), [], TrackerConfig(), keep_index=False)
+    assert doc == build_timeline(analysis.run(), capture_json(analysis.info, str(path)))
+
+
+@pytest.mark.parametrize("frames", [30_000])
+def test_memory_does_not_grow_with_the_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frames: int
+) -> None:
+    """Twice the frames: the whole run's peak (survey, cuts, both partitions, in one
+    process) grows by well under a byte a frame; holding the index and the cuts in
+    memory (21 bytes a frame) shows up in the same measurement. (Small survey windows,
+    so that their fixed working space does not hide the rest.)"""
+    monkeypatch.setattr(fast_survey, "WINDOW", 1 << 16)
+    one = capture(tmp_path / "one.pcap", frames)
+    two = capture(tmp_path / "two.pcap", 2 * frames)
+    # spans of 16384: what grows with the frames then is a few objects a span
+    limits = Limits(spill_bytes=4096, cut_records=1 << 14)
+    peak(one, limits)  # imports and caches: not part of what is compared
+    bounded = peak(two, limits) - peak(one, limits)
+    unbounded = peak(two, UNBOUNDED) - peak(one, UNBOUNDED)
+    assert unbounded > 10 * frames, "the measurement no longer sees per-frame data"
+    assert bounded < frames // 4, f"{bounded / frames:.2f} bytes a frame more for more frames"
