@@ -457,8 +457,7 @@ class DaskExecutor:
 
         wait(list(kept))
         return [
-            _FutureRef(f.key, f"{f.exception()!r}" if f.status == "error" else None)
-            for f in kept
+            _FutureRef(f.key, f"{f.exception()!r}" if f.status == "error" else None) for f in kept
         ]
 
     def map_kept(
