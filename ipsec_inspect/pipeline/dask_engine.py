@@ -14,9 +14,11 @@ A run has three steps, each a set of independent tasks:
    the per-tunnel facts;
 2. **partitions** — the tunnels are packed into as many partitions as there are workers
    (``pipeline.tunnels.plan``); where the inputs allow it (``pipeline.partition_index``),
-   one small task per (piece, partition) cuts that partition's records out of the
-   piece's index where it lies, and each partition task receives only its own cuts and
-   reads only its own records; otherwise it reads the merged inputs (``sources.multi``:
+   one small task per (piece, span of its index, partition) cuts that partition's
+   records out of the piece's index where it lies, and each partition task fetches only
+   its own cuts, one at a time, and reads only its own records (per-record data beyond
+   ``partition_index.SPILL_BYTES`` waits in worker-local files, so no task's memory grows
+   with the capture); otherwise it reads the merged inputs (``sources.multi``:
    the same global frame numbers everywhere) and passes over other tunnels' frames. Each
    runs the ordinary pipeline (``session.Analysis``, fast lane included);
 3. **union** — partitions that turned out related (``pipeline.union.conflicts``) are merged and run

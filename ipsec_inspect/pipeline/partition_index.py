@@ -5,12 +5,17 @@ whole capture, so more workers were slower, not faster. The survey task of every
 (an input, or a byte range of one) already looks at every frame's outer addresses: it
 also keeps each record's offset and a one-byte tunnel code — 5 bytes a frame, per piece
 (:class:`PieceIndex`), on the worker that surveyed it. After the plan, one small task per
-(piece, partition) runs beside that index and cuts out the partition's records
+(piece, span of its index, partition) runs beside that index and cuts out the partition's records
 (:func:`cut_piece`: their offsets and *global* frame numbers, selected with numpy); the
-partition task receives only its own cuts (:func:`part_records`) and reads only those
-records (``sources.indexed``). So a partition never holds the whole capture's index, and
-the survey's index never leaves its worker. No spill files, so nothing needs shared
-storage beyond the inputs themselves.
+partition task fetches its cuts one at a time as its reader reaches them
+(:func:`part_records`) and reads only those records (``sources.indexed``). So a partition
+never holds the whole capture's index, and the survey's index never leaves its worker.
+
+Memory does not grow with the capture: every per-record column (:class:`Column`) larger
+than :data:`SPILL_BYTES` is written to a file in the worker's local directory (never
+shared storage: a column that travels goes as its values), a cut task works on at most
+:data:`CUT_RECORDS` index positions, and a partition holds one such span's records at a
+time.
 
 Exact only where the global numbering is a sum: pcap inputs, uncompressed, read without
 a warning, each in time order and following one another (a ring, one file). Anything else
@@ -376,7 +381,7 @@ def _fetcher(name: str, ref: CutRef) -> Callable[[], RecordSlice]:
 
 
 def part_size(
-    the_plan_partition_of: Callable[[Tunnel], int],
+    partition_of: Callable[[Tunnel], int],
     partition: int,
     pieces: Sequence[tuple[Survey, list[Tunnel]]],
 ) -> tuple[int, int, bool]:
@@ -390,7 +395,7 @@ def part_size(
         for t, n in s.frames.items():
             if t not in coded:
                 check = True
-            elif the_plan_partition_of(t) != partition:
+            elif partition_of(t) != partition:
                 continue
             count += n
             size += s.sizes.get(t, 0) + 16 * n

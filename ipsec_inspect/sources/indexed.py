@@ -10,7 +10,9 @@ hands on exactly those, in the same order and with the same numbers as
 :class:`~ipsec_inspect.sources.multi.MergedReader` would have.
 
 Each input is read in windows (a local file or any fsspec URL: the worker reads it
-itself; no spill files), and each record is cut out where the survey saw it. That is
+itself), and each record is cut out where the survey saw it. The records' offsets and
+numbers come a slice at a time (fetched when the reader reaches it), so the reader holds
+one slice of them, not all. That is
 exact because the survey accepted every record as the ordinary reader would without a
 remark (lengths within limits, usable timestamps): used only for pcap inputs,
 uncompressed, that the survey read without a single warning, following one another in
