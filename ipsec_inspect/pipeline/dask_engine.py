@@ -516,8 +516,9 @@ class _FutureRef:
         if self.error is not None:
             raise RuntimeError(f"a cut of the survey's index failed: {self.error}")
         # computed already (``refs`` waited): a new handle learns nothing from the
-        # scheduler by itself, so it is told the result is in memory
-        f: Any = Future(self.key, get_client(), state="memory")
+        # scheduler by itself, so it is told the result is in memory (the state is the
+        # name of a client state handler, whatever the annotation of ``Future`` says)
+        f: Any = Future(self.key, get_client(), state="memory")  # type: ignore[arg-type]
         try:
             return f.result()
         finally:
