@@ -54,6 +54,7 @@ from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.pipeline.fast_survey import survey_pcap
 from ipsec_inspect.pipeline.partition_index import (
+    IndexSink,
     Layout,
     Limits,
     PieceCut,
@@ -169,12 +170,13 @@ def survey_task(
     readers: list[CaptureReader] = []
     codes = FrameCodes()
     try:
-        s = survey(read_range(r, offsets, readers.append), codes)
+        sink = IndexSink(r, offsets, codes, limits)
+        s = survey(sink.frames(read_range(r, offsets, readers.append)), codes)
     except CaptureError as e:
         raise TaskFailed(r.path, str(e)) from None
     except OSError as e:
         raise TaskFailed(r.path, f"{r.path}: {e}") from None
-    return r, s, size, piece_index(r, s, offsets, readers, codes, limits)
+    return r, s, size, piece_index(r, s, sink, readers, codes, limits)
 
 
 def cut_task(

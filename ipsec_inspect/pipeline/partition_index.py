@@ -28,7 +28,7 @@ import os
 import tempfile
 import weakref
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -149,6 +149,16 @@ class Column:
             data = fh.read((hi - lo) * size)
         return np.frombuffer(data, dtype=self.dtype)
 
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` values (a finished column)."""
+        if n >= self._len:
+            return
+        self._len = n
+        if self._array is not None:
+            self._array = self._array[:n]
+        elif self._path is not None:
+            os.truncate(self._path, n * self.dtype.itemsize)
+
     def values(self) -> npt.NDArray[Any]:
         """Every value (in memory: for tests and for small columns)."""
         return self.read(0, self._len)
@@ -185,42 +195,80 @@ def offset_type(end: int) -> Any:
     return np.uint32 if end < (1 << 32) else np.uint64
 
 
+class IndexSink:
+    """The ordinary survey's record offsets and codes (which its reader and
+    ``tunnels.survey`` append to an array and a bytearray), moved into columns every
+    :data:`FLUSH_FRAMES` frames: so that survey's memory does not grow with its piece
+    either. Offsets are typed for the piece's size (a compressed input's offsets may not
+    fit, but such a piece gets no index)."""
+
+    def __init__(
+        self, r: ByteRange, offsets: array[int], codes: FrameCodes, limits: Limits
+    ) -> None:
+        self.offsets, self.codes = offsets, codes
+        size = r.end if r.end != WHOLE else input_size(r.path)
+        self.starts = Column(offset_type(size), limits.spill_bytes, limits.directory)
+        self.code_column = Column(np.uint8, limits.spill_bytes, limits.directory)
+
+    def frames(self, frames: Iterable[Any]) -> Iterator[Any]:
+        """``frames``, flushing after every :data:`FLUSH_FRAMES` of them."""
+        k = 0
+        for fr in frames:
+            yield fr
+            k += 1
+            if k == FLUSH_FRAMES:
+                self.flush()
+                k = 0
+
+    def flush(self) -> None:
+        if self.offsets:
+            self.starts.append(np.array(self.offsets, dtype=np.uint64))  # a copy
+            del self.offsets[:]
+        if self.codes.codes:
+            self.code_column.append(np.array(self.codes.codes, dtype=np.uint8))
+            del self.codes.codes[:]
+
+
+#: frames between two flushes of :class:`IndexSink`
+FLUSH_FRAMES = 1 << 16
+
+
 def piece_index(
     r: ByteRange,
     s: Survey,
-    offsets: array[int],
+    offsets: array[int] | IndexSink,
     readers: list[CaptureReader],
     codes: FrameCodes,
     limits: Limits | None = None,
 ) -> PieceIndex | None:
     """The index of a piece the ordinary reader surveyed, or None where reading only some
-    records would not be exact (not plain pcap, compressed, or the reader warned)."""
+    records would not be exact (not plain pcap, compressed, or the reader warned).
+    ``offsets``: every record's offset, or the sink that took them and the codes."""
     limits = limits or Limits()
+    if not isinstance(offsets, IndexSink):
+        sink = IndexSink(r, offsets, codes, limits)
+        sink.flush()
+        offsets = sink
+    offsets.flush()
+    starts, code_column = offsets.starts.finish(), offsets.code_column.finish()
     if len(readers) != 1:
         return None
     info = readers[0].info
     if info.format != "pcap" or info.compressed or info.warnings or info.raw_times:
         return None
-    if len(codes.codes) != s.count:
-        return None
     n = s.count
-    if len(offsets) == n + 1:  # the range reader saw the next range's first record
-        end = offsets.pop()
-    elif len(offsets) == n:
+    if len(code_column) != n:
+        return None
+    if len(starts) == n + 1:  # the range reader saw the next range's first record
+        end = int(starts.read(n, n + 1)[0])
+        starts.truncate(n)
+    elif len(starts) == n:
         end = r.end if r.end != WHOLE else input_size(r.path)
     else:
         return None
-    if n and end <= offsets[-1]:
+    if n and end <= int(starts.read(n - 1, n)[0]):
         return None
-    starts = np.frombuffer(offsets, dtype=np.uint64) if n else np.zeros(0, dtype=np.uint64)
-    where = limits.spill_bytes, limits.directory
-    return PieceIndex(
-        Column.of(np.frombuffer(codes.codes, dtype=np.uint8), *where),
-        codes.tunnels,
-        codes.overflow,
-        Column.of(starts.astype(offset_type(end)), *where),
-        end,
-    )
+    return PieceIndex(code_column, codes.tunnels, codes.overflow, starts, end)
 
 
 @dataclass

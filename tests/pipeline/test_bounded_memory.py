@@ -141,3 +141,43 @@ def test_memory_does_not_grow_with_the_capture(
     unbounded = peak(two, UNBOUNDED) - peak(one, UNBOUNDED)
     assert unbounded > 10 * frames, "the measurement no longer sees per-frame data"
     assert bounded < frames // 4, f"{bounded / frames:.2f} bytes a frame more for more frames"
+
+
+def test_the_ordinary_survey_spills_its_index_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL input (the numpy survey reads local files only) is surveyed the ordinary
+    way; its offsets and codes move to columns every ``FLUSH_FRAMES`` frames, and the
+    index equals the numpy survey's of the same bytes."""
+    import fsspec
+    import numpy as np
+
+    from ipsec_inspect.pipeline import partition_index
+
+    monkeypatch.setattr(partition_index, "FLUSH_FRAMES", 1000)
+    path = capture(tmp_path / "c.pcap", 20_000)
+    fsspec.filesystem("memory").pipe("/bounded.pcap", path.read_bytes())
+    flushes: list[int] = []
+    flush = partition_index.IndexSink.flush
+
+    def counted(self: partition_index.IndexSink) -> None:
+        flushes.append(len(self.offsets))
+        flush(self)
+
+    monkeypatch.setattr(partition_index.IndexSink, "flush", counted)
+    piece = survey_task(whole_file("memory://bounded.pcap"), SMALL)
+    idx = piece[3]
+    assert idx is not None and idx.starts.on_disk and idx.codes.on_disk
+    assert len(flushes) >= 20 and max(flushes) <= 1001  # never more than a flush's worth
+    fast = survey_pcap_of(path)
+    assert np.array_equal(idx.starts.values(), fast.starts.values())
+    assert np.array_equal(idx.codes.values(), fast.codes.values())
+    assert idx.end == fast.end == path.stat().st_size
+
+
+def survey_pcap_of(path: Path):  # type: ignore[no-untyped-def]
+    from ipsec_inspect.pipeline.fast_survey import survey_pcap
+
+    done = survey_pcap(whole_file(str(path)), SMALL)
+    assert done is not None
+    return done[1]
