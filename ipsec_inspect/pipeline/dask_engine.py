@@ -127,6 +127,7 @@ class PartTask:
     indexed: bool = False
     layout: Layout | None = None
     cuts: tuple[tuple[Any, ...], ...] = ()
+    spans: tuple[tuple[int, ...], ...] = ()  # per piece: its spans' index positions
     #: what the survey says of those records: how many, their bytes, and whether some
     #: tunnels were not written down (the partition decides those frames itself)
     records: int = 0
@@ -226,7 +227,12 @@ def part_task(task: PartTask) -> PartResult:
     records = None
     if task.indexed and task.layout is not None:
         records = part_records(
-            task.layout, task.cuts, total_bytes=task.record_bytes, check=task.check
+            task.layout,
+            task.cuts,
+            total_bytes=task.record_bytes,
+            check=task.check,
+            positions=task.spans or None,
+            fetch_many=_fetch_many,
         )
         records.count = task.records
     alone = len(task.plan.ids) == 1  # one partition: every frame is its own
@@ -527,6 +533,27 @@ class _FutureRef:
             f.release()
 
 
+def _fetch_many(refs: Sequence[Any]) -> list[Any]:
+    """Several kept results in one round trip (Dask), or one by one (in-process)."""
+    if not refs or not all(isinstance(r, _FutureRef) for r in refs):
+        return [r.get() for r in refs]
+    from distributed import Future, get_client
+
+    for r in refs:
+        if r.error is not None:
+            r.get()  # raises
+    client = get_client()
+    futures: list[Any] = [
+        Future(r.key, client, state="memory")  # type: ignore[arg-type]
+        for r in refs
+    ]
+    try:
+        return list(client.gather(futures))
+    finally:
+        for f in futures:
+            f.release()
+
+
 def executor_for(scheduler: str | None, workers: int | None) -> Executor:
     """``"sync"``: in-process; an address: that cluster; else a ``LocalCluster`` of
     ``workers`` processes (one thread each: the work is pure Python)."""
@@ -794,6 +821,7 @@ def run_partitioned(
         the_layout = layout(names, order, pieces) if use_index and order is not None else None
         kept_cuts: list[Any] = []  # the cut futures: alive until the partitions are done
         cut_refs: dict[int, tuple[tuple[Any, ...], ...]] = {}
+        widths: tuple[tuple[int, ...], ...] = ()
         sizes: dict[int, tuple[int, int, bool]] = {}
         if the_layout is not None:
             # cut tasks per (piece, span of its index, partition), where the piece's
@@ -820,6 +848,10 @@ def run_partitioned(
             for p, _j, n in shape:
                 per.setdefault(p, []).append(tuple(itertools.islice(refs, n)))
             cut_refs = {p: tuple(v) for p, v in per.items()}
+            widths = tuple(
+                tuple(hi - lo for lo, hi in spans(pieces[k][1].count, limits))
+                for _i, k, _first in the_layout.pieces
+            )
         tasks = [
             PartTask(
                 p,
@@ -835,6 +867,7 @@ def run_partitioned(
                 the_layout is not None,
                 the_layout,
                 cut_refs.get(p, ()),
+                widths,
                 *sizes.get(p, (0, 0, False)),
             )
             for p in todo

@@ -396,10 +396,18 @@ def part_records(
     *,
     total_bytes: int = 0,
     check: bool = False,
+    positions: Sequence[Sequence[int]] | None = None,
+    budget: int = CUT_RECORDS,
+    fetch_many: Callable[[Sequence[CutRef]], Sequence[PieceCut]] | None = None,
 ) -> PartRecords:
     """One partition's records in reading order, with their global numbers (``cuts``:
     per piece, in the order of ``the_layout.pieces``, the handles of its spans' cuts;
-    ``total_bytes`` and ``check``: what the driver knows of them from the survey)."""
+    ``total_bytes`` and ``check``: what the driver knows of them from the survey).
+
+    Consecutive cuts whose spans (``positions``: their index positions, per piece) add
+    up to at most ``budget`` are fetched together (``fetch_many``: one round trip), so
+    small pieces do not cost a wait each and a partition still holds at most ``budget``
+    records' offsets and numbers at a time."""
     out = PartRecords(
         [],
         list(the_layout.bases),
@@ -410,22 +418,44 @@ def part_records(
         check=check,
         total_bytes=total_bytes,
     )
-    by_input: dict[int, list[Sequence[CutRef]]] = {}
-    for (i, _k, _first), c in zip(the_layout.pieces, cuts, strict=True):
-        by_input.setdefault(i, []).append(c)
+    sizes = positions if positions is not None else [[budget] * len(c) for c in cuts]
+    by_input: dict[int, list[tuple[Sequence[CutRef], Sequence[int]]]] = {}
+    for (i, _k, _first), c, widths in zip(the_layout.pieces, cuts, sizes, strict=True):
+        by_input.setdefault(i, []).append((c, widths))
+    group = _Group(fetch_many)
+    held = 0
     for i in the_layout.order:
-        for refs in by_input.get(i, []):
-            for ref in refs:
-                out.slices.append((i, _fetcher(the_layout.names[i], ref)))
+        for refs, ns in by_input.get(i, []):
+            for ref, n in zip(refs, ns, strict=True):
+                if group.refs and held + n > budget:
+                    group, held = _Group(fetch_many), 0
+                held += n
+                out.slices.append((i, group.add(the_layout.names[i], ref)))
     return out
 
 
-def _fetcher(name: str, ref: CutRef) -> Callable[[], RecordSlice]:
-    def fetch() -> RecordSlice:
-        c = ref.get()
-        return RecordSlice(name, _ints(c.starts.values()), _ints(c.numbers.values()))
+class _Group:
+    """Cuts fetched together when the reader reaches the first of them, handed out one
+    by one and dropped as they are."""
 
-    return fetch
+    def __init__(self, fetch_many: Callable[[Sequence[CutRef]], Sequence[PieceCut]] | None):
+        self.fetch_many = fetch_many
+        self.refs: list[CutRef] = []
+        self.got: list[PieceCut | None] | None = None
+
+    def add(self, name: str, ref: CutRef) -> Callable[[], RecordSlice]:
+        k = len(self.refs)
+        self.refs.append(ref)
+
+        def fetch() -> RecordSlice:
+            if self.got is None:
+                many = self.fetch_many
+                self.got = list(many(self.refs) if many else [r.get() for r in self.refs])
+            c, self.got[k] = self.got[k], None
+            assert c is not None, "each cut is read once"
+            return RecordSlice(name, _ints(c.starts.values()), _ints(c.numbers.values()))
+
+        return fetch
 
 
 def part_size(

@@ -181,3 +181,42 @@ def survey_pcap_of(path: Path):  # type: ignore[no-untyped-def]
     done = survey_pcap(whole_file(str(path)), SMALL)
     assert done is not None
     return done[1]
+
+
+def test_small_cuts_are_fetched_together_within_the_budget(tmp_path: Path) -> None:
+    from ipsec_inspect.pipeline.partition_index import layout, part_records
+
+    path = capture(tmp_path / "c.pcap", 20_000)
+    piece = survey_task(whole_file(str(path)), SMALL)
+    idx = piece[3]
+    assert idx is not None
+    table = idx.table(lambda t: t[-1] in (0, 1))
+    widths = [hi - lo for lo, hi in spans(20_000, SMALL)]
+    cuts = [cut_task(piece, table, 1, span, SMALL) for span in spans(20_000, SMALL)]
+    calls: list[int] = []
+
+    class Ref:
+        def __init__(self, k: int) -> None:
+            self.k = k
+
+        def get(self):  # type: ignore[no-untyped-def]
+            return cuts[self.k]
+
+    def fetch_many(refs):  # type: ignore[no-untyped-def]
+        calls.append(len(refs))
+        return [r.get() for r in refs]
+
+    recs = part_records(
+        layout([str(path)], [0], [(piece[0], piece[1])]),
+        [[Ref(k) for k in range(len(cuts))]],
+        positions=[widths],
+        budget=2 * SMALL.cut_records,
+        fetch_many=fetch_many,
+    )
+    assert widths == [4096] * 4 + [3616] and len(recs.slices) == 5
+    numbers: list[int] = []
+    for k, (_i, fetch) in enumerate(recs.slices):
+        numbers += list(fetch().numbers)
+        assert len(calls) == k // 2 + 1  # fetched when reached, two spans at a time
+    assert calls == [2, 2, 1]
+    assert numbers == [n for n in range(1, 20_001) if (n - 1) % 4 in (0, 1)]
