@@ -103,6 +103,42 @@ class EspLane:
             text[0] if text else -1,
         )
 
+    def count_nokey(self, frame: int, time: float, seq: int, wire_len: int) -> bool:
+        """:meth:`count_plain` of a packet that is not decrypted (a run without keys).
+
+        Why a method of its own: without keys this is all a packet of a known direction
+        costs, millions of times, so it does only what such a packet changes — no IV, no
+        decryption figures — and returns False (having changed nothing) exactly when
+        :meth:`count_plain` would.
+        """
+        if self._board.generation != self._generation:
+            return False
+        d = self._d
+        if not d.seq.in_order(seq):
+            return False
+        d.packets += 1
+        d.byte_count += wire_len
+        d.last_time = time
+        d.last_frame = frame
+        tx = self._tx
+        end = tx.end
+        if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
+            tx.end = time
+            tx.end_frame = frame
+        parent_tx = self._parent_tx
+        if parent_tx is not None:
+            end = parent_tx.end
+            if end is None or time > end or (time == end and frame > (parent_tx.end_frame or 0)):
+                parent_tx.end = time
+                parent_tx.end_frame = frame
+        st = self._stats
+        st.esp_packets += 1
+        if frame > st.frames:
+            st.frames = frame
+        if st.last_time is None or time > st.last_time:
+            st.last_time = time
+        return True
+
     def count_plain(
         self,
         frame: int,

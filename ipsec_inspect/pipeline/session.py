@@ -56,7 +56,8 @@ from ipsec_inspect.sources.multi import (
 from ipsec_inspect.sources.timestamps import RawTime
 from ipsec_inspect.sources.warning_log import WarningLog
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
-from ipsec_inspect.wire.fast_esp import esp_locator
+from ipsec_inspect.wire.fast_esp import ETH_IPV4_ESP, ETH_IPV4_ESP_MIN, esp_locator
+from ipsec_inspect.wire.link import LINKTYPE_ETHERNET
 
 if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start-up
     from ipsec_inspect.crypto.decryptor import Decryptor, FastEspSa
@@ -469,9 +470,32 @@ class Analysis:
         counted by the tracker's lane counter without building a record. With keys and a
         large capture, decryption moves to worker processes (``offload_feed``). Every other
         frame (and any the tracker declines) takes the full path, so results are identical;
-        ``tests/pipeline/test_session.py`` checks that.
+        ``tests/pipeline/test_session.py`` checks that. Without keys the loop is
+        :meth:`_run_without_keys`, which has nothing to decrypt and so less to do per frame.
         """
         reader = self.open()
+        if self.fast_lane and not self.config.mergeable and self.decryptor is None:
+            self._run_without_keys(reader, on_progress, on_events, stop, progress_every)
+        else:
+            self._run_with_keys(reader, on_progress, on_events, stop, progress_every)
+        events = self.finish()
+        if on_events is not None and events:
+            on_events(events)
+        if on_progress is not None:
+            total = reader.total_bytes
+            on_progress(Progress(reader.info.frames, self.records, total, total, done=True))
+        return self.result()
+
+    def _run_with_keys(
+        self,
+        reader: MergedReader | IndexedReader,
+        on_progress: Callable[[Progress], None] | None,
+        on_events: Callable[[list[TrackerEvent]], None] | None,
+        stop: Callable[[], bool] | None,
+        progress_every: int,
+    ) -> None:
+        """:meth:`run`'s loop with keys (or with the fast lane off): the fast lane decrypts
+        and counts, the read-ahead may decrypt in worker processes."""
         total = reader.total_bytes
         feed = self.feed_frame
         fast = self.fast_lane and not self.config.mergeable
@@ -575,12 +599,124 @@ class Analysis:
                 ahead.close()
                 self.offloaded = ahead.decrypted
                 self.records += ahead.counted
-        events = self.finish()
-        if on_events is not None and events:
-            on_events(events)
-        if on_progress is not None:
-            on_progress(Progress(reader.info.frames, self.records, total, total, done=True))
-        return self.result()
+
+    def _run_without_keys(
+        self,
+        reader: MergedReader | IndexedReader,
+        on_progress: Callable[[Progress], None] | None,
+        on_events: Callable[[list[TrackerEvent]], None] | None,
+        stop: Callable[[], bool] | None,
+        progress_every: int,
+    ) -> None:
+        """:meth:`run`'s loop when there are no keys, with the fast lane on.
+
+        Why a loop of its own: without keys nearly all of a run is this loop, so it keeps
+        only what such a run needs. ESP directly in IPv4 on Ethernet is read with one
+        ``struct`` call (``wire.fast_esp.ETH_IPV4_ESP``), every other frame is asked of the
+        locator as in the keyed loop; a packet of a known direction is counted by its lane
+        (``EspLane.count_nokey``), the first packet of a direction is offered to the
+        tracker's lane (:meth:`_first_of_lane`), and anything else — a gap, a replay, IKE,
+        other protocols — takes the full path, as in the keyed loop. Progress (and
+        ``stop``) is looked at every ``progress_every`` frames, on either path.
+        """
+        total = reader.total_bytes
+        feed = self.feed_frame
+        locate = esp_locator(self.decoder.udp_special)
+        eth_esp = ETH_IPV4_ESP.unpack_from
+        eth_esp_min = ETH_IPV4_ESP_MIN
+        spi_seq = _SPI_SEQ.unpack_from
+        index = self.index if self.keep_index else None
+        if index is not None:
+            ix_frame, ix_sub, ix_kind = index.frame.append, index.sub.append, index.kind.append
+            ix_time, ix_flow, ix_flags = index.time.append, index.flow.append, index.flags.append
+        # (source+destination address bytes, SPI) -> (the direction's lane, its flow id)
+        lanes: dict[tuple[bytes, int], tuple[EspLane, int]] = {}
+        watch = on_progress is not None or stop is not None
+        counted = 0  # packets the lanes counted (added to self.records at the end)
+        try:
+            for number, time, link_type, data, orig_len, iface in reader:
+                key = None
+                if link_type == LINKTYPE_ETHERNET and len(data) >= eth_esp_min:
+                    et, vihl, ip_len, frag, proto, addrs, spi, seq = eth_esp(data)
+                    if (
+                        et == 0x0800
+                        and vihl == 0x45
+                        and proto == 50
+                        and not frag & 0x3FFF
+                        and 28 <= ip_len <= len(data) - 14
+                    ):
+                        key = (addrs, spi)
+                if key is None:
+                    found = locate(link_type, data)
+                    if found is not None:
+                        addr_at, addr_end, esp_at, _ip_end, ip_len = found
+                        spi, seq = spi_seq(data, esp_at)
+                        key = (data[addr_at:addr_end], spi)
+                if key is not None:
+                    lane = lanes.get(key)
+                    if lane is None:
+                        flow = self._first_of_lane(lanes, key, number, time, seq, ip_len)
+                    elif lane[0].count_nokey(number, time, seq, ip_len):
+                        flow = lane[1]
+                    else:
+                        del lanes[key]  # made again once the full path is done
+                        flow = -1
+                    if flow >= 0:
+                        counted += 1
+                        if index is not None:
+                            ix_frame(number)
+                            ix_sub(0)
+                            ix_kind(RecordKind.ESP)
+                            ix_time(time)
+                            ix_flow(flow)
+                            ix_flags(0)
+                        if watch and number % progress_every == 0:
+                            if on_progress is not None:
+                                done = self.records + counted
+                                on_progress(Progress(number, done, reader.bytes_read(), total))
+                            if stop is not None and stop():
+                                reader.close()
+                                break
+                        continue
+                # The full path.
+                events = feed(number, time, link_type, data, orig_len, iface, None)
+                if events and on_events is not None:
+                    on_events(events)
+                if watch and number % progress_every == 0:
+                    if on_progress is not None:
+                        done = self.records + counted
+                        on_progress(Progress(number, done, reader.bytes_read(), total))
+                    if stop is not None and stop():
+                        reader.close()
+                        break
+        finally:
+            self.records += counted
+
+    def _first_of_lane(
+        self,
+        lanes: dict[tuple[bytes, int], tuple[EspLane, int]],
+        key: tuple[bytes, int],
+        number: int,
+        time: float,
+        seq: int,
+        ip_len: int,
+    ) -> int:
+        """A packet without keys whose direction has no lane in the loop yet: counted by the
+        tracker's lane when it has one (which the loop then keeps); its flow id, or -1 when
+        it must take the full path."""
+        addrs, spi = key
+        half = len(addrs) // 2  # 4: IPv4, 16: IPv6
+        name = self.decoder.ipv4_name if half == 4 else self.decoder.ipv6_name
+        dst = name(addrs[half:])
+        if not self.tracker.esp_fast(number, time, dst, spi, seq, ip_len, None):
+            return -1
+        flow = self.flow_ids.get(("esp", dst, spi), 0)
+        counter = self.tracker.lane(dst, spi)
+        if counter is not None:
+            if len(lanes) >= _MAX_LANES:
+                lanes.clear()
+            lanes[key] = (counter, flow)
+        return flow
 
     def _offload_feed(
         self,
