@@ -16,16 +16,27 @@ from ipsec_inspect.core.records import EspDecryption, EspPacket
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan
 from ipsec_inspect.lifecycle.result import CaptureStats
+from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 
 
 class LaneBoard:
-    """The open lanes by (destination, SPI), and the generation that ends them all."""
+    """The open lanes by (destination, SPI), and the generation that ends them all; and the
+    lanes holding a run of packets not yet applied (:meth:`EspLane.count_nokey`)."""
 
-    __slots__ = ("generation", "lanes")
+    __slots__ = ("dirty", "generation", "lanes")
 
     def __init__(self) -> None:
         self.generation = 0
         self.lanes: dict[tuple[str, int], EspLane] = {}
+        #: lanes with a run counted by ``count_nokey`` and not yet applied (this list object
+        #: is never replaced, so a caller may hold it and test it)
+        self.dirty: list[EspLane] = []
+
+    def flush(self) -> None:
+        """Apply every lane's run: after this the SA model holds every packet counted."""
+        for lane in self.dirty:
+            lane.flush()
+        self.dirty.clear()
 
     def close_all(self) -> None:
         self.lanes.clear()
@@ -59,7 +70,22 @@ class LaneBoard:
 class EspLane:
     """One ESP direction's counters, valid until the next IKE message."""
 
-    __slots__ = ("_board", "_c", "_d", "_generation", "_parent_tx", "_stats", "_tx")
+    __slots__ = (
+        "_board",
+        "_c",
+        "_d",
+        "_generation",
+        "_parent_tx",
+        "_peak_frame",
+        "_peak_time",
+        "_run",
+        "_run_bytes",
+        "_run_frame",
+        "_run_seq",
+        "_run_time",
+        "_stats",
+        "_tx",
+    )
 
     def __init__(
         self,
@@ -77,10 +103,24 @@ class EspLane:
         self._tx = tx
         self._parent_tx = parent_tx
         self._stats = stats
+        # The run of count_nokey: packets, bytes, the last packet's sequence number, frame
+        # and time, and the latest (time, frame) before a packet whose time went back.
+        self._run = 0
+        self._run_bytes = 0
+        self._run_seq = 0
+        self._run_frame = 0
+        self._run_time = 0.0
+        self._peak_time = -1.0
+        self._peak_frame = 0
 
     @property
     def is_open(self) -> bool:
         return self._board.generation == self._generation
+
+    @property
+    def board(self) -> LaneBoard:
+        """The board this lane is on (whose :meth:`LaneBoard.flush` applies the runs)."""
+        return self._board
 
     def count(
         self, frame: int, time: float, seq: int, wire_len: int, dec: EspDecryption | None
@@ -104,22 +144,62 @@ class EspLane:
         )
 
     def count_nokey(self, frame: int, time: float, seq: int, wire_len: int) -> bool:
-        """:meth:`count_plain` of a packet that is not decrypted (a run without keys).
+        """Count a packet that is not decrypted (a run without keys); False: take the
+        record path, having changed nothing.
 
-        Why a method of its own: without keys this is all a packet of a known direction
-        costs, millions of times, so it does only what such a packet changes — no IV, no
-        decryption figures — and returns False (having changed nothing) exactly when
-        :meth:`count_plain` would.
+        Why: without keys this is all a packet of a known direction costs, millions of
+        times. So the lane does not apply each packet to the SA model as :meth:`count_plain`
+        does: it counts a *run* of packets — each the next sequence number — in a few
+        integers of its own, and :meth:`flush` applies the run in one step, leaving exactly
+        what :meth:`count_plain` would have left packet by packet. The caller must call
+        :meth:`LaneBoard.flush` before anything else reads or changes the tracker's state
+        (before a record is fed, a lane opened, a result read) and at the end; the
+        session's loop does (``pipeline.session.Analysis._run_without_keys``). Frames come
+        in increasing numbers, as every reader numbers them.
         """
-        if self._board.generation != self._generation:
-            return False
+        n = self._run
+        if n:
+            if seq != self._run_seq + 1 or seq >= SEQ_MAX:
+                return False
+            if time < self._run_time:  # the time went back: the packet before may be the latest
+                self._note_peak()
+        else:
+            # A run begins: the lane must still be open, the number the analyser's next.
+            if self._board.generation != self._generation:
+                return False
+            sq = self._d.seq
+            high = sq.highest
+            if high is None or seq != high + 1 or seq >= SEQ_MAX or sq.keep_log:
+                return False
+            self._board.dirty.append(self)
+            self._peak_time = -1.0
+        self._run = n + 1
+        self._run_seq = seq
+        self._run_bytes += wire_len
+        self._run_frame = frame
+        self._run_time = time
+        return True
+
+    def _note_peak(self) -> None:
+        """Keep the run's latest (time, frame) so far, before a packet earlier in time."""
+        t, f = self._run_time, self._run_frame
+        if t > self._peak_time or (t == self._peak_time and f > self._peak_frame):
+            self._peak_time, self._peak_frame = t, f
+
+    def flush(self) -> None:
+        """Apply the run counted by :meth:`count_nokey` to the SA model (see there)."""
+        n = self._run
+        if not n:
+            return
+        self._note_peak()  # the last packet too: now the peak is the run's latest
+        time, frame = self._peak_time, self._peak_frame
+        self._d.seq.add_in_order(n, self._run_seq)
         d = self._d
-        if not d.seq.in_order(seq):
-            return False
-        d.packets += 1
-        d.byte_count += wire_len
-        d.last_time = time
-        d.last_frame = frame
+        d.packets += n
+        d.byte_count += self._run_bytes
+        d.last_time = self._run_time
+        d.last_frame = self._run_frame
+        # StageSpan.touch's end, once for the run's latest (time, frame)
         tx = self._tx
         end = tx.end
         if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
@@ -132,12 +212,13 @@ class EspLane:
                 parent_tx.end = time
                 parent_tx.end_frame = frame
         st = self._stats
-        st.esp_packets += 1
-        if frame > st.frames:
-            st.frames = frame
+        st.esp_packets += n
+        if self._run_frame > st.frames:  # the run's last frame is its highest
+            st.frames = self._run_frame
         if st.last_time is None or time > st.last_time:
             st.last_time = time
-        return True
+        self._run = 0
+        self._run_bytes = 0
 
     def count_plain(
         self,

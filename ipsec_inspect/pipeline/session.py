@@ -39,7 +39,7 @@ from ipsec_inspect.core.records import (
 from ipsec_inspect.core.spill import SpillFile
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
-from ipsec_inspect.lifecycle.fast_lane import EspLane
+from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
@@ -360,6 +360,8 @@ class Analysis:
         self.finished = False
         self._stores: dict[int, FrameStore] = {}
         self._result: TrackerResult | None = None
+        #: the tracker's board of fast lanes, once the loop without keys holds a lane
+        self._lane_board: LaneBoard | None = None
 
     # ------------------------------------------------------------------ sans-I/O core
 
@@ -397,6 +399,12 @@ class Analysis:
         records = self.decoder.decode(number, time, link_type, data, orig_len, iface)
         if not records:
             return []
+        return self._track(records, esp_decryption)
+
+    def _track(
+        self, records: list[Record], esp_decryption: EspDecryption | None
+    ) -> list[TrackerEvent]:
+        """:meth:`feed_frame` after decoding: decrypt, track and index a frame's records."""
         events: list[TrackerEvent] = []
         process = self.decryptor.process if self.decryptor is not None else None
         index = self.index if self.keep_index else None
@@ -620,7 +628,6 @@ class Analysis:
         ``stop``) is looked at every ``progress_every`` frames, on either path.
         """
         total = reader.total_bytes
-        feed = self.feed_frame
         locate = esp_locator(self.decoder.udp_special)
         eth_esp = ETH_IPV4_ESP.unpack_from
         eth_esp_min = ETH_IPV4_ESP_MIN
@@ -631,11 +638,30 @@ class Analysis:
             ix_time, ix_flow, ix_flags = index.time.append, index.flow.append, index.flags.append
         # (source+destination address bytes, SPI) -> (the direction's lane, its flow id)
         lanes: dict[tuple[bytes, int], tuple[EspLane, int]] = {}
+        # The lanes count runs of packets that reach the SA model when their board is
+        # flushed (EspLane.count_nokey): before any record is tracked, a lane is opened,
+        # progress is reported, and at the end. ``dirty`` is the board's list of lanes
+        # with a run (none before the first lane).
+        board = self._lane_board
+        dirty: list[EspLane] = board.dirty if board is not None else []
         watch = on_progress is not None or stop is not None
         counted = 0  # packets the lanes counted (added to self.records at the end)
+        decode = self.decoder.decode
+        track = self._track
+
+        def report(number: int, counted: int) -> bool:
+            """Progress at frame ``number``; True: stop here (the reader is closed)."""
+            self._flush_lanes()
+            if on_progress is not None:
+                done = self.records + counted
+                on_progress(Progress(number, done, reader.bytes_read(), total))
+            if stop is not None and stop():
+                reader.close()
+                return True
+            return False
+
         try:
             for number, time, link_type, data, orig_len, iface in reader:
-                key = None
                 if link_type == LINKTYPE_ETHERNET and len(data) >= eth_esp_min:
                     et, vihl, ip_len, frag, proto, addrs, spi, seq = eth_esp(data)
                     if (
@@ -645,17 +671,34 @@ class Analysis:
                         and not frag & 0x3FFF
                         and 28 <= ip_len <= len(data) - 14
                     ):
-                        key = (addrs, spi)
-                if key is None:
-                    found = locate(link_type, data)
-                    if found is not None:
-                        addr_at, addr_end, esp_at, _ip_end, ip_len = found
-                        spi, seq = spi_seq(data, esp_at)
-                        key = (data[addr_at:addr_end], spi)
-                if key is not None:
+                        # The commonest frame of all, of a direction with a lane: counted.
+                        lane = lanes.get((addrs, spi))
+                        if lane is not None and lane[0].count_nokey(number, time, seq, ip_len):
+                            counted += 1
+                            if index is not None:
+                                ix_frame(number)
+                                ix_sub(0)
+                                ix_kind(RecordKind.ESP)
+                                ix_time(time)
+                                ix_flow(lane[1])
+                                ix_flags(0)
+                            if watch and number % progress_every == 0 and report(number, counted):
+                                break
+                            continue
+                # Any other ESP packet the locator finds: a lane's packet in other framing,
+                # the first packet of a direction, or one its lane declines.
+                found = locate(link_type, data)
+                if found is not None:
+                    addr_at, addr_end, esp_at, _ip_end, ip_len = found
+                    spi, seq = spi_seq(data, esp_at)
+                    key = (data[addr_at:addr_end], spi)
                     lane = lanes.get(key)
                     if lane is None:
+                        if dirty:
+                            self._flush_lanes()
                         flow = self._first_of_lane(lanes, key, number, time, seq, ip_len)
+                        if self._lane_board is not None:
+                            dirty = self._lane_board.dirty
                     elif lane[0].count_nokey(number, time, seq, ip_len):
                         flow = lane[1]
                     else:
@@ -670,27 +713,28 @@ class Analysis:
                             ix_time(time)
                             ix_flow(flow)
                             ix_flags(0)
-                        if watch and number % progress_every == 0:
-                            if on_progress is not None:
-                                done = self.records + counted
-                                on_progress(Progress(number, done, reader.bytes_read(), total))
-                            if stop is not None and stop():
-                                reader.close()
-                                break
+                        if watch and number % progress_every == 0 and report(number, counted):
+                            break
                         continue
-                # The full path.
-                events = feed(number, time, link_type, data, orig_len, iface, None)
-                if events and on_events is not None:
-                    on_events(events)
-                if watch and number % progress_every == 0:
-                    if on_progress is not None:
-                        done = self.records + counted
-                        on_progress(Progress(number, done, reader.bytes_read(), total))
-                    if stop is not None and stop():
-                        reader.close()
-                        break
+                # The full path: the lanes' runs reach the SA model before any record.
+                self.frames_fed += 1
+                records = decode(number, time, link_type, data, orig_len, iface)
+                if records:
+                    if dirty:
+                        self._flush_lanes()
+                    events = track(records, None)
+                    if events and on_events is not None:
+                        on_events(events)
+                if watch and number % progress_every == 0 and report(number, counted):
+                    break
         finally:
             self.records += counted
+            self._flush_lanes()
+
+    def _flush_lanes(self) -> None:
+        """Apply the runs the lanes counted (``EspLane.count_nokey``) to the SA model."""
+        if self._lane_board is not None:
+            self._lane_board.flush()
 
     def _first_of_lane(
         self,
@@ -716,6 +760,7 @@ class Analysis:
             if len(lanes) >= _MAX_LANES:
                 lanes.clear()
             lanes[key] = (counter, flow)
+            self._lane_board = counter.board
         return flow
 
     def _offload_feed(
