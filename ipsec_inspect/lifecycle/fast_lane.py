@@ -75,6 +75,8 @@ class EspLane:
         "_c",
         "_d",
         "_generation",
+        "_low_frame",
+        "_low_time",
         "_parent_tx",
         "_peak_frame",
         "_peak_time",
@@ -104,7 +106,8 @@ class EspLane:
         self._parent_tx = parent_tx
         self._stats = stats
         # The run of count_nokey: packets, bytes, the last packet's sequence number, frame
-        # and time, and the latest (time, frame) before a packet whose time went back.
+        # and time, the latest (time, frame) before a packet whose time went back, and the
+        # earliest (time, frame) of the run.
         self._run = 0
         self._run_bytes = 0
         self._run_seq = 0
@@ -112,6 +115,8 @@ class EspLane:
         self._run_time = 0.0
         self._peak_time = -1.0
         self._peak_frame = 0
+        self._low_time = 0.0
+        self._low_frame = 0
 
     @property
     def is_open(self) -> bool:
@@ -163,6 +168,8 @@ class EspLane:
                 return False
             if time < self._run_time:  # the time went back: the packet before may be the latest
                 self._note_peak()
+                if time < self._low_time:  # and this one the earliest
+                    self._low_time, self._low_frame = time, frame
         else:
             # A run begins: the lane must still be open, the number the analyser's next.
             if self._board.generation != self._generation:
@@ -173,6 +180,7 @@ class EspLane:
                 return False
             self._board.dirty.append(self)
             self._peak_time = -1.0
+            self._low_time, self._low_frame = time, frame
         self._run = n + 1
         self._run_seq = seq
         self._run_bytes += wire_len
@@ -193,30 +201,30 @@ class EspLane:
             return
         self._note_peak()  # the last packet too: now the peak is the run's latest
         time, frame = self._peak_time, self._peak_frame
+        low_time, low_frame = self._low_time, self._low_frame
         self._d.seq.add_in_order(n, self._run_seq)
         d = self._d
         d.packets += n
         d.byte_count += self._run_bytes
         d.last_time = self._run_time
         d.last_frame = self._run_frame
-        # StageSpan.touch's end, once for the run's latest (time, frame)
-        tx = self._tx
-        end = tx.end
-        if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
-            tx.end = time
-            tx.end_frame = frame
-        parent_tx = self._parent_tx
-        if parent_tx is not None:
-            end = parent_tx.end
-            if end is None or time > end or (time == end and frame > (parent_tx.end_frame or 0)):
-                parent_tx.end = time
-                parent_tx.end_frame = frame
+        # StageSpan.touch, once for the run's latest and once for its earliest packet
+        for span in (self._tx, self._parent_tx):
+            if span is None:
+                continue
+            end = span.end
+            if end is None or time > end or (time == end and frame > (span.end_frame or 0)):
+                span.end = time
+                span.end_frame = frame
+            _widen_start(span, low_time, low_frame)
         st = self._stats
         st.esp_packets += n
         if self._run_frame > st.frames:  # the run's last frame is its highest
             st.frames = self._run_frame
         if st.last_time is None or time > st.last_time:
             st.last_time = time
+        if st.first_time is None or low_time < st.first_time:
+            st.first_time = low_time
         self._run = 0
         self._run_bytes = 0
 
@@ -262,12 +270,16 @@ class EspLane:
         if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
             tx.end = time
             tx.end_frame = frame
+        elif time <= (tx.start or 0.0):  # a time before the stage's start: it moves back
+            _widen_start(tx, time, frame)
         parent_tx = self._parent_tx
         if parent_tx is not None:
             end = parent_tx.end
             if end is None or time > end or (time == end and frame > (parent_tx.end_frame or 0)):
                 parent_tx.end = time
                 parent_tx.end_frame = frame
+            elif time <= (parent_tx.start or 0.0):
+                _widen_start(parent_tx, time, frame)
         if source is not None:
             if source:
                 d.key_source = source
@@ -292,4 +304,14 @@ class EspLane:
             st.frames = frame
         if st.last_time is None or time > st.last_time:
             st.last_time = time
+        elif st.first_time is None or time < st.first_time:
+            st.first_time = time
         return True
+
+
+def _widen_start(span: StageSpan, time: float, frame: int) -> None:
+    """``StageSpan.touch``'s start: it moves back to (time, frame) if that is earlier."""
+    start = span.start
+    if start is None or time < start or (time == start and frame < (span.start_frame or 0)):
+        span.start = time
+        span.start_frame = frame
