@@ -68,6 +68,13 @@ def one_run(folder: Path, workers: int, keys: bool) -> dict[str, object]:
     ring = [str(folder / "ring")]
     key_paths = [str(folder / "keys.toml")] if keys else []
     report = RunReport()
+    client = ex.client  # type: ignore[attr-defined]
+
+    def usage() -> tuple[float, float]:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_maxrss / 1024, r.ru_utime + r.ru_stime
+
+    at_start = client.run(usage)
     c0 = time.process_time()
     t1 = time.perf_counter()
     u = run_partitioned(
@@ -76,13 +83,9 @@ def one_run(folder: Path, workers: int, keys: bool) -> dict[str, object]:
     doc = build_timeline(u.result, capture_json(u.info, ring[0]))
     wall = time.perf_counter() - t1
     driver_cpu = time.process_time() - c0
-    client = ex.client  # type: ignore[attr-defined]
-
-    def usage() -> tuple[float, float]:
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_maxrss / 1024, r.ru_utime + r.ru_stime
-
-    per_worker = list(client.run(usage).values())
+    at_end = client.run(usage)
+    per_worker = list(at_end.values())
+    run_cpu = [at_end[w][1] - at_start[w][1] for w in at_end]
     ex.close()
     packets = sum(d["packets"] for c in doc["child_sas"] for d in c["directions"])
     decrypted = sum(d["decrypted"] for c in doc["child_sas"] for d in c["directions"])
@@ -93,6 +96,8 @@ def one_run(folder: Path, workers: int, keys: bool) -> dict[str, object]:
         "driver_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_rss": [w[0] for w in per_worker],
         "worker_cpu": [w[1] for w in per_worker],
+        "worker_run_cpu": run_cpu,
+        "worker_rss_start": [w[0] for w in at_start.values()],
         "survey": report.survey_seconds,
         "partitions": report.partition_seconds,
         "union": report.union_seconds,
@@ -278,6 +283,7 @@ def main() -> int:
                 f"partitions {r['partitions']:.2f} s ({100 * r['partitions'] / wall:.0f}%), "
                 f"union {r['union']:.3f} s ({100 * r['union'] / wall:.1f}%); "
                 f"{r['ranges']} byte ranges, {r['n_partitions']} partitions, read one after another: {r['sequential']}; "
+                f"worker CPU in the run {', '.join(f'{x:.2f}' for x in r['worker_run_cpu'])} s; "
                 f"CPU per partition {', '.join(f'{x:.1f}' for x in r['part_cpu'])} s for "
                 f"{', '.join(str(x) for x in r['part_records'])} records; "
                 f"peak RSS driver {r['driver_rss']:.0f} MB, workers {', '.join(f'{x:.0f}' for x in r['worker_rss'])} MB; "

@@ -8,18 +8,23 @@ A run has three steps, each a set of independent tasks:
 
 1. **survey** — every input, large local ones cut into byte ranges on record boundaries
    (``sources.byte_ranges``), is read once to count frames and bytes per tunnel and note
-   the IKE and ESP SPIs that tie tunnels together (``pipeline.tunnels.survey``);
+   the IKE and ESP SPIs that tie tunnels together (``pipeline.fast_survey`` for a plain
+   pcap, else ``pipeline.tunnels.survey``); each task also keeps its piece's record
+   index (offset and tunnel code per record) on its worker, and the driver fetches only
+   the per-tunnel facts;
 2. **partitions** — the tunnels are packed into as many partitions as there are workers
-   (``pipeline.tunnels.plan``); each partition task reads the merged inputs (``sources.multi``:
-   the same global frame numbers everywhere) and runs the ordinary pipeline
-   (``session.Analysis``, fast lane included) on its tunnels' frames only;
+   (``pipeline.tunnels.plan``); where the inputs allow it (``pipeline.partition_index``),
+   one small task per (piece, partition) cuts that partition's records out of the
+   piece's index where it lies, and each partition task receives only its own cuts and
+   reads only its own records; otherwise it reads the merged inputs (``sources.multi``:
+   the same global frame numbers everywhere) and passes over other tunnels' frames. Each
+   runs the ordinary pipeline (``session.Analysis``, fast lane included);
 3. **union** — partitions that turned out related (``pipeline.union.conflicts``) are merged and run
    again; then the results become one (``pipeline.union.union``), equal to a single pass.
 
-Reading is repeated per partition (each skips the other tunnels' frames after a
-few-byte look at their addresses); decoding, decryption and tracking — the expensive
-part — are not. Keys never travel: workers load the key files themselves, and send
-derived keys back only when the export is to include keys.
+Decoding, decryption and tracking — the expensive part — are never repeated. Keys never
+travel: workers load the key files themselves, and send derived keys back only when the
+export is to include keys.
 
 Failures: Dask retries a failed task (``retries``). An input that still cannot be read is
 reported by name and left out (the partitions are then run without it, so all agree); a
@@ -29,6 +34,7 @@ result still comes back.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import time
@@ -44,7 +50,15 @@ from ipsec_inspect.core.records import CaptureWarning
 from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.pipeline.fast_survey import survey_pcap
-from ipsec_inspect.pipeline.partition_index import PieceIndex, part_records, piece_index
+from ipsec_inspect.pipeline.partition_index import (
+    Layout,
+    PieceCut,
+    PieceIndex,
+    cut_piece,
+    layout,
+    part_records,
+    piece_index,
+)
 from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.pipeline.tunnels import FrameCodes, Plan, Skip, Survey, plan, survey
 from ipsec_inspect.pipeline.union import PartResult, Union, conflicts, union
@@ -101,9 +115,10 @@ class PartTask:
     extensions: Extensions | None = None
     #: the inputs' order when merging is reading them one after another (else None)
     read_order: tuple[int, ...] | None = None
-    #: read only the partition's own records, from the survey's indexes (given to the
-    #: task as its further arguments)
+    #: read only the partition's own records: the survey's cuts of them (given to the
+    #: task as its further arguments, one per piece of ``layout``)
     indexed: bool = False
+    layout: Layout | None = None
 
 
 class TaskFailed(Exception):
@@ -120,8 +135,7 @@ def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None
     size = r.end - r.start if r.end >= 0 else input_size(r.path)
     fast = survey_pcap(r)
     if fast is not None:
-        s, codes, starts, lengths = fast
-        return r, s, size, PieceIndex(codes, starts, lengths)
+        return r, fast[0], size, fast[1]
     offsets: array[int] = array("Q")
     readers: list[CaptureReader] = []
     codes = FrameCodes()
@@ -136,27 +150,40 @@ def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None
 
 def survey_facts(
     piece: tuple[ByteRange, Survey, int, PieceIndex | None],
-) -> tuple[ByteRange, Survey, int, bool]:
-    """What the driver needs of a survey task's result (not its record index)."""
-    return piece[0], piece[1], piece[2], piece[3] is not None
+) -> tuple[ByteRange, Survey, int, tuple[list[bytes], int] | None]:
+    """What the driver needs of a survey task's result: not its record index, only the
+    tunnel of each code and where the piece's last record ends (None: no index)."""
+    idx = piece[3]
+    return piece[0], piece[1], piece[2], (idx.tunnels, idx.end) if idx is not None else None
 
 
-def part_task(
-    task: PartTask, *pieces: tuple[ByteRange, Survey, int, PieceIndex | None]
-) -> PartResult:
-    """Run the pipeline on one partition's tunnels (``pieces``: the survey tasks'
-    results, when ``task.indexed``: the partition then reads only its own records)."""
+def chained(pieces: Sequence[tuple[ByteRange, int | None]]) -> bool:
+    """Whether every indexed piece's last record ends where the next piece of its file
+    starts (``pieces``: each range and where its index ends).
+
+    Why: a byte-range boundary is found by plausible record headers; a false one inside
+    a frame (possible in data that looks like headers, e.g. times near 1970 and zero
+    padding) would give a range that starts with a made-up record. The reader of the
+    range before it reads its last record past the boundary, so its end shows the
+    mismatch; then the records are not read by index (the whole-file path is exact)."""
+    by_file: dict[str, list[tuple[int, int, int | None]]] = {}
+    for r, end in pieces:
+        by_file.setdefault(r.path, []).append((r.index, r.start, end))
+    for ps in by_file.values():
+        ps.sort()
+        for (_k, _s, end), (_k2, start, _e) in itertools.pairwise(ps):
+            if end is None or end != start:
+                return False
+    return True
+
+
+def part_task(task: PartTask, *cuts: PieceCut) -> PartResult:
+    """Run the pipeline on one partition's tunnels (``cuts``: its records of every piece,
+    when ``task.indexed``: the partition then reads only those)."""
     started = time.process_time()
     records = None
-    if task.indexed and task.read_order is not None:
-        wanted = set(task.inputs)
-        records = part_records(
-            task.plan,
-            task.partition,
-            task.inputs,
-            task.read_order,
-            [(r, s, idx) for r, s, _n, idx in pieces if r.path in wanted and idx is not None],
-        )
+    if task.indexed and task.layout is not None:
+        records = part_records(task.layout, cuts)
     alone = len(task.plan.ids) == 1  # one partition: every frame is its own
     sequential = task.read_order is not None
     opened: list[tuple[str, str, int]] = []
@@ -231,14 +258,21 @@ class Executor(Protocol):
         fn: Callable[..., R],
         items: Sequence[T],
         on_done: Callable[[Outcome], None],
-        extra: Sequence[Any] = (),
+        extras: Sequence[Sequence[Any]] = (),
     ) -> list[Outcome]:
-        """``fn(item, *values of extra)`` for every item (``extra``: from :meth:`keep`)."""
+        """``fn(item, *values of extras[i])`` for every item (``extras``: none, or one
+        sequence of handles from :meth:`keep` / :meth:`keep_calls` per item)."""
         ...
 
     def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
         """Start ``fn(item)`` for every item and keep the results where they are computed
-        (on the workers): handles for :meth:`map`'s ``extra`` and :meth:`map_kept`."""
+        (on the workers): handles for :meth:`map`'s ``extras`` and :meth:`map_kept`."""
+        ...
+
+    def keep_calls(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Start ``fn(*args)`` for every ``args`` of ``calls`` (a handle from :meth:`keep`
+        stands for its value, and the call runs where that value is) and keep the
+        results there: handles, as from :meth:`keep`."""
         ...
 
     def map_kept(
@@ -279,14 +313,15 @@ class SyncExecutor:
         fn: Callable[..., R],
         items: Sequence[T],
         on_done: Callable[[Outcome], None],
-        extra: Sequence[Any] = (),
+        extras: Sequence[Sequence[Any]] = (),
     ) -> list[Outcome]:
         out = []
-        for item in items:
+        for k, item in enumerate(items):
             o = Outcome(item)
             for _attempt in range(self.retries + 1):
                 try:
-                    o.value, o.error = fn(item, *(k.get() for k in extra)), None
+                    args = [h.get() for h in extras[k]] if extras else []
+                    o.value, o.error = fn(item, *args), None
                     break
                 except Exception as e:
                     o.error = e
@@ -296,6 +331,16 @@ class SyncExecutor:
 
     def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
         return [_Kept(o.value, o.error) for o in self.map(fn, items, lambda o: None)]
+
+    def keep_calls(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        out = []
+        for args in calls:
+            try:
+                value = fn(*(a.get() if isinstance(a, _Kept) else a for a in args))
+                out.append(_Kept(value, None))
+            except Exception as e:
+                out.append(_Kept(None, e))
+        return out
 
     def map_kept(
         self,
@@ -333,14 +378,23 @@ class DaskExecutor:
         fn: Callable[..., R],
         items: Sequence[T],
         on_done: Callable[[Outcome], None],
-        extra: Sequence[Any] = (),
+        extras: Sequence[Sequence[Any]] = (),
     ) -> list[Outcome]:
         if not items:
             return []
         futures = [
-            self.client.submit(fn, item, *extra, retries=self.retries, pure=False) for item in items
+            self.client.submit(
+                fn, item, *(extras[k] if extras else ()), retries=self.retries, pure=False
+            )
+            for k, item in enumerate(items)
         ]
         return self._collect(futures, items, on_done)
+
+    def keep_calls(self, fn: Callable[..., R], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        if not calls:
+            return []
+        columns = [list(c) for c in zip(*calls, strict=True)]
+        return list(self.client.map(fn, *columns, retries=self.retries, pure=False))
 
     def keep(self, fn: Callable[[T], R], items: Sequence[T]) -> list[Any]:
         if not items:
@@ -356,7 +410,7 @@ class DaskExecutor:
     ) -> list[Outcome]:
         if not items:
             return []
-        futures = [self.client.submit(fn, k, pure=False) for k in kept]
+        futures = list(self.client.map(fn, list(kept), pure=False))
         return self._collect(futures, items, on_done)
 
     def _collect(
@@ -401,6 +455,7 @@ def executor_for(scheduler: str | None, workers: int | None) -> Executor:
             client = Client(scheduler, timeout=10)
         except (OSError, TimeoutError) as e:
             raise InputError(f"--scheduler {scheduler}: cannot connect ({e})") from None
+        _warm_up(client)
         return DaskExecutor(client)
     n = max(1, workers or 1)
     cluster = LocalCluster(
@@ -411,7 +466,31 @@ def executor_for(scheduler: str | None, workers: int | None) -> Executor:
         memory_limit=0,
         silence_logs=40,
     )
-    return DaskExecutor(Client(cluster), owns=[cluster])
+    client = Client(cluster)
+    _warm_up(client)
+    return DaskExecutor(client, owns=[cluster])
+
+
+#: what the tasks import: loaded on every worker when the executor starts, so that no
+#: task's time (the run's) includes it — a long-lived cluster pays it once
+TASK_MODULES = (
+    "ipsec_inspect.pipeline.dask_engine",
+    "ipsec_inspect.crypto.decryptor",
+    "ipsec_inspect.crypto.keys",
+)
+
+
+def import_task_modules() -> None:
+    for name in TASK_MODULES:
+        importlib.import_module(name)
+
+
+def _warm_up(client: Client) -> None:
+    """Import the tasks' modules on every worker now (see :data:`TASK_MODULES`)."""
+    try:
+        client.run(import_task_modules)
+    except Exception:  # a worker that cannot import fails its tasks, named there
+        pass
 
 
 # --------------------------------------------------------------------------- the run
@@ -439,14 +518,17 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 def _ranges(names: Sequence[str], workers: int, local: bool) -> list[ByteRange]:
-    """Byte ranges for the survey: large local uncompressed files are cut."""
+    """Byte ranges for the survey: large local uncompressed files are cut, into as many
+    pieces as the workers need in all (many inputs already are enough pieces: every
+    piece costs tasks — its survey, its facts, a cut per partition)."""
     out: list[ByteRange] = []
+    wanted = -(-RANGES_PER_WORKER * workers // max(1, len(names)))  # pieces per input
     for name in names:
         if name == STDIN or is_url(name):
             out.append(whole_file(name))
             continue
         size = input_size(name)
-        pieces = min(RANGES_PER_WORKER * workers, max(1, size // MIN_RANGE))
+        pieces = min(wanted, max(1, size // MIN_RANGE))
         try:
             out.extend(
                 split_capture(name, pieces, min_size=MIN_RANGE)
@@ -506,6 +588,22 @@ def read_order(
         if first < last or (first == last and b < a):
             return None
     return [i for _f, i, _l in spans] + empty
+
+
+def _cuts(
+    the_plan: Plan, partition: int, spots: list[tuple[Any, list[bytes] | None, int]]
+) -> list[tuple[Any, bytes, int]]:
+    """The arguments of ``cut_piece`` for one partition: per piece (its kept survey
+    result, the tunnel of each of its codes, its first global number), the piece's
+    handle, the codes the partition wants and that number."""
+
+    def mine(t: bytes) -> bool:
+        return the_plan.partition_of(t) == partition
+
+    return [
+        (h, FrameCodes(tunnels=list(tunnels or [])).table(mine), first)
+        for h, tunnels, first in spots
+    ]
 
 
 def run_partitioned(
@@ -573,7 +671,16 @@ def run_partitioned(
             total_survey.add(o.value[1])
     names = [n for n in names if n not in failed]
     pieces = [(o.value[0], o.value[1]) for o in outcomes if o.error is None]
-    indexed = {(o.value[0].path, o.value[0].index): o.value[3] for o in outcomes if o.error is None}
+    indexed = {
+        (o.value[0].path, o.value[0].index): o.value[3][0] if o.value[3] is not None else None
+        for o in outcomes
+        if o.error is None
+    }
+    ends = [
+        (o.value[0], o.value[3][1] if o.value[3] is not None else None)
+        for o in outcomes
+        if o.error is None
+    ]
     order = read_order(names, pieces)
     report.sequential = order is not None
     report.survey_seconds = time.perf_counter() - t0
@@ -595,9 +702,26 @@ def run_partitioned(
         if not todo:
             break
         sequential = order is not None and (window is None or not window.active)
-        use_index = sequential and all(indexed.get((r.path, r.index)) for r, _sv in pieces)
-        extra = [handle[(r.path, r.index)] for r, _sv in pieces] if use_index else []
+        use_index = (
+            sequential
+            and all(indexed.get((r.path, r.index)) is not None for r, _sv in pieces)
+            and chained([(r, end) for r, end in ends if r.path in names])
+        )
         report.indexed = use_index
+        the_layout = layout(names, order, pieces) if use_index and order is not None else None
+        extras: list[list[Any]] = []
+        if the_layout is not None:
+            # one cut per (piece, partition), where the piece's index is: each partition
+            # task receives only its own records' offsets and numbers
+            spots = [
+                (
+                    handle[(pieces[k][0].path, pieces[k][0].index)],
+                    indexed[(pieces[k][0].path, pieces[k][0].index)],
+                    first,
+                )
+                for _i, k, first in the_layout.pieces
+            ]
+            extras = [executor.keep_calls(cut_piece, _cuts(the_plan, p, spots)) for p in todo]
         tasks = [
             PartTask(
                 p,
@@ -610,13 +734,15 @@ def run_partitioned(
                 include_keys,
                 worker_tables,
                 tuple(order) if sequential and order is not None else None,
-                use_index,
+                the_layout is not None,
+                the_layout,
             )
             for p in todo
         ]
         results = executor.map(
-            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids)), extra
+            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids)), extras
         )
+        extras.clear()  # the cuts are released (the survey's indexes stay for a rerun)
         lost_inputs = [
             o.error.name
             for o in results

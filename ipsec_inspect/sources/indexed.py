@@ -19,6 +19,7 @@ time (a ring, one file); the engine reads everything else the old way.
 
 from __future__ import annotations
 
+import bisect
 import struct
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -47,12 +48,14 @@ _GATHER = 1 << 20
 
 @dataclass
 class RecordSlice:
-    """One input's records for one partition: where they are and their global numbers."""
+    """One input's records for one partition: where they are and their global numbers
+    (a record's length is in its header, read with it)."""
 
     path: str
-    starts: array[int] = field(default_factory=lambda: array("Q"))  # record offsets
-    lengths: array[int] = field(default_factory=lambda: array("L"))  # record lengths
-    numbers: array[int] = field(default_factory=lambda: array("Q"))  # global frame numbers
+    # record offsets and global frame numbers: arrays, or memoryviews of numpy arrays
+    # (either iterates as Python ints, without a copy)
+    starts: Sequence[int] = field(default_factory=lambda: array("Q"))
+    numbers: Sequence[int] = field(default_factory=lambda: array("Q"))
 
 
 @dataclass
@@ -60,7 +63,8 @@ class PartRecords:
     """What a partition reads: its records per input (in reading order) and the merged
     stream's facts, which the survey knows and the partition's own records do not."""
 
-    slices: list[tuple[int, RecordSlice]]  # (input index, records), inputs in time order
+    #: (input index, records), in reading order; an input may have several (one a piece)
+    slices: list[tuple[int, RecordSlice]]
     bases: list[int]  # per input: global number of its frame 0 (frames before it)
     files: list[FileSummary]  # per input, as capture.files shows it
     frames: int = 0
@@ -68,6 +72,8 @@ class PartRecords:
     last_time: float | None = None
     #: some frames' tunnels were not written down: the partition decides those itself
     check: bool = False
+    #: bytes of all the records (headers included): the progress's whole
+    total_bytes: int = 0
 
     @property
     def count(self) -> int:
@@ -78,10 +84,8 @@ class _Input:
     """One input's records, read in windows of the file (bounded memory, and a far jump
     is a seek): the survey has checked every record, so each is cut out directly."""
 
-    def __init__(self, path: str, rec: RecordSlice) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.rec = rec
-        self.done = 0
         self._fh: BinaryIO
         if is_url(path):
             import fsspec
@@ -98,34 +102,8 @@ class _Input:
         self.info = CaptureInfo(path, "pcap")
         self.info.interfaces.append(InterfaceInfo(network & 0x0FFFFFFF, snaplen, self.resolution))
 
-    def __iter__(self) -> Iterator[tuple[int, float, bytes, int]]:
-        """(global number, time, data, original length) of every record, in order."""
-        starts, lengths, numbers = self.rec.starts, self.rec.lengths, self.rec.numbers
-        unpack = struct.Struct(self.endian + "IIII").unpack_from
-        res = self.resolution
-        fh = self._fh
-        window = b""
-        at = 0  # file offset of window[0]
-        wend = 0
-        for k in range(len(starts)):
-            a = starts[k]
-            b = a + lengths[k]
-            if a < at or b > wend:
-                fh.seek(a)
-                window = fh.read(max(_GATHER, b - a))
-                at, wend = a, a + len(window)
-                if b > wend:
-                    raise CaptureError(f"{self.path}: shorter than when it was surveyed")
-            p = a - at
-            sec, frac, incl, orig = unpack(window, p)
-            self.done += b - a
-            yield numbers[k], sec + frac * res, window[p + 16 : p + 16 + incl], orig
-
     def close(self) -> None:
         self._fh.close()
-
-    def bytes_read(self) -> int:
-        return self.done
 
 
 class IndexedReader(MergedReader):
@@ -152,20 +130,14 @@ class IndexedReader(MergedReader):
         self.file_offsets = None
         self.frame_file = None
         self.frame_number = None
-        self._recent_file = array("H", bytes(2 * _RECENT))
-        self._recent_number = array("L", bytes(array("L").itemsize * _RECENT))
-        self._recent_global = array("Q", bytes(8 * _RECENT))
         self._records = records
-        self._slices = dict(records.slices)
         self._inputs: list[_Input] = []
         try:
             for name in self.names:
-                self._inputs.append(_Input(name, RecordSlice(name)))
+                self._inputs.append(_Input(name))
         except (OSError, CaptureError) as e:
             self.close()
             raise CaptureError(str(e) if isinstance(e, CaptureError) else f"{e}") from None
-        for i, rec in self._slices.items():
-            self._inputs[i].rec = rec
         self.readers = self._inputs  # type: ignore[assignment]  # .info is what is read
         self.info = MergedInfo(self.names[0] if len(self.names) == 1 else ", ".join(self.names))
         self.info.readers = [r.info for r in self._inputs]
@@ -179,36 +151,80 @@ class IndexedReader(MergedReader):
         self.info.frames = records.frames
         self.info.first_time = records.first_time
         self.info.last_time = records.last_time
-        self.total_bytes = sum(int(sum(r.lengths)) for _i, r in records.slices)
-        self._last = (0, 0)
+        self.total_bytes = records.total_bytes
+        self._number = 0  # global number of the last frame handed on
+        # the inputs in reading order: (global number of frame 0, input index)
+        self._starts = sorted((base, i) for i, base in enumerate(records.bases))
+        self._count = sum(len(rec.numbers) for _i, rec in records.slices)
 
     def close(self) -> None:
         for r in getattr(self, "_inputs", []):
             r.close()
 
     def bytes_read(self) -> int:
-        return sum(r.bytes_read() for r in self._inputs)
+        """About the bytes of own records read so far (for the progress only): the
+        share of own frames handed on, from the last frame's number."""
+        if not self._count:
+            return 0
+        done = 0
+        for _i, rec in self._records.slices:
+            if rec.numbers and rec.numbers[-1] <= self._number:
+                done += len(rec.numbers)
+            else:
+                done += bisect.bisect_right(rec.numbers, self._number)
+                break
+        return self.total_bytes * done // self._count
+
+    def _where(self, number: int) -> tuple[int, int]:
+        k = bisect.bisect_right(self._starts, (number - 1, len(self.names))) - 1
+        base, i = self._starts[max(k, 0)]
+        return i, number - base
+
+    def origin(self, number: int) -> tuple[int, int]:
+        """(input index, frame number in that input) of global ``number``, for the frames
+        the one-pass reader would still know at this point (the last :data:`_RECENT`
+        before the frame handed on last, whoever's they are); else (-1, 0)."""
+        if number < 1 or number > self._number or number <= self._number - _RECENT:
+            return -1, 0
+        return self._where(number)
+
+    @property
+    def last_origin(self) -> tuple[int, int]:
+        return self._where(self._number) if self._number else (0, 0)
 
     def __iter__(self) -> Iterator[RawFrame]:
+        """Every own record, cut out where the survey saw it, in a window of the file
+        (bounded memory, and a far jump is a seek): the one loop per record here."""
         keep = self.keep
-        recent_global, recent_file, recent_number = (
-            self._recent_global,
-            self._recent_file,
-            self._recent_number,
-        )
         try:
-            for i, _rec in self._records.slices:
-                base = self._records.bases[i]
+            for i, rec in self._records.slices:
                 src = self._inputs[i]
                 link_type = src.info.interfaces[0].link_type
-                for n, t, data, orig in src:
-                    own = n - base
-                    slot = n % _RECENT
-                    recent_global[slot] = n
-                    recent_file[slot] = i
-                    recent_number[slot] = own
-                    self._last = (i, own)
+                unpack = struct.Struct(src.endian + "IIII").unpack_from
+                res = src.resolution
+                fh = src._fh
+                window = b""
+                at = 0  # file offset of window[0]
+                size = 0
+                for a, number in zip(rec.starts, rec.numbers, strict=True):
+                    p = a - at
+                    if p < 0 or p + 16 > size:
+                        fh.seek(a)
+                        window = fh.read(_GATHER)
+                        at, p, size = a, 0, len(window)
+                        if size < 16:
+                            raise CaptureError(f"{src.path}: shorter than when it was surveyed")
+                    sec, frac, incl, orig = unpack(window, p)
+                    q = p + 16 + incl
+                    if q > size:
+                        fh.seek(a)
+                        window = fh.read(max(_GATHER, 16 + incl))
+                        at, p, size, q = a, 0, len(window), 16 + incl
+                        if q > size:
+                            raise CaptureError(f"{src.path}: shorter than when it was surveyed")
+                    self._number = number
+                    data = window[p + 16 : q]
                     if keep is None or keep(link_type, data):
-                        yield n, t, link_type, data, orig, 0
+                        yield number, sec + frac * res, link_type, data, orig, 0
         finally:
             self.close()

@@ -19,7 +19,7 @@ from ipsec_inspect.pipeline.dask_engine import (
     run_partitioned,
 )
 from ipsec_inspect.wire.decoder import DecodeOptions
-from tests.pipeline.cutting import cut
+from tests.pipeline.cutting import cut, frames_of
 from tests.pipeline.test_partitioned import SAMPLES, keys_for, single
 
 pytest.importorskip("distributed")
@@ -45,6 +45,8 @@ def test_local_cluster_equals_one_pass(cluster: DaskExecutor, tmp_path: Path) ->
     report = RunReport()
     doc, _u = _doc(cluster, names, keys, report)
     assert report.partitions == 2 and all(n > 0 for n in report.part_records)
+    assert report.indexed  # each partition got its own records' cuts from the workers
+    assert sum(report.part_records) == len(frames_of(path))
     assert doc == single(names, keys)
     assert sum(d["decrypted"] for c in doc["child_sas"] for d in c["directions"]) > 0
 

@@ -241,7 +241,7 @@ def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
     global numbers of the merged stream: disjoint, together every frame, and the run
     still equals one pass — on one file cut in byte ranges and on the same cut as a ring."""
     from ipsec_inspect.pipeline.dask_engine import survey_task
-    from ipsec_inspect.pipeline.partition_index import part_records
+    from ipsec_inspect.pipeline.partition_index import cut_piece, layout, part_records
     from ipsec_inspect.pipeline.tunnels import Survey, plan, tunnel_of
     from ipsec_inspect.sources.byte_ranges import split_capture
 
@@ -257,13 +257,29 @@ def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
     the_plan = plan(total, 3)
     frames = frames_of(path)
     seen: dict[int, int] = {}
+    the_layout = layout([str(path)], [0], [(d[0], d[1]) for d in done])
+    assert [first for _i, _k, first in the_layout.pieces] == [
+        1,
+        1 + done[0][1].count,
+        1 + done[0][1].count + done[1][1].count,
+    ]
     for p in the_plan.ids:
-        recs = part_records(the_plan, p, [str(path)], [0], [(d[0], d[1], d[3]) for d in done])
+        cuts = []
+        for _i, k, first in the_layout.pieces:
+            idx = done[k][3]
+            assert idx is not None
+            cuts.append(
+                cut_piece(done[k], idx.table(lambda t, p=p: the_plan.partition_of(t) == p), first)
+            )
+        recs = part_records(the_layout, cuts)
         assert recs.frames == len(frames) and not recs.check
-        ((_i, rec),) = recs.slices
-        for n in rec.numbers:
-            assert n not in seen
-            seen[n] = p
+        assert recs.total_bytes == sum(c.size for c in cuts) > 0
+        assert {i for i, _rec in recs.slices} == {0}  # one per piece with own records
+        for _i, rec in recs.slices:
+            assert len(rec.starts) == len(rec.numbers) > 0
+            for n in rec.numbers:
+                assert n not in seen
+                seen[n] = p
     assert sorted(seen) == list(range(1, len(frames) + 1))
     raw = pcap_frames(path)
     for n, (link_type, data) in enumerate(raw, 1):
@@ -340,3 +356,28 @@ def test_flood_figures_are_the_same_partitioned(tmp_path: Path) -> None:
     assert flood["values"]["top_sources"][0]["requests"] == 100
     assert _dos01(parts) == flood
     assert parts["capture"].get("evicted") == whole["capture"].get("evicted")
+
+
+def test_a_false_range_boundary_is_not_read_by_index(tmp_path: Path) -> None:
+    """Times near 1970 and zero padding make plausible record headers inside frames: a
+    byte range may then start inside a frame. The range before it ends past its end, so
+    the pieces do not chain and the partitions do not read by index."""
+    from ipsec_inspect.pipeline.dask_engine import chained, survey_task
+    from ipsec_inspect.sources.byte_ranges import ByteRange, split_capture
+    from tests.pipeline.test_fast_survey import mixed
+
+    path = tmp_path / "near-1970.pcap"
+    path.write_bytes(pcap([(1000.0 + k * 0.25, f) for k, (_t, f) in enumerate(mixed()[:60])]))
+    starts, at, data = set(), 24, path.read_bytes()
+    while at < len(data):
+        starts.add(at)
+        at += 16 + struct.unpack_from("<I", data, at + 8)[0]
+    ranges = split_capture(str(path), 4, min_size=1)
+    assert any(r.start not in starts for r in ranges[1:])  # a boundary inside a frame
+    done = [survey_task(r) for r in ranges]
+    ends = [(d[0], d[3].end if d[3] is not None else None) for d in done]
+    assert not chained(ends)
+    assert chained([(r, r.end) for r in ranges])
+    whole = ByteRange(str(path), 0, -1, 0)
+    assert chained([(whole, len(data)), (ByteRange("other", 0, 9, 0), 9)])
+    assert not chained([(ranges[0], None), (ranges[1], ranges[1].end)])
