@@ -307,9 +307,12 @@ class MergedReader:
         self.file_offsets: list[array[int]] | None = (
             [array("Q") for _ in self.names] if offsets else None
         )
-        #: per global frame: its input and its number there (when ``index``)
+        #: per global frame: its input and its number there (when ``index``; they stay
+        #: empty while one pcap input is read straight through, see ``_single``: its frame
+        #: n is then global frame n)
         self.frame_file: array[int] | None = array("H") if index else None
         self.frame_number: array[int] | None = array("L") if index else None
+        self._index = index
         self._recent_file = array("H", bytes(2 * _RECENT))
         self._recent_number = array("L", bytes(array("L").itemsize * _RECENT))
         self._recent_global = array("Q", bytes(8 * _RECENT))
@@ -365,17 +368,14 @@ class MergedReader:
     def origin(self, number: int) -> tuple[int, int]:
         """(input index, frame number in that input) of global frame ``number``; (-1, 0)
         when it is no longer known (without ``index``, only recent frames are)."""
+        live = self._live
+        if live is not None:  # one input read straight through: every frame, or recent ones
+            known = 0 < number <= live.frames and (self._index or live.frames - number < _RECENT)
+            return (0, number) if known else (-1, 0)
         if self.frame_file is not None and self.frame_number is not None:
             if 1 <= number <= len(self.frame_file):
                 return self.frame_file[number - 1], self.frame_number[number - 1]
             return -1, 0
-        live = self._live
-        if live is not None:  # one input read straight through: the recent frames are these
-            return (
-                (0, number)
-                if 0 < number <= live.frames and live.frames - number < _RECENT
-                else (-1, 0)
-            )
         slot = number % _RECENT
         if number and self._recent_global[slot] == number:
             return self._recent_file[slot], self._recent_number[slot]
@@ -437,7 +437,7 @@ class MergedReader:
     def _single(self) -> Iterator[RawFrame]:
         """One input and no window: its own numbering is the global one (no heap)."""
         reader = self.readers[0]
-        if self.keep is None and self.frame_file is None and reader.info.format == "pcap":
+        if self.keep is None and reader.info.format == "pcap":
             # Every frame of a pcap file is handed on as it is counted, so the reader's own
             # info says all this reader would note per frame: the frames go straight
             # through and the merged info is brought up to date from it (_sync_live).
