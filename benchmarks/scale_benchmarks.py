@@ -5,11 +5,13 @@ Not a test. Generates (once, into ``--dir``) the captures of ``make_sa_captures.
 peak resident memory of that process (``wait4``), and — when the rows include
 ``four-sas`` with the same command — the time per SA over the time per packet on 4 SAs
 (issue 16's goal: at most 3x). ``four-sas`` rows run first so the ratio can be printed with
-each row. ``--tree`` runs another checkout (for a
-before/after table); ``--timeout`` stops a row that takes too long and says so.
+each row. ``--tree`` runs another checkout; ``--before`` adds a second one, run
+interleaved with it (before, after, before, after, ...: both see the same machine load),
+and ``--repeat N`` keeps the best of N runs of each; ``--timeout`` stops a row that takes
+too long and says so.
 
     python benchmarks/scale_benchmarks.py --rows esp:20000:summary,ike-init:500000:export
-    python benchmarks/scale_benchmarks.py --tree /path/to/old/checkout --timeout 600
+    python benchmarks/scale_benchmarks.py --before /path/to/old/checkout --repeat 3
 """
 
 from __future__ import annotations
@@ -94,39 +96,49 @@ def main() -> int:
     ap.add_argument(
         "--tree", type=Path, default=HERE.parent, help="checkout to run (default: this one)"
     )
+    ap.add_argument("--before", type=Path, help="another checkout, run interleaved with --tree")
+    ap.add_argument("--repeat", type=int, default=1, help="best of N runs per row and tree")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/ipsec-inspect-bench"))
     ap.add_argument("--rows", default=DEFAULT_ROWS, help="kind:SAs:command, comma-separated")
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--extra", default="", help="more options for every command")
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
-    print(f"tree {args.tree}")
+    trees = [("before", args.before)] if args.before else []
+    trees.append(("after" if args.before else "", args.tree))
+    print("trees " + ", ".join(f"{name or 'tree'} {tree}" for name, tree in trees))
     print(
-        "| capture | size | command | time | peak RSS | per SA vs per packet on 4 SAs | note |"
-        "\n|---|---|---|---|---|---|---|"
+        "| capture | size | command | tree | time | peak RSS | per SA vs per packet on 4 SAs "
+        "| note |\n|---|---|---|---|---|---|---|---|"
     )
     rows = [r.split(":") for r in args.rows.split(",")]
     rows.sort(key=lambda r: r[0] != "four-sas")  # baselines first; stable otherwise
-    per_packet: dict[str, float] = {}  # command -> seconds per packet on 4 SAs
+    per_packet: dict[tuple[str, str], float] = {}  # (tree, command) -> s per packet on 4 SAs
+    label = {
+        "esp": "one-packet ESP SAs",
+        "ike-init": "IKE_SA_INIT, distinct SPIs",
+        "four-sas": "packets on 4 SAs",
+    }
     for kind, n, command in rows:
         path = capture(kind, int(n), args.dir.resolve())
-        seconds, rss, note = run_one(args.tree, command, path, args.extra.split(), args.timeout)
         size = path.stat().st_size / 1e6
-        label = {
-            "esp": "one-packet ESP SAs",
-            "ike-init": "IKE_SA_INIT, distinct SPIs",
-            "four-sas": "packets on 4 SAs",
-        }[kind]
-        ratio = ""
-        if kind == "four-sas" and not note:
-            per_packet[command] = seconds / int(n)
-        elif command in per_packet and not note:
-            ratio = f"{seconds / int(n) / per_packet[command]:.1f}x"
-        print(
-            f"| {int(n):,} {label} | {size:.1f} MB | `{command}` | {seconds:.1f} s "
-            f"| {rss:.0f} MB | {ratio} | {note} |",
-            flush=True,
-        )
+        results: dict[str, list[tuple[float, float, str]]] = {name: [] for name, _ in trees}
+        for _ in range(args.repeat):  # interleaved: one run of each tree per round
+            for name, tree in trees:
+                results[name].append(run_one(tree, command, path, args.extra.split(), args.timeout))
+        for name, _tree in trees:
+            failed = [r for r in results[name] if r[2]]
+            seconds, rss, note = failed[0] if failed else min(results[name])
+            ratio = ""
+            if kind == "four-sas" and not note:
+                per_packet[(name, command)] = seconds / int(n)
+            elif (name, command) in per_packet and not note:
+                ratio = f"{seconds / int(n) / per_packet[(name, command)]:.1f}x"
+            print(
+                f"| {int(n):,} {label[kind]} | {size:.1f} MB | `{command}` | {name} "
+                f"| {seconds:.1f} s | {rss:.0f} MB | {ratio} | {note} |",
+                flush=True,
+            )
     return 0
 
 

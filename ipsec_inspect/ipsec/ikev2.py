@@ -55,7 +55,10 @@ from ipsec_inspect.ipsec.vendor_ids import vendor_id_name
 K = "ikev2"
 SK = 46
 SKF = 53
+SA = 33
 _HEADER = 4  # generic payload header
+#: distinct SA payloads whose dissection is remembered (least recently used dropped first)
+SA_MEMO_SIZE = 256
 
 
 @dataclass(slots=True)
@@ -747,10 +750,65 @@ _PARSERS: dict[int, Callable[[Reader, _Ctx, int], PayloadBody]] = {
 # ---------------------------------------------------------------- the chain
 
 
+class _SaMemo:
+    """SA payloads already dissected, by their bytes and offset: a memo, never an answer
+    of its own.
+
+    Why: an IKE_SA_INIT flood repeats one offer (the same proposals, transforms and
+    attributes, at the same offset after the header) in every request, and dissecting it
+    was a third of the cost of each half-open IKE SA. The dissection of a complete payload
+    depends only on its bytes, its offset (the fields' offsets) and the extension tables,
+    so equal keys give an equal result; the result is shared, which is safe because
+    nothing changes a dissected payload after the chain parser returns it. Bounded by
+    ``SA_MEMO_SIZE`` (a hostile capture of all-different offers only evicts).
+    """
+
+    __slots__ = ("_kept",)
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[bytes, int], tuple[DissectorTables, IkePayload]] = {}
+
+    def get(self, key: tuple[bytes, int], ext: DissectorTables) -> IkePayload | None:
+        hit = self._kept.pop(key, None)
+        if hit is None:
+            return None
+        self._kept[key] = hit  # most recently used last
+        return hit[1] if hit[0] is ext else None
+
+    def put(self, key: tuple[bytes, int], ext: DissectorTables, payload: IkePayload) -> None:
+        kept = self._kept
+        kept.pop(key, None)
+        if len(kept) >= SA_MEMO_SIZE:
+            del kept[next(iter(kept))]
+        kept[key] = (ext, payload)
+
+
+_SA_MEMO = _SaMemo()
+
+
 def _parse_payload(
     data: bytes, pos: int, avail_end: int, ptype: int, ext: DissectorTables
 ) -> IkePayload:
-    """One payload whose generic header (4 bytes at ``pos``) is known to be readable."""
+    """One payload whose generic header (4 bytes at ``pos``) is known to be readable.
+
+    A complete SA payload comes from :class:`_SaMemo` when the same bytes were dissected
+    at the same offset before."""
+    if ptype == SA:
+        length = (data[pos + 2] << 8) | data[pos + 3]
+        if pos + length <= avail_end:
+            key = (data[pos : pos + length], pos)
+            payload = _SA_MEMO.get(key, ext)
+            if payload is None:
+                payload = _dissect_payload(data, pos, avail_end, ptype, ext)
+                _SA_MEMO.put(key, ext, payload)
+            return payload
+    return _dissect_payload(data, pos, avail_end, ptype, ext)
+
+
+def _dissect_payload(
+    data: bytes, pos: int, avail_end: int, ptype: int, ext: DissectorTables
+) -> IkePayload:
+    """One payload, dissected (see :func:`_parse_payload`)."""
     next_type = data[pos]
     flags = data[pos + 1]
     length = (data[pos + 2] << 8) | data[pos + 3]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: the ``--max-sas`` default: measured at about 4.3 KB of tracker state per SA (tracemalloc,
-#: one-packet ESP SAs and unanswered IKE_SA_INIT), 20,000 SAs keep a run under 150 MB RSS
+#: the ``--max-sas`` default: measured at about 3.6 KB of state per unanswered IKE_SA_INIT
+#: and 3.9 KB per one-packet ESP SA (tracemalloc), 20,000 SAs keep a run at 110-120 MB peak
+#: RSS on 100,000 and 1,000,000 of either (``benchmarks/scale_benchmarks.py``, docs/limits.md)
 DEFAULT_MAX_SAS = 20_000
 #: when over the cap, evict down to this share of it (evicting one SA per new SA would
 #: close every fast lane each time)

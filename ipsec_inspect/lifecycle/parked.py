@@ -40,12 +40,14 @@ class BlobStore(Protocol):
 
 
 class _Parked:
-    """The value of a parked key: where its parcel is (a slot, not an IkeSa)."""
+    """The value of a parked key: where its parcel is (a slot, not an IkeSa), and the SA's
+    ``ike_index`` key, so that evicting it needs no read of the parcel."""
 
-    __slots__ = ("handle",)
+    __slots__ = ("handle", "index_key")
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, index_key: tuple[int, bytes]) -> None:
         self.handle = handle
+        self.index_key = index_key
 
 
 class ParkedDict(dict[str, IkeSa]):
@@ -61,8 +63,22 @@ class ParkedDict(dict[str, IkeSa]):
     def park(self, uid: str, extras: dict[str, Any]) -> None:
         sa = _raw.__getitem__(self, uid)
         data = pickle.dumps((sa, extras), pickle.HIGHEST_PROTOCOL)
-        _raw.__setitem__(self, uid, _Parked(self.store.put(data)))
+        _raw.__setitem__(self, uid, _Parked(self.store.put(data), (sa.version, sa.spi_i)))
         self.parked += 1
+
+    def drop_parked(self, uid: str) -> tuple[int, bytes] | None:
+        """Forget ``uid`` if it is parked, unread, and return its ``ike_index`` key; None
+        (and nothing done) if it is in memory or absent. Why: a flood's oldest half-open
+        SAs are both the ones parked and the ones ``max_sas`` evicts; reading each back
+        only to drop it was a third of the parking cost. A parked SA is unchanged since it
+        was parked (a message would have revived it), and its pending state is in its
+        parcel, so dropping the handle drops all of it."""
+        v = _raw.get(self, uid)
+        if not isinstance(v, _Parked):
+            return None
+        dict.__delitem__(self, uid)
+        self.parked -= 1
+        return v.index_key
 
     def is_parked(self, uid: str) -> bool:
         return isinstance(_raw.get(self, uid), _Parked)

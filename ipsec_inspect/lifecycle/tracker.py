@@ -323,40 +323,62 @@ class Tracker:
         is never evicted: only state whose start, or whose IKE SA, the capture does not show.
         """
         st = self._st
-        evicted = st.evicted
-        while st.half_open and len(st.ike) + len(st.child) > target:
-            uid = next(iter(st.half_open))
-            del st.half_open[uid]
-            sa = st.ike.get(uid)
-            if sa is None or sa.state not in _HALF_OPEN_STATES or sa.child_sas:
-                continue
-            del st.ike[uid]
-            key = (sa.version, sa.spi_i)
-            if st.ike_index.get(key) == uid:
-                del st.ike_index[key]
-            for by_initiator in (True, False):
-                st.exchanges.pop((uid, 0, by_initiator), None)
-            st.am1.pop(uid, None)
-            evicted.half_open_ike_sas += 1
-        while st.orphans and len(st.ike) + len(st.child) > target:
-            uid = next(iter(st.orphans))
-            del st.orphans[uid]
-            c = st.child.pop(uid, None)
-            if c is None:
-                continue
-            for d in c.directions:
-                if st.dir_index.get(d.key) == uid:
-                    del st.dir_index[d.key]
-                    dsts = st.spi_dsts.get((d.spi, d.protocol))
-                    if dsts is not None:
-                        dsts.pop(d.dst, None)
-                        if not dsts:
-                            del st.spi_dsts[(d.spi, d.protocol)]
-                if st.spi_first.get((d.spi, d.protocol)) == d.key:
-                    del st.spi_first[(d.spi, d.protocol)]
-                evicted.esp_packets += d.packets
-            evicted.orphan_child_sas += 1
+        while st.half_open and (over := len(st.ike) + len(st.child) - target) > 0:
+            for uid in _take_oldest(st.half_open, over):
+                self._evict_half_open(uid)
+        one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
+        while st.orphans and (over := len(st.ike) + len(st.child) - target) > 0:
+            for uid in _take_oldest(st.orphans, over):
+                self._evict_orphan(uid, one_way)
+        for pair in one_way:
+            _drop_evicted_head(st, pair)
         self._lanes.close_all()  # a lane may count into an evicted direction
+
+    def _evict_half_open(self, uid: str) -> None:
+        """Evict one IKE SA, taken from ``half_open``, if it is still half-open."""
+        st = self._st
+        evicted = st.evicted
+        if isinstance(st.ike, ParkedDict):
+            parked_key = st.ike.drop_parked(uid)
+            if parked_key is not None:  # parked only while half-open (see _park)
+                if st.ike_index.get(parked_key) == uid:
+                    del st.ike_index[parked_key]
+                evicted.half_open_ike_sas += 1
+                return
+        sa = st.ike.get(uid)
+        if sa is None or sa.state not in _HALF_OPEN_STATES or sa.child_sas:
+            return
+        del st.ike[uid]
+        key = (sa.version, sa.spi_i)
+        if st.ike_index.get(key) == uid:
+            del st.ike_index[key]
+        for by_initiator in (True, False):
+            st.exchanges.pop((uid, 0, by_initiator), None)
+        st.am1.pop(uid, None)
+        evicted.half_open_ike_sas += 1
+
+    def _evict_orphan(self, uid: str, one_way: dict[tuple[str, str], None]) -> None:
+        """Evict one orphan child SA, taken from ``orphans``; note its pairing list."""
+        st = self._st
+        evicted = st.evicted
+        c = st.child.pop(uid, None)
+        if c is None:
+            return
+        if c.directions:
+            first = c.directions[0]
+            one_way[(first.src, first.dst)] = None
+        for d in c.directions:
+            if st.dir_index.get(d.key) == uid:
+                del st.dir_index[d.key]
+                dsts = st.spi_dsts.get((d.spi, d.protocol))
+                if dsts is not None:
+                    dsts.pop(d.dst, None)
+                    if not dsts:
+                        del st.spi_dsts[(d.spi, d.protocol)]
+            if st.spi_first.get((d.spi, d.protocol)) == d.key:
+                del st.spi_first[(d.spi, d.protocol)]
+            evicted.esp_packets += d.packets
+        evicted.orphan_child_sas += 1
 
     def _on_ipsec(self, rec: EspPacket | AhPacket, proto: str) -> None:
         st = self._st
@@ -376,3 +398,35 @@ class Tracker:
             d = c.direction(m.dst, rec.spi)
             if d is not None:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
+
+
+def _take_oldest(ordered: dict[str, None], n: int) -> list[str]:
+    """Remove and return the first ``n`` keys of an ordered set. Why in one go: taking
+    them one by one with ``next(iter(...))`` after deleting the previous one rescans the
+    deleted slots at the dict's front each time (quadratic in the batch)."""
+    taken = list(itertools.islice(ordered, n))
+    for uid in taken:
+        del ordered[uid]
+    return taken
+
+
+def _drop_evicted_head(st: TrackerState, key: tuple[str, str]) -> None:
+    """Drop the entries of SAs no longer kept from the front of one pairing list.
+
+    Why: orphans between one pair of addresses all queue in one list; pairing skips an
+    evicted entry, but only a packet the other way ever cleaned the list, so a one-way
+    flood grew it by an entry per SA ever seen. Eviction takes the oldest orphans, which
+    are the list's head (it is in child order), so trimming the head keeps the list as
+    long as the SAs kept.
+    """
+    entries = st.one_way.get(key)
+    if entries is None:
+        return
+    child = st.child
+    n = 0
+    while n < len(entries) and entries[n][1] not in child:
+        n += 1
+    if n == len(entries):
+        del st.one_way[key]
+    elif n:
+        del entries[:n]

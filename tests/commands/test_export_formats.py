@@ -50,3 +50,17 @@ def test_any_row_is_an_export_format(tmp_path: Path) -> None:
     assert _run(ext, sample, "-o", str(doc_path)) == 0  # the default format is the json row
     doc = json.loads(doc_path.read_text())
     assert len(doc["ike_sas"]) == 1 and doc["capture"]["path"] == sample
+
+
+def test_half_open_sas_are_parked_by_default_only_when_the_cap_allows_more_than_its_default(
+    tmp_path: Path,
+) -> None:
+    from ipsec_inspect.lifecycle.flood import DEFAULT_MAX_SAS
+
+    assert export.default_parking(DEFAULT_MAX_SAS) == -1  # the cap bounds memory
+    assert export.default_parking(100) == -1
+    assert export.default_parking(0) == export.PARK_HALF_OPEN  # no cap
+    assert export.default_parking(DEFAULT_MAX_SAS + 1) == export.PARK_HALF_OPEN
+    parser = build_parser(["export"])
+    assert parser.parse_args(["export", "x.pcap"]).park_half_open is None  # resolved in run
+    assert parser.parse_args(["export", "x.pcap", "--park-half-open", "5"]).park_half_open == 5

@@ -458,3 +458,37 @@ def test_vendor_id_table_exact_prefix_and_versions() -> None:
     assert vendor_id_name(b"\x00" * 16) == ""
     assert is_nat_t_draft(bytes.fromhex("439b59f8ba676c4c7737ae22eab8f582"))
     assert not is_nat_t_draft(bytes.fromhex("4a131c81070358455c5728f20e95452f"))  # RFC 3947
+
+
+def test_a_repeated_sa_payload_is_dissected_once_and_equal_everywhere() -> None:
+    from ipsec_inspect.core.extensions import DissectorTables
+    from ipsec_inspect.ipsec import ikev2
+
+    raw = _sa_init()
+    first, again = _dissect(raw), _dissect(raw)
+    sa = first.payloads[0]
+    assert again.payloads[0] is sa  # the SA payload, from the memo
+    assert again.payloads[1] is not first.payloads[1]  # KE: dissected each time
+    # one byte later in the buffer: the fields' offsets differ, so it is dissected anew
+    shifted = dissect_ike(PAD + b"\x00" + raw, len(PAD) + 1, len(PAD) + 1 + len(raw), META)
+    sa_shifted = shifted.payloads[0]
+    assert sa_shifted is not sa and sa_shifted.offset == sa.offset + 1
+    assert _find(sa_shifted.fields, "ikev2.sa.proposal").offset == (
+        _find(sa.fields, "ikev2.sa.proposal").offset + 1
+    )
+    assert sa_shifted.body == sa.body
+    # a truncated SA payload (its length runs past the message) is never remembered
+    cut = raw[: 28 + 10]
+    a, b = _dissect(cut), _dissect(cut)
+    assert a.payloads[0].error and a.payloads[0] is not b.payloads[0]
+    # other extension tables: not shared (and the entry is theirs from now on)
+    data = PAD + raw
+    other = dissect_ike(data, len(PAD), len(data), META, DissectorTables()).payloads[0]
+    assert other is not sa and other.body == sa.body
+    assert dissect_ike(data, len(PAD), len(data), META, DissectorTables()).payloads[0] is not other
+    # bounded: as many distinct offers as the memo holds push the oldest out
+    mine = _dissect(raw).payloads[0]
+    assert _dissect(raw).payloads[0] is mine
+    for i in range(1000, 1000 + ikev2.SA_MEMO_SIZE):  # the same offer at other offsets
+        dissect_ike(bytes(i) + raw, i, i + len(raw), META)
+    assert _dissect(raw).payloads[0] is not mine

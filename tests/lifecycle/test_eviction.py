@@ -91,3 +91,22 @@ def test_orphan_spis_are_evicted_after_half_open_ones_and_an_sa_with_ike_never()
         for d in c.directions
     )
     assert evaluate(again, keep_all=False) == [f for f in again.findings if f.outcome == "fail"]
+
+
+def test_a_one_way_flood_of_orphan_spis_keeps_pairing_state_as_small_as_the_sas_kept() -> None:
+    from ipsec_inspect.lifecycle.tracker import Tracker
+
+    t = Tracker(TrackerConfig(max_sas=20))
+    for i in range(500):
+        t.feed(esp(i + 1, 0x7000_0000 + i, 1, dst="198.51.100.9", t=1_700_000_000.0 + i))
+    lists = t._st.one_way
+    assert len(t._st.child) <= 20 and t._st.evicted.orphan_child_sas >= 480
+    # one list (one pair of addresses), holding the SAs kept, not one entry per SA seen
+    assert list(lists) == [("192.0.2.1", "198.51.100.9")]
+    assert len(lists[("192.0.2.1", "198.51.100.9")]) <= 20
+    # the reverse direction still pairs with the newest orphan kept
+    t.feed(esp(501, 0x0BAD_0000, 1, src="198.51.100.9", dst="192.0.2.1", t=1_700_000_600.0))
+    t.finish()
+    res = t.result()
+    paired = [c for c in res.child_sas.values() if len(c.directions) == 2]
+    assert [c.directions[0].spi for c in paired] == [0x7000_0000 + 499]

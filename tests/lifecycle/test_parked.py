@@ -53,3 +53,41 @@ def test_parking_every_half_open_sa_gives_the_same_document() -> None:
 def test_without_a_spill_nothing_is_parked() -> None:
     res, _doc = _run(_records(), None)
     assert type(res.ike_sas) is dict and len(res.ike_sas) == 41
+
+
+def test_evicting_parked_sas_drops_them_unread_and_gives_the_same_document() -> None:
+    def run(park: int | None) -> tuple[TrackerResult, str, int, list[tuple[int, bytes]]]:
+        spill = SpillFile() if park is not None else None
+        t = Tracker(TrackerConfig(park_half_open=park, max_sas=20), spill=spill)
+        reads = 0  # spill reads while evicting
+        if spill is not None:
+            get, evict = spill.get, t._evict
+            evicting = False
+
+            def counting(handle: tuple[int, int]) -> bytes:
+                nonlocal reads
+                reads += evicting
+                return get(handle)
+
+            def watched(target: int) -> None:
+                nonlocal evicting
+                evicting = True
+                evict(target)
+                evicting = False
+
+            spill.get = counting  # type: ignore[method-assign]
+            t._evict = watched  # type: ignore[method-assign]
+        for r in _records():
+            t.feed(r)
+        t.finish()
+        res = audit(t.result())
+        index = list(t._st.ike_index)  # the evicted are gone from the index too
+        return res, json.dumps(build_timeline(res, {"path": "x"})), reads, index
+
+    plain, doc, _, index = run(None)
+    parked, doc_parked, reads, index_parked = run(0)
+    assert doc_parked == doc
+    assert parked.evicted.half_open_ike_sas == plain.evicted.half_open_ike_sas == 24
+    assert isinstance(parked.ike_sas, ParkedDict)
+    assert index_parked == index and len(index) == 18
+    assert reads == 0  # the 24 evicted were parked, and dropped unread
