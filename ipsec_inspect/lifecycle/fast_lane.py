@@ -16,16 +16,27 @@ from ipsec_inspect.core.records import EspDecryption, EspPacket
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.model import ChildSa, Direction, IkeSa, Stage, StageSpan
 from ipsec_inspect.lifecycle.result import CaptureStats
+from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 
 
 class LaneBoard:
-    """The open lanes by (destination, SPI), and the generation that ends them all."""
+    """The open lanes by (destination, SPI), and the generation that ends them all; and the
+    lanes holding a run of packets not yet applied (:meth:`EspLane.count_nokey`)."""
 
-    __slots__ = ("generation", "lanes")
+    __slots__ = ("dirty", "generation", "lanes")
 
     def __init__(self) -> None:
         self.generation = 0
         self.lanes: dict[tuple[str, int], EspLane] = {}
+        #: lanes with a run counted by ``count_nokey`` and not yet applied (this list object
+        #: is never replaced, so a caller may hold it and test it)
+        self.dirty: list[EspLane] = []
+
+    def flush(self) -> None:
+        """Apply every lane's run: after this the SA model holds every packet counted."""
+        for lane in self.dirty:
+            lane.flush()
+        self.dirty.clear()
 
     def close_all(self) -> None:
         self.lanes.clear()
@@ -59,7 +70,24 @@ class LaneBoard:
 class EspLane:
     """One ESP direction's counters, valid until the next IKE message."""
 
-    __slots__ = ("_board", "_c", "_d", "_generation", "_parent_tx", "_stats", "_tx")
+    __slots__ = (
+        "_board",
+        "_c",
+        "_d",
+        "_generation",
+        "_low_frame",
+        "_low_time",
+        "_parent_tx",
+        "_peak_frame",
+        "_peak_time",
+        "_run",
+        "_run_bytes",
+        "_run_frame",
+        "_run_seq",
+        "_run_time",
+        "_stats",
+        "_tx",
+    )
 
     def __init__(
         self,
@@ -77,10 +105,27 @@ class EspLane:
         self._tx = tx
         self._parent_tx = parent_tx
         self._stats = stats
+        # The run of count_nokey: packets, bytes, the last packet's sequence number, frame
+        # and time, the latest (time, frame) before a packet whose time went back, and the
+        # earliest (time, frame) of the run.
+        self._run = 0
+        self._run_bytes = 0
+        self._run_seq = 0
+        self._run_frame = 0
+        self._run_time = 0.0
+        self._peak_time = -1.0
+        self._peak_frame = 0
+        self._low_time = 0.0
+        self._low_frame = 0
 
     @property
     def is_open(self) -> bool:
         return self._board.generation == self._generation
+
+    @property
+    def board(self) -> LaneBoard:
+        """The board this lane is on (whose :meth:`LaneBoard.flush` applies the runs)."""
+        return self._board
 
     def count(
         self, frame: int, time: float, seq: int, wire_len: int, dec: EspDecryption | None
@@ -102,6 +147,86 @@ class EspLane:
             dec.next_header,
             text[0] if text else -1,
         )
+
+    def count_nokey(self, frame: int, time: float, seq: int, wire_len: int) -> bool:
+        """Count a packet that is not decrypted (a run without keys); False: take the
+        record path, having changed nothing.
+
+        Why: without keys this is all a packet of a known direction costs, millions of
+        times. So the lane does not apply each packet to the SA model as :meth:`count_plain`
+        does: it counts a *run* of packets — each the next sequence number — in a few
+        integers of its own, and :meth:`flush` applies the run in one step, leaving exactly
+        what :meth:`count_plain` would have left packet by packet. The caller must call
+        :meth:`LaneBoard.flush` before anything else reads or changes the tracker's state
+        (before a record is fed, a lane opened, a result read) and at the end; the
+        session's loop does (``pipeline.session.Analysis._run_without_keys``). Frames come
+        in increasing numbers, as every reader numbers them.
+        """
+        n = self._run
+        if n:
+            if seq != self._run_seq + 1 or seq >= SEQ_MAX:
+                return False
+            if time < self._run_time:  # the time went back: the packet before may be the latest
+                self._note_peak()
+                if time < self._low_time:  # and this one the earliest
+                    self._low_time, self._low_frame = time, frame
+        else:
+            # A run begins: the lane must still be open, the number the analyser's next.
+            if self._board.generation != self._generation:
+                return False
+            sq = self._d.seq
+            high = sq.highest
+            if high is None or seq != high + 1 or seq >= SEQ_MAX or sq.keep_log:
+                return False
+            self._board.dirty.append(self)
+            self._peak_time = -1.0
+            self._low_time, self._low_frame = time, frame
+        self._run = n + 1
+        self._run_seq = seq
+        self._run_bytes += wire_len
+        self._run_frame = frame
+        self._run_time = time
+        return True
+
+    def _note_peak(self) -> None:
+        """Keep the run's latest (time, frame) so far, before a packet earlier in time."""
+        t, f = self._run_time, self._run_frame
+        if t > self._peak_time or (t == self._peak_time and f > self._peak_frame):
+            self._peak_time, self._peak_frame = t, f
+
+    def flush(self) -> None:
+        """Apply the run counted by :meth:`count_nokey` to the SA model (see there)."""
+        n = self._run
+        if not n:
+            return
+        self._note_peak()  # the last packet too: now the peak is the run's latest
+        time, frame = self._peak_time, self._peak_frame
+        low_time, low_frame = self._low_time, self._low_frame
+        self._d.seq.add_in_order(n, self._run_seq)
+        d = self._d
+        d.packets += n
+        d.byte_count += self._run_bytes
+        d.last_time = self._run_time
+        d.last_frame = self._run_frame
+        # StageSpan.touch, once for the run's latest and once for its earliest packet
+        for span in (self._tx, self._parent_tx):
+            if span is None:
+                continue
+            end = span.end
+            if end is None or time > end or (time == end and frame > (span.end_frame or 0)):
+                span.end = time
+                span.end_frame = frame
+            _widen_start(span, low_time, low_frame)
+        st = self._stats
+        st.esp_packets += n
+        if self._run_frame > st.frames:  # the run's last frame is its highest
+            st.frames = self._run_frame
+        if st.last_time is None or time > st.last_time:
+            st.last_time = time
+        if st.first_time is None or low_time < st.first_time:
+            st.first_time = low_time
+        self._run = 0
+        self._run_bytes = 0
 
     def count_plain(
         self,
@@ -145,12 +270,16 @@ class EspLane:
         if end is None or time > end or (time == end and frame > (tx.end_frame or 0)):
             tx.end = time
             tx.end_frame = frame
+        elif time <= (tx.start or 0.0):  # a time before the stage's start: it moves back
+            _widen_start(tx, time, frame)
         parent_tx = self._parent_tx
         if parent_tx is not None:
             end = parent_tx.end
             if end is None or time > end or (time == end and frame > (parent_tx.end_frame or 0)):
                 parent_tx.end = time
                 parent_tx.end_frame = frame
+            elif time <= (parent_tx.start or 0.0):
+                _widen_start(parent_tx, time, frame)
         if source is not None:
             if source:
                 d.key_source = source
@@ -175,4 +304,14 @@ class EspLane:
             st.frames = frame
         if st.last_time is None or time > st.last_time:
             st.last_time = time
+        elif st.first_time is None or time < st.first_time:
+            st.first_time = time
         return True
+
+
+def _widen_start(span: StageSpan, time: float, frame: int) -> None:
+    """``StageSpan.touch``'s start: it moves back to (time, frame) if that is earlier."""
+    start = span.start
+    if start is None or time < start or (time == start and frame < (span.start_frame or 0)):
+        span.start = time
+        span.start_frame = frame

@@ -14,9 +14,11 @@ A run has three steps, each a set of independent tasks:
    the per-tunnel facts;
 2. **partitions** — the tunnels are packed into as many partitions as there are workers
    (``pipeline.tunnels.plan``); where the inputs allow it (``pipeline.partition_index``),
-   one small task per (piece, partition) cuts that partition's records out of the
-   piece's index where it lies, and each partition task receives only its own cuts and
-   reads only its own records; otherwise it reads the merged inputs (``sources.multi``:
+   one small task per (piece, span of its index, partition) cuts that partition's
+   records out of the piece's index where it lies, and each partition task fetches only
+   its own cuts, one at a time, and reads only its own records (per-record data beyond
+   ``partition_index.SPILL_BYTES`` waits in worker-local files, so no task's memory grows
+   with the capture); otherwise it reads the merged inputs (``sources.multi``:
    the same global frame numbers everywhere) and passes over other tunnels' frames. Each
    runs the ordinary pipeline (``session.Analysis``, fast lane included);
 3. **union** — partitions that turned out related (``pipeline.union.conflicts``) are merged and run
@@ -34,13 +36,14 @@ result still comes back.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import os
 import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ipsec_inspect.audit.rules import RULES
@@ -51,13 +54,17 @@ from ipsec_inspect.lifecycle.events import SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.pipeline.fast_survey import survey_pcap
 from ipsec_inspect.pipeline.partition_index import (
+    IndexSink,
     Layout,
+    Limits,
     PieceCut,
     PieceIndex,
     cut_piece,
     layout,
     part_records,
+    part_size,
     piece_index,
+    spans,
 )
 from ipsec_inspect.pipeline.session import Analysis
 from ipsec_inspect.pipeline.tunnels import FrameCodes, Plan, Skip, Survey, plan, survey
@@ -115,10 +122,17 @@ class PartTask:
     extensions: Extensions | None = None
     #: the inputs' order when merging is reading them one after another (else None)
     read_order: tuple[int, ...] | None = None
-    #: read only the partition's own records: the survey's cuts of them (given to the
-    #: task as its further arguments, one per piece of ``layout``)
+    #: read only the partition's own records: the survey's cuts of them (per piece of
+    #: ``layout``, handles on its spans' cuts, fetched one at a time as they are read)
     indexed: bool = False
     layout: Layout | None = None
+    cuts: tuple[tuple[Any, ...], ...] = ()
+    spans: tuple[tuple[int, ...], ...] = ()  # per piece: its spans' index positions
+    #: what the survey says of those records: how many, their bytes, and whether some
+    #: tunnels were not written down (the partition decides those frames itself)
+    records: int = 0
+    record_bytes: int = 0
+    check: bool = False
 
 
 class TaskFailed(Exception):
@@ -129,23 +143,52 @@ class TaskFailed(Exception):
         self.name = name
 
 
-def survey_task(r: ByteRange) -> tuple[ByteRange, Survey, int, PieceIndex | None]:
+def _here(limits: Limits | None) -> Limits:
+    """``limits`` with the spill directory of the worker running the task (its local
+    directory: never shared storage), unless one was given."""
+    limits = limits or Limits()
+    if limits.directory is None:
+        try:
+            from distributed import get_worker
+
+            return replace(limits, directory=get_worker().local_directory)
+        except (ImportError, ValueError):  # not on a Dask worker
+            pass
+    return limits
+
+
+def survey_task(
+    r: ByteRange, limits: Limits | None = None
+) -> tuple[ByteRange, Survey, int, PieceIndex | None]:
     """Survey one byte range (or a whole input), and index its records where partitions
     can then read only their own (``pipeline.partition_index``)."""
+    limits = _here(limits)
     size = r.end - r.start if r.end >= 0 else input_size(r.path)
-    fast = survey_pcap(r)
+    fast = survey_pcap(r, limits)
     if fast is not None:
         return r, fast[0], size, fast[1]
     offsets: array[int] = array("Q")
     readers: list[CaptureReader] = []
     codes = FrameCodes()
     try:
-        s = survey(read_range(r, offsets, readers.append), codes)
+        sink = IndexSink(r, offsets, codes, limits)
+        s = survey(sink.frames(read_range(r, offsets, readers.append)), codes)
     except CaptureError as e:
         raise TaskFailed(r.path, str(e)) from None
     except OSError as e:
         raise TaskFailed(r.path, f"{r.path}: {e}") from None
-    return r, s, size, piece_index(r, s, offsets, readers, codes)
+    return r, s, size, piece_index(r, s, sink, readers, codes, limits)
+
+
+def cut_task(
+    piece: tuple[ByteRange, Survey, int, PieceIndex | None],
+    table: bytes,
+    first: int,
+    span: tuple[int, int],
+    limits: Limits | None = None,
+) -> PieceCut:
+    """``partition_index.cut_piece`` where the piece's index is, spilling there."""
+    return cut_piece(piece, table, first, span, _here(limits))
 
 
 def survey_facts(
@@ -177,13 +220,21 @@ def chained(pieces: Sequence[tuple[ByteRange, int | None]]) -> bool:
     return True
 
 
-def part_task(task: PartTask, *cuts: PieceCut) -> PartResult:
-    """Run the pipeline on one partition's tunnels (``cuts``: its records of every piece,
-    when ``task.indexed``: the partition then reads only those)."""
+def part_task(task: PartTask) -> PartResult:
+    """Run the pipeline on one partition's tunnels (when ``task.indexed``: reading only
+    its own records, fetching their cuts one at a time)."""
     started = time.process_time()
     records = None
     if task.indexed and task.layout is not None:
-        records = part_records(task.layout, cuts)
+        records = part_records(
+            task.layout,
+            task.cuts,
+            total_bytes=task.record_bytes,
+            check=task.check,
+            positions=task.spans or None,
+            fetch_many=_fetch_many,
+        )
+        records.count = task.records
     alone = len(task.plan.ids) == 1  # one partition: every frame is its own
     sequential = task.read_order is not None
     opened: list[tuple[str, str, int]] = []
@@ -285,6 +336,13 @@ class Executor(Protocol):
         """``fn(result)`` of every kept result; ``items`` name them in the outcomes."""
         ...
 
+    def refs(self, kept: Sequence[Any]) -> list[Any]:
+        """Picklable handles on kept results whose ``get()`` a task may call to fetch
+        one when it needs it; returns once every one is computed (so that a worker's
+        single thread never waits for a task queued behind the one asking). The kept
+        handles must stay alive while the refs are used."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -341,6 +399,9 @@ class SyncExecutor:
             except Exception as e:
                 out.append(_Kept(None, e))
         return out
+
+    def refs(self, kept: Sequence[Any]) -> list[Any]:
+        return list(kept)  # in this process: the kept results themselves
 
     def map_kept(
         self,
@@ -401,6 +462,14 @@ class DaskExecutor:
             return []
         return list(self.client.map(fn, list(items), retries=self.retries, pure=False))
 
+    def refs(self, kept: Sequence[Any]) -> list[Any]:
+        from distributed import wait
+
+        wait(list(kept))
+        return [
+            _FutureRef(f.key, f"{f.exception()!r}" if f.status == "error" else None) for f in kept
+        ]
+
     def map_kept(
         self,
         fn: Callable[[Any], R],
@@ -439,6 +508,50 @@ class DaskExecutor:
         self.client.close()
         for thing in reversed(self._owned):
             thing.close()
+
+
+@dataclass(frozen=True)
+class _FutureRef:
+    """A Dask result by its key, fetched by the task that needs it (the driver holds
+    the future, so the result stays until the run is done with it)."""
+
+    key: Any
+    error: str | None = None  # the task failed on every try: this, not its result
+
+    def get(self) -> Any:
+        from distributed import Future, get_client
+
+        if self.error is not None:
+            raise RuntimeError(f"a cut of the survey's index failed: {self.error}")
+        # computed already (``refs`` waited): a new handle learns nothing from the
+        # scheduler by itself, so it is told the result is in memory (the state is the
+        # name of a client state handler, whatever the annotation of ``Future`` says)
+        f: Any = Future(self.key, get_client(), state="memory")  # type: ignore[arg-type]
+        try:
+            return f.result()
+        finally:
+            f.release()
+
+
+def _fetch_many(refs: Sequence[Any]) -> list[Any]:
+    """Several kept results in one round trip (Dask), or one by one (in-process)."""
+    if not refs or not all(isinstance(r, _FutureRef) for r in refs):
+        return [r.get() for r in refs]
+    from distributed import Future, get_client
+
+    for r in refs:
+        if r.error is not None:
+            r.get()  # raises
+    client = get_client()
+    futures: list[Any] = [
+        Future(r.key, client, state="memory")  # type: ignore[arg-type]
+        for r in refs
+    ]
+    try:
+        return list(client.gather(futures))
+    finally:
+        for f in futures:
+            f.release()
 
 
 def executor_for(scheduler: str | None, workers: int | None) -> Executor:
@@ -590,20 +703,13 @@ def read_order(
     return [i for _f, i, _l in spans] + empty
 
 
-def _cuts(
-    the_plan: Plan, partition: int, spots: list[tuple[Any, list[bytes] | None, int]]
-) -> list[tuple[Any, bytes, int]]:
-    """The arguments of ``cut_piece`` for one partition: per piece (its kept survey
-    result, the tunnel of each of its codes, its first global number), the piece's
-    handle, the codes the partition wants and that number."""
+def _table(the_plan: Plan, partition: int, tunnels: Sequence[bytes]) -> bytes:
+    """A piece's codes -> 1 if the partition wants the tunnel (``FrameCodes.table``)."""
 
     def mine(t: bytes) -> bool:
         return the_plan.partition_of(t) == partition
 
-    return [
-        (h, FrameCodes(tunnels=list(tunnels or [])).table(mine), first)
-        for h, tunnels, first in spots
-    ]
+    return FrameCodes(tunnels=list(tunnels)).table(mine)
 
 
 def run_partitioned(
@@ -619,8 +725,12 @@ def run_partitioned(
     progress: ProgressFn | None = None,
     report: RunReport | None = None,
     extensions: Extensions | None = None,
+    limits: Limits | None = None,
 ) -> Union:
-    """The tunnel-partitioned run; the result equals ``Analysis.run`` on the same inputs."""
+    """The tunnel-partitioned run; the result equals ``Analysis.run`` on the same inputs.
+    ``limits``: how much per-record data the survey and cut tasks keep in memory."""
+    limits = limits or Limits()
+    surveyor = functools.partial(survey_task, limits=limits)
     report = report if report is not None else RunReport()
     try:
         inputs = expand_inputs(paths)
@@ -652,14 +762,14 @@ def run_partitioned(
                 progress("bytes", done_bytes[0], total)
 
     # the pieces' record indexes stay on the workers; the driver fetches the small facts
-    kept = executor.keep(survey_task, ranges)
+    kept = executor.keep(surveyor, ranges)
     outcomes = executor.map_kept(survey_facts, kept, ranges, surveyed)
     handle = {(r.path, r.index): k for r, k in zip(ranges, kept, strict=True)}
     again = sorted({o.item.path for o in outcomes if isinstance(o.error, NotSplittable)})
     if again:  # pcapng with interface blocks between packets: survey those files whole
         outcomes = [o for o in outcomes if o.item.path not in again]
         whole = [whole_file(p) for p in again]
-        kept = executor.keep(survey_task, whole)
+        kept = executor.keep(surveyor, whole)
         outcomes += executor.map_kept(survey_facts, kept, whole, surveyed)
         handle.update({(r.path, r.index): k for r, k in zip(whole, kept, strict=True)})
     total_survey = Survey()
@@ -709,19 +819,39 @@ def run_partitioned(
         )
         report.indexed = use_index
         the_layout = layout(names, order, pieces) if use_index and order is not None else None
-        extras: list[list[Any]] = []
+        kept_cuts: list[Any] = []  # the cut futures: alive until the partitions are done
+        cut_refs: dict[int, tuple[tuple[Any, ...], ...]] = {}
+        widths: tuple[tuple[int, ...], ...] = ()
+        sizes: dict[int, tuple[int, int, bool]] = {}
         if the_layout is not None:
-            # one cut per (piece, partition), where the piece's index is: each partition
-            # task receives only its own records' offsets and numbers
-            spots = [
-                (
-                    handle[(pieces[k][0].path, pieces[k][0].index)],
-                    indexed[(pieces[k][0].path, pieces[k][0].index)],
-                    first,
-                )
-                for _i, k, first in the_layout.pieces
-            ]
-            extras = [executor.keep_calls(cut_piece, _cuts(the_plan, p, spots)) for p in todo]
+            # cut tasks per (piece, span of its index, partition), where the piece's
+            # index is; each partition task then fetches its cuts one at a time
+            calls: list[tuple[Any, ...]] = []
+            shape: list[tuple[int, int, int]] = []  # (partition, layout piece, spans)
+            for p in todo:
+                for j, (_i, k, first) in enumerate(the_layout.pieces):
+                    r, sv = pieces[k]
+                    tunnels = indexed[(r.path, r.index)] or []
+                    table = _table(the_plan, p, tunnels)
+                    these = spans(sv.count, limits)
+                    calls += [
+                        (handle[(r.path, r.index)], table, first, span, limits) for span in these
+                    ]
+                    shape.append((p, j, len(these)))
+            facts = [(sv, list(indexed[(r.path, r.index)] or [])) for r, sv in pieces]
+            placed = [facts[k] for _i, k, _first in the_layout.pieces]
+            for p in todo:
+                sizes[p] = part_size(the_plan.partition_of, p, placed)
+            kept_cuts = executor.keep_calls(cut_task, calls)
+            refs = iter(executor.refs(kept_cuts))
+            per: dict[int, list[tuple[Any, ...]]] = {}
+            for p, _j, n in shape:
+                per.setdefault(p, []).append(tuple(itertools.islice(refs, n)))
+            cut_refs = {p: tuple(v) for p, v in per.items()}
+            widths = tuple(
+                tuple(hi - lo for lo, hi in spans(pieces[k][1].count, limits))
+                for _i, k, _first in the_layout.pieces
+            )
         tasks = [
             PartTask(
                 p,
@@ -736,13 +866,19 @@ def run_partitioned(
                 tuple(order) if sequential and order is not None else None,
                 the_layout is not None,
                 the_layout,
+                cut_refs.get(p, ()),
+                widths,
+                *sizes.get(p, (0, 0, False)),
             )
             for p in todo
         ]
         results = executor.map(
-            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids)), extras
+            part_task, tasks, _PartProgress(progress, len(parts), len(the_plan.ids))
         )
-        extras.clear()  # the cuts are released (the survey's indexes stay for a rerun)
+        # the cuts are released (the survey's indexes stay for a rerun)
+        kept_cuts.clear()
+        cut_refs.clear()
+        tasks.clear()
         lost_inputs = [
             o.error.name
             for o in results

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ipsec_inspect.pipeline.partition_index import PieceIndex
+from ipsec_inspect.pipeline.partition_index import Column, Limits, PieceIndex, offset_type
 from ipsec_inspect.pipeline.tunnels import OVERFLOW, Survey, Tunnel, _normal, clear_spis, tunnel_of
 from ipsec_inspect.sources.byte_ranges import WHOLE, ByteRange
 from ipsec_inspect.sources.capture_file import DEFAULT_SNAPLEN, MAX_FRAME_BYTES, PCAP_MAGICS
@@ -73,9 +73,12 @@ _HIGH = np.uint64(32)
 _LOW = np.uint64(0xFFFFFFFF)
 
 
-def survey_pcap(r: ByteRange) -> tuple[Survey, PieceIndex] | None:
+def survey_pcap(r: ByteRange, limits: Limits | None = None) -> tuple[Survey, PieceIndex] | None:
     """(survey, record index) of a local uncompressed pcap piece, or None (not such a
-    file, or a record the ordinary reader would treat specially)."""
+    file, or a record the ordinary reader would treat specially). The index is written
+    window by window, to a file of ``limits.directory`` once it is larger than
+    ``limits.spill_bytes``, so the survey's memory does not grow with the piece."""
+    limits = limits or Limits()
     if is_url(r.path):
         return None
     try:
@@ -100,6 +103,8 @@ def survey_pcap(r: ByteRange) -> tuple[Survey, PieceIndex] | None:
             resolution=resolution,
             units=1_000_000 if resolution == 1e-6 else 1_000_000_000,
             max_len=min(max(snaplen, DEFAULT_SNAPLEN), MAX_FRAME_BYTES),
+            codes=Column(np.uint8, limits.spill_bytes, limits.directory),
+            starts=Column(offset_type(end), limits.spill_bytes, limits.directory),
         )
         if not scan.run(fh, start, end):
             return None
@@ -115,11 +120,11 @@ class _Scan:
     resolution: float
     units: int
     max_len: int
+    codes: Column  # the index, window by window
+    starts: Column
     survey: Survey = field(default_factory=Survey)
     tunnels: list[Tunnel] = field(default_factory=list)  # code -> tunnel
     overflow: bool = False
-    codes: list[npt.NDArray[np.uint8]] = field(default_factory=list)
-    starts: list[npt.NDArray[np.int64]] = field(default_factory=list)
     _code: dict[Tunnel, int] = field(default_factory=dict)
     # every tunnel seen (overflow ones too): its id, and per id the tunnel and its code
     _gid: dict[Tunnel, int] = field(default_factory=dict)
@@ -321,14 +326,9 @@ class _Scan:
         return fast
 
     def result(self, end: int) -> tuple[Survey, PieceIndex]:
-        codes = np.concatenate(self.codes) if self.codes else np.zeros(0, dtype=np.uint8)
-        joined = np.concatenate(self.starts) if self.starts else np.zeros(0, dtype=np.int64)
-        # the index stays on a worker: as small as the values allow
-        starts: npt.NDArray[np.unsignedinteger] = (
-            joined.astype(np.uint32) if end < (1 << 32) else joined.astype(np.uint64)
-        )
         if not self.survey.count:
             self.survey.last_time = None
+        codes, starts = self.codes.finish(), self.starts.finish()
         return self.survey, PieceIndex(codes, self.tunnels, self.overflow, starts, end)
 
 

@@ -39,7 +39,7 @@ from ipsec_inspect.core.records import (
 from ipsec_inspect.core.spill import SpillFile
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
-from ipsec_inspect.lifecycle.fast_lane import EspLane
+from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
@@ -56,7 +56,8 @@ from ipsec_inspect.sources.multi import (
 from ipsec_inspect.sources.timestamps import RawTime
 from ipsec_inspect.sources.warning_log import WarningLog
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
-from ipsec_inspect.wire.fast_esp import esp_locator
+from ipsec_inspect.wire.fast_esp import ETH_IPV4_ESP, ETH_IPV4_ESP_MIN, esp_locator
+from ipsec_inspect.wire.link import LINKTYPE_ETHERNET
 
 if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start-up
     from ipsec_inspect.crypto.decryptor import Decryptor, FastEspSa
@@ -359,6 +360,8 @@ class Analysis:
         self.finished = False
         self._stores: dict[int, FrameStore] = {}
         self._result: TrackerResult | None = None
+        #: the tracker's board of fast lanes, once the loop without keys holds a lane
+        self._lane_board: LaneBoard | None = None
 
     # ------------------------------------------------------------------ sans-I/O core
 
@@ -396,6 +399,12 @@ class Analysis:
         records = self.decoder.decode(number, time, link_type, data, orig_len, iface)
         if not records:
             return []
+        return self._track(records, esp_decryption)
+
+    def _track(
+        self, records: list[Record], esp_decryption: EspDecryption | None
+    ) -> list[TrackerEvent]:
+        """:meth:`feed_frame` after decoding: decrypt, track and index a frame's records."""
         events: list[TrackerEvent] = []
         process = self.decryptor.process if self.decryptor is not None else None
         index = self.index if self.keep_index else None
@@ -469,9 +478,32 @@ class Analysis:
         counted by the tracker's lane counter without building a record. With keys and a
         large capture, decryption moves to worker processes (``offload_feed``). Every other
         frame (and any the tracker declines) takes the full path, so results are identical;
-        ``tests/pipeline/test_session.py`` checks that.
+        ``tests/pipeline/test_session.py`` checks that. Without keys the loop is
+        :meth:`_run_without_keys`, which has nothing to decrypt and so less to do per frame.
         """
         reader = self.open()
+        if self.fast_lane and not self.config.mergeable and self.decryptor is None:
+            self._run_without_keys(reader, on_progress, on_events, stop, progress_every)
+        else:
+            self._run_with_keys(reader, on_progress, on_events, stop, progress_every)
+        events = self.finish()
+        if on_events is not None and events:
+            on_events(events)
+        if on_progress is not None:
+            total = reader.total_bytes
+            on_progress(Progress(reader.info.frames, self.records, total, total, done=True))
+        return self.result()
+
+    def _run_with_keys(
+        self,
+        reader: MergedReader | IndexedReader,
+        on_progress: Callable[[Progress], None] | None,
+        on_events: Callable[[list[TrackerEvent]], None] | None,
+        stop: Callable[[], bool] | None,
+        progress_every: int,
+    ) -> None:
+        """:meth:`run`'s loop with keys (or with the fast lane off): the fast lane decrypts
+        and counts, the read-ahead may decrypt in worker processes."""
         total = reader.total_bytes
         feed = self.feed_frame
         fast = self.fast_lane and not self.config.mergeable
@@ -575,12 +607,161 @@ class Analysis:
                 ahead.close()
                 self.offloaded = ahead.decrypted
                 self.records += ahead.counted
-        events = self.finish()
-        if on_events is not None and events:
-            on_events(events)
-        if on_progress is not None:
-            on_progress(Progress(reader.info.frames, self.records, total, total, done=True))
-        return self.result()
+
+    def _run_without_keys(
+        self,
+        reader: MergedReader | IndexedReader,
+        on_progress: Callable[[Progress], None] | None,
+        on_events: Callable[[list[TrackerEvent]], None] | None,
+        stop: Callable[[], bool] | None,
+        progress_every: int,
+    ) -> None:
+        """:meth:`run`'s loop when there are no keys, with the fast lane on.
+
+        Why a loop of its own: without keys nearly all of a run is this loop, so it keeps
+        only what such a run needs. ESP directly in IPv4 on Ethernet is read with one
+        ``struct`` call (``wire.fast_esp.ETH_IPV4_ESP``), every other frame is asked of the
+        locator as in the keyed loop; a packet of a known direction is counted by its lane
+        (``EspLane.count_nokey``), the first packet of a direction is offered to the
+        tracker's lane (:meth:`_first_of_lane`), and anything else — a gap, a replay, IKE,
+        other protocols — takes the full path, as in the keyed loop. Progress (and
+        ``stop``) is looked at every ``progress_every`` frames, on either path.
+        """
+        total = reader.total_bytes
+        locate = esp_locator(self.decoder.udp_special)
+        eth_esp = ETH_IPV4_ESP.unpack_from
+        eth_esp_min = ETH_IPV4_ESP_MIN
+        spi_seq = _SPI_SEQ.unpack_from
+        index = self.index if self.keep_index else None
+        if index is not None:
+            ix_frame, ix_sub, ix_kind = index.frame.append, index.sub.append, index.kind.append
+            ix_time, ix_flow, ix_flags = index.time.append, index.flow.append, index.flags.append
+        # (source+destination address bytes, SPI) -> (the direction's lane, its flow id)
+        lanes: dict[tuple[bytes, int], tuple[EspLane, int]] = {}
+        # The lanes count runs of packets that reach the SA model when their board is
+        # flushed (EspLane.count_nokey): before any record is tracked, a lane is opened,
+        # progress is reported, and at the end. ``dirty`` is the board's list of lanes
+        # with a run (none before the first lane).
+        board = self._lane_board
+        dirty: list[EspLane] = board.dirty if board is not None else []
+        watch = on_progress is not None or stop is not None
+        counted = 0  # packets the lanes counted (added to self.records at the end)
+        decode = self.decoder.decode
+        track = self._track
+
+        def report(number: int, counted: int) -> bool:
+            """Progress at frame ``number``; True: stop here (the reader is closed)."""
+            self._flush_lanes()
+            if on_progress is not None:
+                done = self.records + counted
+                on_progress(Progress(number, done, reader.bytes_read(), total))
+            if stop is not None and stop():
+                reader.close()
+                return True
+            return False
+
+        try:
+            for number, time, link_type, data, orig_len, iface in reader:
+                if link_type == LINKTYPE_ETHERNET and len(data) >= eth_esp_min:
+                    et, vihl, ip_len, frag, proto, addrs, spi, seq = eth_esp(data)
+                    if (
+                        et == 0x0800
+                        and vihl == 0x45
+                        and proto == 50
+                        and not frag & 0x3FFF
+                        and 28 <= ip_len <= len(data) - 14
+                    ):
+                        # The commonest frame of all, of a direction with a lane: counted.
+                        lane = lanes.get((addrs, spi))
+                        if lane is not None and lane[0].count_nokey(number, time, seq, ip_len):
+                            counted += 1
+                            if index is not None:
+                                ix_frame(number)
+                                ix_sub(0)
+                                ix_kind(RecordKind.ESP)
+                                ix_time(time)
+                                ix_flow(lane[1])
+                                ix_flags(0)
+                            if watch and number % progress_every == 0 and report(number, counted):
+                                break
+                            continue
+                # Any other ESP packet the locator finds: a lane's packet in other framing,
+                # the first packet of a direction, or one its lane declines.
+                found = locate(link_type, data)
+                if found is not None:
+                    addr_at, addr_end, esp_at, _ip_end, ip_len = found
+                    spi, seq = spi_seq(data, esp_at)
+                    key = (data[addr_at:addr_end], spi)
+                    lane = lanes.get(key)
+                    if lane is None:
+                        if dirty:
+                            self._flush_lanes()
+                        flow = self._first_of_lane(lanes, key, number, time, seq, ip_len)
+                        if self._lane_board is not None:
+                            dirty = self._lane_board.dirty
+                    elif lane[0].count_nokey(number, time, seq, ip_len):
+                        flow = lane[1]
+                    else:
+                        del lanes[key]  # made again once the full path is done
+                        flow = -1
+                    if flow >= 0:
+                        counted += 1
+                        if index is not None:
+                            ix_frame(number)
+                            ix_sub(0)
+                            ix_kind(RecordKind.ESP)
+                            ix_time(time)
+                            ix_flow(flow)
+                            ix_flags(0)
+                        if watch and number % progress_every == 0 and report(number, counted):
+                            break
+                        continue
+                # The full path: the lanes' runs reach the SA model before any record.
+                self.frames_fed += 1
+                records = decode(number, time, link_type, data, orig_len, iface)
+                if records:
+                    if dirty:
+                        self._flush_lanes()
+                    events = track(records, None)
+                    if events and on_events is not None:
+                        on_events(events)
+                if watch and number % progress_every == 0 and report(number, counted):
+                    break
+        finally:
+            self.records += counted
+            self._flush_lanes()
+
+    def _flush_lanes(self) -> None:
+        """Apply the runs the lanes counted (``EspLane.count_nokey``) to the SA model."""
+        if self._lane_board is not None:
+            self._lane_board.flush()
+
+    def _first_of_lane(
+        self,
+        lanes: dict[tuple[bytes, int], tuple[EspLane, int]],
+        key: tuple[bytes, int],
+        number: int,
+        time: float,
+        seq: int,
+        ip_len: int,
+    ) -> int:
+        """A packet without keys whose direction has no lane in the loop yet: counted by the
+        tracker's lane when it has one (which the loop then keeps); its flow id, or -1 when
+        it must take the full path."""
+        addrs, spi = key
+        half = len(addrs) // 2  # 4: IPv4, 16: IPv6
+        name = self.decoder.ipv4_name if half == 4 else self.decoder.ipv6_name
+        dst = name(addrs[half:])
+        if not self.tracker.esp_fast(number, time, dst, spi, seq, ip_len, None):
+            return -1
+        flow = self.flow_ids.get(("esp", dst, spi), 0)
+        counter = self.tracker.lane(dst, spi)
+        if counter is not None:
+            if len(lanes) >= _MAX_LANES:
+                lanes.clear()
+            lanes[key] = (counter, flow)
+            self._lane_board = counter.board
+        return flow
 
     def _offload_feed(
         self,

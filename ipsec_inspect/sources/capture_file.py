@@ -346,9 +346,47 @@ class CaptureReader:
         skip = self.skip
         number = 0
         max_len = min(max(snaplen, DEFAULT_SNAPLEN), MAX_FRAME_BYTES)
+        # The seconds field at which a time may pass LATEST_TIME (a fraction below one
+        # second cannot carry a smaller one past it): such records take the slow path.
+        latest_sec = int(LATEST_TIME)
+        t = 0.0
         while True:
             buf = s.buf
             pos = s.pos
+            if number:
+                # The fast path: records wholly in the buffer with nothing to report (not
+                # empty, within the limits, a usable time). Per record only the frame
+                # count and the last time are stored; the cursor, the clock and the run
+                # of empty records are brought up to date when the run of such records
+                # ends — at the first record that needs more, which the slow path below
+                # then reads exactly as before, or when the generator is closed.
+                size = len(buf)
+                run_from = number
+                try:
+                    while pos + 16 <= size:
+                        sec, frac, incl, orig = unpack(buf, pos)
+                        start = pos + 16
+                        end = start + incl
+                        if end > size or not incl or incl > max_len:
+                            break
+                        if frac >= units or sec >= latest_sec:
+                            break
+                        t = sec + frac * resolution
+                        number += 1
+                        info.frames = number
+                        info.last_time = t
+                        if offsets is not None:
+                            offsets.append(s.base + pos)
+                        pos = end
+                        if skip is not None and skip(link_type, buf, start, incl):
+                            continue
+                        yield number, t, link_type, buf[start:end], orig, 0
+                finally:
+                    s.pos = pos
+                    if number > run_from:
+                        clock.last = t
+                        self._useless = 0
+            # The slow path: one record, whatever it holds.
             if len(buf) - pos < 16:
                 if not s.ensure(16):
                     if s.available() or self._damage() is not None:

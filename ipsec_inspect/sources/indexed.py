@@ -10,7 +10,9 @@ hands on exactly those, in the same order and with the same numbers as
 :class:`~ipsec_inspect.sources.multi.MergedReader` would have.
 
 Each input is read in windows (a local file or any fsspec URL: the worker reads it
-itself; no spill files), and each record is cut out where the survey saw it. That is
+itself), and each record is cut out where the survey saw it. The records' offsets and
+numbers come a slice at a time (fetched when the reader reaches it), so the reader holds
+one slice of them, not all. That is
 exact because the survey accepted every record as the ordinary reader would without a
 remark (lengths within limits, usable timestamps): used only for pcap inputs,
 uncompressed, that the survey read without a single warning, following one another in
@@ -63,8 +65,11 @@ class PartRecords:
     """What a partition reads: its records per input (in reading order) and the merged
     stream's facts, which the survey knows and the partition's own records do not."""
 
-    #: (input index, records), in reading order; an input may have several (one a piece)
-    slices: list[tuple[int, RecordSlice]]
+    #: (input index, how to fetch the records), in reading order; an input may have
+    #: several (one a span of a piece). Each is fetched when the reader reaches it and
+    #: dropped after, so a partition holds one slice of its records at a time, however
+    #: many it has in all
+    slices: list[tuple[int, Callable[[], RecordSlice]]]
     bases: list[int]  # per input: global number of its frame 0 (frames before it)
     files: list[FileSummary]  # per input, as capture.files shows it
     frames: int = 0
@@ -74,10 +79,8 @@ class PartRecords:
     check: bool = False
     #: bytes of all the records (headers included): the progress's whole
     total_bytes: int = 0
-
-    @property
-    def count(self) -> int:
-        return sum(len(s.starts) for _i, s in self.slices)
+    #: how many records there are in all (for the progress)
+    count: int = 0
 
 
 class _Input:
@@ -155,7 +158,9 @@ class IndexedReader(MergedReader):
         self._number = 0  # global number of the last frame handed on
         # the inputs in reading order: (global number of frame 0, input index)
         self._starts = sorted((base, i) for i, base in enumerate(records.bases))
-        self._count = sum(len(rec.numbers) for _i, rec in records.slices)
+        self._count = records.count
+        self._done = 0  # records of the slices finished
+        self._current: Sequence[int] = ()  # the numbers of the slice being read
 
     def close(self) -> None:
         for r in getattr(self, "_inputs", []):
@@ -166,14 +171,8 @@ class IndexedReader(MergedReader):
         share of own frames handed on, from the last frame's number."""
         if not self._count:
             return 0
-        done = 0
-        for _i, rec in self._records.slices:
-            if rec.numbers and rec.numbers[-1] <= self._number:
-                done += len(rec.numbers)
-            else:
-                done += bisect.bisect_right(rec.numbers, self._number)
-                break
-        return self.total_bytes * done // self._count
+        done = self._done + bisect.bisect_right(self._current, self._number)
+        return self.total_bytes * min(done, self._count) // self._count
 
     def _where(self, number: int) -> tuple[int, int]:
         k = bisect.bisect_right(self._starts, (number - 1, len(self.names))) - 1
@@ -197,7 +196,9 @@ class IndexedReader(MergedReader):
         (bounded memory, and a far jump is a seek): the one loop per record here."""
         keep = self.keep
         try:
-            for i, rec in self._records.slices:
+            for i, fetch in self._records.slices:
+                rec = fetch()
+                self._current = rec.numbers
                 src = self._inputs[i]
                 link_type = src.info.interfaces[0].link_type
                 unpack = struct.Struct(src.endian + "IIII").unpack_from
@@ -226,5 +227,8 @@ class IndexedReader(MergedReader):
                     data = window[p + 16 : q]
                     if keep is None or keep(link_type, data):
                         yield number, sec + frac * res, link_type, data, orig, 0
+                self._done += len(rec.numbers)
+                self._current = ()
+                del rec, window
         finally:
             self.close()

@@ -307,13 +307,19 @@ class MergedReader:
         self.file_offsets: list[array[int]] | None = (
             [array("Q") for _ in self.names] if offsets else None
         )
-        #: per global frame: its input and its number there (when ``index``)
+        #: per global frame: its input and its number there (when ``index``; they stay
+        #: empty while one pcap input is read straight through, see ``_single``: its frame
+        #: n is then global frame n)
         self.frame_file: array[int] | None = array("H") if index else None
         self.frame_number: array[int] | None = array("L") if index else None
+        self._index = index
         self._recent_file = array("H", bytes(2 * _RECENT))
         self._recent_number = array("L", bytes(array("L").itemsize * _RECENT))
         self._recent_global = array("Q", bytes(8 * _RECENT))
         self.readers: list[CaptureReader] = []
+        #: the one input's own info while it is read without per-frame bookkeeping (see
+        #: ``_single``): its frame count then answers ``origin`` and ``last_origin``
+        self._live: CaptureInfo | None = None
         try:
             for i, name in enumerate(self.names):
                 reader = open_capture(
@@ -348,6 +354,7 @@ class MergedReader:
     def close(self) -> None:
         for r in self.readers:
             r.close()
+        self._sync_live()
 
     def __enter__(self) -> MergedReader:
         return self
@@ -361,6 +368,10 @@ class MergedReader:
     def origin(self, number: int) -> tuple[int, int]:
         """(input index, frame number in that input) of global frame ``number``; (-1, 0)
         when it is no longer known (without ``index``, only recent frames are)."""
+        live = self._live
+        if live is not None:  # one input read straight through: every frame, or recent ones
+            known = 0 < number <= live.frames and (self._index or live.frames - number < _RECENT)
+            return (0, number) if known else (-1, 0)
         if self.frame_file is not None and self.frame_number is not None:
             if 1 <= number <= len(self.frame_file):
                 return self.frame_file[number - 1], self.frame_number[number - 1]
@@ -373,7 +384,8 @@ class MergedReader:
     @property
     def last_origin(self) -> tuple[int, int]:
         """Input index and frame number there of the frame handed on last."""
-        return self._last
+        live = self._live
+        return (0, live.frames) if live is not None else self._last
 
     # ------------------------------------------------------------------ the merge
 
@@ -424,6 +436,18 @@ class MergedReader:
 
     def _single(self) -> Iterator[RawFrame]:
         """One input and no window: its own numbering is the global one (no heap)."""
+        reader = self.readers[0]
+        if self.keep is None and reader.info.format == "pcap":
+            # Every frame of a pcap file is handed on as it is counted, so the reader's own
+            # info says all this reader would note per frame: the frames go straight
+            # through and the merged info is brought up to date from it (_sync_live).
+            self._live = reader.info
+            try:
+                yield from reader
+            finally:
+                self._sync_live()
+            self._finish_summaries()
+            return
         summary = self.info.files[0]
         info = self.info
         keep = self.keep
@@ -520,6 +544,17 @@ class MergedReader:
                 break
             s.kept += kept
         self._finish_summaries()
+
+    def _sync_live(self) -> None:
+        """The merged info and the input's summary of a straight-through read, as the
+        per-frame bookkeeping of ``_single`` would have left them."""
+        live = self._live
+        if live is None or not live.frames:
+            return
+        info, summary = self.info, self.info.files[0]
+        info.first_time = summary.first_time = live.first_time
+        info.last_time = summary.last_time = live.last_time
+        info.frames = summary.frames = summary.kept = live.frames
 
     def _finish_summaries(self) -> None:
         for s, r in zip(self.info.files, self.readers, strict=True):

@@ -27,6 +27,14 @@ _ETH_IPV4 = struct.Struct("!12xHBxH2xHxB")
 #: IPv6 payload length and next header
 _IPV6 = struct.Struct("!4xHB")
 _UDP = struct.Struct("!HHH")
+#: The commonest frame of all, ESP directly in IPv4 on Ethernet, in one call: EtherType,
+#: version/IHL, total length, flags/fragment offset, protocol, the source and destination
+#: addresses as one 8-byte string (``EspLocation``'s ``data[addr_at:addr_end]``), SPI and
+#: sequence number. A frame of at least :data:`ETH_IPV4_ESP_MIN` bytes is ESP exactly as
+#: ``locate`` finds it when the EtherType is 0x0800, version/IHL 0x45, the protocol 50,
+#: ``frag & 0x3FFF`` zero and ``28 <= total length <= frame length - 14``.
+ETH_IPV4_ESP = struct.Struct("!12xHBxH2xHxB2x8sII")
+ETH_IPV4_ESP_MIN = ETH_IPV4_ESP.size
 
 #: (link type, frame bytes) -> None, or where the packet is: ``data[addr_at:addr_end]`` are
 #: the source and destination addresses (4 or 16 bytes each), the ESP packet is
@@ -78,7 +86,7 @@ def esp_locator(udp_special: Mapping[int, str]) -> EspLocator:
         return None
 
     def locate(link_type: int, data: bytes) -> EspLocation | None:
-        if link_type == LINKTYPE_ETHERNET and len(data) >= 42:
+        if link_type == LINKTYPE_ETHERNET and len(data) >= ETH_IPV4_ESP_MIN:
             et, vihl, ip_len, frag, proto = eth_ipv4(data)  # the commonest frame: one call
             ip_at = 14
             if et != 0x0800:

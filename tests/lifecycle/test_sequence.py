@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ipsec_inspect.lifecycle.sequence import SEQ_MAX, SequenceAnalyzer
+import pytest
+
+from ipsec_inspect.lifecycle.sequence import SEQ_MAX, TRACK_BITS, SequenceAnalyzer
 
 
 def feed(seqs, window=64, esn=False):
@@ -77,3 +79,39 @@ def test_extend_continues_the_receiver_state():
         whole.out_of_order,
         whole.count,
     )
+
+
+def _analyser_after_first(pending: int) -> SequenceAnalyzer:
+    """An analyser that keeps no log, has seen packet 1 and then ``pending`` in order."""
+    a = SequenceAnalyzer(keep_log=False)
+    a.feed(1, 1, 1.0)
+    for s in range(2, pending + 2):
+        assert a.in_order(s)
+    return a
+
+
+@pytest.mark.parametrize(
+    ("before", "run"),
+    [
+        (0, 1),
+        (0, 7),
+        (5, TRACK_BITS - 6),
+        (5, TRACK_BITS - 5),
+        (100, TRACK_BITS),
+        (7, 3 * TRACK_BITS + 11),
+    ],
+)
+def test_a_run_added_at_once_leaves_what_packet_by_packet_leaves(before: int, run: int) -> None:
+    one_by_one = _analyser_after_first(before)
+    at_once = _analyser_after_first(before)
+    first = one_by_one.highest + 1
+    for s in range(first, first + run):
+        assert one_by_one.in_order(s)
+    at_once.add_in_order(run, first + run - 1)
+    assert at_once == one_by_one  # every field, the bitmap and what is pending included
+    assert at_once.count == 1 + before + run and at_once.highest == first + run - 1
+    # and what follows is classified alike: a replay of a number the run covered
+    late = first + run - 2 if run > 1 else first - 1
+    assert [x.kind for x in at_once.feed(late, 99, 9.0)] == ["replay"]
+    assert [x.kind for x in one_by_one.feed(late, 99, 9.0)] == ["replay"]
+    assert at_once == one_by_one

@@ -85,3 +85,31 @@ def test_summary_scheduler_equals_one_process(
     address = cluster.client.scheduler.address
     assert main([*base, "--scheduler", address]) == 0
     assert capsys.readouterr().out == one
+
+
+def test_spilled_cuts_fetched_one_at_a_time_across_workers(
+    cluster: DaskExecutor, tmp_path: Path
+) -> None:
+    """Small limits: every index and cut is in a worker-local file, a piece is many
+    spans, and each partition fetches its cuts (half of them from the other worker) as
+    it reads them; the result still equals one pass."""
+    from ipsec_inspect.pipeline.partition_index import Limits
+    from ipsec_inspect.pipeline.session import Analysis
+    from tests.pipeline.test_bounded_memory import capture
+
+    path = capture(tmp_path / "c.pcap", 30_000)
+    names = [str(p) for p in cut(path, [10_000, 20_000], tmp_path)]
+    report = RunReport()
+    u = run_partitioned(
+        names,
+        DecodeOptions(),
+        [],
+        TrackerConfig(),
+        executor=cluster,
+        report=report,
+        limits=Limits(spill_bytes=4096, cut_records=3000),
+    )
+    doc = build_timeline(u.result, capture_json(u.info, ", ".join(names)))
+    assert report.indexed and sum(report.part_records) == 30_000
+    analysis = Analysis(names, DecodeOptions(), [], TrackerConfig(), keep_index=False)
+    assert doc == build_timeline(analysis.run(), capture_json(analysis.info, ", ".join(names)))

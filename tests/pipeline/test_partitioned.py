@@ -9,7 +9,9 @@ whole: SA ids, counters, stages, findings, errors.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -241,7 +243,12 @@ def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
     global numbers of the merged stream: disjoint, together every frame, and the run
     still equals one pass — on one file cut in byte ranges and on the same cut as a ring."""
     from ipsec_inspect.pipeline.dask_engine import survey_task
-    from ipsec_inspect.pipeline.partition_index import cut_piece, layout, part_records
+    from ipsec_inspect.pipeline.partition_index import (
+        cut_piece,
+        layout,
+        part_records,
+        part_size,
+    )
     from ipsec_inspect.pipeline.tunnels import Survey, plan, tunnel_of
     from ipsec_inspect.sources.byte_ranges import split_capture
 
@@ -271,11 +278,15 @@ def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
             cuts.append(
                 cut_piece(done[k], idx.table(lambda t, p=p: the_plan.partition_of(t) == p), first)
             )
-        recs = part_records(the_layout, cuts)
+        placed = [(done[k][1], done[k][3].tunnels) for _i, k, _f in the_layout.pieces]
+        count, size, check = part_size(the_plan.partition_of, p, placed)
+        assert size == sum(c.size for c in cuts) > 0 and not check
+        assert count == sum(len(c.numbers) for c in cuts)
+        recs = part_records(the_layout, [[_Ready(c)] for c in cuts], total_bytes=size)
         assert recs.frames == len(frames) and not recs.check
-        assert recs.total_bytes == sum(c.size for c in cuts) > 0
-        assert {i for i, _rec in recs.slices} == {0}  # one per piece with own records
-        for _i, rec in recs.slices:
+        assert len(recs.slices) == 3 and {i for i, _rec in recs.slices} == {0}
+        for _i, fetch in recs.slices:
+            rec = fetch()
             assert len(rec.starts) == len(rec.numbers) > 0
             for n in rec.numbers:
                 assert n not in seen
@@ -292,6 +303,16 @@ def test_partitions_read_only_their_own_records(tmp_path: Path) -> None:
     report = RunReport()
     assert partitioned(names, keys, 2, report) == single(names, keys)
     assert report.indexed
+
+
+@dataclass
+class _Ready:
+    """A cut already at hand, as a handle (``partition_index.CutRef``)."""
+
+    cut: Any
+
+    def get(self) -> Any:
+        return self.cut
 
 
 def pcap_frames(path: Path) -> list[tuple[int, bytes]]:

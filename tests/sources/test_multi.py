@@ -258,3 +258,32 @@ def test_open_spools_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
         assert a.record(0) is not None  # read back by offset: the spool can seek
         a.close()
     assert not Path(path).exists()
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_one_input_knows_the_frames_it_handed_on(tmp_path: Path, fmt: str) -> None:
+    """One input read alone (pcap: straight through the reader) answers ``origin`` as the
+    merge does: every frame with an index, the most recent 65,536 without one, and the
+    merged info is up to date however the read ends."""
+    frames = [(100.0 + i / 1000, b"\x00" * 20) for i in range(70_000)]
+    path = tmp_path / f"x.{fmt}"
+    packets = [(0, round(t * 1e6), d) for t, d in frames]
+    path.write_bytes(pcap(frames) if fmt == "pcap" else pcapng([(1, None)], packets))
+    for index in (True, False):
+        reader = MergedReader([str(path)], index=index)
+        assert sum(1 for _ in reader) == 70_000
+        assert reader.origin(70_000) == (0, 70_000) and reader.origin(4_465) == (0, 4_465)
+        assert reader.origin(4_464) == ((0, 4_464) if index else (-1, 0))
+        assert reader.origin(70_001) == (-1, 0) and reader.origin(0) == (-1, 0)
+        assert reader.last_origin == (0, 70_000)
+        info = reader.info
+        assert info.frames == 70_000
+        assert (info.first_time, info.last_time) == (100.0, pytest.approx(169.999))
+        assert (info.files[0].frames, info.files[0].kept) == (70_000, 70_000)
+    reader = MergedReader([str(path)])
+    it = iter(reader)
+    for _ in range(1_000):
+        next(it)
+    reader.close()  # as a run that is stopped closes it
+    assert (reader.info.frames, reader.info.last_time) == (1_000, pytest.approx(100.999))
+    assert reader.last_origin == (0, 1_000)
