@@ -370,6 +370,14 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
         help="keep at most N IKE and child SAs; beyond, the oldest half-open IKE SAs and "
         f"orphan SPIs are evicted and counted (default {DEFAULT_MAX_SAS:,}; 0: no cap)",
     )
+    p.add_argument(
+        "--compact-half-open",
+        choices=["on", "off"],
+        default="on",
+        help="'on' (default): keep a half-open IKE SA (one request, no answer) as its "
+        "message, a few hundred bytes, and rebuild it exactly when read; 'off': keep it "
+        "as a whole SA object (the same output, more memory)",
+    )
 
 
 def tracker_config(args: argparse.Namespace) -> TrackerConfig:
@@ -386,6 +394,7 @@ def tracker_config(args: argparse.Namespace) -> TrackerConfig:
         replay_window=args.replay_window,
         all_findings=getattr(args, "findings", "failed") == "all",
         park_half_open=_park(getattr(args, "park_half_open", None)),
+        compact_half_open=getattr(args, "compact_half_open", "on") == "on",
     )
 
 

@@ -219,6 +219,19 @@ def entangled_with(live: dict[str, IkeSa]) -> Callable[[IkeSa], bool]:
     the peers of an established SA (it could be its reauthentication,
     :func:`_reauthentications`). Every other one is explained on its own, with the same
     result (``Tracker`` parks such SAs, ``lifecycle.parked``)."""
+    by_peers = entangled_peers(live)
+
+    def tangled(sa: IkeSa) -> bool:
+        ini, res = sa.initiator, sa.responder
+        return by_peers(ini.addr if ini is not None else None, res.addr if res is not None else None)
+
+    return tangled
+
+
+def entangled_peers(live: dict[str, IkeSa]) -> Callable[[str | None, str | None], bool]:
+    """:func:`entangled_with` as a function of a half-open SA's initiator and responder
+    addresses alone (None where it has no such endpoint): all it reads of the SA, so that
+    a compact SA (``lifecycle.parked``) is judged without being rebuilt."""
     redirected = {
         (s.initiator.addr, s.redirected_from)
         for s in live.values()
@@ -226,14 +239,11 @@ def entangled_with(live: dict[str, IkeSa]) -> Callable[[IkeSa], bool]:
     }
     established = {_peers(s) for s in live.values() if s.established_frame is not None}
 
-    def tangled(sa: IkeSa) -> bool:
-        if (
-            sa.initiator is not None
-            and sa.responder is not None
-            and (sa.initiator.addr, sa.responder.addr) in redirected
-        ):
+    def tangled(ini: str | None, res: str | None) -> bool:
+        if ini is not None and res is not None and (ini, res) in redirected:
             return True
-        return _first_peers(sa) in established
+        first = frozenset((ini, res)) if ini is not None and res is not None else None
+        return first in established
 
     return tangled
 

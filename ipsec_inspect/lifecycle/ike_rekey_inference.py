@@ -21,6 +21,7 @@ from __future__ import annotations
 from ipsec_inspect.core.records import IkeMessage
 from ipsec_inspect.lifecycle.events import SaClosed
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Stage
+from ipsec_inspect.lifecycle.parked import in_memory
 from ipsec_inspect.lifecycle.settle import REKEY_GRACE
 from ipsec_inspect.lifecycle.state import TrackerState
 
@@ -38,7 +39,8 @@ def infer_ike_rekey(st: TrackerState, new: IkeSa, msg: IkeMessage) -> bool:
     peers = _peers(new)
     now = msg.meta.time
     best: tuple[IkeSa, ChildSa] | None = None
-    for old in st.ike.values():
+    # only SAs held as objects: a compact or parked one is half-open, never ESTABLISHED
+    for old in in_memory(st.ike):
         if old is new or old.version != 2 or old.rekeyed_to or _peers(old) != peers:
             continue
         if old.state != "ESTABLISHED" or old.hard_end is not None:

@@ -1,18 +1,25 @@
-"""Half-open IKE SAs parked out of memory, and brought back the moment they are touched.
+"""Half-open IKE SAs kept small — compact in memory or parked out of it — and brought
+back the moment they are touched.
 
 Why: a capture taken during an IKE_SA_INIT flood holds hundreds of thousands of IKE SAs
-that saw one request and nothing else. Kept as objects they are most of the memory of a
-run. Such an SA can still change — a retransmission or a late answer would attach to it —
-so it is not written out for good: it is *parked* (pickled into a store the caller hands
-in, the tracker itself does no I/O) and revived, exactly as it was, by the next lookup of
-its uid. Its key stays in place in the SA dict, so iteration order — on which child ids,
-audit summaries and the export depend — is the same as when nothing is parked.
+that saw one request and nothing else. Kept as objects (five stage spans, their events,
+a score of containers: about 3.6 KB each) they are most of the memory of a run. Such an
+SA is fully determined by its one message, so it is kept as a :class:`Compact`: that
+message's bytes and :class:`PacketMeta` (a few hundred bytes), and rebuilt, exactly, by
+replaying the message into a scratch tracker (``Tracker._replay``, which the tracker
+hands in). It can still change — a retransmission or a late answer would attach to it —
+and the next lookup of its uid revives it for good. Beyond that, SAs may be *parked*
+(written into a store the caller hands in, the tracker itself does no I/O): a compact SA
+as its compact bytes, any other as a pickle. Every key stays in place in the SA dict, so
+iteration order — on which child ids, audit summaries and the export depend — is the same
+as when nothing is compact or parked.
 
 The dict is a drop-in ``dict[str, IkeSa]``: ``[]``, ``get`` and ``pop`` revive; ``values``
-and ``items`` yield parked SAs as transient copies (read-only, memory stays bounded while
-iterating); :meth:`peek` reads one without reviving it; :meth:`repark` writes a copy back
-after the end-of-capture passes changed it. ``dict(d)`` would copy the raw handles, so a
-reader that copies must first call :meth:`revive_all` (the TUI never parks).
+and ``items`` yield compact and parked SAs as transient copies (read-only, memory stays
+bounded while iterating); :meth:`peek` reads one without reviving it; :meth:`repark`
+writes a copy back after the end-of-capture passes changed it (a compact SA needs none:
+its replay settles it, see ``Tracker._replay``). ``dict(d)`` would copy the raw values,
+so a reader that copies must first call :meth:`revive_all` (the TUI keeps every SA whole).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import pickle
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from ipsec_inspect.core.records import PacketMeta
 from ipsec_inspect.lifecycle.model import IkeSa
 
 #: a parcel: the SA and the tracker state that hangs on its uid (its pending exchanges, ...)
@@ -39,87 +47,197 @@ class BlobStore(Protocol):
     def get(self, handle: Any) -> bytes: ...
 
 
+class Compact:
+    """A half-open IKE SA as the one message it saw: ``data[offset:offset + length]`` is
+    the IKE message as dissected (``data`` is the buffer its offsets refer to, so that the
+    replay reads exactly what the first dissection read), ``meta`` its packet. Also the
+    SA's ``ike_index`` key, so that evicting it needs no replay, and its peers' addresses
+    (initiator, responder), so that the end of the capture can tell without a replay
+    whether another SA relates to it (``endings.entangled_peers``)."""
+
+    __slots__ = ("data", "offset", "length", "meta", "index_key", "peers")
+
+    def __init__(
+        self,
+        data: bytes,
+        offset: int,
+        length: int,
+        meta: PacketMeta,
+        index_key: tuple[int, bytes],
+        peers: tuple[str | None, str | None],
+    ) -> None:
+        self.data = data
+        self.offset = offset
+        self.length = length
+        self.meta = meta
+        self.index_key = index_key
+        self.peers = peers
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.data, self.offset, self.length, self.meta, self.index_key, self.peers)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.data, self.offset, self.length, self.meta, self.index_key, self.peers = state
+
+
+#: rebuilds a compact SA (uid, value) as a parcel; the tracker's replay
+Replay = Callable[[str, Compact], Parcel]
+
+
 class _Parked:
-    """The value of a parked key: where its parcel is (a slot, not an IkeSa), and the SA's
-    ``ike_index`` key, so that evicting it needs no read of the parcel."""
+    """The value of a parked key: where its parcel is (a slot, not an IkeSa), the SA's
+    ``ike_index`` key, so that evicting it needs no read of the parcel, and whether the
+    stored bytes are a pickled :class:`Compact` (replayed when read) or a pickled parcel."""
 
-    __slots__ = ("handle", "index_key")
+    __slots__ = ("handle", "index_key", "compact")
 
-    def __init__(self, handle: Any, index_key: tuple[int, bytes]) -> None:
+    def __init__(self, handle: Any, index_key: tuple[int, bytes], compact: bool = False) -> None:
         self.handle = handle
         self.index_key = index_key
+        self.compact = compact
+
+
+def _no_replay(uid: str, c: Compact) -> Parcel:
+    raise AssertionError(f"{uid} is compact but the dict was given no replay")
 
 
 class ParkedDict(dict[str, IkeSa]):
-    """IKE SAs by uid, some of them parked in ``store`` (see the module doc)."""
+    """IKE SAs by uid, some of them compact or parked in ``store`` (see the module doc)."""
 
-    def __init__(self, store: BlobStore, restore: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self,
+        store: BlobStore | None,
+        restore: Callable[[dict[str, Any]], None],
+        replay: Replay = _no_replay,
+    ) -> None:
         super().__init__()
         self.store = store
         self._restore = restore  # puts a revived parcel's state back into the tracker
+        self._replay = replay
         self.parked = 0
+        self.compacted = 0  # values that are a Compact, in memory
 
-    # -- parking
+    # -- compact and parked values
+    def compact(self, uid: str, value: Compact) -> None:
+        """Keep ``uid`` (an SA in memory) as ``value`` from now on."""
+        assert isinstance(_raw.__getitem__(self, uid), IkeSa)
+        _raw.__setitem__(self, uid, value)
+        self.compacted += 1
+
     def park(self, uid: str, extras: dict[str, Any]) -> None:
-        sa = _raw.__getitem__(self, uid)
-        data = pickle.dumps((sa, extras), pickle.HIGHEST_PROTOCOL)
-        _raw.__setitem__(self, uid, _Parked(self.store.put(data), (sa.version, sa.spi_i)))
+        """Write ``uid`` to the store: a compact SA as its compact bytes (it has no extras:
+        its replay makes them again), any other with ``extras`` as a pickled parcel."""
+        assert self.store is not None
+        v = _raw.__getitem__(self, uid)
+        if isinstance(v, Compact):
+            data = pickle.dumps(v, pickle.HIGHEST_PROTOCOL)
+            _raw.__setitem__(self, uid, _Parked(self.store.put(data), v.index_key, True))
+            self.compacted -= 1
+        else:
+            data = pickle.dumps((v, extras), pickle.HIGHEST_PROTOCOL)
+            _raw.__setitem__(self, uid, _Parked(self.store.put(data), (v.version, v.spi_i)))
         self.parked += 1
 
     def drop_parked(self, uid: str) -> tuple[int, bytes] | None:
-        """Forget ``uid`` if it is parked, unread, and return its ``ike_index`` key; None
-        (and nothing done) if it is in memory or absent. Why: a flood's oldest half-open
-        SAs are both the ones parked and the ones ``max_sas`` evicts; reading each back
-        only to drop it was a third of the parking cost. A parked SA is unchanged since it
-        was parked (a message would have revived it), and its pending state is in its
-        parcel, so dropping the handle drops all of it."""
+        """Forget ``uid`` if it is compact or parked, unread, and return its ``ike_index``
+        key; None (and nothing done) if it is in memory or absent. Why: a flood's oldest
+        half-open SAs are both the ones kept small and the ones ``max_sas`` evicts; reading
+        each back only to drop it was a third of the parking cost. Such an SA is unchanged
+        since (a message would have revived it), and its pending state is in its parcel or
+        made again by its replay, so dropping the value drops all of it."""
         v = _raw.get(self, uid)
-        if not isinstance(v, _Parked):
+        if isinstance(v, Compact):
+            self.compacted -= 1
+        elif isinstance(v, _Parked):
+            self.parked -= 1
+        else:
             return None
         dict.__delitem__(self, uid)
-        self.parked -= 1
         return v.index_key
 
     def is_parked(self, uid: str) -> bool:
         return isinstance(_raw.get(self, uid), _Parked)
 
-    def _load(self, v: _Parked) -> Parcel:
+    def is_compact(self, uid: str) -> bool:
+        """``uid`` is kept as its message (in memory or parked as one)."""
+        v = _raw.get(self, uid)
+        return isinstance(v, Compact) or (isinstance(v, _Parked) and v.compact)
+
+    def cold(self, uid: str) -> bool:
+        """``uid`` is not an SA object in memory (compact or parked)."""
+        return not isinstance(_raw.get(self, uid), IkeSa)
+
+    def _compact_of(self, v: Any) -> Compact | None:
+        if isinstance(v, Compact):
+            return v
+        if isinstance(v, _Parked) and v.compact:
+            assert self.store is not None
+            c: Compact = pickle.loads(self.store.get(v.handle))
+            return c
+        return None
+
+    def _load(self, uid: str, v: Any) -> Parcel:
+        c = self._compact_of(v)
+        if c is not None:
+            return self._replay(uid, c)
+        assert self.store is not None
         sa, extras = pickle.loads(self.store.get(v.handle))
         return sa, extras
 
     def revive(self, uid: str) -> IkeSa:
         v = _raw.__getitem__(self, uid)
-        if not isinstance(v, _Parked):
+        if isinstance(v, IkeSa):
             return v
-        sa, extras = self._load(v)
+        sa, extras = self._load(uid, v)
         dict.__setitem__(self, uid, sa)
-        self.parked -= 1
+        if isinstance(v, Compact):
+            self.compacted -= 1
+        else:
+            self.parked -= 1
         self._restore(extras)
         return sa
 
-    def revive_all(self, which: Callable[[IkeSa], bool] = lambda _sa: True) -> None:
-        for uid in [u for u, v in dict.items(self) if isinstance(v, _Parked)]:
-            if which(self.peek(uid)):
+    def revive_all(
+        self,
+        which: Callable[[IkeSa], bool] = lambda _sa: True,
+        which_peers: Callable[[str | None, str | None], bool] | None = None,
+    ) -> None:
+        """Revive the compact and parked SAs ``which`` accepts. A compact one is judged by
+        ``which_peers`` on its peers' addresses (no replay), or never revived without it:
+        the callers ask about what a compact SA cannot be (``redirected_from`` is None,
+        ``Tracker._compact``)."""
+        for uid in [u for u, v in dict.items(self) if not isinstance(v, IkeSa)]:
+            c = self._compact_of(_raw.__getitem__(self, uid))
+            if c is not None:
+                if which_peers is not None and which_peers(*c.peers):
+                    self.revive(uid)
+            elif which(self.peek(uid)):
                 self.revive(uid)
 
     def peek(self, uid: str) -> IkeSa:
-        """The SA, a transient copy if it is parked (never revived)."""
+        """The SA, a transient copy if it is compact or parked (never revived)."""
         v = _raw.__getitem__(self, uid)
-        return self._load(v)[0] if isinstance(v, _Parked) else v
+        return v if isinstance(v, IkeSa) else self._load(uid, v)[0]
 
     def repark(self, uid: str, sa: IkeSa) -> None:
         """Write back a parked SA's copy that the end-of-capture passes changed."""
+        assert self.store is not None
         old = _raw.__getitem__(self, uid)
-        assert isinstance(old, _Parked)
-        extras = self._load(old)[1]
+        assert isinstance(old, _Parked) and not old.compact
+        extras = self._load(uid, old)[1]
         old.handle = self.store.put(pickle.dumps((sa, extras), pickle.HIGHEST_PROTOCOL))
 
     def live(self) -> dict[str, IkeSa]:
-        """The SAs in memory, in order (a new plain dict)."""
-        return {u: v for u, v in dict.items(self) if not isinstance(v, _Parked)}
+        """The SAs in memory as objects, in order (a new plain dict)."""
+        return {u: v for u, v in dict.items(self) if isinstance(v, IkeSa)}
+
+    def live_values(self) -> Iterator[IkeSa]:
+        """The SAs in memory as objects, in order, none read back or replayed."""
+        return (v for v in dict.values(self) if isinstance(v, IkeSa))
 
     def parked_uids(self) -> Iterator[str]:
-        return (u for u, v in dict.items(self) if isinstance(v, _Parked))
+        """The SAs parked as pickles (not those parked as compact messages)."""
+        return (u for u, v in dict.items(self) if isinstance(v, _Parked) and not v.compact)
 
     # -- the dict interface, reviving on lookup
     def __getitem__(self, uid: str) -> IkeSa:
@@ -134,8 +252,11 @@ class ParkedDict(dict[str, IkeSa]):
         return dict.pop(self, uid, *default)
 
     def __delitem__(self, uid: str) -> None:
-        if self.is_parked(uid):
+        v = _raw.get(self, uid)
+        if isinstance(v, _Parked):
             self.parked -= 1
+        elif isinstance(v, Compact):
+            self.compacted -= 1
         dict.__delitem__(self, uid)
 
     def values(self) -> Iterator[IkeSa]:  # type: ignore[override]
@@ -145,3 +266,13 @@ class ParkedDict(dict[str, IkeSa]):
     def items(self) -> Iterator[tuple[str, IkeSa]]:  # type: ignore[override]
         for uid in dict.__iter__(self):
             yield uid, self.peek(uid)
+
+
+def in_memory(ike: dict[str, IkeSa]) -> Iterator[IkeSa]:
+    """The IKE SAs of ``ike`` held as objects, in order: every one of a plain dict, none of
+    the compact or parked ones of a :class:`ParkedDict` (each of those is a half-open SA,
+    read back only if a caller needs it). Why: a loop during feeding that only wants
+    SAs a compact one cannot be (an established SA) must not replay a flood per message."""
+    if isinstance(ike, ParkedDict):
+        return ike.live_values()
+    return iter(dict.values(ike))

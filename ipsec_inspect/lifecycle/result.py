@@ -36,6 +36,10 @@ class TrackerConfig:
     # older ones are parked in the spill the tracker is handed and revived if touched
     # (lifecycle/parked.py): the result is the same. None: never park.
     park_half_open: int | None = None
+    # Keep a half-open IKE SA as its one message (a few hundred bytes, not a ~3.6 KB SA
+    # object) and rebuild it exactly when touched or read (lifecycle/parked.py), where the
+    # tracker is handed the run's IKE dissector; never for a mergeable run.
+    compact_half_open: bool = True
 
     @property
     def settle_config(self) -> SettleConfig:

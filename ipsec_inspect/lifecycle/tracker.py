@@ -15,9 +15,10 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.core.records import (
@@ -27,13 +28,14 @@ from ipsec_inspect.core.records import (
     IkeMessage,
     Malformed,
     NatKeepalive,
+    PacketMeta,
     Record,
     Transport,
 )
 from ipsec_inspect.lifecycle.addresses import track_endpoints
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.configuration import read_configuration
-from ipsec_inspect.lifecycle.endings import entangled_with, explain_endings
+from ipsec_inspect.lifecycle.endings import entangled_peers, entangled_with, explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.flood import EVICT_TO
@@ -42,7 +44,7 @@ from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.liveness import read_dpd
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
-from ipsec_inspect.lifecycle.parked import BlobStore, ParkedDict
+from ipsec_inspect.lifecycle.parked import BlobStore, Compact, Parcel, ParkedDict
 from ipsec_inspect.lifecycle.result import (
     CaptureStats,
     TrackerConfig,
@@ -70,14 +72,25 @@ __all__ = [
 #: states of an IKE SA whose first message is all the capture shows (evicted first)
 _HALF_OPEN_STATES = frozenset({"START", "INIT_SENT"})
 _VIA = {"udp": "UDP {port}", "udp-encap": "UDP 4500 (NAT-T)", "tcp": "TCP (RFC 8229)"}
+#: dissects an IKE message again: (data, offset, end, meta) -> the record (handed in)
+Redissect = Callable[[bytes, int, int, PacketMeta], IkeMessage]
+#: bytes of a frame beyond its IKE message kept with a compact SA rather than copied out
+_FRAME_SLACK = 64
 
 
 class Tracker:
     """Feed records with :meth:`feed`, end with :meth:`finish`, read :meth:`result`."""
 
-    def __init__(self, config: TrackerConfig | None = None, spill: BlobStore | None = None) -> None:
+    def __init__(
+        self,
+        config: TrackerConfig | None = None,
+        spill: BlobStore | None = None,
+        redissect: Redissect | None = None,
+    ) -> None:
         """``spill``: where to park half-open IKE SAs beyond ``config.park_half_open`` (see
-        :mod:`parked`); without it, or for a mergeable run, nothing is parked."""
+        :mod:`parked`); without it, or for a mergeable run, nothing is parked.
+        ``redissect``: the IKE dissector of the run, with which a half-open SA kept as its
+        message (``config.compact_half_open``) is rebuilt; without it none is."""
         self.config = config or TrackerConfig()
         self._st = TrackerState(self.config)
         self._end: float | None = None
@@ -86,8 +99,13 @@ class Tracker:
         keep = self.config.park_half_open
         self._park_keep = keep if spill is not None and not self.config.mergeable else None
         self._park_queue: deque[str] = deque()  # half-open uids, oldest first
-        if self._park_keep is not None and spill is not None:
-            self._st.ike = ParkedDict(spill, self._restore)
+        compact = self.config.compact_half_open and not self.config.mergeable
+        self._redissect = redissect if compact else None
+        self._force_uid: str | None = None  # the uid a replay gives its SA
+        self._settled = False  # compact SAs are settled as they are replayed (finish)
+        if self._park_keep is not None or self._redissect is not None:
+            store = spill if self._park_keep is not None else None
+            self._st.ike = ParkedDict(store, self._restore, self._replay)
 
     def add_hints(self, hints: list[DaemonHint]) -> None:
         """What a daemon's log says about why SAs were rekeyed or closed (data, handed in:
@@ -206,6 +224,8 @@ class Tracker:
         read_configuration(self._st, sa, msg, decrypted)
         if decrypted:
             read_dpd(self._st, sa, msg)
+        if self._redissect is not None and sa.messages == 1:
+            self._compact(sa, msg)
 
     def _ike_for(self, msg: IkeMessage) -> IkeSa:
         """The IKE SA of a message by (version, initiator's SPI), opened if new."""
@@ -222,6 +242,8 @@ class Tracker:
         n = 2
         while uid in st.ike:
             uid, n = f"ike-{h.spi_i.hex()}-{n}", n + 1
+        if self._force_uid is not None:
+            uid = self._force_uid
         sa = IkeSa(uid=uid, version=msg.version, spi_i=bytes(h.spi_i), spi_r=bytes(h.spi_r))
         m = msg.meta
         sender, receiver = Endpoint(m.src, m.sport), Endpoint(m.dst, m.dport)
@@ -263,6 +285,68 @@ class Tracker:
             infer_ike_rekey(st, sa, msg)
         return sa
 
+    # ------------------------------------------------------------------ compact SAs
+
+    def _compact(self, sa: IkeSa, msg: IkeMessage) -> None:
+        """Keep ``sa``, which ``msg`` just opened, as that message if it is plainly
+        half-open: its first request and nothing else — no answer, no child, no ending,
+        no redirect, nothing decrypted — so that replaying ``msg`` alone rebuilds it, and
+        its pending exchange and Aggressive Mode bodies, exactly (``_replay``). Why: such
+        an SA object is ~3.6 KB; the message is the frame's bytes and its ``PacketMeta``.
+        """
+        st = self._st
+        uid = sa.uid
+        if (
+            sa.state != "INIT_SENT"
+            or not sa.observed_from_start
+            or sa.child_sas
+            or sa.hard_end is not None
+            or sa.redirected_from is not None
+            or msg.decrypted is not None
+            or msg.decryption_status is not None
+            or uid not in st.half_open
+            or uid in st.auth_child
+            or uid in st.short_auth
+        ):
+            return
+        ike = st.ike
+        assert isinstance(ike, ParkedDict)
+        data, end = msg.data, msg.offset + msg.length
+        if type(data) is not bytes or len(data) > end + _FRAME_SLACK:
+            data = bytes(data[:end])  # not a whole frame's bytes to keep (a bigger buffer)
+        mid = msg.header.message_id
+        for key in {(uid, mid, True), (uid, mid, False), (uid, 0, True), (uid, 0, False)}:
+            st.exchanges.pop(key, None)  # the replay makes them again
+        st.am1.pop(uid, None)
+        ini, res = sa.initiator, sa.responder
+        peers = (ini.addr if ini is not None else None, res.addr if res is not None else None)
+        index_key = (sa.version, sa.spi_i)
+        ike.compact(uid, Compact(data, msg.offset, msg.length, msg.meta, index_key, peers))
+
+    def _replay(self, uid: str, c: Compact) -> Parcel:
+        """The SA ``c`` stands for, rebuilt by dissecting its message again and feeding it
+        to a scratch tracker with this one's settings, under the same uid; with the state
+        it leaves on its uid (its exchanges, Aggressive Mode bodies). Its events, errors and
+        counts were emitted and counted the first time, so the scratch ones are dropped.
+        Once the capture is finished the SA is settled as a parked one is
+        (``_finish_parked``): it relates to no other SA (``_unpark_entangled``)."""
+        assert self._redissect is not None
+        msg = self._redissect(c.data, c.offset, c.offset + c.length, c.meta)
+        config = dataclasses.replace(self.config, max_sas=None, park_half_open=None)
+        scratch = Tracker(config)
+        scratch._st.offers = self._st.offers  # a read-only cache: share what it made
+        scratch._force_uid = uid
+        scratch.feed(msg)
+        sst = scratch._st
+        sa = dict.__getitem__(sst.ike, uid)
+        extras = {"exchanges": sst.exchanges, "am1": sst.am1}
+        if self._settled:
+            one = {uid: sa}
+            infer_rekeys(one, {})
+            settle(one, {}, self._end, self.config.settle_config)
+            explain_endings(one, {}, self._hints)
+        return sa, extras
+
     # ------------------------------------------------------------------ parking
 
     def _park(self, keep: int) -> None:
@@ -278,6 +362,9 @@ class Tracker:
             if uid not in st.half_open or not dict.__contains__(ike, uid) or ike.is_parked(uid):
                 continue
             sa = dict.__getitem__(ike, uid)
+            if isinstance(sa, Compact):  # half-open by construction, its extras replayed
+                ike.park(uid, {})
+                continue
             if sa.state != "INIT_SENT" or sa.child_sas or sa.hard_end is not None:
                 continue
             extras = {
@@ -300,14 +387,15 @@ class Tracker:
         could change (``endings.entangled_with``); return the SAs in memory, in order."""
         ike = self._st.ike
         assert isinstance(ike, ParkedDict)
-        ike.revive_all(lambda sa: sa.redirected_from is not None)
-        tangled = entangled_with(ike.live())
-        ike.revive_all(tangled)
+        ike.revive_all(lambda sa: sa.redirected_from is not None)  # never a compact one
+        live = ike.live()
+        ike.revive_all(entangled_with(live), entangled_peers(live))
         return ike.live()
 
     def _finish_parked(self, ike: ParkedDict) -> None:
         """Settle each parked SA on its own (none relates to another SA: see
         :meth:`_unpark_entangled`) and write it back, one in memory at a time."""
+        self._settled = True  # from now on a replayed compact SA is settled too
         cfg = self.config.settle_config
         for uid in list(ike.parked_uids()):
             sa = ike.peek(uid)

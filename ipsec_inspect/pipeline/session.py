@@ -34,13 +34,14 @@ from ipsec_inspect.core.records import (
     IkeMessage,
     Malformed,
     NatKeepalive,
+    PacketMeta,
     Record,
 )
 from ipsec_inspect.core.spill import SpillFile
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
-from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
+from ipsec_inspect.lifecycle.tracker import Redissect, Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
 from ipsec_inspect.sources.capture_file import CaptureError, CaptureInfo
@@ -347,7 +348,9 @@ class Analysis:
             from ipsec_inspect.crypto.decryptor import Decryptor
 
             self.decryptor = Decryptor(self.keys, extension_tables=self.options.extension_tables)
-        self.tracker = Tracker(self.config, spill=_spill_for(self.config))
+        self.tracker = Tracker(
+            self.config, spill=_spill_for(self.config), redissect=_redissect_for(self.decoder)
+        )
         if self.keys is not None and self.keys.daemon_hints:
             self.tracker.add_hints(self.keys.daemon_hints)
         self.index = PacketIndex()
@@ -928,6 +931,18 @@ def _flags_of(r: Record) -> int:
     elif isinstance(r, AhPacket) and r.icv_status is not None:
         flags |= 2 if r.icv_status == "ok" else 4
     return flags
+
+
+def _redissect_for(decoder: Decoder) -> Redissect:
+    """The decoder's IKE dissector with this run's tables: what the tracker rebuilds a
+    half-open SA kept as its message with (``lifecycle.parked``), handed in because the
+    lifecycle layer imports no dissector."""
+    ike, tables = decoder.dissectors.ike, decoder.options.extension_tables
+
+    def redissect(data: bytes, offset: int, end: int, meta: PacketMeta) -> IkeMessage:
+        return ike(data, offset, end, meta, tables)
+
+    return redissect
 
 
 def _spill_for(config: TrackerConfig) -> SpillFile | None:
