@@ -223,7 +223,9 @@ def entangled_with(live: dict[str, IkeSa]) -> Callable[[IkeSa], bool]:
 
     def tangled(sa: IkeSa) -> bool:
         ini, res = sa.initiator, sa.responder
-        return by_peers(ini.addr if ini is not None else None, res.addr if res is not None else None)
+        return by_peers(
+            ini.addr if ini is not None else None, res.addr if res is not None else None
+        )
 
     return tangled
 

@@ -48,36 +48,56 @@ class BlobStore(Protocol):
 
 
 class Compact:
-    """A half-open IKE SA as the one message it saw: ``data[offset:offset + length]`` is
-    the IKE message as dissected (``data`` is the buffer its offsets refer to, so that the
-    replay reads exactly what the first dissection read), ``meta`` its packet. Also the
-    SA's ``ike_index`` key, so that evicting it needs no replay, and its peers' addresses
-    (initiator, responder), so that the end of the capture can tell without a replay
-    whether another SA relates to it (``endings.entangled_peers``)."""
+    """A half-open IKE SA as the one message it saw: ``message`` is the buffer it was
+    dissected from, from ``offset`` (where the IKE message starts) to its end, the message
+    being its first ``length`` bytes; the replay puts it at ``offset`` again, so that every
+    offset it reads and reports, and every byte, is the first one. ``meta`` is its packet. Also its peers' addresses (initiator, responder) when they are not the
+    packet's (source, destination), so that the end of the capture can tell without a
+    replay whether another SA relates to it (``endings.entangled_peers``). Its
+    ``ike_index`` key is read from the message's header: evicting it needs no replay."""
 
-    __slots__ = ("data", "offset", "length", "meta", "index_key", "peers")
+    __slots__ = ("_length", "_peers", "message", "meta", "offset")
 
     def __init__(
         self,
-        data: bytes,
+        message: bytes,
         offset: int,
         length: int,
         meta: PacketMeta,
-        index_key: tuple[int, bytes],
         peers: tuple[str | None, str | None],
     ) -> None:
-        self.data = data
+        self.message = message
         self.offset = offset
-        self.length = length
         self.meta = meta
-        self.index_key = index_key
-        self.peers = peers
+        # None for the common cases, which then cost no slot's object: the whole rest of
+        # the buffer is the message, the peers are the packet's source and destination
+        self._length = None if length == len(message) else length
+        self._peers = None if peers == (meta.src, meta.dst) else peers
+
+    @property
+    def length(self) -> int:
+        return self._length if self._length is not None else len(self.message)
+
+    @property
+    def peers(self) -> tuple[str | None, str | None]:
+        return self._peers if self._peers is not None else (self.meta.src, self.meta.dst)
+
+    @property
+    def index_key(self) -> tuple[int, bytes]:
+        """(IKE version, initiator's SPI), as the dissector and ``Tracker._ike_for`` read
+        them (a compact SA's message has a whole header: it moved the SA to INIT_SENT)."""
+        m = self.message
+        return (2 if m[17] >> 4 == 2 else 1, m[:8])
+
+    def buffer(self) -> tuple[bytes, int, int]:
+        """(data, offset, end) to dissect the message again, where it first was."""
+        return bytes(self.offset) + self.message, self.offset, self.offset + self.length
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.data, self.offset, self.length, self.meta, self.index_key, self.peers)
+        return (self.message, self.offset, self.meta, self._length, self._peers)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.data, self.offset, self.length, self.meta, self.index_key, self.peers = state
+        self.message, self.offset, self.meta, self._length, self._peers = state
 
 
 #: rebuilds a compact SA (uid, value) as a parcel; the tracker's replay
@@ -89,7 +109,7 @@ class _Parked:
     ``ike_index`` key, so that evicting it needs no read of the parcel, and whether the
     stored bytes are a pickled :class:`Compact` (replayed when read) or a pickled parcel."""
 
-    __slots__ = ("handle", "index_key", "compact")
+    __slots__ = ("compact", "handle", "index_key")
 
     def __init__(self, handle: Any, index_key: tuple[int, bytes], compact: bool = False) -> None:
         self.handle = handle

@@ -74,8 +74,6 @@ _HALF_OPEN_STATES = frozenset({"START", "INIT_SENT"})
 _VIA = {"udp": "UDP {port}", "udp-encap": "UDP 4500 (NAT-T)", "tcp": "TCP (RFC 8229)"}
 #: dissects an IKE message again: (data, offset, end, meta) -> the record (handed in)
 Redissect = Callable[[bytes, int, int, PacketMeta], IkeMessage]
-#: bytes of a frame beyond its IKE message kept with a compact SA rather than copied out
-_FRAME_SLACK = 64
 
 
 class Tracker:
@@ -292,7 +290,7 @@ class Tracker:
         half-open: its first request and nothing else — no answer, no child, no ending,
         no redirect, nothing decrypted — so that replaying ``msg`` alone rebuilds it, and
         its pending exchange and Aggressive Mode bodies, exactly (``_replay``). Why: such
-        an SA object is ~3.6 KB; the message is the frame's bytes and its ``PacketMeta``.
+        an SA object is ~3.6 KB; the message is its bytes and its ``PacketMeta``.
         """
         st = self._st
         uid = sa.uid
@@ -311,17 +309,14 @@ class Tracker:
             return
         ike = st.ike
         assert isinstance(ike, ParkedDict)
-        data, end = msg.data, msg.offset + msg.length
-        if type(data) is not bytes or len(data) > end + _FRAME_SLACK:
-            data = bytes(data[:end])  # not a whole frame's bytes to keep (a bigger buffer)
         mid = msg.header.message_id
         for key in {(uid, mid, True), (uid, mid, False), (uid, 0, True), (uid, 0, False)}:
             st.exchanges.pop(key, None)  # the replay makes them again
         st.am1.pop(uid, None)
         ini, res = sa.initiator, sa.responder
         peers = (ini.addr if ini is not None else None, res.addr if res is not None else None)
-        index_key = (sa.version, sa.spi_i)
-        ike.compact(uid, Compact(data, msg.offset, msg.length, msg.meta, index_key, peers))
+        rest = bytes(msg.data[msg.offset :])  # what follows is read as the first time
+        ike.compact(uid, Compact(rest, msg.offset, msg.length, msg.meta, peers))
 
     def _replay(self, uid: str, c: Compact) -> Parcel:
         """The SA ``c`` stands for, rebuilt by dissecting its message again and feeding it
@@ -331,7 +326,7 @@ class Tracker:
         Once the capture is finished the SA is settled as a parked one is
         (``_finish_parked``): it relates to no other SA (``_unpark_entangled``)."""
         assert self._redissect is not None
-        msg = self._redissect(c.data, c.offset, c.offset + c.length, c.meta)
+        msg = self._redissect(*c.buffer(), c.meta)
         config = dataclasses.replace(self.config, max_sas=None, park_half_open=None)
         scratch = Tracker(config)
         scratch._st.offers = self._st.offers  # a read-only cache: share what it made
