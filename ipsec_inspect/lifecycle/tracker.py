@@ -97,8 +97,11 @@ class Tracker:
         keep = self.config.park_half_open
         self._park_keep = keep if spill is not None and not self.config.mergeable else None
         self._park_queue: deque[str] = deque()  # half-open uids, oldest first
-        compact = self.config.compact_half_open and not self.config.mergeable
-        self._redissect = redissect if compact else None
+        self._redissect = redissect if self.config.compacts else None
+        # a replay's scratch tracker: the same settings, nothing capped, parked or compact
+        self._scratch_config = dataclasses.replace(
+            self.config, max_sas=None, park_half_open=None, compact_half_open=False
+        )
         self._force_uid: str | None = None  # the uid a replay gives its SA
         self._settled = False  # compact SAs are settled as they are replayed (finish)
         if self._park_keep is not None or self._redissect is not None:
@@ -327,8 +330,7 @@ class Tracker:
         (``_finish_parked``): it relates to no other SA (``_unpark_entangled``)."""
         assert self._redissect is not None
         msg = self._redissect(*c.buffer(), c.meta)
-        config = dataclasses.replace(self.config, max_sas=None, park_half_open=None)
-        scratch = Tracker(config)
+        scratch = Tracker(self._scratch_config)
         scratch._st.offers = self._st.offers  # a read-only cache: share what it made
         scratch._force_uid = uid
         scratch.feed(msg)

@@ -249,7 +249,8 @@ def part_task(task: PartTask) -> PartResult:
             list(task.inputs),
             task.options,
             task.key_paths,
-            task.config,
+            # a partition's SAs are pickled to the merge whole: none kept as its message
+            replace(task.config, compact_half_open=False),
             extensions=task.extensions,
             keep_index=False,
             decrypt_workers=0,  # the cluster is the parallelism; see docs/scale-out.md

@@ -90,7 +90,9 @@ class SaCatalog:
     def __init__(self, result: TrackerResult, flow_keys: list[tuple[object, ...]]) -> None:
         self.result = result
         self.flow_keys = list(flow_keys)
-        self.ike: dict[str, IkeSa] = dict(result.ike_sas)
+        # items(), not the dict itself: a compact or parked SA (lifecycle.parked) is read
+        # back whole; the TUI keeps every SA it shows as an object
+        self.ike: dict[str, IkeSa] = dict(result.ike_sas.items())
         self.child: dict[str, ChildSa] = dict(result.child_sas)
         self.failing: dict[str, list[Finding]] = {}
         for f in result.findings:
