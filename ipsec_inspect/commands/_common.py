@@ -377,7 +377,7 @@ def add_tracker_arguments(p: argparse.ArgumentParser) -> None:
         help="'on': keep a half-open IKE SA (one request, no answer) as its message, "
         "about 800 bytes instead of 3.6 KB, and rebuild it exactly each time it is read "
         "(slower at the end of the run); 'off': keep it whole; 'auto' (default): 'on' "
-        "with --max-sas 0 or above its default. The output is the same",
+        "where export parks half-open SAs (--park-half-open). The output is the same",
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ipsec_inspect.core.records import PacketMeta
-from ipsec_inspect.lifecycle.flood import DEFAULT_MAX_SAS, Evicted, FloodWatch
+from ipsec_inspect.lifecycle.flood import Evicted, FloodWatch
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa
 from ipsec_inspect.lifecycle.settle import SettleConfig
 
@@ -38,19 +38,11 @@ class TrackerConfig:
     park_half_open: int | None = None
     # Keep a half-open IKE SA as its one message (~800 bytes, not a ~3.6 KB SA object) and
     # rebuild it exactly when touched or read (lifecycle/parked.py), where the tracker is
-    # handed the run's IKE dissector; never for a mergeable run. None (auto): only without
-    # a cap or above the default one — under it the cap bounds memory, and every read of a
-    # compact SA after the capture replays its message (summary and export read each SA
-    # about five times), which made a 100,000-request flood's summary 70% slower.
+    # handed the run's IKE dissector; never for a mergeable run. None (auto): where the
+    # tracker parks (then parking writes the message, not a pickle). Not everywhere: each
+    # read of a compact SA after the capture replays its message, and summary and export
+    # read each SA about five times (a 100,000-request flood's summary was 70% slower).
     compact_half_open: bool | None = None
-
-    @property
-    def compacts(self) -> bool:
-        """Whether half-open IKE SAs are kept compact (see ``compact_half_open``)."""
-        if self.mergeable or self.compact_half_open is False:
-            return False
-        cap = self.max_sas
-        return bool(self.compact_half_open) or cap is None or cap > DEFAULT_MAX_SAS
 
     @property
     def settle_config(self) -> SettleConfig:

@@ -97,7 +97,9 @@ class Tracker:
         keep = self.config.park_half_open
         self._park_keep = keep if spill is not None and not self.config.mergeable else None
         self._park_queue: deque[str] = deque()  # half-open uids, oldest first
-        self._redissect = redissect if self.config.compacts else None
+        wanted = self.config.compact_half_open
+        compacts = wanted is True or (wanted is None and self._park_keep is not None)
+        self._redissect = redissect if compacts and not self.config.mergeable else None
         # a replay's scratch tracker: the same settings, nothing capped, parked or compact
         self._scratch_config = dataclasses.replace(
             self.config, max_sas=None, park_half_open=None, compact_half_open=False

@@ -76,7 +76,9 @@ def _replays_match(path: Path) -> tuple[int, int]:
     (SAs compacted, records)."""
     with open_records(str(path)) as stream:
         whole = Tracker(TrackerConfig(compact_half_open=False))
-        small = Tracker(TrackerConfig(), redissect=_redissect_for(stream.decoder))
+        small = Tracker(
+            TrackerConfig(compact_half_open=True), redissect=_redissect_for(stream.decoder)
+        )
         ike = small._st.ike
         assert isinstance(ike, ParkedDict)
         compacted = records = 0
