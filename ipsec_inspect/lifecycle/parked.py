@@ -251,10 +251,6 @@ class ParkedDict(dict[str, IkeSa]):
         """The SAs in memory as objects, in order (a new plain dict)."""
         return {u: v for u, v in dict.items(self) if isinstance(v, IkeSa)}
 
-    def live_values(self) -> Iterator[IkeSa]:
-        """The SAs in memory as objects, in order, none read back or replayed."""
-        return (v for v in dict.values(self) if isinstance(v, IkeSa))
-
     def parked_uids(self) -> Iterator[str]:
         """The SAs parked as pickles (not those parked as compact messages)."""
         return (u for u, v in dict.items(self) if isinstance(v, _Parked) and not v.compact)
@@ -286,13 +282,3 @@ class ParkedDict(dict[str, IkeSa]):
     def items(self) -> Iterator[tuple[str, IkeSa]]:  # type: ignore[override]
         for uid in dict.__iter__(self):
             yield uid, self.peek(uid)
-
-
-def in_memory(ike: dict[str, IkeSa]) -> Iterator[IkeSa]:
-    """The IKE SAs of ``ike`` held as objects, in order: every one of a plain dict, none of
-    the compact or parked ones of a :class:`ParkedDict` (each of those is a half-open SA,
-    read back only if a caller needs it). Why: a loop during feeding that only wants
-    SAs a compact one cannot be (an established SA) must not replay a flood per message."""
-    if isinstance(ike, ParkedDict):
-        return ike.live_values()
-    return iter(dict.values(ike))
