@@ -33,6 +33,7 @@ from ipsec_inspect.lifecycle.model import (
     IkeSa,
     Stage,
 )
+from ipsec_inspect.lifecycle.pending import is_pending
 from ipsec_inspect.lifecycle.state import TrackerState
 
 # RFC 4555 §4 and RFC 5685 §10 notify types
@@ -249,6 +250,8 @@ def moved_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> st
         if dst == m.dst:
             continue
         uid = st.dir_index[(dst, spi, proto)]
+        if is_pending(st.child, uid):
+            continue  # untouched since its first packet: no IKE SA to have moved
         c = st.child[uid]
         d = c.direction(dst, spi)
         sa = st.ike.get(c.ike_sa or "")

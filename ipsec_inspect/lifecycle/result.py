@@ -36,6 +36,10 @@ class TrackerConfig:
     # older ones are parked in the spill the tracker is handed and revived if touched
     # (lifecycle/parked.py): the result is the same. None: never park.
     park_half_open: int | None = None
+    # Register a brand-new orphan SPI at its first packet and build its child SA only when
+    # something touches it again (lifecycle/pending.py): the result is the same. Never for
+    # a mergeable tracker.
+    defer_orphans: bool = True
 
     @property
     def settle_config(self) -> SettleConfig:

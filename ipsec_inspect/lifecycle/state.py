@@ -114,6 +114,8 @@ class TrackerState:
     stats: CaptureStats = field(default_factory=CaptureStats)
     out: list[TrackerEvent] = field(default_factory=list)
     next_child: int = 1
+    #: new orphans may be registered unbuilt: ``child`` is a ``pending.PendingChildren``
+    defer_orphans: bool = False
 
     # ---------------------------------------------------------------- events
 

@@ -1,0 +1,88 @@
+"""Whole captures: registering orphans unbuilt (lifecycle/pending.py) leaves the JSON export
+byte-identical, on real tunnels, on orphan floods mixed into them, uncapped and capped."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.lifecycle.tracker import TrackerConfig
+from ipsec_inspect.pipeline.session import Analysis
+from tests.pcapbuild import pcap
+
+from .test_session import ROOT, _captures, _esp, _eth, _ipv4
+
+C, D, E = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2]), bytes([10, 9, 0, 5])
+
+
+def _export(paths: list[Path], defer: bool, max_sas: int | None, keys: list[str] = ()) -> str:
+    config = TrackerConfig(max_sas=max_sas, defer_orphans=defer)
+    a = Analysis([str(p) for p in paths], key_paths=keys, config=config, keep_index=True)
+    doc = build_timeline(a.run(), {"path": "x"})
+    doc["index"] = [list(a.index.frame), list(a.index.kind), list(a.index.flow)]
+    doc["records"] = a.records
+    return json.dumps(doc)
+
+
+def _span(path: Path) -> tuple[float, float]:
+    stats = Analysis(str(path)).run().stats
+    assert stats.first_time is not None and stats.last_time is not None
+    return stats.first_time, stats.last_time
+
+
+def _flood(out: Path, t0: float, t1: float, n: int = 400) -> Path:
+    """``n`` orphan SPIs spread over [t0, t1]: one packet each mostly; some with a second
+    packet, some answered the other way (they pair), one over UDP 4500."""
+    frames: list[tuple[float, bytes]] = []
+    step = (t1 - t0 + 2.0) / (2 * n)
+    for i in range(n):
+        t = t0 - 1.0 + 2 * i * step
+        spi = 0xF000_0000 + i
+        frames.append((t, _eth(_ipv4(50, _esp(spi, 1), C, D))))
+        if i % 7 == 3:
+            frames.append((t + step, _eth(_ipv4(50, _esp(spi, 2), C, D))))
+        if i % 11 == 5:
+            frames.append((t + step, _eth(_ipv4(50, _esp(0xF100_0000 + i, 1), D, C))))
+        if i % 50 == 9:
+            udp = struct.pack("!HHHH", 4500, 4500, 8 + 56, 0) + _esp(0xF200_0000 + i, 1)
+            frames.append((t, _eth(_ipv4(17, udp, E, C))))
+    out.write_bytes(pcap(sorted(frames, key=lambda f: f[0])))
+    return out
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_every_capture_exports_the_same_with_a_small_cap(path: Path) -> None:
+    assert _export([path], True, 3) == _export([path], False, 3)
+
+
+MIXES = ["ikev2-tunnel.pcapng", "esp-algorithms.pcap", "wire-variety.pcapng", "ah.pcap"]
+
+
+@pytest.mark.parametrize("max_sas", [None, 25])
+@pytest.mark.parametrize("name", MIXES)
+def test_a_flood_among_real_tunnels_exports_the_same(
+    tmp_path: Path, name: str, max_sas: int | None
+) -> None:
+    sample = ROOT / "samples" / name
+    flood = _flood(tmp_path / "flood.pcap", *_span(sample))
+    on, off = _export([sample, flood], True, max_sas), _export([sample, flood], False, max_sas)
+    assert on == off
+    doc = json.loads(on)
+    flood = {c["id"] for c in doc["child_sas"] for d in c["directions"] if d["spi"][:2] == "f0"}
+    if max_sas is None:  # every orphan kept
+        assert len(flood) == 400
+    else:
+        assert doc["capture"]["evicted"]["orphan_child_sas"] > 350
+
+
+def test_a_flood_among_real_tunnels_with_keys_exports_the_same(tmp_path: Path) -> None:
+    sample = ROOT / "samples" / "ikev2-tunnel.pcapng"
+    keys = [str(ROOT / "samples" / "ikev2-tunnel.keys.toml")]
+    flood = _flood(tmp_path / "flood.pcap", *_span(sample), n=120)
+    for max_sas in (None, 10):
+        on = _export([sample, flood], True, max_sas, keys)
+        assert on == _export([sample, flood], False, max_sas, keys)
