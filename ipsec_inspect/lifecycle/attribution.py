@@ -164,6 +164,28 @@ def attribute(
     return _attach(st, c, new_direction(st, m, spi, proto), m, "orphan", number)
 
 
+def plainly_orphan(st: TrackerState, m: PacketMeta, spi: int) -> bool:
+    """A new ESP (destination, SPI) that :func:`attribute` would give a brand-new orphan
+    with no step before 3 changing anything: no other destination has the SPI (step 0),
+    no one-way child SA runs the other way (1), nothing negotiated waits between these
+    peers (2). Why conservative: a caller without a record (the session's loop) may take
+    this packet past the record path only when its outcome is certain; any doubt takes
+    the record path, which gives the same result."""
+    if (m.dst, spi, "esp") in st.dir_index or (spi, "esp") in st.spi_dsts:
+        return False
+    if st.one_way.get((m.dst, m.src)):
+        return False
+    a, b = sorted((m.src, m.dst))
+    return not st.awaiting_by_peers.get((a, b))
+
+
+def register_orphan(st: TrackerState, p: PendingOrphan) -> None:
+    """Step 3 of :func:`attribute` for a packet :func:`plainly_orphan` vouched for."""
+    number = st.next_child
+    st.next_child += 1
+    _register_orphan(st, p.meta, p.spi, "esp", f"child-{number}", number, p)
+
+
 def new_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> Direction:
     """A direction first seen in a packet (its sequence numbers and IVs still to count)."""
     return Direction(

@@ -27,10 +27,12 @@ from ipsec_inspect.core.records import (
     IkeMessage,
     Malformed,
     NatKeepalive,
+    PacketMeta,
     Record,
     Transport,
 )
 from ipsec_inspect.lifecycle.addresses import track_endpoints
+from ipsec_inspect.lifecycle.attribution import plainly_orphan, register_orphan
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.configuration import read_configuration
 from ipsec_inspect.lifecycle.endings import entangled_with, explain_endings
@@ -43,13 +45,14 @@ from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.liveness import read_dpd
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
 from ipsec_inspect.lifecycle.parked import BlobStore, ParkedDict
-from ipsec_inspect.lifecycle.pending import PendingChildren, is_pending
+from ipsec_inspect.lifecycle.pending import PendingChildren, PendingOrphan, is_pending
 from ipsec_inspect.lifecycle.result import (
     CaptureStats,
     TrackerConfig,
     TrackerError,
     TrackerResult,
 )
+from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
 from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, end_with_parent
 from ipsec_inspect.lifecycle.traffic import materialise_orphan, on_ipsec_record
@@ -119,12 +122,34 @@ class Tracker:
         elif isinstance(record, Malformed):
             st.stats.malformed += 1
             st.error(record.meta, f"malformed.{record.layer}", record.error.message)
+        self._bound()
+        return st.out
+
+    def esp_orphan(self, meta: PacketMeta, spi: int, seq: int) -> list[TrackerEvent] | None:
+        """Feed the first packet of a brand-new ESP direction without a record, when all it
+        does is register a pending orphan (:mod:`pending`); return its events. None, having
+        changed nothing, when the caller must build the record and call :meth:`feed`.
+
+        ``meta`` must be what the dissector would give the packet: not fragmented, no
+        decryption (a run without keys), the ESP header whole."""
+        st = self._st
+        if not st.defer_orphans or seq >= SEQ_MAX or not plainly_orphan(st, meta, spi):
+            return None
+        st.out = []
+        st.stats.see(meta)
+        st.stats.esp_packets += 1
+        register_orphan(st, PendingOrphan(meta, spi, seq))
+        self._bound()
+        return st.out
+
+    def _bound(self) -> None:
+        """After each record: keep at most ``max_sas`` SAs, park beyond ``park_half_open``."""
+        st = self._st
         cap = self.config.max_sas
         if cap is not None and len(st.ike) + len(st.child) > cap:
             self._evict(int(cap * EVICT_TO))
         if self._park_keep is not None and len(self._park_queue) > self._park_keep:
             self._park(self._park_keep)
-        return st.out
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
         """Settle every SA against the end of the capture; return the closing events."""

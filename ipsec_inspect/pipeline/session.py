@@ -34,7 +34,9 @@ from ipsec_inspect.core.records import (
     IkeMessage,
     Malformed,
     NatKeepalive,
+    PacketMeta,
     Record,
+    Transport,
 )
 from ipsec_inspect.core.spill import SpillFile
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
@@ -374,6 +376,9 @@ class Analysis:
             key = ("ike", r.version, r.header.spi_i)
         else:
             key = ("other",)
+        return self._flow_id(key)
+
+    def _flow_id(self, key: tuple[object, ...]) -> int:
         fid = self.flow_ids.get(key)
         if fid is None:
             fid = self.flow_ids[key] = len(self.flow_keys)
@@ -662,6 +667,7 @@ class Analysis:
 
         try:
             for number, time, link_type, data, orig_len, iface in reader:
+                plain = False  # ESP in plain IPv4 on Ethernet, unfragmented (as fast_esp reads)
                 if link_type == LINKTYPE_ETHERNET and len(data) >= eth_esp_min:
                     et, vihl, ip_len, frag, proto, addrs, spi, seq = eth_esp(data)
                     if (
@@ -672,6 +678,7 @@ class Analysis:
                         and 28 <= ip_len <= len(data) - 14
                     ):
                         # The commonest frame of all, of a direction with a lane: counted.
+                        plain = True
                         lane = lanes.get((addrs, spi))
                         if lane is not None and lane[0].count_nokey(number, time, seq, ip_len):
                             counted += 1
@@ -697,6 +704,10 @@ class Analysis:
                         if dirty:
                             self._flush_lanes()
                         flow = self._first_of_lane(lanes, key, number, time, seq, ip_len)
+                        if flow < 0 and plain:
+                            flow = self._new_orphan(
+                                key, number, time, seq, ip_len, iface, on_events
+                            )
                         if self._lane_board is not None:
                             dirty = self._lane_board.dirty
                     elif lane[0].count_nokey(number, time, seq, ip_len):
@@ -762,6 +773,41 @@ class Analysis:
             lanes[key] = (counter, flow)
             self._lane_board = counter.board
         return flow
+
+    def _new_orphan(
+        self,
+        key: tuple[bytes, int],
+        number: int,
+        time: float,
+        seq: int,
+        ip_len: int,
+        iface: int,
+        on_events: Callable[[list[TrackerEvent]], None] | None,
+    ) -> int:
+        """The first packet of a brand-new ESP direction (ESP in plain IPv4 on Ethernet,
+        unfragmented, no keys) registered by the tracker as a pending orphan without a
+        record (``Tracker.esp_orphan``), counted as the record path counts it; its flow id,
+        or -1 when it must take the full path.
+
+        Why: in a flood of one-packet ESP SAs each packet is such a first packet, and
+        decoding it into a record was most of what was left of its cost.
+        """
+        addrs, spi = key
+        name = self.decoder.ipv4_name
+        dst = name(addrs[4:])
+        # what the decoder's IPv4 and ESP handlers make of this frame (wire.context.IpContext)
+        src = name(addrs[:4])
+        meta = PacketMeta(number, time, src, dst, 0, 0, Transport.IP, 4, ip_len, (), False, iface)
+        events = self.tracker.esp_orphan(meta, spi, seq)
+        if events is None:
+            return -1
+        self.frames_fed += 1
+        stats = self.decoder.stats  # as decode() counts the frame
+        stats.frames += 1
+        stats.ipsec_frames += 1
+        if events and on_events is not None:
+            on_events(events)
+        return self._flow_id(("esp", dst, spi)) if self.keep_index else 0
 
     def _offload_feed(
         self,

@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 from ipsec_inspect.audit.run import audit
-from ipsec_inspect.core.records import DeleteBody, Record
+from ipsec_inspect.core.records import DeleteBody, EspPacket, IkeMessage, Record
 from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.pending import PendingChildren, PendingOrphan
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
@@ -143,3 +143,48 @@ def test_a_result_pickles_and_copies_as_plain_child_sas() -> None:
 def test_mergeable_trackers_never_defer() -> None:
     t = Tracker(TrackerConfig(mergeable=True))
     assert type(t._st.child) is dict and not t._st.defer_orphans
+
+
+def _record_less(t: Tracker, r: Record) -> tuple[list[str], bool]:
+    """What the session's loop does: an ESP packet it could read without a record is
+    offered to ``esp_orphan`` first; anything declined is fed as a record. True: taken."""
+    m = r.meta
+    if isinstance(r, EspPacket) and r.decryption is None and not m.ip_fragmented:
+        events = t.esp_orphan(m, r.spi, r.seq)
+        if events is not None:
+            return list(map(repr, events)), True
+    return list(map(repr, t.feed(r))), False
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+@pytest.mark.parametrize("max_sas", [None, 6])
+def test_orphans_registered_without_a_record_give_the_same_result(
+    encrypted: bool, max_sas: int | None
+) -> None:
+    def records() -> list[Record]:
+        recs = _records()
+        if encrypted:  # the tunnel's child SAs wait for their SPIs (attribution step 2)
+            recs = [r for r in recs if not isinstance(r, IkeMessage)]
+            recs[40:40] = v2_full(decrypted=False)
+            for n, r in enumerate(recs, 1):
+                r.meta.frame, r.meta.time = n, 1_700_000_000.0 + n
+        return recs
+
+    docs, taken = [], []
+    for record_less in (False, True):
+        t = Tracker(TrackerConfig(max_sas=max_sas))
+        events: list[str] = []
+        hits = 0
+        for r in records():
+            if record_less:
+                out, took = _record_less(t, r)
+                events += out
+                hits += took
+            else:
+                events += map(repr, t.feed(r))
+        events += map(repr, t.finish())
+        res = audit(t.result())
+        docs.append(json.dumps([build_timeline(res, {"path": "x"}), events]))
+        taken.append(hits)
+    assert docs[0] == docs[1] or _first_difference(docs[0], docs[1])
+    assert taken[0] == 0 and taken[1] >= 30  # the flood, not what pairs or waits

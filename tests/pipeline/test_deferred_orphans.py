@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from ipsec_inspect.export.timeline import build_timeline
+from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 from ipsec_inspect.lifecycle.tracker import TrackerConfig
 from ipsec_inspect.pipeline.session import Analysis
 from tests.pcapbuild import pcap
 
-from .test_session import ROOT, _captures, _esp, _eth, _ipv4
+from .test_session import ROOT, T0, _captures, _esp, _eth, _ipv4
 
 C, D, E = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2]), bytes([10, 9, 0, 5])
 
@@ -86,3 +87,69 @@ def test_a_flood_among_real_tunnels_with_keys_exports_the_same(tmp_path: Path) -
     for max_sas in (None, 10):
         on = _export([sample, flood], True, max_sas, keys)
         assert on == _export([sample, flood], False, max_sas, keys)
+
+
+def _orphans_capture() -> bytes:
+    """Orphan ESP in every framing the session's loop reads, around an IKE message: one
+    packet each mostly, second packets, packets back the other way, an SPI reused towards
+    another host, VLAN, IPv4 options, a fragment, UDP 4500, the wrap number 2^32-1."""
+    frames: list[tuple[float, bytes]] = []
+    ike = struct.pack("!8s8sBBBBII", b"\x11" * 8, bytes(8), 0, 0x20, 34, 0x08, 0, 28)
+    t = T0
+    for i in range(600):
+        t += 0.001
+        spi = 0xF000_0000 + i
+        ip = _ipv4(50, _esp(spi, 1 + i % 3), C, D)
+        if i % 97 == 1:
+            frames.append((t, _eth(ip, vlan=7)))
+        elif i % 89 == 2:
+            frames.append((t, _eth(_ipv4(50, _esp(spi, 1), C, D, vihl=0x46))))
+        elif i % 83 == 3:
+            frames.append((t, _eth(_ipv4(50, _esp(spi, 1), C, D, frag=0x2000))))
+        elif i % 79 == 4:
+            udp = struct.pack("!HHHH", 4500, 4500, 8 + 56, 0) + _esp(spi, 1)
+            frames.append((t, _eth(_ipv4(17, udp, C, D))))
+        elif i % 73 == 5:
+            frames.append((t, _eth(_ipv4(50, _esp(spi, SEQ_MAX), C, D))))
+        else:
+            frames.append((t, _eth(ip)))
+        if i % 7 == 3:
+            frames.append((t, _eth(_ipv4(50, _esp(spi, 2 + i % 3), C, D))))
+        if i % 13 == 6:
+            frames.append((t, _eth(_ipv4(50, _esp(0xF100_0000 + i, 1), D, C))))
+        if i % 31 == 8:
+            frames.append((t, _eth(_ipv4(50, _esp(spi, 1), C, E))))  # the SPI to another host
+        if i == 300:
+            frames.append((t, _eth(_ipv4(17, struct.pack("!HHHH", 500, 500, 36, 0) + ike, C, D))))
+    return pcap(frames)
+
+
+@pytest.mark.parametrize("keep_index", [True, False])
+@pytest.mark.parametrize("max_sas", [None, 40])
+def test_orphans_without_a_record_count_as_the_record_path(
+    tmp_path: Path, keep_index: bool, max_sas: int | None
+) -> None:
+    path = tmp_path / "orphans.pcap"
+    path.write_bytes(_orphans_capture())
+    docs = []
+    for fast, defer in ((True, True), (False, True), (False, False)):
+        config = TrackerConfig(max_sas=max_sas, defer_orphans=defer)
+        a = Analysis(str(path), keep_index=keep_index, fast_lane=fast, config=config)
+        doc = build_timeline(a.run(), {"path": str(path)})
+        doc["index"] = [
+            list(getattr(a.index, c)) for c in ("frame", "sub", "kind", "flow", "flags")
+        ]
+        doc["index"].append(list(a.index.time))
+        doc["flows"] = a.flow_keys
+        doc["counts"] = [
+            a.records,
+            a.frames_fed,
+            a.decoder.stats.frames,
+            a.decoder.stats.ipsec_frames,
+        ]
+        docs.append(json.dumps(doc, default=repr))
+    assert docs[0] == docs[1] == docs[2]
+    doc = json.loads(docs[0])
+    assert doc["counts"][0] == doc["capture"]["esp_packets"] + 1  # and the IKE message
+    if keep_index:
+        assert len(doc["index"][0]) == doc["counts"][0]
