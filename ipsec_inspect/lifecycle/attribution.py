@@ -27,7 +27,13 @@ from ipsec_inspect.lifecycle.pending import (
     peek_pending,
 )
 from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
-from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, spi_int
+from ipsec_inspect.lifecycle.state import (
+    TrackerState,
+    add_spi_dst,
+    apply_delete,
+    spi_dsts_of,
+    spi_int,
+)
 
 #: a child SA's ``encapsulation`` by the transport of its first packet
 _ENCAPSULATION = {Transport.UDP_ENCAP: "udp", Transport.TCP: "tcp"}
@@ -95,7 +101,7 @@ def link_child_rekey(
 def _by_spi(st: TrackerState, spi: int, proto: str, new: ChildSa) -> str | None:
     """The child SA of the same IKE SA with this inbound SPI at any address: the requester
     of a rekey may have moved since the SA was made (MOBIKE)."""
-    for dst in st.spi_dsts.get((spi, proto), ()):
+    for dst in spi_dsts_of(st, (spi, proto)):
         uid = st.dir_index[(dst, spi, proto)]
         if uid != new.uid and st.child[uid].ike_sa == new.ike_sa:
             return uid
@@ -179,11 +185,11 @@ def plainly_orphan(st: TrackerState, m: PacketMeta, spi: int) -> bool:
     return not st.awaiting_by_peers.get((a, b))
 
 
-def register_orphan(st: TrackerState, p: PendingOrphan) -> None:
+def register_orphan(st: TrackerState, m: PacketMeta, p: PendingOrphan) -> None:
     """Step 3 of :func:`attribute` for a packet :func:`plainly_orphan` vouched for."""
     number = st.next_child
     st.next_child += 1
-    _register_orphan(st, p.meta, p.spi, "esp", f"child-{number}", number, p)
+    _register_orphan(st, m, p.spi, "esp", f"child-{number}", number, p)
 
 
 def new_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> Direction:
@@ -236,7 +242,7 @@ def _register_orphan(
     st.dir_index[key] = uid
     sp = (spi, proto)
     st.spi_first.setdefault(sp, key)
-    st.spi_dsts.setdefault(sp, {})[m.dst] = None
+    add_spi_dst(st, sp, m.dst)
     bisect.insort(st.one_way.setdefault((m.src, m.dst), []), (number, uid))
     t, f = m.time, m.frame
     text = _orphan_text(m, spi, proto)
@@ -276,7 +282,7 @@ def index_direction(st: TrackerState, d: Direction, uid: str) -> None:
     key = d.key
     st.dir_index[key] = uid
     st.spi_first.setdefault((d.spi, d.protocol), key)
-    st.spi_dsts.setdefault((d.spi, d.protocol), {})[d.dst] = None
+    add_spi_dst(st, (d.spi, d.protocol), d.dst)
 
 
 def _number(uid: str) -> int:

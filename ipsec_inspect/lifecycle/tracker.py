@@ -54,7 +54,12 @@ from ipsec_inspect.lifecycle.result import (
 )
 from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
-from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, end_with_parent
+from ipsec_inspect.lifecycle.state import (
+    TrackerState,
+    apply_delete,
+    drop_spi_dst,
+    end_with_parent,
+)
 from ipsec_inspect.lifecycle.traffic import materialise_orphan, on_ipsec_record
 
 if TYPE_CHECKING:  # the charon log parser is imported when a log is read (start-up)
@@ -138,7 +143,7 @@ class Tracker:
         st.out = []
         st.stats.see(meta)
         st.stats.esp_packets += 1
-        register_orphan(st, PendingOrphan(meta, spi, seq))
+        register_orphan(st, meta, PendingOrphan.of(meta, spi, seq))
         self._bound()
         return st.out
 
@@ -394,9 +399,8 @@ class Tracker:
         if isinstance(st.child, PendingChildren):
             p = st.child.drop_pending(uid)
             if p is not None:  # never built, and not built now: one direction, one packet
-                m = p.meta
-                one_way[(m.src, m.dst)] = None
-                self._unindex(uid, (m.dst, p.spi, "esp"))
+                one_way[(p.src, p.dst)] = None
+                self._unindex(uid, (p.dst, p.spi, "esp"))
                 evicted.esp_packets += 1
                 evicted.orphan_child_sas += 1
                 return
@@ -417,11 +421,7 @@ class Tracker:
         dst, spi, proto = key
         if st.dir_index.get(key) == uid:
             del st.dir_index[key]
-            dsts = st.spi_dsts.get((spi, proto))
-            if dsts is not None:
-                dsts.pop(dst, None)
-                if not dsts:
-                    del st.spi_dsts[(spi, proto)]
+            drop_spi_dst(st, (spi, proto), dst)
         if st.spi_first.get((spi, proto)) == key:
             del st.spi_first[(spi, proto)]
 

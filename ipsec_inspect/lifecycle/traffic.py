@@ -44,7 +44,7 @@ def _deferrable(st: TrackerState, rec: EspPacket | AhPacket) -> PendingOrphan | 
         or rec.seq & SEQ_MAX == SEQ_MAX
     ):
         return None
-    return PendingOrphan(rec.meta, rec.spi, rec.seq)
+    return PendingOrphan.of(rec.meta, rec.spi, rec.seq)
 
 
 def materialise_orphan(st: TrackerState, uid: str, p: PendingOrphan) -> ChildSa:
@@ -53,7 +53,7 @@ def materialise_orphan(st: TrackerState, uid: str, p: PendingOrphan) -> ChildSa:
     when it was registered, so the ones made here are dropped."""
     out, st.out = st.out, []
     try:
-        m = p.meta
+        m = p.meta()
         c = open_orphan(st, m, p.spi, "esp", uid)
         d = new_direction(st, m, p.spi, "esp")
         d.seq.esn = bool(c.chosen_ids.get("esn"))  # as attribution._attach
