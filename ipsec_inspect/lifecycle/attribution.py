@@ -185,11 +185,11 @@ def plainly_orphan(st: TrackerState, m: PacketMeta, spi: int) -> bool:
     return not st.awaiting_by_peers.get((a, b))
 
 
-def register_orphan(st: TrackerState, m: PacketMeta, p: PendingOrphan) -> None:
+def register_orphan(st: TrackerState, m: PacketMeta, p: PendingOrphan, events: bool) -> None:
     """Step 3 of :func:`attribute` for a packet :func:`plainly_orphan` vouched for."""
     number = st.next_child
     st.next_child += 1
-    _register_orphan(st, m, p.spi, "esp", f"child-{number}", number, p)
+    _register_orphan(st, m, p.spi, "esp", f"child-{number}", number, p, events)
 
 
 def new_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> Direction:
@@ -227,13 +227,21 @@ def _orphan_text(m: PacketMeta, spi: int, proto: str) -> str:
 
 
 def _register_orphan(
-    st: TrackerState, m: PacketMeta, spi: int, proto: str, uid: str, number: int, p: PendingOrphan
+    st: TrackerState,
+    m: PacketMeta,
+    spi: int,
+    proto: str,
+    uid: str,
+    number: int,
+    p: PendingOrphan,
+    events: bool = True,
 ) -> None:
     """Step 3 without building the child SA (:mod:`pending`): the same uid, dict slots and
     index entries as :func:`open_orphan` and :func:`_attach` make, and the same events as
     the full path emits for the packet (live views show them as they come): opened, host
     recognition entered, the orphan note, transmission entered (``traffic.count``; a
-    deferred packet raises no sequence or ICV note)."""
+    deferred packet raises no sequence or ICV note). ``events`` False: the caller drops
+    them (nothing listens), so they are not made."""
     child = st.child
     assert isinstance(child, PendingChildren)
     child.register(uid, p)
@@ -244,6 +252,8 @@ def _register_orphan(
     st.spi_first.setdefault(sp, key)
     add_spi_dst(st, sp, m.dst)
     bisect.insort(st.one_way.setdefault((m.src, m.dst), []), (number, uid))
+    if not events:
+        return
     t, f = m.time, m.frame
     text = _orphan_text(m, spi, proto)
     st.out += (

@@ -130,20 +130,23 @@ class Tracker:
         self._bound()
         return st.out
 
-    def esp_orphan(self, meta: PacketMeta, spi: int, seq: int) -> list[TrackerEvent] | None:
+    def esp_orphan(
+        self, meta: PacketMeta, spi: int, seq: int, events: bool = True
+    ) -> list[TrackerEvent] | None:
         """Feed the first packet of a brand-new ESP direction without a record, when all it
         does is register a pending orphan (:mod:`pending`); return its events. None, having
         changed nothing, when the caller must build the record and call :meth:`feed`.
 
         ``meta`` must be what the dissector would give the packet: not fragmented, no
-        decryption (a run without keys), the ESP header whole."""
+        decryption (a run without keys), the ESP header whole. ``events`` False: the
+        caller drops the events (nothing listens), so they are not made (an empty list)."""
         st = self._st
         if not st.defer_orphans or seq >= SEQ_MAX or not plainly_orphan(st, meta, spi):
             return None
         st.out = []
         st.stats.see(meta)
         st.stats.esp_packets += 1
-        register_orphan(st, meta, PendingOrphan.of(meta, spi, seq))
+        register_orphan(st, meta, PendingOrphan.of(meta, spi, seq), events)
         self._bound()
         return st.out
 

@@ -798,7 +798,7 @@ class Analysis:
         # what the decoder's IPv4 and ESP handlers make of this frame (wire.context.IpContext)
         src = name(addrs[:4])
         meta = PacketMeta(number, time, src, dst, 0, 0, Transport.IP, 4, ip_len, (), False, iface)
-        events = self.tracker.esp_orphan(meta, spi, seq)
+        events = self.tracker.esp_orphan(meta, spi, seq, on_events is not None)
         if events is None:
             return -1
         self.frames_fed += 1

@@ -153,3 +153,20 @@ def test_orphans_without_a_record_count_as_the_record_path(
     assert doc["counts"][0] == doc["capture"]["esp_packets"] + 1  # and the IKE message
     if keep_index:
         assert len(doc["index"][0]) == doc["counts"][0]
+
+
+def test_a_listener_sees_the_events_of_orphans_without_a_record(tmp_path: Path) -> None:
+    path = tmp_path / "orphans.pcap"
+    path.write_bytes(_orphans_capture())
+    seen: list[list[str]] = []
+    docs = []
+    for fast, listen in ((True, True), (False, True), (True, False)):
+        events: list[object] = []
+        a = Analysis(str(path), fast_lane=fast, config=TrackerConfig(max_sas=40))
+        listener = events.extend if listen else None
+        res = a.run(on_events=listener)
+        docs.append(json.dumps(build_timeline(res, {"path": "x"})))
+        seen.append([repr(e) for e in events])
+    assert seen[0] == seen[1] and seen[2] == []
+    assert sum("child.orphan" in e for e in seen[0]) > 550
+    assert docs[0] == docs[1] == docs[2]
