@@ -1,6 +1,7 @@
 """The SA-scale table of issue 16: time and peak RSS per capture size, for one code tree.
 
-Not a test. Generates (once, into ``--dir``) the captures of ``make_sa_captures.py`` and runs
+Not a test. Generates (once, into ``--dir``) the captures of ``make_sa_captures.py`` (and,
+for ``headend`` rows, of ``make_headend_capture.py``: N negotiated child SAs) and runs
 ``ipsec-inspect summary`` / ``export`` on each in a fresh process, printing wall time and the
 peak resident memory of that process (``wait4``), and — when the rows include
 ``four-sas`` with the same command — the time per SA over the time per packet on 4 SAs
@@ -43,6 +44,9 @@ def capture(kind: str, n: int, folder: Path) -> Path:
                 "--packets",
                 str(n),
             ]
+        elif kind == "headend":
+            cmd = [sys.executable, str(HERE / "make_headend_capture.py"), str(path)]
+            cmd += ["--child-sas", str(n)]
         else:
             cmd = [
                 sys.executable,
@@ -118,6 +122,7 @@ def main() -> int:
         "esp": "one-packet ESP SAs",
         "ike-init": "IKE_SA_INIT, distinct SPIs",
         "four-sas": "packets on 4 SAs",
+        "headend": "child SAs of a headend (48 per tunnel)",
     }
     for kind, n, command in rows:
         path = capture(kind, int(n), args.dir.resolve())

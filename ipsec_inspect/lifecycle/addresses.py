@@ -34,7 +34,13 @@ from ipsec_inspect.lifecycle.model import (
     Stage,
 )
 from ipsec_inspect.lifecycle.pending import is_pending
-from ipsec_inspect.lifecycle.state import TrackerState, add_spi_dst, drop_spi_dst, spi_dsts_of
+from ipsec_inspect.lifecycle.state import (
+    TrackerState,
+    add_spi_dst,
+    drop_spi_dst,
+    peers_of,
+    spi_dsts_of,
+)
 
 # RFC 4555 §4 and RFC 5685 §10 notify types
 N_MOBIKE_SUPPORTED, N_ADDITIONAL_IP4, N_ADDITIONAL_IP6 = 16396, 16397, 16398
@@ -122,7 +128,9 @@ def track_endpoints(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: boo
         # 4500; behind a NAT the initiator's public port changes with it (a new NAT flow),
         # which is no rebinding. The SA's endpoints take the new ports quietly (without a NAT
         # they keep 500, as before: 500 <-> 4500 counts as the same endpoint).
+        old_peers = peers_of(sa)
         sa.initiator, sa.responder = Endpoint(ini.addr, ini.port), Endpoint(res.addr, res.port)
+        st.repeer(sa, old_peers)
         return
     if sa.state not in ("ESTABLISHED", "DELETING") and N_UPDATE_SA_ADDRESSES not in notes:
         return  # before IKE_AUTH completes only the NAT-T float moves the peers
@@ -156,7 +164,9 @@ def track_endpoints(st: TrackerState, sa: IkeSa, msg: IkeMessage, decrypted: boo
     elif not request:
         return  # a response to a request from the old address: the request decides
     old_i, old_r = sa.initiator, sa.responder
+    old_peers = peers_of(sa)
     sa.initiator, sa.responder = Endpoint(ini.addr, ini.port), Endpoint(res.addr, res.port)
+    st.repeer(sa, old_peers)
     sa.address_updates.append(
         AddressUpdate(m.frame, m.time, sa.initiator, sa.responder, cause, certainty)
     )

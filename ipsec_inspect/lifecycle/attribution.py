@@ -356,8 +356,10 @@ def _awaiting_between(st: TrackerState, src: str, dst: str) -> ChildSa | None:
     found: ChildSa | None = None
     keep: list[str] = []
     for i, uid in enumerate(uids):
+        if uid not in st.awaiting:
+            continue  # never a candidate again (or withdrawn: ike_rekey_inference)
         c = st.child[uid]
-        if uid not in st.awaiting or c.directions or c.hard_end is not None:
+        if c.directions or c.hard_end is not None:
             continue  # never a candidate again
         sa = st.ike.get(c.ike_sa or "")
         if (

@@ -399,13 +399,21 @@ def min_certainty(a: Certainty, b: Certainty) -> Certainty:
 def _recreations(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> None:
     for sa in ike_sas.values():
         kids = [child_sas[u] for u in sa.child_sas if u in child_sas]
+        # kid positions by what they were rekeyed to: a new SA can only be the re-creation
+        # of one rekeyed to nothing or to itself, so only those are looked at (comparing
+        # each new child SA with every older one made a tunnel rekeyed N times cost N^2)
+        by_target: dict[str | None, list[int]] = {}
+        for n, kid in enumerate(kids):
+            by_target.setdefault(kid.rekeyed_to, []).append(n)
         for new in kids:
             created = _created(new)
             if new.created_by != "CREATE_CHILD_SA" or created is None:
                 continue
             if new.certainty.get("rekey") == Certainty.OBSERVED:
                 continue  # REKEY_SA: a rekey
-            for old in kids:
+            free = by_target.get(None, [])
+            for n in sorted(free + by_target.get(new.uid, [])):
+                old = kids[n]
                 old_created = _created(old)
                 if old is new or old_created is None or old_created >= created:
                     continue
@@ -420,7 +428,11 @@ def _recreations(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
                 found = _deleted_before(old, new, created)
                 if found is None or _moving(sa, found):
                     continue
+                was = old.rekeyed_to
                 _link_recreation(old, new, *found)
+                if was is None:  # now rekeyed to ``new``
+                    free.remove(n)
+                    by_target.setdefault(new.uid, []).append(n)
                 break
 
 

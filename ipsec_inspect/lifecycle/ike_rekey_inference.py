@@ -22,7 +22,7 @@ from ipsec_inspect.core.records import IkeMessage
 from ipsec_inspect.lifecycle.events import SaClosed
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Stage
 from ipsec_inspect.lifecycle.settle import REKEY_GRACE
-from ipsec_inspect.lifecycle.state import TrackerState
+from ipsec_inspect.lifecycle.state import TrackerState, peers_of
 
 #: The rekeying CREATE_CHILD_SA precedes the new SA's first message by at most this long
 #: (charon deletes the old SA right after the exchange, then uses the new one).
@@ -37,21 +37,19 @@ def infer_ike_rekey(st: TrackerState, new: IkeSa, msg: IkeMessage) -> bool:
         return False
     peers = _peers(new)
     now = msg.meta.time
-    best: tuple[IkeSa, ChildSa] | None = None
-    for old in st.ike.values():
-        if old is new or old.version != 2 or old.rekeyed_to or _peers(old) != peers:
+    found: list[tuple[float, IkeSa, ChildSa]] = []
+    for old in _candidates(st, peers):
+        if old is new or old.version != 2 or _peers(old) != peers:
             continue
-        if old.state != "ESTABLISHED" or old.hard_end is not None:
+        if old.state != "ESTABLISHED":
             continue
         placeholder = _placeholder(st, old, now)
         if placeholder is None:
             continue
-        started = placeholder.stages[Stage.CIRCUIT].start or 0.0
-        if best is None or started > (best[1].stages[Stage.CIRCUIT].start or 0.0):
-            best = (old, placeholder)
-    if best is None:
+        found.append((placeholder.stages[Stage.CIRCUIT].start or 0.0, old, placeholder))
+    if not found:
         return False
-    old, placeholder = best
+    _started, old, placeholder = _latest(st, found)
     _withdraw(st, old, placeholder, msg)
     old.rekeyed_to, new.rekeyed_from = new.uid, old.uid
     old.rekey_certainty = new.rekey_certainty = Certainty.INFERRED
@@ -91,8 +89,48 @@ def infer_ike_rekey(st: TrackerState, new: IkeSa, msg: IkeMessage) -> bool:
     return True
 
 
-def _peers(sa: IkeSa) -> tuple[str, ...]:
-    return tuple(sorted(e.addr for e in (sa.initiator, sa.responder) if e is not None))
+def _candidates(st: TrackerState, peers: tuple[str, ...]) -> list[IkeSa]:
+    """The IKE SAs between ``peers`` that may hold a rekey's placeholder: those a
+    CREATE_CHILD_SA opened a child SA for (``TrackerState.ccsa_parents``).
+
+    Why not every IKE SA: this runs for each IKE SA first seen with message ID 0 or 1 —
+    every rekeyed IKE SA of a headend without keys —, and looking at all IKE SAs each time
+    made a capture's cost grow with the square of its IKE SAs. An SA that can never again
+    hold a placeholder (gone, already rekeyed) leaves the set for good; it comes
+    back with its next CREATE_CHILD_SA.
+    """
+    parents = st.ccsa_parents.get(peers)
+    if parents is None:
+        return []
+    out: list[IkeSa] = []
+    gone: list[str] = []
+    for uid in parents:
+        sa = st.ike.get(uid)
+        if sa is None or sa.rekeyed_to:
+            gone.append(uid)
+        elif sa.hard_end is None:  # an ending can be taken back (continue_auth_rounds)
+            out.append(sa)
+    for uid in gone:
+        del parents[uid]
+    if not parents:
+        del st.ccsa_parents[peers]
+    return out
+
+
+def _latest(
+    st: TrackerState, found: list[tuple[float, IkeSa, ChildSa]]
+) -> tuple[float, IkeSa, ChildSa]:
+    """The candidate whose placeholder started last; on a tie the IKE SA opened first, as a
+    walk of every IKE SA in order would pick it."""
+    top = max(f[0] for f in found)
+    tied = [f for f in found if f[0] == top]
+    if len(tied) == 1:
+        return tied[0]
+    order = {uid: n for n, uid in enumerate(st.ike)}
+    return min(tied, key=lambda f: order.get(f[1].uid, len(order)))
+
+
+_peers = peers_of
 
 
 def _alive(c: ChildSa | None) -> bool:
@@ -138,13 +176,13 @@ def _withdraw(st: TrackerState, old: IkeSa, c: ChildSa, msg: IkeMessage) -> None
     """Forget the placeholder child SA everywhere the tracker indexed it."""
     old.child_sas.remove(c.uid)
     st.child.pop(c.uid, None)
+    # Its entries in ``awaiting_by_peers`` lists go stale: a list is read only for uids
+    # still in ``awaiting`` (attribution), which drops them the first time it meets them.
     st.awaiting.pop(c.uid, None)
-    for waiting in st.awaiting_by_peers.values():
-        if c.uid in waiting:
-            waiting.remove(c.uid)
-    for ex in st.exchanges.values():
-        if ex.child == c.uid:
-            ex.child = None
+    # Only the exchange that created it names it (a CREATE_CHILD_SA's child SA).
+    ex = st.exchanges.get((old.uid, *c.creating_exchange)) if c.creating_exchange else None
+    if ex is not None and ex.child == c.uid:
+        ex.child = None
     m = msg.meta
     # consumers of the event stream saw it opened: tell them it is gone, and why
     st.out.append(SaClosed(c.uid, Reason.REKEYED, m.time, m.frame, "withdrawn: an IKE SA rekey"))

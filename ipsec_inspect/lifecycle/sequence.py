@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 #: How far back duplicates are remembered (bits of the tracking bitmap).
@@ -69,17 +70,30 @@ class SequenceAnalyzer:
     # ``(_bitmap << _pending) | ((1 << _pending) - 1)``. Deferring the shift keeps the common
     # case (the next number) free of 512-byte integer arithmetic.
     _pending: int = 0
-    _log_seq: array[int] = field(default_factory=lambda: array("L"))
-    _log_frame: array[int] = field(default_factory=lambda: array("L"))
-    _log_time: array[float] = field(default_factory=lambda: array("d"))
+    # The per-packet log (``keep_log``): sequence numbers, frames, times; None until the
+    # first packet is logged. Why not three empty arrays from the start: an analyser that
+    # keeps no log (every run but a partitioned one) carried 480 bytes of them per SA.
+    _log: tuple[array[int], array[int], array[float]] | None = None
 
     def feed(self, seq: int, frame: int, time: float) -> list[SeqAnomaly]:
         """Classify one packet and return what is wrong with it (usually nothing)."""
         if self.keep_log:
-            self._log_seq.append(seq & SEQ_MAX)
-            self._log_frame.append(frame)
-            self._log_time.append(time)
+            self._append_log(seq & SEQ_MAX, frame, time)
         return self._classify(seq & SEQ_MAX, frame, time)
+
+    def _append_log(self, seq: int, frame: int, time: float) -> None:
+        log = self._log
+        if log is None:
+            log = self._log = (array("L"), array("L"), array("d"))
+        log[0].append(seq)
+        log[1].append(frame)
+        log[2].append(time)
+
+    def _logged(self) -> Iterator[tuple[int, int, float]]:
+        """(sequence number, frame, time) of each logged packet, in order."""
+        if self._log is None:
+            return iter(())
+        return zip(*self._log, strict=True)
 
     def in_order(self, seq: int) -> bool:
         """Account for a packet that is exactly the next number, the common case, cheaply.
@@ -197,18 +211,16 @@ class SequenceAnalyzer:
         what the later packets look like against this state."""
         merged = copy.deepcopy(self)
         anomalies: list[SeqAnomaly] = []
-        for seq, frame, time in zip(later._log_seq, later._log_frame, later._log_time, strict=True):
-            merged._log_seq.append(seq)
-            merged._log_frame.append(frame)
-            merged._log_time.append(time)
+        for seq, frame, time in later._logged():
+            merged._append_log(seq, frame, time)
             anomalies += merged._classify(seq, frame, time)
         return merged, anomalies
 
     def logged_frames(self) -> list[int]:
-        return list(self._log_frame)
+        return [frame for _seq, frame, _time in self._logged()]
 
     def time_of(self, frame: int) -> float | None:
-        for f, t in zip(self._log_frame, self._log_time, strict=True):
+        for _seq, f, t in self._logged():
             if f == frame:
                 return t
         return None

@@ -10,6 +10,7 @@ revised; ``settle`` derives ``termination`` from it and from the timing.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Stage, Termination
@@ -64,6 +65,7 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
         olds = list(kids)
         if before is not None and before.rekeyed_to == sa.uid and not before.reauthenticated:
             olds += [child_sas[u] for u in before.child_sas if u in child_sas]
+        by_activity = _ByActivity(olds)
         for new in kids:
             if new.created_by not in ("CREATE_CHILD_SA", "QUICK_MODE") or new.rekeyed_from:
                 continue
@@ -75,7 +77,7 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
                 continue
             start = min(firsts)
             best: ChildSa | None = None
-            for old in olds:
+            for old in by_activity.between(created - REKEY_LEAD, start + REKEY_GRACE):
                 act = old.last_activity
                 if old is new or old.rekeyed_to or act is None or old.hard_end is not None:
                     continue
@@ -91,6 +93,34 @@ def infer_rekeys(ike_sas: dict[str, IkeSa], child_sas: dict[str, ChildSa]) -> No
             if best is not None:
                 best.rekeyed_to, new.rekeyed_from = new.uid, best.uid
                 new.certainty["rekey"] = Certainty.INFERRED
+
+
+class _ByActivity:
+    """Child SAs by the time of their last packet, to find those that fell silent in a
+    window without walking all of them.
+
+    Why: each new child SA of an IKE SA was compared with every older one, so a tunnel
+    rekeyed N times cost N^2 at the end of the capture. Only SAs whose last activity is in
+    the window can be a predecessor; they are handed back in their original order, so the
+    choice among them is the one a walk of all of them makes.
+    """
+
+    def __init__(self, olds: list[ChildSa]) -> None:
+        acts = []
+        for n, old in enumerate(olds):
+            act = old.last_activity
+            if act is not None:
+                acts.append((act[0], n))
+        acts.sort()
+        self._olds = olds
+        self._times = [t for t, _n in acts]
+        self._order = [n for _t, n in acts]
+
+    def between(self, lo: float, hi: float) -> list[ChildSa]:
+        """The SAs last active from ``lo`` to ``hi`` (both included), in their order."""
+        first = bisect.bisect_left(self._times, lo)
+        last = bisect.bisect_right(self._times, hi)
+        return [self._olds[n] for n in sorted(self._order[first:last])]
 
 
 def _link_same_selector_quick_modes(kids: list[ChildSa]) -> None:

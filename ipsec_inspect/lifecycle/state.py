@@ -98,6 +98,10 @@ class TrackerState:
     awaiting_by_peers: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     #: IKE SA uid -> the child SA its IKE_AUTH creates
     auth_child: dict[str, str] = field(default_factory=dict)
+    #: the addresses of an IKE SA's peers (``peers_of``) -> the IKE SAs between them that a
+    #: CREATE_CHILD_SA opened a child SA for (an ordered set): the only ones an IKE SA
+    #: rekey seen without keys can have come from (ike_rekey_inference)
+    ccsa_parents: dict[tuple[str, ...], dict[str, None]] = field(default_factory=dict)
     #: IKE SA uid -> message id of an encrypted IKE_AUTH response read as a failure by its
     #: size alone (a later IKE_AUTH request shows it was one round of several, EAP)
     short_auth: dict[str, int] = field(default_factory=dict)
@@ -201,6 +205,16 @@ class TrackerState:
         )
         self.enter(sa, Stage.TERMINATION, m)
 
+    def repeer(self, sa: IkeSa, old: tuple[str, ...]) -> None:
+        """``sa``'s peers moved from the addresses ``old``: file it under the new ones
+        wherever it is filed by its peers."""
+        parents = self.ccsa_parents.get(old)
+        if parents is not None and sa.uid in parents:
+            del parents[sa.uid]
+            if not parents:
+                del self.ccsa_parents[old]
+            self.ccsa_parents.setdefault(peers_of(sa), {})[sa.uid] = None
+
     # ---------------------------------------------------------------- child SAs
 
     def await_spis(self, c: ChildSa, sa: IkeSa) -> None:
@@ -225,6 +239,8 @@ class TrackerState:
         c.initiator_addr = m.src
         self.child[uid] = c
         sa.child_sas.append(uid)
+        if created_by == "CREATE_CHILD_SA":
+            self.ccsa_parents.setdefault(peers_of(sa), {})[sa.uid] = None
         self.await_spis(c, sa)
         if sa.last_info_time is not None and sa.last_info_frame is not None:
             c.info_before = (sa.last_info_time, sa.last_info_frame)
@@ -297,6 +313,11 @@ def end_with_parent(c: ChildSa, sa: IkeSa, time: float, frame: int) -> bool:
 
 
 # ---------------------------------------------------------------- payload helpers
+
+
+def peers_of(sa: IkeSa) -> tuple[str, ...]:
+    """The addresses of an IKE SA's two peers, sorted (which one initiated aside)."""
+    return tuple(sorted(e.addr for e in (sa.initiator, sa.responder) if e is not None))
 
 
 def first_body(payloads: list[IkePayload], kind: type) -> Any:

@@ -19,6 +19,7 @@ Everything else is ``unknown``. SAs still active, idle or failed get no trigger.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, IkeSa, Reason, Stage, Trigger
@@ -60,11 +61,70 @@ def assign_triggers(
                  "the daemon's log: its own IKE_REKEY/IKE_REAUTH task, no vici command "
                  "(charon's IKE SA lifetimes are in seconds)")  # fmt: skip
         _ike_trigger(sa)
+    lines = _Lines(child_sas)
     for c in child_sas.values():
         kinds = {by_spi[d.spi] for d in c.directions if d.spi in by_spi}
         if not kinds and _with_parent(c, ike_sas.get(c.ike_sa or "")):
             continue
-        _child_trigger(c, child_sas, kinds)
+        _child_trigger(c, lines, kinds)
+
+
+#: what the rekeys of one line say: (trigger, its certainty, the detail)
+Reading = tuple[Trigger, Certainty | None, str | None]
+
+
+@dataclass(slots=True)
+class _Lines:
+    """The rekey lines (a child SA, its predecessors and successors) of one pass, each
+    walked and read once.
+
+    Why: every SA of a line is told from the same line, and walking it again for each of
+    its SAs made a tunnel rekeyed N times cost N^2 (a headend's day: 48 rekeys per tunnel,
+    the chains were most of the settlement). The links do not change during the pass
+    (only the triggers are written), so one reading per line serves all its SAs.
+    """
+
+    child_sas: dict[str, ChildSa]
+    #: child SA uid -> the first SA of its line, for SAs whose walk back found no loop
+    firsts: dict[str, ChildSa] = field(default_factory=dict)
+    #: the first SA's uid -> the line's rekeyed SAs, oldest first, and what they say
+    read: dict[str, tuple[list[ChildSa], Reading | None]] = field(default_factory=dict)
+
+    def first(self, c: ChildSa) -> ChildSa:
+        """The oldest SA ``c``'s ``rekeyed_from`` links lead back to."""
+        child_sas, firsts = self.child_sas, self.firsts
+        path: list[str] = []
+        seen = {c.uid}
+        cur = c
+        while True:
+            known = firsts.get(cur.uid)
+            if known is not None:  # its walk back ended without a loop: so does this one
+                first = known
+                break
+            prev = cur.rekeyed_from
+            if not prev or prev not in child_sas:
+                first = cur
+                break
+            if prev in seen:  # a loop of links: walked again each time, never shared
+                return cur
+            path.append(cur.uid)
+            cur = child_sas[prev]
+            seen.add(cur.uid)
+        for uid in path:
+            firsts[uid] = first
+        firsts[cur.uid] = first
+        return first
+
+    def line(self, c: ChildSa) -> tuple[list[ChildSa], Reading | None]:
+        """``c``'s rekey chain (``_chain_from``) and, when it has two rekeys or more, what
+        its counts and ages say (``_read_chain``)."""
+        first = self.first(c)
+        got = self.read.get(first.uid)
+        if got is None:
+            chain = _chain_from(first, self.child_sas)
+            reading = _read_chain(chain, self.child_sas) if len(chain) >= 2 else None
+            got = self.read[first.uid] = (chain, reading)
+        return got
 
 
 def _with_parent(c: ChildSa, parent: IkeSa | None) -> bool:
@@ -136,7 +196,7 @@ def _child_start(c: ChildSa) -> float | None:
     return c.stages[Stage.CIRCUIT].end or c.stages[Stage.TRANSMISSION].start
 
 
-def _child_trigger(c: ChildSa, child_sas: dict[str, ChildSa], logged: set[str]) -> None:
+def _child_trigger(c: ChildSa, lines: _Lines, logged: set[str]) -> None:
     t = c.termination
     if t is None or t.reason not in _ENDED or t.trigger is not None:
         return
@@ -144,7 +204,7 @@ def _child_trigger(c: ChildSa, child_sas: dict[str, ChildSa], logged: set[str]) 
         _set(c, Trigger.USER, Certainty.OBSERVED, "the daemon's log: a vici rekey/terminate")
         return
     if logged & {"limit", "expired"}:
-        _from_log(c, child_sas, "expired" in logged)
+        _from_log(c, lines, "expired" in logged)
         return
     age = _age(_child_start(c), t.time)
     octets = max((d.byte_count for d in c.directions), default=0)
@@ -161,20 +221,20 @@ def _child_trigger(c: ChildSa, child_sas: dict[str, ChildSa], logged: set[str]) 
              "a hard expiry re-created without REKEY_SA; lifetimes are usually in seconds")  # fmt: skip
         return
     if t.reason == Reason.REKEYED:
-        chain = _rekey_chain(c, child_sas)
-        if len(chain) >= 2:
-            _from_chain(c, chain, child_sas)
+        reading = lines.line(c)[1]
+        if reading is not None:
+            _set(c, *reading)
             return
     _set(c, Trigger.UNKNOWN, None, None)
 
 
-def _from_log(c: ChildSa, child_sas: dict[str, ChildSa], hard: bool) -> None:
+def _from_log(c: ChildSa, lines: _Lines, hard: bool) -> None:
     """The log says a lifetime ran out (soft: a rekey job; hard: expired) but not which of
     seconds, packets or bytes: regular counts tell volume, else it is time."""
     line = "closing expired CHILD_SA" if hard else "creating rekey job"
-    chain = _rekey_chain(c, child_sas)
-    if len(chain) >= 2:
-        _from_chain(c, chain, child_sas)
+    reading = lines.line(c)[1]
+    if reading is not None:
+        _set(c, *reading)
         t = c.termination
         assert t is not None
         if t.trigger in (Trigger.VOLUME, Trigger.TIME):
@@ -185,14 +245,9 @@ def _from_log(c: ChildSa, child_sas: dict[str, ChildSa], hard: bool) -> None:
          f"the daemon's log: {line} (a lifetime; seconds unless counts say otherwise)")  # fmt: skip
 
 
-def _rekey_chain(c: ChildSa, child_sas: dict[str, ChildSa]) -> list[ChildSa]:
-    """The rekeyed SAs of ``c``'s lineage (predecessors and successors), oldest first,
-    each with a rekeyed ending: the samples for regular counts and ages."""
-    first = c
-    seen = {c.uid}
-    while first.rekeyed_from and first.rekeyed_from in child_sas and first.rekeyed_from not in seen:
-        first = child_sas[first.rekeyed_from]
-        seen.add(first.uid)
+def _chain_from(first: ChildSa, child_sas: dict[str, ChildSa]) -> list[ChildSa]:
+    """The rekeyed SAs of the line starting at ``first`` (it and its successors), oldest
+    first, each with a rekeyed ending: the samples for regular counts and ages."""
     out: list[ChildSa] = []
     cur: ChildSa | None = first
     visited: set[str] = set()
@@ -215,7 +270,8 @@ def _rekeyed_at(c: ChildSa, child_sas: dict[str, ChildSa]) -> float | None:
     return c.termination.time if c.termination else None
 
 
-def _from_chain(c: ChildSa, chain: list[ChildSa], child_sas: dict[str, ChildSa]) -> None:
+def _read_chain(chain: list[ChildSa], child_sas: dict[str, ChildSa]) -> Reading:
+    """What a chain of two rekeys or more says of its SAs' trigger."""
     counts = [max((d.packets for d in x.directions), default=0) for x in chain]
     ages = [
         a
@@ -233,8 +289,7 @@ def _from_chain(c: ChildSa, chain: list[ChildSa], child_sas: dict[str, ChildSa])
         f"ages {[round(a, 1) for a in ages]} s"
     )
     if same_count and not same_age:
-        _set(c, Trigger.VOLUME, Certainty.INFERRED, summary + ": a packet or byte limit")
-    elif same_age and not same_count:
-        _set(c, Trigger.TIME, Certainty.INFERRED, summary + ": a lifetime in seconds")
-    else:
-        _set(c, Trigger.UNKNOWN, None, summary)
+        return Trigger.VOLUME, Certainty.INFERRED, summary + ": a packet or byte limit"
+    if same_age and not same_count:
+        return Trigger.TIME, Certainty.INFERRED, summary + ": a lifetime in seconds"
+    return Trigger.UNKNOWN, None, summary

@@ -129,3 +129,58 @@ def test_redirect_in_ike_sa_init_is_not_a_refusal() -> None:
     t = sa.termination
     assert t is not None and t.reason == Reason.FAILED and t.stage == Stage.NEGOTIATION
     assert t.trigger == Trigger.PEER and "redirected to 192.0.2.3" in (t.detail or "")
+
+
+def _line(n: int, packets: int, ages: list[float]) -> list[ChildSa]:
+    """``n`` child SAs, each rekeyed to the next after ``ages[i]`` s and ``packets`` packets
+    (the last one still active)."""
+    line = []
+    start = 100.0
+    for i in range(n):
+        c = ChildSa(uid=f"child-{i + 1}")
+        d = Direction(spi=0x1000 + i, src="192.0.2.1", dst="198.51.100.2", protocol="esp")
+        d.packets = packets
+        c.directions.append(d)
+        c.stages[Stage.CIRCUIT].touch(start, 10 * i + 1)
+        if i < n - 1:
+            start += ages[i]
+            c.rekeyed_to = f"child-{i + 2}"
+            c.termination = Termination(Reason.REKEYED, start + 0.5, 10 * i + 9)
+        if i:
+            c.rekeyed_from = f"child-{i}"
+        line.append(c)
+    return line
+
+
+def test_each_sa_of_a_long_rekey_line_is_told_from_the_whole_line() -> None:
+    """A tunnel rekeyed 200 times, every 60 s (+-5%), with packet counts that differ: every
+    rekeyed SA gets the line's reading, whichever SA of it is read first."""
+    ages = [60.0 * (1 + 0.05 * ((i % 3) - 1)) for i in range(199)]
+    line = _line(200, 0, ages)
+    for i, c in enumerate(line):
+        c.directions[0].packets = 10 + 7 * i
+    children = {c.uid: c for c in reversed(line)}  # the newest first: a walk back each time
+    assign_triggers({}, children)
+    rekeyed = [c for c in line if c.termination is not None]
+    assert len(rekeyed) == 199
+    for c in rekeyed:
+        t = c.termination
+        assert t is not None
+        assert (t.trigger, t.trigger_certainty) == (Trigger.TIME, Certainty.INFERRED)
+        assert t.trigger_detail is not None
+        assert t.trigger_detail.startswith(
+            "199 rekeys of this SA's line: packets per direction [10, 17,"
+        )
+    assert line[-1].termination is None
+
+
+def test_a_loop_of_rekey_links_ends() -> None:
+    """Links that go round (a damaged or merged result) are walked once around, as before."""
+    line = _line(3, 5, [60.0, 60.0])
+    a, _b, c = line
+    a.rekeyed_from = c.uid  # child-1 <- child-3 <- child-2 <- child-1
+    c.termination = Termination(Reason.REKEYED, 300.0, 40)
+    c.rekeyed_to = a.uid
+    assign_triggers({}, {x.uid: x for x in line})
+    for x in line:
+        assert x.termination is not None and x.termination.trigger == Trigger.VOLUME
