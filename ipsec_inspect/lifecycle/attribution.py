@@ -162,7 +162,7 @@ def attribute(
     uid = f"child-{number}"
     st.next_child += 1
     if pending is not None:
-        _register_orphan(st, m, spi, proto, uid, number, pending)
+        _register_orphan(st, pending, uid, number)
         return uid
     c = open_orphan(st, m, spi, proto, uid)
     st.child[uid] = c
@@ -170,26 +170,27 @@ def attribute(
     return _attach(st, c, new_direction(st, m, spi, proto), m, "orphan", number)
 
 
-def plainly_orphan(st: TrackerState, m: PacketMeta, spi: int) -> bool:
+def plainly_orphan(st: TrackerState, p: PendingOrphan) -> bool:
     """A new ESP (destination, SPI) that :func:`attribute` would give a brand-new orphan
     with no step before 3 changing anything: no other destination has the SPI (step 0),
     no one-way child SA runs the other way (1), nothing negotiated waits between these
     peers (2). Why conservative: a caller without a record (the session's loop) may take
     this packet past the record path only when its outcome is certain; any doubt takes
     the record path, which gives the same result."""
-    if (m.dst, spi, "esp") in st.dir_index or (spi, "esp") in st.spi_dsts:
+    src, dst, spi = p.src, p.dst, p.spi
+    if (dst, spi, "esp") in st.dir_index or (spi, "esp") in st.spi_dsts:
         return False
-    if st.one_way.get((m.dst, m.src)):
+    if st.one_way.get((dst, src)):
         return False
-    a, b = sorted((m.src, m.dst))
+    a, b = sorted((src, dst))
     return not st.awaiting_by_peers.get((a, b))
 
 
-def register_orphan(st: TrackerState, m: PacketMeta, p: PendingOrphan, events: bool) -> None:
+def register_orphan(st: TrackerState, p: PendingOrphan, events: bool) -> None:
     """Step 3 of :func:`attribute` for a packet :func:`plainly_orphan` vouched for."""
     number = st.next_child
     st.next_child += 1
-    _register_orphan(st, m, p.spi, "esp", f"child-{number}", number, p, events)
+    _register_orphan(st, p, f"child-{number}", number, events)
 
 
 def new_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> Direction:
@@ -216,25 +217,20 @@ def open_orphan(st: TrackerState, m: PacketMeta, spi: int, proto: str, uid: str)
         Stage.HOST_RECOGNITION,
         m,
         "child.orphan",
-        _orphan_text(m, spi, proto),
+        _orphan_text(m.src, m.dst, spi, proto),
         Certainty.INFERRED,
     )
     return c
 
 
-def _orphan_text(m: PacketMeta, spi: int, proto: str) -> str:
-    return f"{proto.upper()} SPI 0x{spi:08x} ({m.src} -> {m.dst}) first seen with no IKE exchange for it"
+def _orphan_text(src: str, dst: str, spi: int, proto: str) -> str:
+    return (
+        f"{proto.upper()} SPI 0x{spi:08x} ({src} -> {dst}) first seen with no IKE exchange for it"
+    )
 
 
 def _register_orphan(
-    st: TrackerState,
-    m: PacketMeta,
-    spi: int,
-    proto: str,
-    uid: str,
-    number: int,
-    p: PendingOrphan,
-    events: bool = True,
+    st: TrackerState, p: PendingOrphan, uid: str, number: int, events: bool = True
 ) -> None:
     """Step 3 without building the child SA (:mod:`pending`): the same uid, dict slots and
     index entries as :func:`open_orphan` and :func:`_attach` make, and the same events as
@@ -246,16 +242,17 @@ def _register_orphan(
     assert isinstance(child, PendingChildren)
     child.register(uid, p)
     st.orphans[uid] = None
-    key = (m.dst, spi, proto)
+    src, dst, spi = p.src, p.dst, p.spi
+    key = (dst, spi, "esp")
     st.dir_index[key] = uid
-    sp = (spi, proto)
+    sp = (spi, "esp")
     st.spi_first.setdefault(sp, key)
-    add_spi_dst(st, sp, m.dst)
-    bisect.insort(st.one_way.setdefault((m.src, m.dst), []), (number, uid))
+    add_spi_dst(st, sp, dst)
+    bisect.insort(st.one_way.setdefault((src, dst), []), (number, uid))
     if not events:
         return
-    t, f = m.time, m.frame
-    text = _orphan_text(m, spi, proto)
+    t, f = p.time, p.frame
+    text = _orphan_text(src, dst, spi, "esp")
     st.out += (
         SaOpened(uid, "child", t, f, False),
         StageEntered(uid, Stage.HOST_RECOGNITION, t, f),

@@ -70,6 +70,15 @@ class CaptureStats:
     keepalives: int = 0
     malformed: int = 0
 
+    def see_frame(self, frame: int, time: float) -> None:
+        """:meth:`see` for a record of one frame (``meta.frames`` empty)."""
+        if frame > self.frames:
+            self.frames = frame
+        if self.first_time is None or time < self.first_time:
+            self.first_time = time
+        if self.last_time is None or time > self.last_time:
+            self.last_time = time
+
     def see(self, meta: PacketMeta) -> None:
         self.frames = (
             max(self.frames, meta.frame, *meta.frames)

@@ -27,7 +27,6 @@ from ipsec_inspect.core.records import (
     IkeMessage,
     Malformed,
     NatKeepalive,
-    PacketMeta,
     Record,
     Transport,
 )
@@ -130,23 +129,24 @@ class Tracker:
         self._bound()
         return st.out
 
-    def esp_orphan(
-        self, meta: PacketMeta, spi: int, seq: int, events: bool = True
-    ) -> list[TrackerEvent] | None:
+    def esp_orphan(self, p: PendingOrphan, events: bool = True) -> list[TrackerEvent] | None:
         """Feed the first packet of a brand-new ESP direction without a record, when all it
         does is register a pending orphan (:mod:`pending`); return its events. None, having
         changed nothing, when the caller must build the record and call :meth:`feed`.
 
-        ``meta`` must be what the dissector would give the packet: not fragmented, no
-        decryption (a run without keys), the ESP header whole. ``events`` False: the
+        ``p`` must hold what the dissector would give the packet: not fragmented, no
+        decryption (a run without keys), the ESP header whole, no other frames (no
+        reassembly); why not a ``PacketMeta``: building one per packet of a flood was a
+        tenth of its cost, and ports, IP version and interface are read by nothing
+        here. ``events`` False: the
         caller drops the events (nothing listens), so they are not made (an empty list)."""
         st = self._st
-        if not st.defer_orphans or seq >= SEQ_MAX or not plainly_orphan(st, meta, spi):
+        if not st.defer_orphans or p.seq >= SEQ_MAX or not plainly_orphan(st, p):
             return None
         st.out = []
-        st.stats.see(meta)
+        st.stats.see_frame(p.frame, p.time)
         st.stats.esp_packets += 1
-        register_orphan(st, meta, PendingOrphan.of(meta, spi, seq), events)
+        register_orphan(st, p, events)
         self._bound()
         return st.out
 

@@ -34,7 +34,6 @@ from ipsec_inspect.core.records import (
     IkeMessage,
     Malformed,
     NatKeepalive,
-    PacketMeta,
     Record,
     Transport,
 )
@@ -42,6 +41,7 @@ from ipsec_inspect.core.spill import SpillFile
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
+from ipsec_inspect.lifecycle.pending import PendingOrphan
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
@@ -705,9 +705,7 @@ class Analysis:
                             self._flush_lanes()
                         flow = self._first_of_lane(lanes, key, number, time, seq, ip_len)
                         if flow < 0 and plain:
-                            flow = self._new_orphan(
-                                key, number, time, seq, ip_len, iface, on_events
-                            )
+                            flow = self._new_orphan(key, number, time, seq, ip_len, on_events)
                         if self._lane_board is not None:
                             dirty = self._lane_board.dirty
                     elif lane[0].count_nokey(number, time, seq, ip_len):
@@ -781,7 +779,6 @@ class Analysis:
         time: float,
         seq: int,
         ip_len: int,
-        iface: int,
         on_events: Callable[[list[TrackerEvent]], None] | None,
     ) -> int:
         """The first packet of a brand-new ESP direction (ESP in plain IPv4 on Ethernet,
@@ -795,10 +792,10 @@ class Analysis:
         addrs, spi = key
         name = self.decoder.ipv4_name
         dst = name(addrs[4:])
-        # what the decoder's IPv4 and ESP handlers make of this frame (wire.context.IpContext)
-        src = name(addrs[:4])
-        meta = PacketMeta(number, time, src, dst, 0, 0, Transport.IP, 4, ip_len, (), False, iface)
-        events = self.tracker.esp_orphan(meta, spi, seq, on_events is not None)
+        # what the decoder's IPv4 and ESP handlers make of this frame (wire.context.IpContext),
+        # as far as the tracker reads it
+        p = PendingOrphan(number, time, name(addrs[:4]), dst, Transport.IP, ip_len, False, spi, seq)
+        events = self.tracker.esp_orphan(p, on_events is not None)
         if events is None:
             return -1
         self.frames_fed += 1

@@ -150,7 +150,7 @@ def _record_less(t: Tracker, r: Record) -> tuple[list[str], bool]:
     offered to ``esp_orphan`` first; anything declined is fed as a record. True: taken."""
     m = r.meta
     if isinstance(r, EspPacket) and r.decryption is None and not m.ip_fragmented:
-        events = t.esp_orphan(m, r.spi, r.seq)
+        events = t.esp_orphan(PendingOrphan.of(m, r.spi, r.seq))
         if events is not None:
             return list(map(repr, events)), True
     return list(map(repr, t.feed(r))), False
