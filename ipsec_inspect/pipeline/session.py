@@ -694,7 +694,8 @@ class Analysis:
                             continue
                 # Any other ESP packet the locator finds: a lane's packet in other framing,
                 # the first packet of a direction, or one its lane declines.
-                found = locate(link_type, data)
+                # (a plain frame is where fast_esp.locate would find it: read once above)
+                found = (26, 34, 34, 14 + ip_len, ip_len) if plain else locate(link_type, data)
                 if found is not None:
                     addr_at, addr_end, esp_at, _ip_end, ip_len = found
                     spi, seq = spi_seq(data, esp_at)
