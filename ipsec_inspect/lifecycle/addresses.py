@@ -33,7 +33,14 @@ from ipsec_inspect.lifecycle.model import (
     IkeSa,
     Stage,
 )
-from ipsec_inspect.lifecycle.state import TrackerState, peers_of
+from ipsec_inspect.lifecycle.pending import is_pending
+from ipsec_inspect.lifecycle.state import (
+    TrackerState,
+    add_spi_dst,
+    drop_spi_dst,
+    peers_of,
+    spi_dsts_of,
+)
 
 # RFC 4555 §4 and RFC 5685 §10 notify types
 N_MOBIKE_SUPPORTED, N_ADDITIONAL_IP4, N_ADDITIONAL_IP6 = 16396, 16397, 16398
@@ -249,10 +256,12 @@ def _address(data: bytes) -> str:
 def moved_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str | None:
     """A known direction whose destination moved: same SPI and sender, a new address that
     its IKE SA now has (MOBIKE, NAT rebinding). Re-indexed; returns the child SA's uid."""
-    for dst in list(st.spi_dsts.get((spi, proto), ())):
+    for dst in list(spi_dsts_of(st, (spi, proto))):
         if dst == m.dst:
             continue
         uid = st.dir_index[(dst, spi, proto)]
+        if is_pending(st.child, uid):
+            continue  # untouched since its first packet: no IKE SA to have moved
         c = st.child[uid]
         d = c.direction(dst, spi)
         sa = st.ike.get(c.ike_sa or "")
@@ -268,11 +277,10 @@ def moved_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> st
 
 def _reindex(st: TrackerState, c: ChildSa, d: Direction, m: PacketMeta, old_dst: str) -> None:
     del st.dir_index[d.key]
-    dsts = st.spi_dsts.setdefault((d.spi, d.protocol), {})
-    dsts.pop(d.dst, None)
+    drop_spi_dst(st, (d.spi, d.protocol), d.dst)
     d.dst = m.dst
     st.dir_index[d.key] = c.uid
-    dsts[d.dst] = None
+    add_spi_dst(st, (d.spi, d.protocol), d.dst)
     st.note(
         c,
         Stage.TRANSMISSION,

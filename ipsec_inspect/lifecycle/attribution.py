@@ -17,11 +17,23 @@ import bisect
 
 from ipsec_inspect.core.records import DeleteBody, IkeMessage, PacketMeta, Transport
 from ipsec_inspect.lifecycle.addresses import moved_direction
-from ipsec_inspect.lifecycle.events import Happened, SaOpened
+from ipsec_inspect.lifecycle.events import Happened, SaOpened, StageEntered
 from ipsec_inspect.lifecycle.ivs import IvHistory
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, IkeSa, Stage
+from ipsec_inspect.lifecycle.pending import (
+    PendingChildren,
+    PendingOrphan,
+    is_pending,
+    peek_pending,
+)
 from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
-from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, spi_int
+from ipsec_inspect.lifecycle.state import (
+    TrackerState,
+    add_spi_dst,
+    apply_delete,
+    spi_dsts_of,
+    spi_int,
+)
 
 #: a child SA's ``encapsulation`` by the transport of its first packet
 _ENCAPSULATION = {Transport.UDP_ENCAP: "udp", Transport.TCP: "tcp"}
@@ -89,7 +101,7 @@ def link_child_rekey(
 def _by_spi(st: TrackerState, spi: int, proto: str, new: ChildSa) -> str | None:
     """The child SA of the same IKE SA with this inbound SPI at any address: the requester
     of a rekey may have moved since the SA was made (MOBIKE)."""
-    for dst in st.spi_dsts.get((spi, proto), ()):
+    for dst in spi_dsts_of(st, (spi, proto)):
         uid = st.dir_index[(dst, spi, proto)]
         if uid != new.uid and st.child[uid].ike_sa == new.ike_sa:
             return uid
@@ -125,13 +137,65 @@ def deletes(st: TrackerState, sa: IkeSa, msg: IkeMessage, m: PacketMeta) -> None
             )
 
 
-def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
-    """Find the child SA a new (destination, SPI) belongs to; see the module doc."""
+def attribute(
+    st: TrackerState, m: PacketMeta, spi: int, proto: str, pending: PendingOrphan | None = None
+) -> str:
+    """Find the child SA a new (destination, SPI) belongs to; see the module doc.
+
+    ``pending``: the packet, when a brand-new orphan may be only registered for it
+    (:mod:`pending`): step 3 then keeps it unbuilt."""
     # 0. a known direction whose IKE SA moved to a new address (MOBIKE, NAT rebinding)
     moved = moved_direction(st, m, spi, proto)
     if moved is not None:
         return moved
-    d = Direction(
+    # 1. the missing direction of a child SA seen in one direction only
+    c = _one_way_partner(st, m.src, m.dst, proto)
+    if c is not None:
+        return _attach(st, c, new_direction(st, m, spi, proto), m, "pairing")
+    # 2. a child SA negotiated (encrypted) between these peers and still waiting for SPIs
+    c = _awaiting_between(st, m.src, m.dst)
+    if c is not None:
+        c.protocol = proto
+        return _attach(st, c, new_direction(st, m, spi, proto), m, "spis")
+    # 3. an SA whose negotiation is not in the capture
+    number = st.next_child
+    uid = f"child-{number}"
+    st.next_child += 1
+    if pending is not None:
+        _register_orphan(st, pending, uid, number)
+        return uid
+    c = open_orphan(st, m, spi, proto, uid)
+    st.child[uid] = c
+    st.orphans[uid] = None
+    return _attach(st, c, new_direction(st, m, spi, proto), m, "orphan", number)
+
+
+def plainly_orphan(st: TrackerState, p: PendingOrphan) -> bool:
+    """A new ESP (destination, SPI) that :func:`attribute` would give a brand-new orphan
+    with no step before 3 changing anything: no other destination has the SPI (step 0),
+    no one-way child SA runs the other way (1), nothing negotiated waits between these
+    peers (2). Why conservative: a caller without a record (the session's loop) may take
+    this packet past the record path only when its outcome is certain; any doubt takes
+    the record path, which gives the same result."""
+    src, dst, spi = p.src, p.dst, p.spi
+    if (dst, spi, "esp") in st.dir_index or (spi, "esp") in st.spi_dsts:
+        return False
+    if st.one_way.get((dst, src)):
+        return False
+    a, b = sorted((src, dst))
+    return not st.awaiting_by_peers.get((a, b))
+
+
+def register_orphan(st: TrackerState, p: PendingOrphan, events: bool) -> None:
+    """Step 3 of :func:`attribute` for a packet :func:`plainly_orphan` vouched for."""
+    number = st.next_child
+    st.next_child += 1
+    _register_orphan(st, p, f"child-{number}", number, events)
+
+
+def new_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> Direction:
+    """A direction first seen in a packet (its sequence numbers and IVs still to count)."""
+    return Direction(
         spi=spi,
         src=m.src,
         dst=m.dst,
@@ -139,23 +203,13 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
         seq=SequenceAnalyzer(window=st.config.replay_window, keep_log=st.config.mergeable),
         ivs=IvHistory(bounded=not st.config.mergeable),
     )
-    # 1. the missing direction of a child SA seen in one direction only
-    c = _one_way_partner(st, m.src, m.dst, proto)
-    if c is not None:
-        return _attach(st, c, d, m, "pairing")
-    # 2. a child SA negotiated (encrypted) between these peers and still waiting for SPIs
-    c = _awaiting_between(st, m.src, m.dst)
-    if c is not None:
-        c.protocol = proto
-        return _attach(st, c, d, m, "spis")
-    # 3. an SA whose negotiation is not in the capture
-    number = st.next_child
-    uid = f"child-{number}"
-    st.next_child += 1
+
+
+def open_orphan(st: TrackerState, m: PacketMeta, spi: int, proto: str, uid: str) -> ChildSa:
+    """An orphan child SA as its first packet opens it, with its events (not yet stored,
+    without directions)."""
     c = ChildSa(uid=uid, protocol=proto, observed_from_start=False)
     c.encapsulation = _ENCAPSULATION.get(m.transport, "none")
-    st.child[uid] = c
-    st.orphans[uid] = None
     st.out.append(SaOpened(uid, "child", m.time, m.frame, False))
     st.enter(c, Stage.HOST_RECOGNITION, m)
     st.note(
@@ -163,10 +217,48 @@ def attribute(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> str:
         Stage.HOST_RECOGNITION,
         m,
         "child.orphan",
-        f"{proto.upper()} SPI 0x{spi:08x} ({m.src} -> {m.dst}) first seen with no IKE exchange for it",
+        _orphan_text(m.src, m.dst, spi, proto),
         Certainty.INFERRED,
     )
-    return _attach(st, c, d, m, "orphan", number)
+    return c
+
+
+def _orphan_text(src: str, dst: str, spi: int, proto: str) -> str:
+    return (
+        f"{proto.upper()} SPI 0x{spi:08x} ({src} -> {dst}) first seen with no IKE exchange for it"
+    )
+
+
+def _register_orphan(
+    st: TrackerState, p: PendingOrphan, uid: str, number: int, events: bool = True
+) -> None:
+    """Step 3 without building the child SA (:mod:`pending`): the same uid, dict slots and
+    index entries as :func:`open_orphan` and :func:`_attach` make, and the same events as
+    the full path emits for the packet (live views show them as they come): opened, host
+    recognition entered, the orphan note, transmission entered (``traffic.count``; a
+    deferred packet raises no sequence or ICV note). ``events`` False: the caller drops
+    them (nothing listens), so they are not made."""
+    child = st.child
+    assert isinstance(child, PendingChildren)
+    child.register(uid, p)
+    st.orphans[uid] = None
+    src, dst, spi = p.src, p.dst, p.spi
+    key = (dst, spi, "esp")
+    st.dir_index[key] = uid
+    sp = (spi, "esp")
+    st.spi_first.setdefault(sp, key)
+    add_spi_dst(st, sp, dst)
+    bisect.insort(st.one_way.setdefault((src, dst), []), (number, uid))
+    if not events:
+        return
+    t, f = p.time, p.frame
+    text = _orphan_text(src, dst, spi, "esp")
+    st.out += (
+        SaOpened(uid, "child", t, f, False),
+        StageEntered(uid, Stage.HOST_RECOGNITION, t, f),
+        Happened(uid, Stage.HOST_RECOGNITION, t, f, "child.orphan", text, Certainty.INFERRED),
+        StageEntered(uid, Stage.TRANSMISSION, t, f),
+    )
 
 
 def _attach(
@@ -193,10 +285,11 @@ def _attach(
 
 
 def index_direction(st: TrackerState, d: Direction, uid: str) -> None:
+    """(``_register_orphan`` makes the same entries for a pending orphan.)"""
     key = d.key
     st.dir_index[key] = uid
     st.spi_first.setdefault((d.spi, d.protocol), key)
-    st.spi_dsts.setdefault((d.spi, d.protocol), {})[d.dst] = None
+    add_spi_dst(st, (d.spi, d.protocol), d.dst)
 
 
 def _number(uid: str) -> int:
@@ -214,8 +307,16 @@ def _one_way_partner(st: TrackerState, src: str, dst: str, proto: str) -> ChildS
         return None
     found: ChildSa | None = None
     stale = 0
+    child = st.child
     for i in range(len(entries) - 1, -1, -1):
-        c = st.child.get(entries[i][1])
+        uid = entries[i][1]
+        p = peek_pending(child, uid)
+        if p is not None:  # one ESP direction, untouched since: a candidate, built only if chosen
+            if proto == "esp":
+                found = child[uid]
+                break
+            continue
+        c = child.get(uid)
         if (
             c is None
             or len(c.directions) != 1
@@ -228,7 +329,7 @@ def _one_way_partner(st: TrackerState, src: str, dst: str, proto: str) -> ChildS
             found = c
             break
     if stale:
-        entries[:] = [e for e in entries if _may_pair(st.child.get(e[1]))]
+        entries[:] = [e for e in entries if is_pending(child, e[1]) or _may_pair(child.get(e[1]))]
     return found
 
 

@@ -43,6 +43,10 @@ class TrackerConfig:
     # read of a compact SA after the capture replays its message, and summary and export
     # read each SA about five times (a 100,000-request flood's summary was 70% slower).
     compact_half_open: bool | None = None
+    # Register a brand-new orphan SPI at its first packet and build its child SA only when
+    # something touches it again (lifecycle/pending.py): the result is the same. Never for
+    # a mergeable tracker.
+    defer_orphans: bool = True
 
     @property
     def settle_config(self) -> SettleConfig:
@@ -72,6 +76,15 @@ class CaptureStats:
     ah_packets: int = 0
     keepalives: int = 0
     malformed: int = 0
+
+    def see_frame(self, frame: int, time: float) -> None:
+        """:meth:`see` for a record of one frame (``meta.frames`` empty)."""
+        if frame > self.frames:
+            self.frames = frame
+        if self.first_time is None or time < self.first_time:
+            self.first_time = time
+        if self.last_time is None or time > self.last_time:
+            self.last_time = time
 
     def see(self, meta: PacketMeta) -> None:
         self.frames = (

@@ -9,6 +9,7 @@ those modules be a set of functions on it, tested through :class:`Tracker`.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,8 +84,10 @@ class TrackerState:
     spi_first: dict[tuple[int, str], tuple[str, int, str]] = field(default_factory=dict)
     #: (SPI, protocol) -> the destinations ``dir_index`` has them for, in its order (an
     #: ordered set): a moved or rekeyed SPI is looked up among these, not by a scan of
-    #: every direction (which made each new SPI cost as much as all the SAs so far)
-    spi_dsts: dict[tuple[int, str], dict[str, None]] = field(default_factory=dict)
+    #: every direction (which made each new SPI cost as much as all the SAs so far). One
+    #: destination is held as itself (a dict per SPI was the largest part of a pending
+    #: orphan, lifecycle/pending.py): read and change it with the ``spi_dst`` functions
+    spi_dsts: dict[tuple[int, str], str | dict[str, None]] = field(default_factory=dict)
     #: (source, destination) -> (child number, uid) of child SAs seen one way only, in
     #: the order they were made: the candidates for pairing a new SPI the other way
     one_way: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
@@ -118,6 +121,8 @@ class TrackerState:
     stats: CaptureStats = field(default_factory=CaptureStats)
     out: list[TrackerEvent] = field(default_factory=list)
     next_child: int = 1
+    #: new orphans may be registered unbuilt: ``child`` is a ``pending.PendingChildren``
+    defer_orphans: bool = False
 
     # ---------------------------------------------------------------- events
 
@@ -251,6 +256,38 @@ class TrackerState:
             f"child SA requested in {created_by} of {sa.uid}",
         )
         return c
+
+
+def spi_dsts_of(st: TrackerState, sp: tuple[int, str]) -> Iterable[str]:
+    """The destinations ``dir_index`` has (SPI, protocol) ``sp`` for, in its order."""
+    v = st.spi_dsts.get(sp)
+    if v is None:
+        return ()
+    return (v,) if isinstance(v, str) else v
+
+
+def add_spi_dst(st: TrackerState, sp: tuple[int, str], dst: str) -> None:
+    v = st.spi_dsts.get(sp)
+    if v is None:
+        st.spi_dsts[sp] = dst
+    elif isinstance(v, str):
+        if v != dst:
+            st.spi_dsts[sp] = {v: None, dst: None}
+    else:
+        v[dst] = None
+
+
+def drop_spi_dst(st: TrackerState, sp: tuple[int, str], dst: str) -> None:
+    v = st.spi_dsts.get(sp)
+    if v is None:
+        return
+    if isinstance(v, str):
+        if v == dst:
+            del st.spi_dsts[sp]
+        return
+    v.pop(dst, None)
+    if not v:
+        del st.spi_dsts[sp]
 
 
 def apply_delete(c: ChildSa, proto: str, spi: int, time: float, frame: int) -> None:

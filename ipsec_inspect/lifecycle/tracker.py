@@ -33,6 +33,7 @@ from ipsec_inspect.core.records import (
     Transport,
 )
 from ipsec_inspect.lifecycle.addresses import track_endpoints
+from ipsec_inspect.lifecycle.attribution import plainly_orphan, register_orphan
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.configuration import read_configuration
 from ipsec_inspect.lifecycle.endings import entangled_peers, entangled_with, explain_endings
@@ -45,15 +46,22 @@ from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.liveness import read_dpd
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
 from ipsec_inspect.lifecycle.parked import BlobStore, Compact, Parcel, ParkedDict
+from ipsec_inspect.lifecycle.pending import PendingChildren, PendingOrphan, is_pending
 from ipsec_inspect.lifecycle.result import (
     CaptureStats,
     TrackerConfig,
     TrackerError,
     TrackerResult,
 )
+from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 from ipsec_inspect.lifecycle.settle import infer_rekeys, settle
-from ipsec_inspect.lifecycle.state import TrackerState, apply_delete, end_with_parent
-from ipsec_inspect.lifecycle.traffic import on_ipsec_record
+from ipsec_inspect.lifecycle.state import (
+    TrackerState,
+    apply_delete,
+    drop_spi_dst,
+    end_with_parent,
+)
+from ipsec_inspect.lifecycle.traffic import materialise_orphan, on_ipsec_record
 
 if TYPE_CHECKING:  # the charon log parser is imported when a log is read (start-up)
     from ipsec_inspect.crypto.strongswan_log import DaemonHint
@@ -109,6 +117,8 @@ class Tracker:
         if self._park_keep is not None or self._redissect is not None:
             store = spill if self._park_keep is not None else None
             self._st.ike = ParkedDict(store, self._restore, self._replay)
+        if self.config.defer_orphans and not self.config.mergeable:
+            self._defer_orphans()
 
     def add_hints(self, hints: list[DaemonHint]) -> None:
         """What a daemon's log says about why SAs were rekeyed or closed (data, handed in:
@@ -137,18 +147,45 @@ class Tracker:
         elif isinstance(record, Malformed):
             st.stats.malformed += 1
             st.error(record.meta, f"malformed.{record.layer}", record.error.message)
+        self._bound()
+        return st.out
+
+    def esp_orphan(self, p: PendingOrphan, events: bool = True) -> list[TrackerEvent] | None:
+        """Feed the first packet of a brand-new ESP direction without a record, when all it
+        does is register a pending orphan (:mod:`pending`); return its events. None, having
+        changed nothing, when the caller must build the record and call :meth:`feed`.
+
+        ``p`` must hold what the dissector would give the packet: not fragmented, no
+        decryption (a run without keys), the ESP header whole, no other frames (no
+        reassembly); why not a ``PacketMeta``: building one per packet of a flood was a
+        tenth of its cost, and ports, IP version and interface are read by nothing
+        here. ``events`` False: the
+        caller drops the events (nothing listens), so they are not made (an empty list)."""
+        st = self._st
+        if not st.defer_orphans or p.seq >= SEQ_MAX or not plainly_orphan(st, p):
+            return None
+        st.out = []
+        st.stats.see_frame(p.frame, p.time)
+        st.stats.esp_packets += 1
+        register_orphan(st, p, events)
+        self._bound()
+        return st.out
+
+    def _bound(self) -> None:
+        """After each record: keep at most ``max_sas`` SAs, park beyond ``park_half_open``."""
+        st = self._st
         cap = self.config.max_sas
         if cap is not None and len(st.ike) + len(st.child) > cap:
             self._evict(int(cap * EVICT_TO))
         if self._park_keep is not None and len(self._park_queue) > self._park_keep:
             self._park(self._park_keep)
-        return st.out
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
         """Settle every SA against the end of the capture; return the closing events."""
         st = self._st
         st.out = []
         self._end = end_time if end_time is not None else st.stats.last_time
+        _build_pending(st)
         live = self._unpark_entangled() if isinstance(st.ike, ParkedDict) else st.ike
         infer_rekeys(live, st.child)
         settle(live, st.child, self._end, self.config.settle_config)
@@ -195,6 +232,7 @@ class Tracker:
         """The SA model so far; ``findings`` stays empty (the audit runs on this result,
         ``audit.run.audit``)."""
         st = self._st
+        _build_pending(st)  # readers copy and pickle the dict
         res = TrackerResult(st.ike, st.child, st.errors, st.stats, self.config, self._end)
         res.evicted, res.flood = st.evicted, st.flood
         return res
@@ -448,6 +486,14 @@ class Tracker:
         """Evict one orphan child SA, taken from ``orphans``; note its pairing list."""
         st = self._st
         evicted = st.evicted
+        if isinstance(st.child, PendingChildren):
+            p = st.child.drop_pending(uid)
+            if p is not None:  # never built, and not built now: one direction, one packet
+                one_way[(p.src, p.dst)] = None
+                self._unindex(uid, (p.dst, p.spi, "esp"))
+                evicted.esp_packets += 1
+                evicted.orphan_child_sas += 1
+                return
         c = st.child.pop(uid, None)
         if c is None:
             return
@@ -455,17 +501,26 @@ class Tracker:
             first = c.directions[0]
             one_way[(first.src, first.dst)] = None
         for d in c.directions:
-            if st.dir_index.get(d.key) == uid:
-                del st.dir_index[d.key]
-                dsts = st.spi_dsts.get((d.spi, d.protocol))
-                if dsts is not None:
-                    dsts.pop(d.dst, None)
-                    if not dsts:
-                        del st.spi_dsts[(d.spi, d.protocol)]
-            if st.spi_first.get((d.spi, d.protocol)) == d.key:
-                del st.spi_first[(d.spi, d.protocol)]
+            self._unindex(uid, d.key)
             evicted.esp_packets += d.packets
         evicted.orphan_child_sas += 1
+
+    def _unindex(self, uid: str, key: tuple[str, int, str]) -> None:
+        """Drop an evicted direction's index entries (those that are still its own)."""
+        st = self._st
+        dst, spi, proto = key
+        if st.dir_index.get(key) == uid:
+            del st.dir_index[key]
+            drop_spi_dst(st, (spi, proto), dst)
+        if st.spi_first.get((spi, proto)) == key:
+            del st.spi_first[(spi, proto)]
+
+    def _defer_orphans(self) -> None:
+        """Register new orphans unbuilt (:mod:`pending`); built by replay when touched."""
+        st = self._st
+        child = PendingChildren()
+        child.build = lambda uid, p: materialise_orphan(st, uid, p)
+        st.child, st.defer_orphans = child, True
 
     def _on_ipsec(self, rec: EspPacket | AhPacket, proto: str) -> None:
         st = self._st
@@ -479,12 +534,19 @@ class Tracker:
             # Let the next in-order packets of this direction take the fast lane.
             m = rec.meta
             uid = st.dir_index.get((m.dst, rec.spi, "esp"))
-            if uid is None:
-                return
+            if uid is None or is_pending(st.child, uid):
+                return  # a pending orphan gets its lane once built (its next packet)
             c = st.child[uid]
             d = c.direction(m.dst, rec.spi)
             if d is not None:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
+
+
+def _build_pending(st: TrackerState) -> None:
+    """Build every pending orphan (:mod:`pending`): the end-of-capture passes and the
+    readers of a result see only child SAs."""
+    if isinstance(st.child, PendingChildren):
+        st.child.materialise_all()
 
 
 def _take_oldest(ordered: dict[str, None], n: int) -> list[str]:

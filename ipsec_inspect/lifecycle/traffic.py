@@ -11,8 +11,10 @@ from __future__ import annotations
 from ipsec_inspect.core.records import AhPacket, EspPacket
 from ipsec_inspect.lifecycle import suites
 from ipsec_inspect.lifecycle.addresses import follow_source
-from ipsec_inspect.lifecycle.attribution import attribute
-from ipsec_inspect.lifecycle.model import Stage
+from ipsec_inspect.lifecycle.attribution import attribute, new_direction, open_orphan
+from ipsec_inspect.lifecycle.model import ChildSa, Direction, Stage
+from ipsec_inspect.lifecycle.pending import PendingOrphan, is_pending
+from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 from ipsec_inspect.lifecycle.state import TrackerState
 
 
@@ -21,10 +23,53 @@ def on_ipsec_record(st: TrackerState, rec: EspPacket | AhPacket, proto: str) -> 
     key = (m.dst, rec.spi, proto)
     uid = st.dir_index.get(key)
     if uid is None:
-        uid = attribute(st, m, rec.spi, proto)
+        p = _deferrable(st, rec)
+        uid = attribute(st, m, rec.spi, proto, p)
+        if p is not None and is_pending(st.child, uid):
+            return  # registered: counted when it is built (materialise_orphan)
     c = st.child[uid]
     d = c.direction(m.dst, rec.spi)
     assert d is not None
+    count(st, c, d, rec, proto)
+
+
+def _deferrable(st: TrackerState, rec: EspPacket | AhPacket) -> PendingOrphan | None:
+    """The packet as a pending orphan's (:mod:`pending`), if it would open one whose replay
+    needs nothing but the packet: ESP, not decrypted (no ICV or key state), a sequence
+    number that raises no note on a first packet (2^32-1 would: a wrap without ESN)."""
+    if (
+        not st.defer_orphans
+        or type(rec) is not EspPacket
+        or rec.decryption is not None
+        or rec.seq & SEQ_MAX == SEQ_MAX
+    ):
+        return None
+    return PendingOrphan.of(rec.meta, rec.spi, rec.seq)
+
+
+def materialise_orphan(st: TrackerState, uid: str, p: PendingOrphan) -> ChildSa:
+    """Build a pending orphan exactly as the full path built it at its first packet: step 3
+    of ``attribution.attribute`` and :func:`count`, into the same uid. Its events went out
+    when it was registered, so the ones made here are dropped."""
+    out, st.out = st.out, []
+    try:
+        m = p.meta()
+        c = open_orphan(st, m, p.spi, "esp", uid)
+        d = new_direction(st, m, p.spi, "esp")
+        d.seq.esn = bool(c.chosen_ids.get("esn"))  # as attribution._attach
+        c.directions.append(d)
+        # a new orphan has no cipher: count never reads the packet's bytes (its IV)
+        count(st, c, d, EspPacket(m, b"", 0, 0, p.spi, p.seq), "esp")
+    finally:
+        st.out = out
+    return c
+
+
+def count(
+    st: TrackerState, c: ChildSa, d: Direction, rec: EspPacket | AhPacket, proto: str
+) -> None:
+    """One packet of a known direction ``d`` of ``c``."""
+    m = rec.meta
     if d.src != m.src:
         follow_source(st, c, d, m)
     if d.first_time is None:

@@ -36,11 +36,13 @@ from ipsec_inspect.core.records import (
     NatKeepalive,
     PacketMeta,
     Record,
+    Transport,
 )
 from ipsec_inspect.core.spill import SpillFile
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
+from ipsec_inspect.lifecycle.pending import PendingOrphan
 from ipsec_inspect.lifecycle.tracker import Redissect, Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
@@ -377,6 +379,9 @@ class Analysis:
             key = ("ike", r.version, r.header.spi_i)
         else:
             key = ("other",)
+        return self._flow_id(key)
+
+    def _flow_id(self, key: tuple[object, ...]) -> int:
         fid = self.flow_ids.get(key)
         if fid is None:
             fid = self.flow_ids[key] = len(self.flow_keys)
@@ -665,6 +670,7 @@ class Analysis:
 
         try:
             for number, time, link_type, data, orig_len, iface in reader:
+                plain = False  # ESP in plain IPv4 on Ethernet, unfragmented (as fast_esp reads)
                 if link_type == LINKTYPE_ETHERNET and len(data) >= eth_esp_min:
                     et, vihl, ip_len, frag, proto, addrs, spi, seq = eth_esp(data)
                     if (
@@ -675,6 +681,7 @@ class Analysis:
                         and 28 <= ip_len <= len(data) - 14
                     ):
                         # The commonest frame of all, of a direction with a lane: counted.
+                        plain = True
                         lane = lanes.get((addrs, spi))
                         if lane is not None and lane[0].count_nokey(number, time, seq, ip_len):
                             counted += 1
@@ -690,7 +697,8 @@ class Analysis:
                             continue
                 # Any other ESP packet the locator finds: a lane's packet in other framing,
                 # the first packet of a direction, or one its lane declines.
-                found = locate(link_type, data)
+                # (a plain frame is where fast_esp.locate would find it: read once above)
+                found = (26, 34, 34, 14 + ip_len, ip_len) if plain else locate(link_type, data)
                 if found is not None:
                     addr_at, addr_end, esp_at, _ip_end, ip_len = found
                     spi, seq = spi_seq(data, esp_at)
@@ -700,6 +708,8 @@ class Analysis:
                         if dirty:
                             self._flush_lanes()
                         flow = self._first_of_lane(lanes, key, number, time, seq, ip_len)
+                        if flow < 0 and plain:
+                            flow = self._new_orphan(key, number, time, seq, ip_len, on_events)
                         if self._lane_board is not None:
                             dirty = self._lane_board.dirty
                     elif lane[0].count_nokey(number, time, seq, ip_len):
@@ -765,6 +775,40 @@ class Analysis:
             lanes[key] = (counter, flow)
             self._lane_board = counter.board
         return flow
+
+    def _new_orphan(
+        self,
+        key: tuple[bytes, int],
+        number: int,
+        time: float,
+        seq: int,
+        ip_len: int,
+        on_events: Callable[[list[TrackerEvent]], None] | None,
+    ) -> int:
+        """The first packet of a brand-new ESP direction (ESP in plain IPv4 on Ethernet,
+        unfragmented, no keys) registered by the tracker as a pending orphan without a
+        record (``Tracker.esp_orphan``), counted as the record path counts it; its flow id,
+        or -1 when it must take the full path.
+
+        Why: in a flood of one-packet ESP SAs each packet is such a first packet, and
+        decoding it into a record was most of what was left of its cost.
+        """
+        addrs, spi = key
+        name = self.decoder.ipv4_name
+        dst = name(addrs[4:])
+        # what the decoder's IPv4 and ESP handlers make of this frame (wire.context.IpContext),
+        # as far as the tracker reads it
+        p = PendingOrphan(number, time, name(addrs[:4]), dst, Transport.IP, ip_len, False, spi, seq)
+        events = self.tracker.esp_orphan(p, on_events is not None)
+        if events is None:
+            return -1
+        self.frames_fed += 1
+        stats = self.decoder.stats  # as decode() counts the frame
+        stats.frames += 1
+        stats.ipsec_frames += 1
+        if events and on_events is not None:
+            on_events(events)
+        return self._flow_id(("esp", dst, spi)) if self.keep_index else 0
 
     def _offload_feed(
         self,
