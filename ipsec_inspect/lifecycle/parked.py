@@ -100,6 +100,17 @@ class Compact:
         self.message, self.offset, self.meta, self._length, self._peers = state
 
 
+class Deferred(Compact):
+    """A compact SA whose message was never dissected nor fed (``Tracker.defer_first``):
+    its replay is its first feeding, so its errors are reported then. Its sender is the
+    initiator (the request had the initiator flag), so its peers are the packet's."""
+
+    __slots__ = ()
+
+    def __init__(self, message: bytes, offset: int, length: int, meta: PacketMeta) -> None:
+        super().__init__(message, offset, length, meta, (meta.src, meta.dst))
+
+
 #: rebuilds a compact SA (uid, value) as a parcel; the tracker's replay
 Replay = Callable[[str, Compact], Parcel]
 
@@ -141,6 +152,12 @@ class ParkedDict(dict[str, IkeSa]):
     def compact(self, uid: str, value: Compact) -> None:
         """Keep ``uid`` (an SA in memory) as ``value`` from now on."""
         assert isinstance(_raw.__getitem__(self, uid), IkeSa)
+        _raw.__setitem__(self, uid, value)
+        self.compacted += 1
+
+    def add_compact(self, uid: str, value: Compact) -> None:
+        """Open ``uid`` (new, last in order) as ``value``."""
+        assert not dict.__contains__(self, uid)
         _raw.__setitem__(self, uid, value)
         self.compacted += 1
 

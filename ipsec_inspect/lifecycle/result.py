@@ -47,6 +47,11 @@ class TrackerConfig:
     # something touches it again (lifecycle/pending.py): the result is the same. Never for
     # a mergeable tracker.
     defer_orphans: bool = True
+    # Take the first IKE_SA_INIT request of a new SA undissected and dissect it only when
+    # it is touched again or the capture ends (Tracker.defer_first): under a cap, most of a
+    # flood's SAs are evicted untouched. The result is the same. Only under a cap, without
+    # parking, where the tracker is handed the run's dissector; never when mergeable.
+    defer_first: bool = True
 
     @property
     def settle_config(self) -> SettleConfig:

@@ -15,6 +15,7 @@ details. ESP and AH packets are attributed to child SAs by (destination, SPI)
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 from collections import deque
@@ -45,7 +46,7 @@ from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.liveness import read_dpd
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
-from ipsec_inspect.lifecycle.parked import BlobStore, Compact, Parcel, ParkedDict
+from ipsec_inspect.lifecycle.parked import BlobStore, Compact, Deferred, Parcel, ParkedDict
 from ipsec_inspect.lifecycle.pending import PendingChildren, PendingOrphan, is_pending
 from ipsec_inspect.lifecycle.result import (
     CaptureStats,
@@ -108,13 +109,22 @@ class Tracker:
         wanted = self.config.compact_half_open
         compacts = wanted is True or (wanted is None and self._park_keep is not None)
         self._redissect = redissect if compacts and not self.config.mergeable else None
+        # the dissector a compact SA is replayed with (compact after its first message, or
+        # deferred: handed over undissected, ``defer_first``)
+        self._dissect = redissect if not self.config.mergeable else None
+        self._defers = (
+            self.config.defer_first
+            and self._dissect is not None
+            and self.config.max_sas is not None
+            and self._park_keep is None
+        )
         # a replay's scratch tracker: the same settings, nothing capped, parked or compact
         self._scratch_config = dataclasses.replace(
             self.config, max_sas=None, park_half_open=None, compact_half_open=False
         )
         self._force_uid: str | None = None  # the uid a replay gives its SA
         self._settled = False  # compact SAs are settled as they are replayed (finish)
-        if self._park_keep is not None or self._redissect is not None:
+        if self._park_keep is not None or self._redissect is not None or self._defers:
             store = spill if self._park_keep is not None else None
             self._st.ike = ParkedDict(store, self._restore, self._replay)
         if self.config.defer_orphans and not self.config.mergeable:
@@ -171,6 +181,52 @@ class Tracker:
         self._bound()
         return st.out
 
+    @property
+    def defers_first(self) -> bool:
+        """Whether :meth:`defer_first` takes requests in this run."""
+        return self._defers
+
+    def defer_first(self, meta: PacketMeta, data: bytes, offset: int, end: int) -> bool:
+        """Take the first request of a new IKEv2 SA undissected; False, having changed
+        nothing, when the caller must dissect it and call :meth:`feed`.
+
+        ``data[offset:end]`` must be an IKEv2 IKE_SA_INIT request with message ID 0, the
+        initiator flag and no responder SPI (``wire.fast_ike`` finds them), ``meta`` its
+        packet as the decoder gives it. The SA is registered as :meth:`feed` would open it
+        — its uid, its place in the SA order, the index by SPI, the half-open set and the
+        flood figures — and kept as its message (:class:`~parked.Deferred`); it is
+        dissected and fed only when a later message touches it or when the capture ends
+        (then into the same uid, its errors put at its frame). Why: in an IKE_SA_INIT
+        flood under ``max_sas`` most SAs are evicted untouched, and dissecting and
+        tracking each request was nearly all of the flood's cost.
+
+        Only under a cap, without parking and without a listener for events (the
+        caller's part: the events of a deferred SA are never made).
+        """
+        if not self._defers:
+            return False
+        st = self._st
+        spi_i = bytes(data[offset : offset + 8])
+        key = (2, spi_i)
+        if key in st.ike_index:
+            return False  # a retransmission, or a message for a known SA
+        ike = st.ike
+        assert isinstance(ike, ParkedDict)
+        st.out = []
+        st.stats.see(meta)
+        st.stats.ike_messages += 1
+        self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
+        uid = f"ike-{spi_i.hex()}"
+        n = 2
+        while uid in ike:
+            uid, n = f"ike-{spi_i.hex()}-{n}", n + 1
+        ike.add_compact(uid, Deferred(bytes(data[offset:]), offset, end - offset, meta))
+        st.ike_index[key] = uid
+        st.half_open[uid] = None
+        st.flood.request(meta.src, meta.dst, meta.time)
+        self._bound()
+        return True
+
     def _bound(self) -> None:
         """After each record: keep at most ``max_sas`` SAs, park beyond ``park_half_open``."""
         st = self._st
@@ -186,6 +242,7 @@ class Tracker:
         st.out = []
         self._end = end_time if end_time is not None else st.stats.last_time
         _build_pending(st)
+        _feed_deferred(st)
         live = self._unpark_entangled() if isinstance(st.ike, ParkedDict) else st.ike
         infer_rekeys(live, st.child)
         settle(live, st.child, self._end, self.config.settle_config)
@@ -233,6 +290,7 @@ class Tracker:
         ``audit.run.audit``)."""
         st = self._st
         _build_pending(st)  # readers copy and pickle the dict
+        _feed_deferred(st)
         res = TrackerResult(st.ike, st.child, st.errors, st.stats, self.config, self._end)
         res.evicted, res.flood = st.evicted, st.flood
         return res
@@ -368,8 +426,8 @@ class Tracker:
         counts were emitted and counted the first time, so the scratch ones are dropped.
         Once the capture is finished the SA is settled as a parked one is
         (``_finish_parked``): it relates to no other SA (``_unpark_entangled``)."""
-        assert self._redissect is not None
-        msg = self._redissect(*c.buffer(), c.meta)
+        assert self._dissect is not None
+        msg = self._dissect(*c.buffer(), c.meta)
         scratch = Tracker(self._scratch_config)
         scratch._st.offers = self._st.offers  # a read-only cache: share what it made
         scratch._force_uid = uid
@@ -377,6 +435,11 @@ class Tracker:
         sst = scratch._st
         sa = dict.__getitem__(sst.ike, uid)
         extras = {"exchanges": sst.exchanges, "am1": sst.am1}
+        if isinstance(c, Deferred):
+            # never fed before: its errors are reported now, where its frame puts them
+            # (errors are in frame order while records are fed in frame order)
+            for e in sst.errors:
+                bisect.insort_right(self._st.errors, e, key=_error_frame)
         if self._settled:
             one = {uid: sa}
             infer_rekeys(one, {})
@@ -540,6 +603,20 @@ class Tracker:
             d = c.direction(m.dst, rec.spi)
             if d is not None:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
+
+
+def _error_frame(e: TrackerError) -> int:
+    return e.frame
+
+
+def _feed_deferred(st: TrackerState) -> None:
+    """Dissect and feed every deferred first request still held (:meth:`Tracker.defer_first`):
+    at most ``max_sas`` of them, kept as SA objects from now on, so the end-of-capture
+    passes and every reader see plain SAs."""
+    ike = st.ike
+    if isinstance(ike, ParkedDict):
+        for uid in [u for u, v in dict.items(ike) if isinstance(v, Deferred)]:
+            ike.revive(uid)
 
 
 def _build_pending(st: TrackerState) -> None:

@@ -60,6 +60,7 @@ from ipsec_inspect.sources.timestamps import RawTime
 from ipsec_inspect.sources.warning_log import WarningLog
 from ipsec_inspect.wire.decoder import DecodeOptions, Decoder
 from ipsec_inspect.wire.fast_esp import ETH_IPV4_ESP, ETH_IPV4_ESP_MIN, esp_locator
+from ipsec_inspect.wire.fast_ike import init_locator, init_meta
 from ipsec_inspect.wire.link import LINKTYPE_ETHERNET
 
 if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start-up
@@ -656,6 +657,16 @@ class Analysis:
         counted = 0  # packets the lanes counted (added to self.records at the end)
         decode = self.decoder.decode
         track = self._track
+        # First IKE_SA_INIT requests go to the tracker undissected (Tracker.defer_first)
+        # when nothing reads them as they come: no listener for events, no packet index.
+        defer_first = (
+            self.tracker.defer_first
+            if self.tracker.defers_first and on_events is None and index is None
+            else None
+        )
+        locate_init = init_locator(self.decoder.udp_special)
+        stats = self.decoder.stats
+        ipv4_name, ipv6_name = self.decoder.ipv4_name, self.decoder.ipv6_name
 
         def report(number: int, counted: int) -> bool:
             """Progress at frame ``number``; True: stop here (the reader is closed)."""
@@ -729,6 +740,21 @@ class Analysis:
                         if watch and number % progress_every == 0 and report(number, counted):
                             break
                         continue
+                # The first request of a new IKE SA, handed over undissected.
+                if defer_first is not None:
+                    init = locate_init(link_type, data)
+                    if init is not None:
+                        if dirty:
+                            self._flush_lanes()
+                        meta = init_meta(init, data, number, time, iface, ipv4_name, ipv6_name)
+                        if defer_first(meta, data, init[4], init[5]):
+                            self.frames_fed += 1
+                            stats.frames += 1  # as decode() counts the frame
+                            stats.ipsec_frames += 1
+                            counted += 1
+                            if watch and number % progress_every == 0 and report(number, counted):
+                                break
+                            continue
                 # The full path: the lanes' runs reach the SA model before any record.
                 self.frames_fed += 1
                 records = decode(number, time, link_type, data, orig_len, iface)

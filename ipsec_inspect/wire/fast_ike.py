@@ -1,0 +1,130 @@
+"""Find an IKEv2 IKE_SA_INIT request in a frame with a few byte compares, before any decoding.
+
+Why: a capture taken during an IKE_SA_INIT flood is mostly such requests, each the first
+and only message of a half-open IKE SA, and most of those SAs are evicted (``--max-sas``)
+without anything ever reading them again. The pipeline therefore hands the tracker such a
+request as its bytes (``Tracker.defer_first``), which dissects it only when the SA is
+touched again or kept to the end; dissecting every one as it is read was most of a
+flood's time. Like ``fast_esp``, this only has to be right, never complete: it takes
+IPv4 without options or IPv6 without extension headers, unfragmented, UDP to or from a
+port the decoder reads as IKE (500, or ``--decode-as``) but not 4500, and answers None for
+everything else, which takes the full decoder.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping
+
+from ipsec_inspect.core.records import PacketMeta, Transport
+from ipsec_inspect.wire.decoder import NATT_PORT
+from ipsec_inspect.wire.link import link_ip_offset
+
+#: version/IHL, total length, flags/fragment offset, protocol
+_IPV4 = struct.Struct("!BxH2xHxB")
+#: IPv6 payload length and next header
+_IPV6 = struct.Struct("!4xHB")
+_UDP = struct.Struct("!HHH")
+#: the IKE header from the responder's SPI on: SPI_r, next payload, version, exchange type,
+#: flags, message ID
+_IKE = struct.Struct("!8x8sxBBBI")
+_ZERO_SPI = bytes(8)
+IKE_SA_INIT = 34
+_FLAG_INITIATOR, _FLAG_RESPONSE = 0x08, 0x20
+HEADER_LEN = 28
+
+#: where a first IKE_SA_INIT request is: IP version, the source and destination addresses
+#: (``data[addr_at:addr_at + n]`` and ``data[addr_at + n:addr_at + 2n]``, n = 4 or 16),
+#: source and destination ports, the IKE message ``data[ike_at:ike_end]`` as the decoder
+#: hands it to the dissector, and the IP packet's length on the wire
+InitLocation = tuple[int, int, int, int, int, int, int]
+InitLocator = Callable[[int, bytes], "InitLocation | None"]
+
+
+def init_locator(udp_special: Mapping[int, str]) -> InitLocator:
+    """The locator for a decoder's UDP port map (``Decoder.udp_special``), so that it finds
+    only what that decoder would hand its IKE dissector (``Decoder._udp_ike``): a request
+    the dissector reads as IKEv2 (major version 2), IKE_SA_INIT, initiator flag set, not a
+    response, message ID 0, responder's SPI zero — the first message of an IKE SA."""
+    natt_is_encap = udp_special.get(NATT_PORT) == "udpencap"
+    ipv4 = _IPV4.unpack_from
+    ipv6 = _IPV6.unpack_from
+    udp_header = _UDP.unpack_from
+    ike_header = _IKE.unpack_from
+
+    def ike_in_udp(
+        data: bytes, version: int, addr_at: int, udp_at: int, ip_end: int, wire_len: int
+    ) -> InitLocation | None:
+        if ip_end - udp_at < 8 + HEADER_LEN:
+            return None
+        sport, dport, ulen = udp_header(data, udp_at)
+        if (udp_special.get(dport) or udp_special.get(sport)) != "ike":
+            return None
+        if natt_is_encap and NATT_PORT in (sport, dport):
+            return None  # the decoder reads it as UDP 4500 (non-ESP marker, ESP)
+        uend = udp_at + ulen
+        if ulen < 8 or uend > ip_end:
+            uend = ip_end  # bad or snapped length: as the decoder, what is there
+        ike_at = udp_at + 8
+        if uend - ike_at < HEADER_LEN:
+            return None
+        spi_r, version_byte, exchange, flags, mid = ike_header(data, ike_at)
+        if (
+            version_byte >> 4 != 2
+            or exchange != IKE_SA_INIT
+            or flags & (_FLAG_INITIATOR | _FLAG_RESPONSE) != _FLAG_INITIATOR
+            or mid != 0
+            or spi_r != _ZERO_SPI
+        ):
+            return None
+        return version, addr_at, sport, dport, ike_at, uend, wire_len
+
+    def locate(link_type: int, data: bytes) -> InitLocation | None:
+        ip_at, version = link_ip_offset(link_type, data)
+        if version == 4:
+            if len(data) < ip_at + 20 + 8 + HEADER_LEN:
+                return None
+            vihl, total, frag, proto = ipv4(data, ip_at)
+            if vihl != 0x45 or frag & 0x3FFF or proto != 17 or total < 20:
+                return None
+            ip_end = min(ip_at + total, len(data))
+            return ike_in_udp(data, 4, ip_at + 12, ip_at + 20, ip_end, ip_end - ip_at)
+        if version == 6:
+            if len(data) < ip_at + 40 + 8 + HEADER_LEN:
+                return None
+            plen, nh = ipv6(data, ip_at)
+            if nh != 17 or plen == 0:
+                return None
+            ip_end = min(ip_at + 40 + plen, len(data))
+            return ike_in_udp(data, 6, ip_at + 8, ip_at + 40, ip_end, ip_end - ip_at)
+        return None
+
+    return locate
+
+
+def init_meta(
+    found: InitLocation,
+    data: bytes,
+    number: int,
+    time: float,
+    iface: int,
+    ipv4_name: Callable[[bytes], str],
+    ipv6_name: Callable[[bytes], str],
+) -> PacketMeta:
+    """The ``PacketMeta`` the decoder gives the request ``found`` (``IpContext.meta``)."""
+    version, addr_at, sport, dport, _ike_at, _ike_end, wire_len = found
+    n, name = (4, ipv4_name) if version == 4 else (16, ipv6_name)
+    return PacketMeta(
+        number,
+        time,
+        name(data[addr_at : addr_at + n]),
+        name(data[addr_at + n : addr_at + 2 * n]),
+        sport,
+        dport,
+        Transport.UDP,
+        version,
+        wire_len,
+        (),
+        False,
+        iface,
+    )

@@ -1,0 +1,135 @@
+"""First IKE_SA_INIT requests handed to the tracker undissected (``Tracker.defer_first``).
+
+Why these: deferring changes when a request is dissected and tracked — at a later message
+for its SA, or at the end of the capture, or never when ``--max-sas`` evicts it first — but
+never what comes out. Each test runs the same capture with deferral and without it (the
+tracker's ``defers_first`` switched off) and compares the documents and summaries byte for
+byte, on a flood running through a real tunnel (retransmissions and late answers
+included), under the default cap and small ones, and on every real capture.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ipsec_inspect.lifecycle.parked import Deferred, ParkedDict
+from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
+from ipsec_inspect.pipeline.session import Analysis
+
+from .test_compact_half_open import _captures, _cli, _flood, mixed_capture
+
+
+@pytest.fixture
+def no_deferral(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run the CLI with deferral off (the pipeline asks ``defers_first``)."""
+
+    def off() -> None:
+        monkeypatch.setattr(Tracker, "defers_first", property(lambda _self: False))
+
+    return off
+
+
+def _both(argv: list[str], tmp_path: Path, no_deferral, monkeypatch) -> list[bytes]:  # type: ignore[no-untyped-def]
+    outs = []
+    for name in ("deferred", "whole"):
+        if name == "whole":
+            no_deferral()
+        argv_o = [*argv, "-o", str(tmp_path / f"{name}.json")] if argv[0] == "export" else argv
+        got = _cli(argv_o)
+        if argv[0] == "export":
+            got += (tmp_path / f"{name}.json").read_bytes()
+        outs.append(got)
+    monkeypatch.undo()
+    return outs
+
+
+@pytest.mark.parametrize(
+    "caps", [[], ["--max-sas", "20"], ["--max-sas", "5"]], ids=["default", "cap-20", "cap-5"]
+)
+@pytest.mark.parametrize("command", ["export", "summary"])
+def test_a_flood_through_a_tunnel_comes_out_the_same(
+    tmp_path: Path, caps: list[str], command: str, no_deferral, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    mixed = mixed_capture(tmp_path / "mixed.pcap")
+    deferred, whole = _both([command, str(mixed), *caps], tmp_path, no_deferral, monkeypatch)
+    assert deferred == whole
+    assert b"ike-5a00000000000000" in deferred or b"evicted" in deferred
+
+
+def test_requests_are_deferred_and_the_touched_ones_fed(tmp_path: Path) -> None:
+    """Under a cap: every first request of the flood is deferred; a retransmission or a
+    late answer feeds its SA at once; at the end the rest is fed, nothing is left deferred."""
+    mixed = mixed_capture(tmp_path / "mixed.pcap")
+    analysis = Analysis(str(mixed), config=TrackerConfig(max_sas=1000), keep_index=False)
+    tracker = analysis.tracker
+    deferred: list[str] = []
+    defer = tracker.defer_first
+
+    def counting(meta, data, offset, end):  # type: ignore[no-untyped-def]
+        took = defer(meta, data, offset, end)
+        if took:
+            deferred.append(meta.src)
+        return took
+
+    tracker.defer_first = counting  # type: ignore[method-assign]
+    analysis.run()
+    res = analysis.result()
+    assert len(deferred) == 60 + 1  # the flood's 60 requests and the tunnel's own
+    ike = res.ike_sas
+    assert isinstance(ike, ParkedDict)
+    assert not [u for u, v in dict.items(ike) if not hasattr(v, "uid")]  # all SAs whole
+    answered = ike["ike-5a00000000000007"]  # the 8th request: answered late
+    assert answered.state == "INIT_DONE" and answered.messages == 2
+    retransmitted = ike["ike-5a00000000000005"]
+    assert retransmitted.state == "INIT_SENT" and retransmitted.messages == 2
+    # the counts are the same as when every request is dissected as it comes
+    whole = Analysis(str(mixed), config=TrackerConfig(max_sas=1000), keep_index=False)
+    whole.tracker._defers = False
+    whole.run()
+    assert res.stats == whole.result().stats and res.stats.ike_messages == 93
+    assert analysis.decoder.stats == whole.decoder.stats
+    assert (analysis.records, analysis.frames_fed) == (whole.records, whole.frames_fed)
+
+
+def test_under_the_default_cap_most_of_a_flood_is_never_dissected(tmp_path: Path) -> None:
+    flood = _flood(tmp_path / "flood.pcap", 3_000)
+    analysis = Analysis(str(flood), config=TrackerConfig(max_sas=1000), keep_index=False)
+    dissected: list[int] = []
+    tracker = analysis.tracker
+    dissect = tracker._dissect
+    assert dissect is not None
+
+    def counting(data, offset, end, meta):  # type: ignore[no-untyped-def]
+        dissected.append(meta.frame)
+        return dissect(data, offset, end, meta)
+
+    tracker._dissect = counting  # type: ignore[assignment]
+    analysis.run()
+    res = analysis.result()
+    assert res.evicted.half_open_ike_sas == 3_000 - len(res.ike_sas)
+    assert len(dissected) == len(res.ike_sas) <= 1000  # only the SAs kept were dissected
+    assert res.flood.half_open_started == 3_000
+    assert not any(isinstance(v, Deferred) for v in dict.values(res.ike_sas))
+
+
+def test_no_cap_or_a_listener_means_no_deferral(tmp_path: Path) -> None:
+    mixed = mixed_capture(tmp_path / "mixed.pcap")
+    assert not Analysis(str(mixed), config=TrackerConfig(max_sas=None)).tracker.defers_first
+    analysis = Analysis(str(mixed), config=TrackerConfig(max_sas=1000), keep_index=False)
+    assert analysis.tracker.defers_first
+    events: list[object] = []
+    analysis.run(on_events=events.extend)
+    opened = [e for e in events if type(e).__name__ == "SaOpened"]
+    assert len(opened) == len(analysis.result().ike_sas) + len(analysis.result().child_sas)
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
+def test_every_real_capture_comes_out_the_same(
+    path: Path, tmp_path: Path, no_deferral, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    deferred, whole = _both(
+        ["export", str(path), "--max-sas", "3"], tmp_path, no_deferral, monkeypatch
+    )
+    assert deferred == whole
