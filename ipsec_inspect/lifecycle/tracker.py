@@ -515,12 +515,17 @@ class Tracker:
             for uid in _take_oldest(st.half_open, over):
                 self._evict_half_open(uid)
         one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
+        orphans_before = st.evicted.orphan_child_sas
         while st.orphans and (over := len(st.ike) + len(st.child) - target) > 0:
             for uid in _take_oldest(st.orphans, over):
                 self._evict_orphan(uid, one_way)
         for pair in one_way:
             _drop_evicted_head(st, pair)
-        self._lanes.close_all()  # a lane may count into an evicted direction
+        if st.evicted.orphan_child_sas != orphans_before:
+            # a lane may count into an evicted direction (only a child SA has lanes). Not
+            # on every call: with more negotiated SAs than the cap nothing is evicted, and
+            # closing the lanes after each record sent every ESP packet the full way
+            self._lanes.close_all()
 
     def _evict_half_open(self, uid: str) -> None:
         """Evict one IKE SA, taken from ``half_open``, if it is still half-open."""

@@ -110,3 +110,26 @@ def test_a_one_way_flood_of_orphan_spis_keeps_pairing_state_as_small_as_the_sas_
     res = t.result()
     paired = [c for c in res.child_sas.values() if len(c.directions) == 2]
     assert [c.directions[0].spi for c in paired] == [0x7000_0000 + 499]
+
+
+def test_a_cap_exceeded_by_negotiated_sas_keeps_the_fast_lanes_open() -> None:
+    """A headend with more negotiated SAs than ``max_sas`` has nothing to evict: each record
+    must then leave the ESP fast lanes open (closing them sent every later packet down the
+    full path, an order of magnitude slower, once the cap was passed)."""
+    from ipsec_inspect.core.records import NatKeepalive
+    from ipsec_inspect.lifecycle.tracker import Tracker
+
+    from .builders import B, meta
+    from .scenarios import C1_R
+
+    tracker = Tracker(TrackerConfig(max_sas=1))  # one IKE SA and one child SA: over the cap
+    for r in v2_full(decrypted=False)[:7]:  # INIT, AUTH (no keys), three ESP packets one way
+        tracker.feed(r)
+    assert tracker.lane(B, C1_R) is not None
+    assert tracker.esp_fast(8, 1.0e9 + 8, B, C1_R, 4, 200)
+    tracker.feed(NatKeepalive(meta(9)))  # any record: the cap is looked at again
+    assert tracker.esp_fast(10, 1.0e9 + 10, B, C1_R, 5, 200)  # still counted by the lane
+    res = tracker.result()
+    assert res.evicted.total == 0
+    [child] = res.child_sas.values()
+    assert [d.packets for d in child.directions if d.spi == C1_R] == [5]
