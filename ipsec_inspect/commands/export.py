@@ -192,7 +192,10 @@ def run(args: argparse.Namespace) -> int:
                     events_fh.write(_event_line(event) + "\n")
                 events_fh.flush()
 
-        run = analyse(args, include_keys=args.include_keys, on_events=write_events)
+        # no listener without --events: the pipeline then skips what only a listener reads
+        # (the events of deferred IKE_SA_INIT requests and orphans, Tracker.defer_first)
+        listener = write_events if events_fh is not None else None
+        run = analyse(args, include_keys=args.include_keys, on_events=listener)
         result = run.result
         evicted = result.evicted.sentence(result.config.max_sas)
         for line in [*run.problems, *([evicted] if evicted else [])]:
