@@ -19,21 +19,11 @@ from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
 from ipsec_inspect.pipeline.session import Analysis, _redissect_for, open_records
 from ipsec_inspect.sources.capture_file import CaptureReader
 from tests.pcapbuild import pcap
+from tests.pipeline.test_session import _captures
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "captures"
 TUNNEL = ROOT / "samples" / "ikev2-tunnel.pcapng"
-
-
-def _captures() -> list[Path]:
-    found = sorted(ROOT.glob("samples/*.pcap*")) + sorted(
-        ROOT.glob("samples/realpeer/*/capture.pcap")
-    )
-    if SHARED.is_dir():
-        found += sorted(
-            p for p in SHARED.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap", ".gz")
-        )
-    return found
 
 
 def _ike_frame(ike: bytes, src: bytes, dst: bytes, ident: int) -> bytes:
