@@ -14,12 +14,14 @@ a new SPI costs the same with ten SAs or a million; nothing here scans all SAs.
 from __future__ import annotations
 
 import bisect
+from typing import Any
 
 from ipsec_inspect.core.records import DeleteBody, IkeMessage, PacketMeta, Transport
 from ipsec_inspect.lifecycle.addresses import moved_direction
 from ipsec_inspect.lifecycle.events import Happened, SaOpened, StageEntered
 from ipsec_inspect.lifecycle.ivs import IvHistory
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Direction, IkeSa, Stage
+from ipsec_inspect.lifecycle.nursery import Nursed
 from ipsec_inspect.lifecycle.pending import (
     PendingChildren,
     PendingOrphan,
@@ -191,6 +193,42 @@ def register_orphan(st: TrackerState, p: PendingOrphan, events: bool) -> None:
     number = st.next_child
     st.next_child += 1
     _register_orphan(st, p, f"child-{number}", number, events)
+
+
+def register_nursed(st: TrackerState, base: int, packets: list[Nursed]) -> None:
+    """:func:`register_orphan` for each packet the nursery kept (``nursery.OrphanNursery``),
+    in order, child numbers from ``base``, without events (nothing listened when they were
+    nursed). One loop with the indexes in locals: at a flush it registers up to
+    ``max_sas`` packets. The nursery vouched that each SPI is new (so ``spi_dsts`` gets the
+    destination itself) and that the numbers grow past every ``one_way`` entry."""
+    child = st.child
+    assert isinstance(child, PendingChildren)
+    put = _raw_set  # the raw dict slot: a PendingOrphan stands in for the child SA
+    orphans, dir_index, spi_first, spi_dsts = st.orphans, st.dir_index, st.spi_first, st.spi_dsts
+    one_way = st.one_way
+    ip = Transport.IP
+    number = base
+    for frame, time, (src, dst), spi, seq, wire_len in packets:
+        uid = f"child-{number}"
+        put(child, uid, PendingOrphan(frame, time, src, dst, ip, wire_len, False, spi, seq))
+        orphans[uid] = None
+        key = (dst, spi, "esp")
+        dir_index[key] = uid
+        sp = (spi, "esp")
+        spi_first.setdefault(sp, key)
+        spi_dsts[sp] = dst
+        entries = one_way.get((src, dst))
+        if entries is None:
+            one_way[(src, dst)] = [(number, uid)]
+        elif not entries or entries[-1][0] < number:
+            entries.append((number, uid))
+        else:
+            bisect.insort(entries, (number, uid))
+        number += 1
+    child.pending += len(packets)
+
+
+_raw_set: Any = dict.__setitem__
 
 
 def new_direction(st: TrackerState, m: PacketMeta, spi: int, proto: str) -> Direction:

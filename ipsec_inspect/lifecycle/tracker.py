@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import itertools
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from ipsec_inspect.core.records import (
     Transport,
 )
 from ipsec_inspect.lifecycle.addresses import track_endpoints
-from ipsec_inspect.lifecycle.attribution import plainly_orphan, register_orphan
+from ipsec_inspect.lifecycle.attribution import plainly_orphan, register_nursed, register_orphan
 from ipsec_inspect.lifecycle.classify import IKE_SA_INIT, V1_AGGRESSIVE, V1_MAIN
 from ipsec_inspect.lifecycle.configuration import read_configuration
 from ipsec_inspect.lifecycle.endings import entangled_peers, entangled_with, explain_endings
@@ -46,6 +47,7 @@ from ipsec_inspect.lifecycle.ikev1_sa import on_v1
 from ipsec_inspect.lifecycle.ikev2_sa import on_v2
 from ipsec_inspect.lifecycle.liveness import read_dpd
 from ipsec_inspect.lifecycle.model import Certainty, ChildSa, Endpoint, IkeSa, Stage
+from ipsec_inspect.lifecycle.nursery import OrphanNursery
 from ipsec_inspect.lifecycle.parked import BlobStore, Compact, Deferred, Parcel, ParkedDict
 from ipsec_inspect.lifecycle.pending import PendingChildren, PendingOrphan, is_pending
 from ipsec_inspect.lifecycle.result import (
@@ -129,6 +131,8 @@ class Tracker:
             self._st.ike = ParkedDict(store, self._restore, self._replay)
         if self.config.defer_orphans and not self.config.mergeable:
             self._defer_orphans()
+        #: new orphans' first packets held before registering (lifecycle/nursery.py)
+        self._nursery = OrphanNursery(self._st) if self._st.defer_orphans else None
 
     def add_hints(self, hints: list[DaemonHint]) -> None:
         """What a daemon's log says about why SAs were rekeyed or closed (data, handed in:
@@ -139,6 +143,8 @@ class Tracker:
 
     def feed(self, record: Record) -> list[TrackerEvent]:
         """Apply one record; return the events it caused."""
+        if self._nursery is not None and self._nursery.open:
+            self._flush_nursery()
         st = self._st
         st.out = []
         st.stats.see(record.meta)
@@ -171,6 +177,8 @@ class Tracker:
         tenth of its cost, and ports, IP version and interface are read by nothing
         here. ``events`` False: the
         caller drops the events (nothing listens), so they are not made (an empty list)."""
+        if self._nursery is not None and self._nursery.open:
+            self._flush_nursery()
         st = self._st
         if not st.defer_orphans or p.seq >= SEQ_MAX or not plainly_orphan(st, p):
             return None
@@ -180,6 +188,51 @@ class Tracker:
         register_orphan(st, p, events)
         self._bound()
         return st.out
+
+    @property
+    def nursery(self) -> OrphanNursery | None:
+        """Where the caller may put the first packets of new orphan ESP SAs (see
+        :mod:`nursery` for how); None when this tracker registers none unbuilt."""
+        return self._nursery
+
+    def nursery_open(self) -> int:
+        """Before the nursery's first packet since a flush: the length the nursery may
+        reach before the SAs with it pass ``max_sas`` (then call :meth:`nursery_overflow`)."""
+        n = self._nursery
+        assert n is not None
+        n.start()
+        return self._nursery_limit()
+
+    def nursery_overflow(self) -> int:
+        """The nursery's last packet passed ``max_sas``: evict as :meth:`_bound` does after
+        registering an SA; the new limit on the nursery's length."""
+        cap = self.config.max_sas
+        n = self._nursery
+        assert n is not None and cap is not None
+        st = self._st
+        if len(st.ike) + len(st.child) + len(n.items) > cap:
+            self._evict(int(cap * EVICT_TO))
+        return self._nursery_limit()
+
+    def _nursery_limit(self) -> int:
+        cap = self.config.max_sas
+        if cap is None:
+            return sys.maxsize
+        st = self._st
+        return cap - len(st.ike) - len(st.child)
+
+    def flush_nursery(self) -> None:
+        """Register what the nursery holds (lifecycle/nursery.py), if anything: before
+        anything else reads or changes the tracker's state (this tracker's entry points
+        call it themselves)."""
+        if self._nursery is not None and self._nursery.open:
+            self._flush_nursery()
+
+    def _flush_nursery(self) -> None:
+        n = self._nursery
+        assert n is not None
+        base, packets = n.drain()
+        register_nursed(self._st, base, packets)
 
     @property
     def defers_first(self) -> bool:
@@ -205,6 +258,8 @@ class Tracker:
         """
         if not self._defers:
             return False
+        if self._nursery is not None and self._nursery.open:
+            self._flush_nursery()
         st = self._st
         spi_i = bytes(data[offset : offset + 8])
         key = (2, spi_i)
@@ -238,6 +293,8 @@ class Tracker:
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
         """Settle every SA against the end of the capture; return the closing events."""
+        if self._nursery is not None and self._nursery.open:
+            self._flush_nursery()
         st = self._st
         st.out = []
         self._end = end_time if end_time is not None else st.stats.last_time
@@ -288,6 +345,8 @@ class Tracker:
     def result(self) -> TrackerResult:
         """The SA model so far; ``findings`` stays empty (the audit runs on this result,
         ``audit.run.audit``)."""
+        if self._nursery is not None and self._nursery.open:
+            self._flush_nursery()
         st = self._st
         _build_pending(st)  # readers copy and pickle the dict
         _feed_deferred(st)
@@ -511,14 +570,20 @@ class Tracker:
         is never evicted: only state whose start, or whose IKE SA, the capture does not show.
         """
         st = self._st
-        while st.half_open and (over := len(st.ike) + len(st.child) - target) > 0:
+        # the nursery's packets count as registered orphans, the newest (lifecycle/nursery.py)
+        nursery = self._nursery
+        nursed = len(nursery.items) if nursery is not None else 0
+        while st.half_open and (over := len(st.ike) + len(st.child) + nursed - target) > 0:
             for uid in _take_oldest(st.half_open, over):
                 self._evict_half_open(uid)
         one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
         orphans_before = st.evicted.orphan_child_sas
-        while st.orphans and (over := len(st.ike) + len(st.child) - target) > 0:
+        while st.orphans and (over := len(st.ike) + len(st.child) + nursed - target) > 0:
             for uid in _take_oldest(st.orphans, over):
                 self._evict_orphan(uid, one_way)
+        if nursed and (over := len(st.ike) + len(st.child) + nursed - target) > 0:
+            assert nursery is not None
+            nursery.evict_oldest(over, one_way)
         for pair in one_way:
             _drop_evicted_head(st, pair)
         if st.evicted.orphan_child_sas != orphans_before:

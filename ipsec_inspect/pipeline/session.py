@@ -43,6 +43,7 @@ from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.lifecycle.events import TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
 from ipsec_inspect.lifecycle.pending import PendingOrphan
+from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 from ipsec_inspect.lifecycle.tracker import Redissect, Tracker, TrackerConfig, TrackerResult
 from ipsec_inspect.pipeline.packet_index import PacketIndex, RecordKind
 from ipsec_inspect.pipeline.records import end_of_capture_warnings, read_records
@@ -667,6 +668,21 @@ class Analysis:
         locate_init = init_locator(self.decoder.udp_special)
         stats = self.decoder.stats
         ipv4_name, ipv6_name = self.decoder.ipv4_name, self.decoder.ipv6_name
+        # The first packet of a new orphan ESP SA goes to the tracker's nursery when
+        # nothing reads it as it comes (no listener, no index; lifecycle/nursery.py):
+        # one tuple per packet, registered (or evicted) by the tracker in bulk.
+        nursery = self.tracker.nursery if on_events is None and index is None else None
+        if nursery is not None:
+            n_items, n_spis, n_pairs, n_known = (
+                nursery.items,
+                nursery.spis,
+                nursery.pairs,
+                nursery.known,
+            )
+            n_append, n_spi, n_admit = n_items.append, n_spis.add, nursery.admit
+            n_open, n_overflow = self.tracker.nursery_open, self.tracker.nursery_overflow
+            taken = nursery.taken
+        limit = 0  # the nursery's length at which its SAs pass the cap (once it has one)
 
         def report(number: int, counted: int) -> bool:
             """Progress at frame ``number``; True: stop here (the reader is closed)."""
@@ -706,6 +722,34 @@ class Analysis:
                             if watch and number % progress_every == 0 and report(number, counted):
                                 break
                             continue
+                        # The first packet of a new orphan SA, when nothing else can claim
+                        # it: nursed (see lifecycle/nursery.py for these tests)
+                        if lane is None and nursery is not None:
+                            pair = n_pairs.get(addrs)
+                            if pair is None:
+                                pair = n_admit(addrs, ipv4_name(addrs[:4]), ipv4_name(addrs[4:]))
+                            if (
+                                pair is not None
+                                and spi not in n_spis
+                                and (spi, "esp") not in n_known
+                                and seq < SEQ_MAX
+                            ):
+                                if dirty:
+                                    self._flush_lanes()
+                                if not n_items:
+                                    limit = n_open()
+                                n_spi(spi)
+                                n_append((number, time, pair, spi, seq, ip_len))
+                                if len(n_items) > limit:
+                                    limit = n_overflow()
+                                counted += 1
+                                if (
+                                    watch
+                                    and number % progress_every == 0
+                                    and report(number, counted)
+                                ):
+                                    break
+                                continue
                 # Any other ESP packet the locator finds: a lane's packet in other framing,
                 # the first packet of a direction, or one its lane declines.
                 # (a plain frame is where fast_esp.locate would find it: read once above)
@@ -769,6 +813,12 @@ class Analysis:
         finally:
             self.records += counted
             self._flush_lanes()
+            if nursery is not None:
+                self.tracker.flush_nursery()
+                nursed = nursery.taken - taken  # as _new_orphan counts each frame
+                self.frames_fed += nursed
+                stats.frames += nursed
+                stats.ipsec_frames += nursed
 
     def _flush_lanes(self) -> None:
         """Apply the runs the lanes counted (``EspLane.count_nokey``) to the SA model."""
