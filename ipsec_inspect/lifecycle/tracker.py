@@ -204,13 +204,14 @@ class Tracker:
         return self._nursery_limit()
 
     def nursery_overflow(self) -> int:
-        """The nursery's last packet passed ``max_sas``: evict as :meth:`_bound` does after
+        """The nursery's last packet passed ``max_sas`` (or the caller's limit is stale:
+        :meth:`defer_first` took a request meanwhile): evict as :meth:`_bound` does after
         registering an SA; the new limit on the nursery's length."""
         cap = self.config.max_sas
         n = self._nursery
-        assert n is not None and cap is not None
+        assert n is not None
         st = self._st
-        if len(st.ike) + len(st.child) + len(n.items) > cap:
+        if cap is not None and len(st.ike) + len(st.child) + len(n.items) > cap:
             self._evict(int(cap * EVICT_TO))
         return self._nursery_limit()
 
@@ -258,8 +259,7 @@ class Tracker:
         """
         if not self._defers:
             return False
-        if self._nursery is not None and self._nursery.open:
-            self._flush_nursery()
+        # the nursery may stay: a request reads no child state, and the cap counts it
         st = self._st
         spi_i = bytes(data[offset : offset + 8])
         key = (2, spi_i)
@@ -286,7 +286,8 @@ class Tracker:
         """After each record: keep at most ``max_sas`` SAs, park beyond ``park_half_open``."""
         st = self._st
         cap = self.config.max_sas
-        if cap is not None and len(st.ike) + len(st.child) > cap:
+        nursed = len(self._nursery.items) if self._nursery is not None else 0
+        if cap is not None and len(st.ike) + len(st.child) + nursed > cap:
             self._evict(int(cap * EVICT_TO))
         if self._park_keep is not None and len(self._park_queue) > self._park_keep:
             self._park(self._park_keep)

@@ -792,6 +792,7 @@ class Analysis:
                             self._flush_lanes()
                         meta = init_meta(init, data, number, time, iface, ipv4_name, ipv6_name)
                         if defer_first(meta, data, init[4], init[5]):
+                            limit = -1  # the nursery stays, its limit is asked again
                             self.frames_fed += 1
                             stats.frames += 1  # as decode() counts the frame
                             stats.ipsec_frames += 1
