@@ -54,11 +54,15 @@ Nursed = tuple[int, float, tuple[str, str], int, int, int]
 
 _FRAME, _TIME, _PAIR, _SPI = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 
+#: admitted pairs kept before those with no packet left are forgotten (a flood from
+#: spoofed sources admits a pair per packet; memory stays bounded by the SAs kept)
+MAX_PAIRS = 65536
+
 
 class OrphanNursery:
     """The first packets of new orphan ESP SAs not yet registered (see the module doc)."""
 
-    __slots__ = ("_st", "base", "items", "known", "open", "pairs", "spis", "taken")
+    __slots__ = ("_prune_at", "_st", "base", "items", "known", "open", "pairs", "spis", "taken")
 
     def __init__(self, st: TrackerState) -> None:
         self._st = st
@@ -76,6 +80,7 @@ class OrphanNursery:
         self.base = 0
         #: packets taken so far, evicted or registered (the caller counts their frames)
         self.taken = 0
+        self._prune_at = MAX_PAIRS
 
     def admit(self, addrs: bytes, src: str, dst: str) -> tuple[str, str] | None:
         """The pair ``(src, dst)``, remembered under ``addrs``, if its packets may be nursed:
@@ -91,8 +96,21 @@ class OrphanNursery:
             (src, dst) if src < dst else (dst, src)
         ):
             return None
+        if len(self.pairs) >= self._prune_at:
+            self._prune()
         pair = self.pairs[addrs] = (src, dst)
         return pair
+
+    def _prune(self) -> None:
+        """Forget the pairs no packet held is of. Why it is safe: a pair is remembered so
+        that a packet the other way is not nursed beside its packets; with none left, the
+        other way has nothing in the nursery to pair with (the tracker's own one-way SAs
+        are checked at each admission)."""
+        live = set(map(_PAIR, self.items))
+        keep = {a: p for a, p in self.pairs.items() if p in live}
+        self.pairs.clear()
+        self.pairs.update(keep)
+        self._prune_at = max(MAX_PAIRS, 2 * len(keep))
 
     def start(self) -> None:
         """The first packet after a flush: it takes the tracker's next child number."""
@@ -127,6 +145,7 @@ class OrphanNursery:
         self.items.clear()
         self.spis.clear()
         self.pairs.clear()
+        self._prune_at = MAX_PAIRS
         self.open = False
         return base, items
 

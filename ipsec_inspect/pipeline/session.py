@@ -682,6 +682,7 @@ class Analysis:
             n_append, n_spi, n_admit = n_items.append, n_spis.add, nursery.admit
             n_open, n_overflow = self.tracker.nursery_open, self.tracker.nursery_overflow
             taken = nursery.taken
+        seq_max = SEQ_MAX
         limit = 0  # the nursery's length at which its SAs pass the cap (once it has one)
 
         def report(number: int, counted: int) -> bool:
@@ -732,7 +733,7 @@ class Analysis:
                                 pair is not None
                                 and spi not in n_spis
                                 and (spi, "esp") not in n_known
-                                and seq < SEQ_MAX
+                                and seq < seq_max
                             ):
                                 if dirty:
                                     self._flush_lanes()

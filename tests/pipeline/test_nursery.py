@@ -249,3 +249,53 @@ def test_real_captures_with_the_flood_come_out_the_same(
     argv = ["export", str(ROOT / "samples" / name), str(flood), "--max-sas", "20"]
     nursed, one_by_one = _both(argv, tmp_path, no_nursery, monkeypatch)
     assert nursed == one_by_one
+
+
+def spoofed_flood(path: Path, n: int) -> Path:
+    """``n`` one-packet SPIs to D, each from its own source of 10.1.0.0/16, and after
+    every 3rd a new SPI from D back to the source 40 packets earlier (paired with it while
+    it is kept, a new orphan once it is evicted)."""
+    frames = []
+
+    def src(i: int) -> bytes:
+        return bytes([10, 1, i // 250, i % 250 + 1])
+
+    for i in range(n):
+        t = 1_700_000_000 + i / 1000
+        frames.append((t, _eth(_ipv4(50, _esp(0xF000_0000 + i, 1), src(i), D))))
+        if i % 3 == 2 and i >= 40:
+            frames.append((t, _eth(_ipv4(50, _esp(0xF100_0000 + i, 1), D, src(i - 40)))))
+    path.write_bytes(pcap(frames))
+    return path
+
+
+@pytest.mark.parametrize("max_sas", [0, 5, 20, 300, None])
+def test_a_flood_from_spoofed_sources_keeps_few_pairs_and_comes_out_the_same(
+    tmp_path: Path, max_sas: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipsec_inspect.lifecycle import nursery as nursery_module
+
+    monkeypatch.setattr(nursery_module, "MAX_PAIRS", 16)
+    most = [0]
+    admit = nursery_module.OrphanNursery.admit
+
+    def counting(self, addrs: bytes, src: str, dst: str):  # type: ignore[no-untyped-def]
+        most[0] = max(most[0], len(self.pairs))
+        return admit(self, addrs, src, dst)
+
+    monkeypatch.setattr(nursery_module.OrphanNursery, "admit", counting)
+    flood = spoofed_flood(tmp_path / "flood.pcap", 2_000)
+    docs = []
+    for nursed in (True, False):
+        a = Analysis(str(flood), config=TrackerConfig(max_sas=max_sas), keep_index=False)
+        nursery = a.tracker.nursery
+        assert nursery is not None
+        if not nursed:
+            a.tracker._nursery = None
+        res = a.run()
+        docs.append((json.dumps(build_timeline(res, {"path": "x"})), a.records, res.evicted))
+        if nursed:
+            assert nursery.taken > 1_000
+    assert docs[0] == docs[1]
+    if max_sas is not None and max_sas <= 20:
+        assert most[0] <= 2 * max(16, max_sas + 1)  # the pairs of the packets kept, no more
