@@ -580,8 +580,7 @@ class Tracker:
         one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
         orphans_before = st.evicted.orphan_child_sas
         while st.orphans and (over := len(st.ike) + len(st.child) + nursed - target) > 0:
-            for uid in _take_oldest(st.orphans, over):
-                self._evict_orphan(uid, one_way)
+            self._evict_orphans(_take_oldest(st.orphans, over), one_way)
         if nursed and (over := len(st.ike) + len(st.child) + nursed - target) > 0:
             assert nursery is not None
             nursery.evict_oldest(over, one_way)
@@ -615,6 +614,46 @@ class Tracker:
             st.exchanges.pop((uid, 0, by_initiator), None)
         st.am1.pop(uid, None)
         evicted.half_open_ike_sas += 1
+
+    def _evict_orphans(self, uids: list[str], one_way: dict[tuple[str, str], None]) -> None:
+        """Evict orphan child SAs taken from ``orphans``: a pending one (nearly all, in a
+        flood) here with the indexes in locals — what :meth:`_evict_orphan` does for it,
+        without four calls per SA — any other by :meth:`_evict_orphan`."""
+        st = self._st
+        child = st.child
+        if not isinstance(child, PendingChildren) or not child.pending:
+            for uid in uids:
+                self._evict_orphan(uid, one_way)
+            return
+        get, dir_index, spi_dsts, spi_first = _raw_get, st.dir_index, st.spi_dsts, st.spi_first
+        dropped = 0
+        for uid in uids:
+            p = get(child, uid)
+            if type(p) is not PendingOrphan:
+                self._evict_orphan(uid, one_way)
+                continue
+            _raw_del(child, uid)
+            dropped += 1
+            dst, spi = p.dst, p.spi
+            one_way[(p.src, dst)] = None
+            key = (dst, spi, "esp")
+            sp = (spi, "esp")
+            if dir_index.get(key) == uid:  # _unindex, and drop_spi_dst
+                del dir_index[key]
+                v = spi_dsts.get(sp)
+                if v is not None:
+                    if isinstance(v, str):
+                        if v == dst:
+                            del spi_dsts[sp]
+                    else:
+                        v.pop(dst, None)
+                        if not v:
+                            del spi_dsts[sp]
+            if spi_first.get(sp) == key:
+                del spi_first[sp]
+        child.pending -= dropped
+        st.evicted.esp_packets += dropped
+        st.evicted.orphan_child_sas += dropped
 
     def _evict_orphan(self, uid: str, one_way: dict[tuple[str, str], None]) -> None:
         """Evict one orphan child SA, taken from ``orphans``; note its pairing list."""
@@ -674,6 +713,11 @@ class Tracker:
             d = c.direction(m.dst, rec.spi)
             if d is not None:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
+
+
+#: the plain dict methods on a ``PendingChildren``, reaching a PendingOrphan unbuilt
+_raw_get: Any = dict.get
+_raw_del: Any = dict.__delitem__
 
 
 def _error_frame(e: TrackerError) -> int:
