@@ -668,10 +668,11 @@ class Analysis:
         locate_init = init_locator(self.decoder.udp_special)
         stats = self.decoder.stats
         ipv4_name, ipv6_name = self.decoder.ipv4_name, self.decoder.ipv6_name
-        # The first packet of a new orphan ESP SA goes to the tracker's nursery when
-        # nothing reads it as it comes (no listener, no index; lifecycle/nursery.py):
-        # one tuple per packet, registered (or evicted) by the tracker in bulk.
-        nursery = self.tracker.nursery if on_events is None and index is None else None
+        # The first packet of a new orphan ESP SA goes to the tracker's nursery when no
+        # listener wants its events as it comes (lifecycle/nursery.py): one tuple per
+        # packet, registered (or evicted) by the tracker in bulk.
+        nursery = self.tracker.nursery if on_events is None else None
+        flow_id = self._flow_id
         if nursery is not None:
             n_items, n_spis, n_pairs, n_known = (
                 nursery.items,
@@ -744,6 +745,13 @@ class Analysis:
                                 if len(n_items) > limit:
                                     limit = n_overflow()
                                 counted += 1
+                                if index is not None:  # as _new_orphan's flow, in frame order
+                                    ix_frame(number)
+                                    ix_sub(0)
+                                    ix_kind(RecordKind.ESP)
+                                    ix_time(time)
+                                    ix_flow(flow_id(("esp", pair[1], spi)))
+                                    ix_flags(0)
                                 if (
                                     watch
                                     and number % progress_every == 0

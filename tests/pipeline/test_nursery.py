@@ -26,7 +26,7 @@ from ipsec_inspect.export.timeline import build_timeline
 from ipsec_inspect.lifecycle.flood import Evicted
 from ipsec_inspect.lifecycle.sequence import SEQ_MAX
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
-from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis, Progress
 from ipsec_inspect.sources.capture_file import CaptureReader
 from tests.pcapbuild import pcap
 
@@ -223,11 +223,8 @@ def test_the_flood_is_nursed_and_mostly_never_registered(tmp_path: Path) -> None
     assert not nursery.open and not nursery.items and not nursery.spis
 
 
-def test_no_nursery_with_a_listener_or_an_index(tmp_path: Path) -> None:
+def test_no_nursery_with_a_listener(tmp_path: Path) -> None:
     flood = flood_capture(tmp_path / "flood.pcap", 100)
-    with_index = Analysis(str(flood), config=TrackerConfig(max_sas=20))
-    with_index.run()
-    assert with_index.tracker.nursery is not None and with_index.tracker.nursery.taken == 0
     listened = Analysis(str(flood), config=TrackerConfig(max_sas=20), keep_index=False)
     events: list[object] = []
     listened.run(on_events=events.extend)
@@ -239,6 +236,40 @@ def test_no_nursery_with_a_listener_or_an_index(tmp_path: Path) -> None:
     assert json.dumps(build_timeline(quiet.result(), {"path": "x"})) == json.dumps(
         build_timeline(listened.result(), {"path": "x"})
     )
+
+
+@pytest.mark.parametrize("max_sas", [None, 0, 20])
+def test_the_packet_index_and_progress_are_the_same(tmp_path: Path, max_sas: int | None) -> None:
+    """With a packet index (the TUI's run) the nursed packets are indexed as they come,
+    their flows numbered as before; progress (which reads snapshots) sees the same."""
+    flood = flood_capture(tmp_path / "flood.pcap")
+    runs = []
+    for nursed in (True, False):
+        a = Analysis(str(flood), config=TrackerConfig(max_sas=max_sas))
+        nursery = a.tracker.nursery
+        assert nursery is not None
+        if not nursed:
+            a.tracker._nursery = None
+        seen: list[tuple[int, int, int]] = []
+
+        def progress(p: Progress, a: Analysis = a, seen: list = seen) -> None:  # type: ignore[type-arg]
+            res = a.snapshot()
+            seen.append((p.frames, p.records, len(res.child_sas)))
+
+        res = a.run(on_progress=progress, progress_every=50)
+        ix = a.index
+        runs.append(
+            (
+                json.dumps(build_timeline(res, {"path": "x"})),
+                [list(ix.frame), list(ix.kind), list(ix.time), list(ix.flow), list(ix.flags)],
+                a.flow_keys,
+                seen,
+            )
+        )
+        if nursed:
+            assert nursery.taken > 500
+    assert runs[0] == runs[1]
+    assert len(runs[0][3]) > 10
 
 
 @pytest.mark.parametrize("name", ["esp-algorithms.pcap", "wire-variety.pcapng", "ah.pcap"])
