@@ -25,7 +25,8 @@ until the flush; after :meth:`Tracker.defer_first` took a request the caller's l
 stale (set it to -1: the next packet asks ``nursery_overflow``).
 
 The caller fills it without a call per packet (the session's loop without keys does this
-for ESP in plain IPv4 on Ethernet, unfragmented, no keys, no event listener, no index)::
+for ESP in plain IPv4 on Ethernet, unfragmented, no keys, no event listener; it indexes
+the packet itself)::
 
     pair = nursery.pairs.get(addrs)          # 8 address bytes, source then destination
     if pair is None:
