@@ -367,6 +367,7 @@ def write_timeline(
     include_keys: bool = False,
     keystore: KeyStore | None = None,
     pretty: bool = False,
+    direct: bool = True,
 ) -> None:
     """Stream the document of :func:`build_timeline` to ``out``, one SA object at a time.
 
@@ -374,12 +375,16 @@ def write_timeline(
     ``json.dump`` with ``indent`` runs the pure-Python encoder. Here each SA, finding and
     error is encoded on its own by the C encoder and written, so memory does not grow with
     the number of SAs written. ``pretty`` indents for people (slower; same data).
+    ``direct``: in the compact form without keys, write the SA objects and failed findings
+    as text straight from the model (``export.timeline_text``: the same bytes, a third of
+    the time); False encodes their dicts.
     """
     encode = json.JSONEncoder(indent=2 if pretty else None).encode
     nl, pad = ("\n", "  ") if pretty else ("", "")
     out.write("{" + nl)
     first_key = True
-    for key, value in _document(result, capture_info, include_keys, keystore):
+    texts = direct and not pretty and (keystore is None or not include_keys)
+    for key, value in _document(result, capture_info, include_keys, keystore, texts):
         out.write(
             ("" if first_key else ("," + nl if pretty else ", ")) + pad + json.dumps(key) + ": "
         )
@@ -390,7 +395,7 @@ def write_timeline(
         out.write("[")
         first = True
         for item in value:
-            text = encode(item)
+            text = item if texts and type(item) is str else encode(item)
             if pretty:
                 text = _indented(text, pad + "  ")
             out.write(("" if first else ", ") if not pretty else ("\n" if first else ",\n"))
@@ -409,8 +414,10 @@ def _document(
     capture_info: dict[str, Any],
     include_keys: bool,
     keystore: KeyStore | None,
+    texts: bool = False,
 ) -> Iterator[tuple[str, Any]]:
-    """The document's top-level members in order; the long lists as iterators."""
+    """The document's top-level members in order; the long lists as iterators — of JSON
+    text for the SAs and findings with ``texts`` (no keys), else of dicts."""
     keys = keystore if include_keys else None
     child_ids = child_id_map(result)
     # Sort the IKE SAs by key only: some may be parked out of memory (lifecycle.parked),
@@ -450,9 +457,16 @@ def _document(
             "keys_included": keys is not None,
         },
     )
-    yield "ike_sas", (_ike(peek(uid), child_ids, keys) for uid in ike_uids)
-    yield "child_sas", (_child(c, child_ids, keys) for c in children)
-    yield "findings", (_finding(f, child_ids) for f in findings)
+    if texts and keys is None:
+        from ipsec_inspect.export.timeline_text import child_text, finding_text, ike_text
+
+        yield "ike_sas", (ike_text(peek(uid), child_ids) for uid in ike_uids)
+        yield "child_sas", (child_text(c, child_ids) for c in children)
+        yield "findings", (finding_text(f, child_ids) for f in findings)
+    else:
+        yield "ike_sas", (_ike(peek(uid), child_ids, keys) for uid in ike_uids)
+        yield "child_sas", (_child(c, child_ids, keys) for c in children)
+        yield "findings", (_finding(f, child_ids) for f in findings)
     yield "findings_summary", [_rule_summary(s, child_ids) for s in result.rule_summaries]
     yield (
         "errors",
