@@ -277,6 +277,72 @@ def _endpoint(e: Any) -> str:
 
 def ike_text(sa: IkeSa, child_ids: dict[str, str]) -> str:
     """``timeline._ike(sa, child_ids, None)`` as JSON text."""
+    children = (
+        _any(sorted((child_ids[u] for u in sa.child_sas if u in child_ids), key=_id_order))
+        if sa.child_sas
+        else "[]"
+    )
+    before, after = _ike_middle(sa)
+    return (
+        f'{{"id": {_esc(sa.uid)}, "version": {_n(sa.version)}, '
+        f'"initiator": {_endpoint(sa.initiator)}, "responder": {_endpoint(sa.responder)}, '
+        f'"spi_i": "{sa.spi_i.hex()}", "spi_r": "{sa.spi_r.hex()}", {before}, '
+        f'"proposals_offered": {_any(sa.proposals_offered)}, {after}, '
+        f'"stages": {_stages(sa.stages)}, "termination": {_termination(sa.termination)}, '
+        f'"rekeyed_from": {_s(sa.rekeyed_from)}, "rekeyed_to": {_s(sa.rekeyed_to)}, '
+        f'"rekey_certainty": {_value(sa.rekey_certainty)}, "child_sas": {children}}}'
+    )
+
+
+def _ike_middle(sa: IkeSa) -> tuple[str, str]:
+    """From ``mode`` to ``observed_from_start``, and from ``chosen`` to ``certainty``: for
+    an IKE SA that got no answer (no suite, identities, addresses, lifetimes), the same
+    text for every one with the same few words."""
+    plain = type(sa.observed_from_start) is bool and type(sa.messages) is int
+    bare = not (
+        sa.chosen
+        or sa.chosen_ids
+        or sa.identities
+        or sa.virtual_ips
+        or sa.configuration
+        or sa.address_updates
+        or sa.vendor_ids
+    )
+    unsaid = sa.auth_method is None and sa.auth_name is None and sa.established_frame is None
+    timeless = sa.lifetime_seconds is None and sa.lifetime_kilobytes is None
+    if plain and bare and unsaid and timeless and (sa.nat_detected in (None, True, False)):
+        return _bare_ike_middle(
+            sa.mode,
+            ike_state(sa),
+            sa.transport,
+            sa.observed_from_start,
+            sa.nat_detected,
+            sa.messages,
+            tuple(sa.certainty.items()),
+        )
+    return _ike_middle_text(sa, ike_state(sa))
+
+
+@lru_cache(maxsize=256)
+def _bare_ike_middle(
+    mode: str | None,
+    state: str,
+    transport: str,
+    observed_from_start: bool,
+    nat_detected: bool | None,
+    messages: int,
+    certainty: tuple[tuple[str, Any], ...],
+) -> tuple[str, str]:
+    sa = IkeSa("", 0, b"", mode=mode, transport=transport, nat_detected=nat_detected)
+    sa.observed_from_start, sa.messages, sa.certainty = (
+        observed_from_start,
+        messages,
+        dict(certainty),
+    )
+    return _ike_middle_text(sa, state)
+
+
+def _ike_middle_text(sa: IkeSa, state: str) -> tuple[str, str]:
     established = (
         "null"
         if sa.established_frame is None
@@ -284,19 +350,12 @@ def ike_text(sa: IkeSa, child_ids: dict[str, str]) -> str:
     )
     auth = sa.auth_name or (str(sa.auth_method) if sa.auth_method is not None else None)
     chosen_ids = _any(_chosen_ids(sa)) if sa.chosen_ids or sa.auth_method is not None else "{}"
-    children = (
-        _any(sorted((child_ids[u] for u in sa.child_sas if u in child_ids), key=_id_order))
-        if sa.child_sas
-        else "[]"
-    )
-    return (
-        f'{{"id": {_esc(sa.uid)}, "version": {_n(sa.version)}, '
-        f'"initiator": {_endpoint(sa.initiator)}, "responder": {_endpoint(sa.responder)}, '
-        f'"spi_i": "{sa.spi_i.hex()}", "spi_r": "{sa.spi_r.hex()}", "mode": {_s(sa.mode)}, '
-        f'"state": {_esc(ike_state(sa))}, "established": {established}, '
+    before = (
+        f'"mode": {_s(sa.mode)}, "state": {_esc(state)}, "established": {established}, '
         f'"transport": {_any(sa.transport)}, '
-        f'"observed_from_start": {_any(sa.observed_from_start)}, '
-        f'"proposals_offered": {_any(sa.proposals_offered)}, '
+        f'"observed_from_start": {_any(sa.observed_from_start)}'
+    )
+    after = (
         f'"chosen": {_chosen(sa.chosen, _IKE_CHOSEN)}, "chosen_ids": {chosen_ids}, '
         f'"auth_method": {_s(auth)}, '
         f'"identities": {_any(sa.identities) if sa.identities else "{}"}, '
@@ -307,11 +366,9 @@ def ike_text(sa: IkeSa, child_ids: dict[str, str]) -> str:
         f'"vendor_ids": {_any(sa.vendor_ids) if sa.vendor_ids else "[]"}, '
         f'"lifetime_seconds": {_any(sa.lifetime_seconds)}, '
         f'"lifetime_kilobytes": {_any(sa.lifetime_kilobytes)}, "messages": {_n(sa.messages)}, '
-        f'"certainty": {_certainty(sa.certainty)}, "stages": {_stages(sa.stages)}, '
-        f'"termination": {_termination(sa.termination)}, '
-        f'"rekeyed_from": {_s(sa.rekeyed_from)}, "rekeyed_to": {_s(sa.rekeyed_to)}, '
-        f'"rekey_certainty": {_value(sa.rekey_certainty)}, "child_sas": {children}}}'
+        f'"certainty": {_certainty(sa.certainty)}'
     )
+    return before, after
 
 
 def _configuration(sa: IkeSa) -> str:

@@ -111,3 +111,17 @@ def test_each_object_is_its_dict_also_where_the_flood_shortcuts_do_not_apply(
         assert finding_text(f, ids) == encode(_finding(f, ids))
     passed = dataclasses.replace(result.findings[0], outcome=Outcome.PASS)
     assert finding_text(passed, ids) == encode(_finding(passed, ids))
+
+
+def test_rfc3339_is_utc_text_to_the_microsecond() -> None:
+    """The memoised-by-second form rounds as ``datetime`` does, halves to even."""
+    from ipsec_inspect.export.timeline import rfc3339
+    from ipsec_inspect.sources.timestamps import utc_text
+
+    t0 = 1_768_471_200.0
+    edges = [0.0, 0.5e-6, 1.5e-6, 2.5e-6, 0.9999995, 0.99999949, 4294967294.9999995]
+    edges += [t0 + n * 0.25e-6 for n in range(-40, 40)] + [t0 + 0.9999996, 1e-7, -1.0, 5e9]
+    for t in edges:
+        assert rfc3339(t) == utc_text(t), t
+    assert rfc3339(t0 + 0.9999996) == "2026-01-15T10:00:01.000000Z"
+    assert rfc3339(None) is None
