@@ -353,7 +353,16 @@ def _files(capture_info: dict[str, Any]) -> dict[str, Any]:
 
 def child_id_map(result: TrackerResult) -> dict[str, str]:
     """Internal child uid -> public id (``child-N`` in order of first frame)."""
-    ordered = sorted(result.child_sas.values(), key=_first_frame)
+    return child_ids_of(children_in_order(result))
+
+
+def children_in_order(result: TrackerResult) -> list[ChildSa]:
+    """The child SAs in the order of their public ids (``child-1`` first)."""
+    return sorted(result.child_sas.values(), key=_first_frame)
+
+
+def child_ids_of(ordered: list[ChildSa]) -> dict[str, str]:
+    """Internal child uid -> public id, for the child SAs of :func:`children_in_order`."""
     return {c.uid: f"child-{n}" for n, c in enumerate(ordered, 1)}
 
 
@@ -455,12 +464,12 @@ def _document(
     """The document's top-level members in order; the long lists as iterators — of JSON
     text for the SAs and findings with ``texts`` (no keys), else of dicts."""
     keys = keystore if include_keys else None
-    child_ids = child_id_map(result)
+    children = children_in_order(result)  # in the order of their ids
+    child_ids = child_ids_of(children)
     # Sort the IKE SAs by key only: some may be parked out of memory (lifecycle.parked),
     # and are read back one at a time as they are written.
     ike_uids = [k[1] for k in sorted(_first_frame(sa) for sa in result.ike_sas.values())]
     peek = getattr(result.ike_sas, "peek", result.ike_sas.__getitem__)
-    children = sorted(result.child_sas.values(), key=lambda c: _id_order(child_ids[c.uid]))
     stats = result.stats
     order = {uid: n for n, uid in enumerate(ike_uids)}
     order.update((c.uid, len(ike_uids) + n) for n, c in enumerate(children))
