@@ -73,14 +73,33 @@ def evaluate(
 #: the facts of an SA that cannot be compared (an unhashable value): it is judged alone
 _ALONE = object()
 
+#: groups of alike SAs kept per scope. A flood makes a handful; SAs that all differ (a
+#: head-end's tunnels, each with its own counts) are judged alone beyond this many, so
+#: the audit's memory does not grow with them.
+MAX_GROUPS = 1024
+
+
+@dataclass(slots=True)
+class _Ids:
+    """The SAs with one outcome of one rule: how many, and the first ``SUMMARY_SA_IDS``
+    of them as (position in the pass, uid)."""
+
+    count: int = 0
+    first: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, position: int, uid: str) -> None:
+        self.count += 1
+        if len(self.first) < SUMMARY_SA_IDS:
+            self.first.append((position, uid))
+
 
 @dataclass(slots=True)
 class _Group:
     """SAs of one scope whose facts are equal: the verdict of each ``by_facts`` rule on the
-    first of them (None: the rule does not apply), and the positions of all of them."""
+    first of them (None: the rule does not apply), and the SAs themselves."""
 
     verdicts: list[Verdict | None]
-    members: list[int] = field(default_factory=list)
+    members: _Ids = field(default_factory=_Ids)
     #: (rule number, verdict) of the rules that failed, and of those that did not
     failed: list[tuple[int, Verdict]] = field(default_factory=list)
     others: list[tuple[int, Verdict]] = field(default_factory=list)
@@ -120,7 +139,9 @@ class _Judge:
         self.single = [n for n in mine if not rules[n].by_facts]
         self.grouped = [n for n in mine if rules[n].by_facts]
         self.groups: dict[Hashable, _Group] = {}
-        self.uids: list[str] = []
+        self.position = 0
+        # the passes and unseens of the SAs judged alone, per grouped rule
+        self.alone = [(_Ids(), _Ids()) for _ in self.grouped]
 
     def sa(self, sa: Any) -> None:
         """Judge one SA: the rules without facts now, the others through its group."""
@@ -129,17 +150,20 @@ class _Judge:
             _verdict(rules[n], sa, result, self.summaries[n], self.per_rule[n], keep_all)
         if not self.grouped:
             return
+        position, self.position = self.position, self.position + 1
         try:
-            facts = self.facts_of(sa)
+            facts: Hashable = self.facts_of(sa)
             group = self.groups.get(facts)
-        except TypeError:  # an unhashable value in the facts: a group of its own
-            facts, group = (_ALONE, len(self.uids)), None
+        except TypeError:  # an unhashable value in the facts
+            facts, group = _ALONE, None
+        if group is None and (facts is _ALONE or len(self.groups) >= MAX_GROUPS):
+            self._alone(sa, position)
+            return
         fresh = group is None
         if group is None:
             verdicts = [rules[n].check(sa, result) for n in self.grouped]
             group = self.groups[facts] = _Group.of(self.grouped, verdicts)
-        group.members.append(len(self.uids))
-        self.uids.append(sa.uid)
+        group.members.add(position, sa.uid)
         for n, v in group.failed:  # checked again: this SA's own frames
             failed = v if fresh else rules[n].check(sa, result)
             _record(rules[n], sa, failed, self.summaries[n], self.per_rule[n], keep_all)
@@ -147,32 +171,45 @@ class _Judge:
             for n, v in group.others:
                 self.per_rule[n].append(_finding(rules[n], sa.uid, v))
 
+    def _alone(self, sa: Any, position: int) -> None:
+        """Every grouped rule on one SA of no group: its passes and unseens are counted
+        with the groups' at the end (SA order), its failures now."""
+        rules, result, keep_all = self.rules, self.result, self.keep_all
+        for n, (passed, unseen) in zip(self.grouped, self.alone, strict=True):
+            v = rules[n].check(sa, result)
+            if v is None:
+                continue
+            if v.outcome == Outcome.FAIL:
+                _record(rules[n], sa, v, self.summaries[n], self.per_rule[n], keep_all)
+                continue
+            (passed if v.outcome == Outcome.PASS else unseen).add(position, sa.uid)
+            if keep_all:
+                self.per_rule[n].append(_finding(rules[n], sa.uid, v))
+
     def count(self) -> None:
-        """The passes and unseens of every group, into the rules' summaries."""
+        """The passes and unseens of every group and lone SA, into the rules' summaries."""
         for i, n in enumerate(self.grouped):
             summary = self.summaries[n]
-            passed: list[list[int]] = []
-            unseen: list[list[int]] = []
+            passed, unseen = [self.alone[i][0]], [self.alone[i][1]]
             for group in self.groups.values():
                 v = group.verdicts[i]
-                if v is None or v.outcome == Outcome.FAIL:
-                    continue
-                (passed if v.outcome == Outcome.PASS else unseen).append(group.members)
-            summary.passed += sum(map(len, passed))
-            summary.not_observable += sum(map(len, unseen))
-            summary.passed_sas.extend(self._first_ids(passed, len(summary.passed_sas)))
-            summary.not_observable_sas.extend(
-                self._first_ids(unseen, len(summary.not_observable_sas))
-            )
+                if v is not None and v.outcome != Outcome.FAIL:
+                    (passed if v.outcome == Outcome.PASS else unseen).append(group.members)
+            summary.passed += sum(ids.count for ids in passed)
+            summary.not_observable += sum(ids.count for ids in unseen)
+            summary.passed_sas.extend(_first_ids(passed, len(summary.passed_sas)))
+            summary.not_observable_sas.extend(_first_ids(unseen, len(summary.not_observable_sas)))
 
-    def _first_ids(self, members: list[list[int]], have: int) -> list[str]:
-        """The ids of the first SAs of ``members`` (each in SA order), up to the summary's
-        ``SUMMARY_SA_IDS`` with ``have`` already listed."""
-        room = SUMMARY_SA_IDS - have
-        if room <= 0 or not members:
-            return []
-        merged = members[0] if len(members) == 1 else heapq.merge(*members)
-        return [self.uids[p] for p in islice(merged, room)]
+
+def _first_ids(sets: list[_Ids], have: int) -> list[str]:
+    """The uids of the first SAs of ``sets`` (each in SA order), up to the summary's
+    ``SUMMARY_SA_IDS`` with ``have`` already listed."""
+    room = SUMMARY_SA_IDS - have
+    lists = [ids.first for ids in sets if ids.first]
+    if room <= 0 or not lists:
+        return []
+    merged = lists[0] if len(lists) == 1 else heapq.merge(*lists)
+    return [uid for _position, uid in islice(merged, room)]
 
 
 def _verdict(

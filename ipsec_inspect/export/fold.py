@@ -32,6 +32,7 @@ def print_table(console: Console, table: Table, heading_columns: int = 1) -> Non
         text = plain_table(console, table)
         if text is not None:
             console.file.write(text)
+            console.file.flush()  # as rich does after each print
             return
     if not console.is_terminal or fits(console, table):
         console.print(table)
@@ -52,18 +53,18 @@ def plain_table(console: Console, table: Table) -> str | None:
     if not _plain_form(console, table):
         return None
     columns = table.columns
-    cells = [[str(c.header), *map(_unstyled, c._cells)] for c in columns]
-    widths = []
-    for column in cells:
-        for cell in column:
-            if cell is None or "[" in cell or not cell.isprintable():
-                return None
-        widths.append(max(map(cell_len, column)))
+    cells: list[list[str]] = []
+    for c in columns:
+        column = [str(c.header), *map(_unstyled, c._cells)]
+        if not all(cell is not None and "[" not in cell and cell.isprintable() for cell in column):
+            return None
+        cells.append(column)  # type: ignore[arg-type]  # no None: checked above
+    widths = [max(map(cell_len, column)) for column in cells]
     width = sum(widths) + 3 * len(widths) + 1
     title = table.title
     if width > console.width or (title is not None and not _plain_title(title, width)):
         return None
-    justs = [c.justify for c in columns]
+    justs: list[str] = [c.justify for c in columns]
     lines = [] if title is None else [str(title) + " " * (width - cell_len(str(title)))]
     lines.append("┏" + "┳".join("━" * (w + 2) for w in widths) + "┓")
     lines.append(_row([c[0] for c in cells], widths, justs, "┃"))
@@ -94,6 +95,7 @@ def _plain_form(console: Console, table: Table) -> bool:
     return (
         console.color_system is None
         and not console.is_terminal
+        and not console.quiet
         and console.encoding.lower().replace("-", "") == "utf8"
         and not console.options.ascii_only
         and not console.record

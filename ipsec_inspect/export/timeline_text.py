@@ -310,7 +310,8 @@ def _ike_middle(sa: IkeSa) -> tuple[str, str]:
     )
     unsaid = sa.auth_method is None and sa.auth_name is None and sa.established_frame is None
     timeless = sa.lifetime_seconds is None and sa.lifetime_kilobytes is None
-    if plain and bare and unsaid and timeless and (sa.nat_detected in (None, True, False)):
+    nat = sa.nat_detected is None or type(sa.nat_detected) is bool
+    if plain and bare and unsaid and timeless and nat:
         return _bare_ike_middle(
             sa.mode,
             ike_state(sa),
@@ -382,7 +383,8 @@ def _updates(sa: IkeSa) -> str:
 def finding_text(f: Finding, child_ids: dict[str, str]) -> str:
     """``timeline._finding(f, child_ids)`` as JSON text (a failure with plain frames;
     anything else through the dict). A rule's failures differ in their SA and frames."""
-    if f.outcome.value != "fail" or f.values or any(type(n) is not int for n in f.frames):
+    plain = type(f.values) is dict and not f.values and type(f.frames) is list
+    if f.outcome.value != "fail" or not plain or any(type(n) is not int for n in f.frames):
         return _encode(_finding(f, child_ids))
     return (
         f"{_failure_head(f.rule, f.title, f.severity, f.reference)}, "

@@ -71,10 +71,16 @@ def _mixes(floods: tuple[Path, Path]) -> Iterator[tuple[str, list[Path], int | N
     yield "floods and IKEv1, cap 7", [init, v1, esp], 7, []
 
 
+@pytest.mark.parametrize("max_groups", [1024, 2])
 @pytest.mark.parametrize("keep_all", [False, True])
 def test_grouped_audit_is_the_per_sa_audit_on_floods_mixed_with_tunnels(
-    floods: tuple[Path, Path], keep_all: bool
+    floods: tuple[Path, Path], keep_all: bool, max_groups: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Also with few groups allowed: the SAs beyond them are judged alone, and their ids
+    are merged with the groups' in SA order."""
+    from ipsec_inspect.audit import run
+
+    monkeypatch.setattr(run, "MAX_GROUPS", max_groups)
     for name, paths, cap, keys in _mixes(floods):
         result = _analysed(paths, cap, keys)
         assert result.ike_sas or result.child_sas, name
