@@ -135,35 +135,35 @@ def _value(v: Any) -> str:
 
 
 def _termination(t: Termination | None) -> str:
+    """A termination: its time and frame filled into the text of its other fields, which
+    the SAs of a flood share (all still active, or all failed for want of an answer)."""
     if t is None:
         return "null"
-    if t.time is None and t.frame is None:  # an SA still active: the same for many
-        return _timeless_termination(
-            t.reason,
-            t.notify,
-            t.stage,
-            t.certainty,
-            t.detail,
-            t.trigger,
-            t.trigger_certainty,
-            t.trigger_detail,
-        )
-    return _termination_text(t)
+    head, tail = _termination_parts(
+        t.reason,
+        t.notify,
+        t.stage,
+        t.certainty,
+        t.detail,
+        t.trigger,
+        t.trigger_certainty,
+        t.trigger_detail,
+    )
+    frame = t.frame
+    return f'{head}{_time(t.time)}, "frame": {"null" if frame is None else _n(frame)}{tail}'
 
 
 @lru_cache(maxsize=256)
-def _timeless_termination(reason: Any, notify: Any, *rest: Any) -> str:
-    """A termination without time or frame, by its other fields (in their order)."""
-    return _termination_text(Termination(reason, None, None, notify, *rest))
-
-
-def _termination_text(t: Termination) -> str:
+def _termination_parts(reason: Any, notify: Any, *rest: Any) -> tuple[str, str]:
+    """A termination's text before its time and after its frame, by its other fields (in
+    their order)."""
+    t = Termination(reason, None, None, notify, *rest)
     return (
-        f'{{"reason": {_esc(t.reason.value)}, "time": {_time(t.time)}, '
-        f'"frame": {_n(t.frame)}, "notify": {_s(t.notify)}, "stage": {_value(t.stage)}, '
+        f'{{"reason": {_esc(t.reason.value)}, "time": ',
+        f', "notify": {_s(t.notify)}, "stage": {_value(t.stage)}, '
         f'"detail": {_s(t.detail)}, "certainty": {_esc(t.certainty.value)}, '
         f'"trigger": {_value(t.trigger)}, "trigger_certainty": {_value(t.trigger_certainty)}, '
-        f'"trigger_detail": {_s(t.trigger_detail)}}}'
+        f'"trigger_detail": {_s(t.trigger_detail)}}}',
     )
 
 
@@ -287,11 +287,37 @@ def ike_text(sa: IkeSa, child_ids: dict[str, str]) -> str:
         f'{{"id": {_esc(sa.uid)}, "version": {_n(sa.version)}, '
         f'"initiator": {_endpoint(sa.initiator)}, "responder": {_endpoint(sa.responder)}, '
         f'"spi_i": "{sa.spi_i.hex()}", "spi_r": "{sa.spi_r.hex()}", {before}, '
-        f'"proposals_offered": {_any(sa.proposals_offered)}, {after}, '
+        f'"proposals_offered": {_proposals(sa.proposals_offered)}, {after}, '
         f'"stages": {_stages(sa.stages)}, "termination": {_termination(sa.termination)}, '
         f'"rekeyed_from": {_s(sa.rekeyed_from)}, "rekeyed_to": {_s(sa.rekeyed_to)}, '
         f'"rekey_certainty": {_value(sa.rekey_certainty)}, "child_sas": {children}}}'
     )
+
+
+class _ByRepr:
+    """A value compared by its ``repr``, which tells apart every value JSON writes
+    differently (``1`` and ``True``, ``1`` and ``1.0``), so it can key a memo."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value, self.key = value, repr(value)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByRepr) and self.key == other.key
+
+
+def _proposals(proposals: list[dict[str, Any]]) -> str:
+    """The offered proposals, memoised: a flood's requests offer the same few."""
+    return _proposals_of(_ByRepr(proposals)) if proposals else "[]"
+
+
+@lru_cache(maxsize=64)
+def _proposals_of(held: _ByRepr) -> str:
+    return _encode(held.value)
 
 
 def _ike_middle(sa: IkeSa) -> tuple[str, str]:

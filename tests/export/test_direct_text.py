@@ -105,8 +105,16 @@ def test_each_object_is_its_dict_also_where_the_flood_shortcuts_do_not_apply(
     ids[odd.uid] = ids[children[0].uid]
     for c in [*children, odd]:
         assert child_text(c, ids) == encode(_child(c, ids, None))
-    for sa in result.ike_sas.values():
+    ikes = list(result.ike_sas.values())
+    first = ikes[0]
+    alike = [  # memoised by repr: 1, True and 1.0 are written apart
+        dataclasses.replace(first, proposals_offered=[{"number": n}]) for n in (1, True, 1.0)
+    ]
+    failed = dataclasses.replace(first, termination=dataclasses.replace(first.termination))
+    failed.termination.time, failed.termination.frame = None, 7  # type: ignore[union-attr]
+    for sa in [*ikes, *alike, failed]:
         assert ike_text(sa, ids) == encode(_ike(sa, ids, None))
+    assert len({ike_text(sa, ids) for sa in alike}) == 3
     for f in result.findings:
         assert finding_text(f, ids) == encode(_finding(f, ids))
     passed = dataclasses.replace(result.findings[0], outcome=Outcome.PASS)
