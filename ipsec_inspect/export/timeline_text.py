@@ -38,14 +38,12 @@ from ipsec_inspect.lifecycle.model import (
 )
 
 if TYPE_CHECKING:
+    from ipsec_inspect.audit.findings import Finding
     from ipsec_inspect.lifecycle.sequence import SequenceAnalyzer
 
 _HR, _NEG, _CIRCUIT, _TRANS, _TERM = Stage
 #: an event's certainty as JSON text without its quotes (plain ASCII words)
 _CERTAINTY = {c: c.value for c in Certainty}
-
-if TYPE_CHECKING:
-    from ipsec_inspect.audit.findings import Finding
 
 #: any other value: the encoder the dict path uses (same separators, no indent)
 _encode = json.JSONEncoder(check_circular=False).encode
