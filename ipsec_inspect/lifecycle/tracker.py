@@ -40,6 +40,7 @@ from ipsec_inspect.lifecycle.configuration import read_configuration
 from ipsec_inspect.lifecycle.endings import entangled_peers, entangled_with, explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
+from ipsec_inspect.lifecycle.first_run import FirstRun, RawRequest
 from ipsec_inspect.lifecycle.flood import EVICT_TO
 from ipsec_inspect.lifecycle.ike_rekey_inference import infer_ike_rekey
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
@@ -124,6 +125,7 @@ class Tracker:
         )
         self._force_uid: str | None = None  # the uid a replay gives its SA
         self._settled = False  # compact SAs are settled as they are replayed (finish)
+        self._first = FirstRun()  # the first requests held raw (defer_request)
         if self._park_keep is not None or self._redissect is not None or self._defers:
             store = spill if self._park_keep is not None else None
             self._st.ike = ParkedDict(store, self._restore, self._replay)
@@ -139,6 +141,8 @@ class Tracker:
 
     def feed(self, record: Record) -> list[TrackerEvent]:
         """Apply one record; return the events it caused."""
+        if self._first.count:
+            self._end_first_run()
         st = self._st
         st.out = []
         st.stats.see(record.meta)
@@ -171,6 +175,8 @@ class Tracker:
         tenth of its cost, and ports, IP version and interface are read by nothing
         here. ``events`` False: the
         caller drops the events (nothing listens), so they are not made (an empty list)."""
+        if self._first.count:
+            self._end_first_run()
         st = self._st
         if not st.defer_orphans or p.seq >= SEQ_MAX or not plainly_orphan(st, p):
             return None
@@ -203,29 +209,92 @@ class Tracker:
         Only under a cap, without parking and without a listener for events (the
         caller's part: the events of a deferred SA are never made).
         """
-        if not self._defers:
-            return False
+        m = meta
+        if m.frames or m.ip_fragmented or m.transport != Transport.UDP:
+            return False  # not what wire.fast_ike finds
+        pair = (m.src, m.dst)
+        req = (
+            data,
+            offset,
+            end,
+            m.frame,
+            m.time,
+            pair,
+            m.sport,
+            m.dport,
+            m.ip_version,
+            m.wire_len,
+            m.interface,
+        )
+        return self.defer_request(bytes(data[offset : offset + 8]), req)
+
+    def defer_request(self, spi_i: bytes, req: RawRequest) -> bool:
+        """:meth:`defer_first` for a request as its raw fields (``first_run.RawRequest``),
+        ``spi_i`` its initiator's SPI; the same SA, uid and figures.
+
+        Why raw: no ``PacketMeta`` and no copy of the message are made for a request that
+        is evicted untouched, which in a flood is nearly every one. The request joins the
+        run of such requests (:class:`~first_run.FirstRun`): one dict entry, evicted off
+        its front, moved into the tables when anything else comes (:meth:`_end_first_run`).
+        """
+        run = self._first
+        queue = run.queue
         st = self._st
-        spi_i = bytes(data[offset : offset + 8])
-        key = (2, spi_i)
-        if key in st.ike_index:
+        if spi_i in queue or (2, spi_i) in st.ike_index or not self._defers:
             return False  # a retransmission, or a message for a known SA
         ike = st.ike
-        assert isinstance(ike, ParkedDict)
-        st.out = []
-        st.stats.see(meta)
-        st.stats.ike_messages += 1
-        self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
-        uid = f"ike-{spi_i.hex()}"
-        n = 2
-        while uid in ike:
-            uid, n = f"ike-{spi_i.hex()}-{n}", n + 1
-        ike.add_compact(uid, Deferred(bytes(data[offset:]), offset, end - offset, meta))
-        st.ike_index[key] = uid
-        st.half_open[uid] = None
-        st.flood.request(meta.src, meta.dst, meta.time)
-        self._bound()
+        uid = "ike-" + spi_i.hex()
+        if uid in ike:  # as _ike_for names it (a queued request never has this uid)
+            base, n = uid, 2
+            while uid in ike:
+                uid, n = f"{base}-{n}", n + 1
+        queue[spi_i] = (uid, req)
+        frame, time, pair = req[3], req[4], req[5]
+        if run.count:
+            run.count += 1
+            if frame > run.frame:
+                run.frame = frame
+            if time < run.t_min:
+                run.t_min = time
+            elif time > run.t_max:
+                run.t_max = time
+        else:
+            run.count = 1
+            run.frame, run.t_min, run.t_max, run.first_time = frame, time, time, time
+            if self._lanes.lanes:
+                self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
+        run.last_time = time
+        pairs = run.pairs
+        pairs[pair] = pairs.get(pair, 0) + 1
+        cap = self.config.max_sas
+        if cap is not None and len(ike) + len(st.child) + len(queue) > cap:
+            self._evict(int(cap * EVICT_TO))
         return True
+
+    def _end_first_run(self) -> None:
+        """Move the run of requests held raw (:meth:`defer_request`) into the tables, as
+        if each had been registered there when it came: the kept ones as
+        :class:`~parked.Deferred` SAs, in order (after every SA there: nothing else was
+        registered during the run), and every one's part of the flood figures and the
+        capture counts."""
+        run = self._first
+        st = self._st
+        ike = st.ike
+        assert isinstance(ike, ParkedDict)
+        index, half_open = st.ike_index, st.half_open
+        for spi_i, (uid, req) in run.queue.items():
+            data, ike_at, ike_end = req[0], req[1], req[2]
+            ike.add_compact(
+                uid, Deferred(bytes(data[ike_at:]), ike_at, ike_end - ike_at, _meta(req))
+            )
+            index[(2, spi_i)] = uid
+            half_open[uid] = None
+        stats = st.stats
+        stats.see_frame(run.frame, run.t_min)
+        stats.see_frame(run.frame, run.t_max)
+        stats.ike_messages += run.count
+        st.flood.requests(run.pairs, run.first_time, run.last_time)
+        run.clear()
 
     def _bound(self) -> None:
         """After each record: keep at most ``max_sas`` SAs, park beyond ``park_half_open``."""
@@ -238,6 +307,8 @@ class Tracker:
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
         """Settle every SA against the end of the capture; return the closing events."""
+        if self._first.count:
+            self._end_first_run()
         st = self._st
         st.out = []
         self._end = end_time if end_time is not None else st.stats.last_time
@@ -288,6 +359,8 @@ class Tracker:
     def result(self) -> TrackerResult:
         """The SA model so far; ``findings`` stays empty (the audit runs on this result,
         ``audit.run.audit``)."""
+        if self._first.count:
+            self._end_first_run()
         st = self._st
         _build_pending(st)  # readers copy and pickle the dict
         _feed_deferred(st)
@@ -511,12 +584,15 @@ class Tracker:
         is never evicted: only state whose start, or whose IKE SA, the capture does not show.
         """
         st = self._st
-        while st.half_open and (over := len(st.ike) + len(st.child) - target) > 0:
+        run = self._first.queue  # requests held raw: half-open, younger than all of the set
+        while st.half_open and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
             for uid in _take_oldest(st.half_open, over):
                 self._evict_half_open(uid)
+        if run and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
+            st.evicted.half_open_ike_sas += self._first.evict_oldest(over)
         one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
         orphans_before = st.evicted.orphan_child_sas
-        while st.orphans and (over := len(st.ike) + len(st.child) - target) > 0:
+        while st.orphans and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
             for uid in _take_oldest(st.orphans, over):
                 self._evict_orphan(uid, one_way)
         for pair in one_way:
@@ -608,6 +684,14 @@ class Tracker:
             d = c.direction(m.dst, rec.spi)
             if d is not None:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
+
+
+def _meta(req: RawRequest) -> PacketMeta:
+    """The ``PacketMeta`` of a request held raw (``first_run.RawRequest``)."""
+    _d, _at, _end, frame, time, (src, dst), sport, dport, version, wire_len, iface = req
+    return PacketMeta(
+        frame, time, src, dst, sport, dport, Transport.UDP, version, wire_len, (), False, iface
+    )
 
 
 def _error_frame(e: TrackerError) -> int:

@@ -65,15 +65,15 @@ def test_requests_are_deferred_and_the_touched_ones_fed(tmp_path: Path) -> None:
     analysis = Analysis(str(mixed), config=TrackerConfig(max_sas=1000), keep_index=False)
     tracker = analysis.tracker
     deferred: list[str] = []
-    defer = tracker.defer_first
+    defer = tracker.defer_request  # where both the raw and the PacketMeta way lead
 
-    def counting(meta, data, offset, end):  # type: ignore[no-untyped-def]
-        took = defer(meta, data, offset, end)
+    def counting(spi_i, req):  # type: ignore[no-untyped-def]
+        took = defer(spi_i, req)
         if took:
-            deferred.append(meta.src)
+            deferred.append(req[5][0])
         return took
 
-    tracker.defer_first = counting  # type: ignore[method-assign]
+    tracker.defer_request = counting  # type: ignore[method-assign]
     analysis.run()
     res = analysis.result()
     assert len(deferred) == 60 + 1  # the flood's 60 requests and the tunnel's own
