@@ -18,22 +18,38 @@ left into the tables as if each request had been registered there when it came.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
-#: a first request as the pipeline found it (``wire.fast_ike``): the frame's bytes, where
-#: the IKE message is in them (``data[ike_at:ike_end]``), then the fields of the
-#: ``PacketMeta`` the decoder would give it — frame number, time, (source, destination)
-#: names, source and destination ports, IP version, IP length on the wire, interface
-RawRequest = tuple[bytes, int, int, int, float, tuple[str, str], int, int, int, int, int]
+#: a first request as its taker holds it: first a function that reads it, given the whole
+#: tuple, as (the frame from the IKE message on, the message's offset in the frame, its
+#: length, its ``PacketMeta``) — a ``parked.Deferred``'s arguments — then what that
+#: function reads it from (for ``wire.fast_ike``: the frame, its number, time, interface).
+#: Why a function in the record: the tracker reads no frame, and a request held this way
+#: is a handful of objects, made and freed once each (its frame is kept anyway)
+RawRequest = tuple[Any, ...]
 
 
 class FirstRun:
     """The requests of the current run (see the module doc) and the sums they make."""
 
-    __slots__ = ("count", "first_time", "frame", "last_time", "pairs", "queue", "t_max", "t_min")
+    __slots__ = (
+        "count",
+        "first_time",
+        "frame",
+        "last_time",
+        "pairs",
+        "queue",
+        "t_max",
+        "t_min",
+        "uids",
+    )
 
     def __init__(self) -> None:
-        #: initiator's SPI -> (the uid the SA gets, the request), oldest first
-        self.queue: dict[bytes, tuple[str, RawRequest]] = {}
+        #: initiator's SPI -> the request, oldest first
+        self.queue: dict[bytes, RawRequest] = {}
+        #: the uid of a request, by its SPI, when an eviction during the run had to fix it
+        #: (``Tracker._pin_first_uid``); the others' are made when the run ends
+        self.uids: dict[bytes, str] = {}
         #: (source, destination) -> requests, in the order the pairs first came
         self.pairs: dict[tuple[str, str], int] = {}
         self.count = 0  # requests taken in this run (evicted ones included)
@@ -41,17 +57,27 @@ class FirstRun:
         self.t_min = self.t_max = 0.0  # their earliest and latest times
         self.first_time = self.last_time = 0.0  # the first one's time and the last one's
 
+    def start(self, frame: int, time: float) -> None:
+        """The first request of a run, at ``frame`` and ``time``."""
+        self.count = 1
+        self.frame = frame
+        self.t_min = self.t_max = self.first_time = time
+
     def clear(self) -> None:
         """Start a new run (what this one held is in the tables now)."""
         self.queue.clear()
+        self.uids.clear()
         self.pairs = {}
         self.count = 0
 
     def evict_oldest(self, n: int) -> int:
         """Drop the ``n`` oldest requests (all of them if fewer); how many went. Why in one
         go: see ``tracker._take_oldest``."""
-        queue = self.queue
+        queue, uids = self.queue, self.uids
         taken = list(itertools.islice(queue, n))
         for spi in taken:
             del queue[spi]
+        if uids:
+            for spi in taken:
+                uids.pop(spi, None)
         return len(taken)

@@ -209,67 +209,75 @@ class Tracker:
         Only under a cap, without parking and without a listener for events (the
         caller's part: the events of a deferred SA are never made).
         """
-        m = meta
-        if m.frames or m.ip_fragmented or m.transport != Transport.UDP:
-            return False  # not what wire.fast_ike finds
-        pair = (m.src, m.dst)
-        req = (
-            data,
-            offset,
-            end,
-            m.frame,
-            m.time,
-            pair,
-            m.sport,
-            m.dport,
-            m.ip_version,
-            m.wire_len,
-            m.interface,
+        if not self._defers:
+            return False
+        return self.defer_request(
+            bytes(data[offset : offset + 8]),
+            (meta.src, meta.dst),
+            meta.frame,
+            meta.time,
+            (_read_meta, data, offset, end, meta),
         )
-        return self.defer_request(bytes(data[offset : offset + 8]), req)
 
-    def defer_request(self, spi_i: bytes, req: RawRequest) -> bool:
-        """:meth:`defer_first` for a request as its raw fields (``first_run.RawRequest``),
-        ``spi_i`` its initiator's SPI; the same SA, uid and figures.
+    def defer_request(
+        self, spi_i: bytes, pair: tuple[str, str], frame: int, time: float, req: RawRequest
+    ) -> bool:
+        """:meth:`defer_first` for a request the caller holds as ``req`` (see
+        ``first_run.RawRequest``: it reads the message and its ``PacketMeta`` when asked),
+        of initiator's SPI ``spi_i``, from ``pair`` (source, destination) at ``frame`` and
+        ``time``; the same SA, uid and figures.
 
-        Why raw: no ``PacketMeta`` and no copy of the message are made for a request that
-        is evicted untouched, which in a flood is nearly every one. The request joins the
-        run of such requests (:class:`~first_run.FirstRun`): one dict entry, evicted off
-        its front, moved into the tables when anything else comes (:meth:`_end_first_run`).
+        Why: no ``PacketMeta`` nor copy of the message is made for a request evicted
+        untouched, which in a flood is nearly every one, and none of the SA tables is
+        touched for it: it joins the run of such requests (:class:`~first_run.FirstRun`),
+        one dict entry evicted off its front, and what is left of the run moves into the
+        tables when anything else comes (:meth:`_end_first_run`).
         """
         run = self._first
         queue = run.queue
         st = self._st
         if spi_i in queue or (2, spi_i) in st.ike_index or not self._defers:
             return False  # a retransmission, or a message for a known SA
-        ike = st.ike
-        uid = "ike-" + spi_i.hex()
-        if uid in ike:  # as _ike_for names it (a queued request never has this uid)
-            base, n = uid, 2
-            while uid in ike:
-                uid, n = f"{base}-{n}", n + 1
-        queue[spi_i] = (uid, req)
-        frame, time, pair = req[3], req[4], req[5]
+        # Its uid is made when the run ends: the SA dict's uids stay as they are until
+        # then, but for evictions, which pin the uid of any request they could change
+        # (_pin_first_uid)
+        queue[spi_i] = req
         if run.count:
             run.count += 1
             if frame > run.frame:
                 run.frame = frame
-            if time < run.t_min:
-                run.t_min = time
-            elif time > run.t_max:
+            if time > run.t_max:
                 run.t_max = time
+            elif time < run.t_min:
+                run.t_min = time
         else:
-            run.count = 1
-            run.frame, run.t_min, run.t_max, run.first_time = frame, time, time, time
+            run.start(frame, time)
             if self._lanes.lanes:
                 self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
         run.last_time = time
         pairs = run.pairs
         pairs[pair] = pairs.get(pair, 0) + 1
         cap = self.config.max_sas
-        if cap is not None and len(ike) + len(st.child) + len(queue) > cap:
+        if cap is not None and len(st.ike) + len(st.child) + len(queue) > cap:
             self._evict(int(cap * EVICT_TO))
         return True
+
+    def _pin_first_uid(self, uid: str) -> None:
+        """Before ``uid`` may leave the SA dict during a run (eviction): give the run's
+        request of the same SPI, if any, the uid ``_ike_for`` would have given it when it
+        came (``ike-`` and its SPI, or with ``-2``, ``-3``, ... when that was taken), which
+        the dict without ``uid`` could no longer tell. Why not when it came: making every
+        request's uid, for the few of a capture whose SPI an SA already had (an IKEv1 SA of
+        the same cookie, ...), was a tenth of a request's cost."""
+        run = self._first
+        if not uid.startswith("ike-") or len(uid) < 20:
+            return
+        try:
+            spi_i = bytes.fromhex(uid[4:20])
+        except ValueError:
+            return
+        if spi_i in run.queue and spi_i not in run.uids:
+            run.uids[spi_i] = _free_uid(self._st.ike, "ike-" + spi_i.hex())
 
     def _end_first_run(self) -> None:
         """Move the run of requests held raw (:meth:`defer_request`) into the tables, as
@@ -281,12 +289,10 @@ class Tracker:
         st = self._st
         ike = st.ike
         assert isinstance(ike, ParkedDict)
-        index, half_open = st.ike_index, st.half_open
-        for spi_i, (uid, req) in run.queue.items():
-            data, ike_at, ike_end = req[0], req[1], req[2]
-            ike.add_compact(
-                uid, Deferred(bytes(data[ike_at:]), ike_at, ike_end - ike_at, _meta(req))
-            )
+        index, half_open, uids = st.ike_index, st.half_open, run.uids
+        for spi_i, req in run.queue.items():
+            uid = uids.get(spi_i) or _free_uid(ike, "ike-" + spi_i.hex())
+            ike.add_compact(uid, Deferred(*req[0](req)))
             index[(2, spi_i)] = uid
             half_open[uid] = None
         stats = st.stats
@@ -587,6 +593,8 @@ class Tracker:
         run = self._first.queue  # requests held raw: half-open, younger than all of the set
         while st.half_open and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
             for uid in _take_oldest(st.half_open, over):
+                if run:
+                    self._pin_first_uid(uid)
                 self._evict_half_open(uid)
         if run and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
             st.evicted.half_open_ike_sas += self._first.evict_oldest(over)
@@ -686,12 +694,19 @@ class Tracker:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
 
 
-def _meta(req: RawRequest) -> PacketMeta:
-    """The ``PacketMeta`` of a request held raw (``first_run.RawRequest``)."""
-    _d, _at, _end, frame, time, (src, dst), sport, dport, version, wire_len, iface = req
-    return PacketMeta(
-        frame, time, src, dst, sport, dport, Transport.UDP, version, wire_len, (), False, iface
-    )
+def _read_meta(req: RawRequest) -> tuple[bytes, int, int, PacketMeta]:
+    """Read a request :meth:`Tracker.defer_first` took: (the frame from the IKE message on,
+    the message's offset in the frame, its length, its packet)."""
+    _read, data, offset, end, meta = req
+    return bytes(data[offset:]), offset, end - offset, meta
+
+
+def _free_uid(ike: dict[str, IkeSa], uid: str) -> str:
+    """The uid ``_ike_for`` gives a new SA whose plain uid ``uid`` is taken."""
+    base, n = uid, 2
+    while uid in ike:
+        uid, n = f"{base}-{n}", n + 1
+    return uid
 
 
 def _error_frame(e: TrackerError) -> int:

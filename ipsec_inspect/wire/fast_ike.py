@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from ipsec_inspect.core.records import PacketMeta, Transport
 from ipsec_inspect.wire.decoder import NATT_PORT
@@ -139,22 +140,22 @@ ETH_IPV4_INIT = struct.Struct("!12xHBxH2xHxB2x8sHHH2x8s8sxBBBI")
 ETH_IPV4_INIT_MIN = ETH_IPV4_INIT.size  # Ethernet, IPv4, UDP and the IKE header: 70
 _ETH_IKE_AT = 14 + 20 + 8
 #: what :func:`eth_ipv4_taker` hands on for a request, as ``lifecycle.first_run.RawRequest``:
-#: the frame, the IKE message's start and end in it, frame number, time, (source,
-#: destination) names, ports, IP version, IP length on the wire, interface
-InitRequest = tuple[bytes, int, int, int, float, tuple[str, str], int, int, int, int, int]
+#: the function that reads it, then the frame, its number, time and interface
+InitRequest = tuple[Any, ...]
+#: (initiator's SPI, (source, destination), frame number, time, the request) -> taken?
+InitTake = Callable[[bytes, tuple[str, str], int, float, InitRequest], bool]
 #: (frame number, time, interface, frame bytes) -> whether the request was taken
 InitTaker = Callable[[int, float, int, bytes], bool]
 _NAME_CACHE = 65536
 
 
 def eth_ipv4_taker(
-    udp_special: Mapping[int, str],
-    ipv4_name: Callable[[bytes], str],
-    take: Callable[[bytes, InitRequest], bool],
+    udp_special: Mapping[int, str], ipv4_name: Callable[[bytes], str], take: InitTake
 ) -> InitTaker:
     """A function that finds, in one ``struct`` call, what ``init_locator``'s ``locate``
     finds in an Ethernet frame with IPv4 inside (and nothing else), and hands it to
-    ``take`` (``Tracker.defer_request``) as its initiator's SPI and raw fields; False,
+    ``take`` (``Tracker.defer_request``) as its initiator's SPI, addresses, frame, time
+    and a request that makes its ``PacketMeta`` and message only when read; False,
     having changed nothing, for any other frame or when ``take`` declines it.
 
     Why: in an IKE_SA_INIT flood this is every frame; locating it field by field, making
@@ -166,6 +167,74 @@ def eth_ipv4_taker(
     unpack = ETH_IPV4_INIT.unpack_from
     names: dict[bytes, tuple[str, str]] = {}
     at = _ETH_IKE_AT
+
+    def found(data: bytes) -> tuple[bytes, int, int, int, int] | None:
+        """(address bytes, source port, destination port, IKE message end, IP packet end)
+        of a first request, else None — ``locate``'s checks, in another order."""
+        if len(data) < ETH_IPV4_INIT_MIN:
+            return None
+        (
+            et,
+            vihl,
+            total,
+            frag,
+            proto,
+            addrs,
+            sport,
+            dport,
+            ulen,
+            _spi_i,
+            spi_r,
+            ver,
+            exchange,
+            flags,
+            mid,
+        ) = unpack(data)
+        if (
+            et != 0x0800
+            or vihl != 0x45
+            or proto != 17
+            or frag & 0x3FFF
+            or exchange != IKE_SA_INIT
+            or mid != 0
+            or flags & (_FLAG_INITIATOR | _FLAG_RESPONSE) != _FLAG_INITIATOR
+            or ver >> 4 != 2
+            or spi_r != _ZERO_SPI
+            or (port_kind(dport) or port_kind(sport)) != "ike"
+            or (natt_is_encap and (sport == NATT_PORT or dport == NATT_PORT))
+        ):
+            return None
+        ip_end = 14 + total
+        if ip_end > len(data):
+            ip_end = len(data)
+        uend = 34 + ulen
+        if ulen < 8 or uend > ip_end:
+            uend = ip_end  # bad or snapped length: as the decoder, what is there
+        if uend < at + HEADER_LEN:  # (so the UDP datagram and the IP packet hold it too)
+            return None
+        return addrs, sport, dport, uend, ip_end
+
+    def named(addrs: bytes) -> tuple[str, str]:
+        pair = names.get(addrs)
+        if pair is None:
+            pair = (ipv4_name(addrs[:4]), ipv4_name(addrs[4:]))
+            if len(names) < _NAME_CACHE:
+                names[addrs] = pair
+        return pair
+
+    def read(req: InitRequest) -> tuple[bytes, int, int, PacketMeta]:
+        """The request the taker took: (the frame from the IKE message on, the message's
+        offset, its length, its ``PacketMeta`` as ``init_meta`` makes it)."""
+        _read, data, number, time, iface = req
+        where = found(data)
+        assert where is not None  # the frame it was taken from
+        addrs, sport, dport, uend, ip_end = where
+        src, dst = named(addrs)
+        wire_len = ip_end - 14
+        meta = PacketMeta(
+            number, time, src, dst, sport, dport, Transport.UDP, 4, wire_len, (), False, iface
+        )
+        return bytes(data[at:]), at, uend - at, meta
 
     def taker(number: int, time: float, iface: int, data: bytes) -> bool:
         if len(data) < ETH_IPV4_INIT_MIN:
@@ -206,16 +275,12 @@ def eth_ipv4_taker(
             ip_end = len(data)
         uend = 34 + ulen
         if ulen < 8 or uend > ip_end:
-            uend = ip_end  # bad or snapped length: as the decoder, what is there
-        if uend < at + HEADER_LEN:  # (so the UDP datagram and the IP packet hold it too)
+            uend = ip_end
+        if uend < at + HEADER_LEN:
             return False
         pair = names.get(addrs)
         if pair is None:
-            pair = (ipv4_name(addrs[:4]), ipv4_name(addrs[4:]))
-            if len(names) < _NAME_CACHE:
-                names[addrs] = pair
-        return take(
-            spi_i, (data, at, uend, number, time, pair, sport, dport, 4, ip_end - 14, iface)
-        )
+            pair = named(addrs)
+        return take(spi_i, pair, number, time, (read, data, number, time, iface))
 
     return taker

@@ -67,10 +67,10 @@ def test_requests_are_deferred_and_the_touched_ones_fed(tmp_path: Path) -> None:
     deferred: list[str] = []
     defer = tracker.defer_request  # where both the raw and the PacketMeta way lead
 
-    def counting(spi_i, req):  # type: ignore[no-untyped-def]
-        took = defer(spi_i, req)
+    def counting(spi_i, pair, frame, time, req):  # type: ignore[no-untyped-def]
+        took = defer(spi_i, pair, frame, time, req)
         if took:
-            deferred.append(req[5][0])
+            deferred.append(pair[0])
         return took
 
     tracker.defer_request = counting  # type: ignore[method-assign]
