@@ -18,6 +18,7 @@ left into the tables as if each request had been registered there when it came.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: a first request as its taker holds it: first a function that reads it, given the whole
@@ -29,22 +30,35 @@ from typing import Any
 RawRequest = tuple[Any, ...]
 
 
+#: (initiator's SPI, (source, destination), frame number, time, the request) -> taken?
+Take = Callable[[bytes, tuple[str, str], int, float, RawRequest], bool]
+#: what a run's requests add up to: (requests, the highest frame number, the earliest and
+#: the latest time, the first request's time, the last one's)
+Sums = tuple[int, int, float, float, float, float]
+
+
 class FirstRun:
-    """The requests of the current run (see the module doc) and the sums they make."""
+    """The requests of the current run (see the module doc) and the sums they make.
 
-    __slots__ = (
-        "count",
-        "first_time",
-        "frame",
-        "last_time",
-        "pairs",
-        "queue",
-        "t_max",
-        "t_min",
-        "uids",
-    )
+    :attr:`take` takes one request (``Tracker.defer_request``): a closure, its counters
+    in its own cells, because it runs for every request of a flood and an attribute per
+    counter was a fifth of its cost; :attr:`sums` reads them, :meth:`clear` starts over.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("active", "pairs", "queue", "restart", "sums", "take", "uids")
+
+    def __init__(
+        self,
+        index: Mapping[tuple[int, bytes], str],
+        room: Callable[[], int],
+        evict: Callable[[], None],
+        on_start: Callable[[], None],
+    ) -> None:
+        """``index``: the tracker's ``ike_index`` (a request of an SPI there is not
+        taken); ``room()``: how many requests the cap leaves room for beside the tables'
+        SAs; ``evict()``: evict (the tables' oldest half-open SAs, then the run's
+        oldest requests, :meth:`evict_oldest`) once the run outgrows that room;
+        ``on_start()``: what the first request of a run does (closes the ESP lanes)."""
         #: initiator's SPI -> the request, oldest first
         self.queue: dict[bytes, RawRequest] = {}
         #: the uid of a request, by its SPI, when an eviction during the run had to fix it
@@ -52,23 +66,59 @@ class FirstRun:
         self.uids: dict[bytes, str] = {}
         #: (source, destination) -> requests, in the order the pairs first came
         self.pairs: dict[tuple[str, str], int] = {}
-        self.count = 0  # requests taken in this run (evicted ones included)
-        self.frame = 0  # the highest frame number among them
-        self.t_min = self.t_max = 0.0  # their earliest and latest times
-        self.first_time = self.last_time = 0.0  # the first one's time and the last one's
+        #: a run is on: it took a request since the last :meth:`clear`
+        self.active = False
+        queue, pairs, run = self.queue, self.pairs, self
+        count = frame_max = 0
+        t_min = t_max = first_time = last_time = 0.0
+        free = 0  # requests the run may hold before the next eviction (room())
 
-    def start(self, frame: int, time: float) -> None:
-        """The first request of a run, at ``frame`` and ``time``."""
-        self.count = 1
-        self.frame = frame
-        self.t_min = self.t_max = self.first_time = time
+        def take(
+            spi_i: bytes, pair: tuple[str, str], frame: int, time: float, req: RawRequest
+        ) -> bool:
+            nonlocal count, frame_max, t_min, t_max, first_time, last_time, free
+            if spi_i in queue or (2, spi_i) in index:
+                return False  # a retransmission, or a message for a known SA
+            queue[spi_i] = req
+            if count:
+                count += 1
+                if frame > frame_max:
+                    frame_max = frame
+                if time > t_max:
+                    t_max = time
+                elif time < t_min:
+                    t_min = time
+            else:
+                count, frame_max = 1, frame
+                t_min = t_max = first_time = time
+                free = room()  # the tables change only by eviction during a run
+                run.active = True
+                on_start()
+            last_time = time
+            pairs[pair] = pairs.get(pair, 0) + 1
+            if len(queue) > free:
+                evict()
+                free = room()
+            return True
+
+        def sums() -> Sums:
+            return count, frame_max, t_min, t_max, first_time, last_time
+
+        def restart() -> None:
+            nonlocal count
+            count = 0
+
+        self.take: Take = take
+        self.sums: Callable[[], Sums] = sums
+        self.restart: Callable[[], None] = restart
 
     def clear(self) -> None:
         """Start a new run (what this one held is in the tables now)."""
         self.queue.clear()
         self.uids.clear()
-        self.pairs = {}
-        self.count = 0
+        self.pairs.clear()
+        self.restart()
+        self.active = False
 
     def evict_oldest(self, n: int) -> int:
         """Drop the ``n`` oldest requests (all of them if fewer); how many went. Why in one

@@ -125,7 +125,14 @@ class Tracker:
         )
         self._force_uid: str | None = None  # the uid a replay gives its SA
         self._settled = False  # compact SAs are settled as they are replayed (finish)
-        self._first = FirstRun()  # the first requests held raw (defer_request)
+        # the first requests held raw (defer_request); room and eviction as _bound's
+        cap = self.config.max_sas or 0
+        self._first = FirstRun(
+            self._st.ike_index,
+            lambda: cap - len(self._st.ike) - len(self._st.child),
+            lambda: self._evict(int(cap * EVICT_TO)),
+            self._first_of_run,
+        )
         if self._park_keep is not None or self._redissect is not None or self._defers:
             store = spill if self._park_keep is not None else None
             self._st.ike = ParkedDict(store, self._restore, self._replay)
@@ -141,7 +148,7 @@ class Tracker:
 
     def feed(self, record: Record) -> list[TrackerEvent]:
         """Apply one record; return the events it caused."""
-        if self._first.count:
+        if self._first.active:
             self._end_first_run()
         st = self._st
         st.out = []
@@ -175,7 +182,7 @@ class Tracker:
         tenth of its cost, and ports, IP version and interface are read by nothing
         here. ``events`` False: the
         caller drops the events (nothing listens), so they are not made (an empty list)."""
-        if self._first.count:
+        if self._first.active:
             self._end_first_run()
         st = self._st
         if not st.defer_orphans or p.seq >= SEQ_MAX or not plainly_orphan(st, p):
@@ -233,34 +240,18 @@ class Tracker:
         one dict entry evicted off its front, and what is left of the run moves into the
         tables when anything else comes (:meth:`_end_first_run`).
         """
-        run = self._first
-        queue = run.queue
-        st = self._st
-        if spi_i in queue or (2, spi_i) in st.ike_index or not self._defers:
-            return False  # a retransmission, or a message for a known SA
-        # Its uid is made when the run ends: the SA dict's uids stay as they are until
-        # then, but for evictions, which pin the uid of any request they could change
-        # (_pin_first_uid)
-        queue[spi_i] = req
-        if run.count:
-            run.count += 1
-            if frame > run.frame:
-                run.frame = frame
-            if time > run.t_max:
-                run.t_max = time
-            elif time < run.t_min:
-                run.t_min = time
-        else:
-            run.start(frame, time)
-            if self._lanes.lanes:
-                self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
-        run.last_time = time
-        pairs = run.pairs
-        pairs[pair] = pairs.get(pair, 0) + 1
-        cap = self.config.max_sas
-        if cap is not None and len(st.ike) + len(st.child) + len(queue) > cap:
-            self._evict(int(cap * EVICT_TO))
-        return True
+        return self._defers and self._first.take(spi_i, pair, frame, time, req)
+
+    @property
+    def first_taker(self) -> Callable[[bytes, tuple[str, str], int, float, RawRequest], bool]:
+        """:meth:`defer_request` without its checks, for a caller that has asked
+        :attr:`defers_first` (one call less per request of a flood)."""
+        return self._first.take
+
+    def _first_of_run(self) -> None:
+        """A run of first requests starts (:meth:`defer_request`)."""
+        if self._lanes.lanes:
+            self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
 
     def _pin_first_uid(self, uid: str) -> None:
         """Before ``uid`` may leave the SA dict during a run (eviction): give the run's
@@ -295,11 +286,12 @@ class Tracker:
             ike.add_compact(uid, Deferred(*req[0](req)))
             index[(2, spi_i)] = uid
             half_open[uid] = None
+        count, frame, t_min, t_max, first_time, last_time = run.sums()
         stats = st.stats
-        stats.see_frame(run.frame, run.t_min)
-        stats.see_frame(run.frame, run.t_max)
-        stats.ike_messages += run.count
-        st.flood.requests(run.pairs, run.first_time, run.last_time)
+        stats.see_frame(frame, t_min)
+        stats.see_frame(frame, t_max)
+        stats.ike_messages += count
+        st.flood.requests(run.pairs, first_time, last_time)
         run.clear()
 
     def _bound(self) -> None:
@@ -313,7 +305,7 @@ class Tracker:
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
         """Settle every SA against the end of the capture; return the closing events."""
-        if self._first.count:
+        if self._first.active:
             self._end_first_run()
         st = self._st
         st.out = []
@@ -365,7 +357,7 @@ class Tracker:
     def result(self) -> TrackerResult:
         """The SA model so far; ``findings`` stays empty (the audit runs on this result,
         ``audit.run.audit``)."""
-        if self._first.count:
+        if self._first.active:
             self._end_first_run()
         st = self._st
         _build_pending(st)  # readers copy and pickle the dict

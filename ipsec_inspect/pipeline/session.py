@@ -674,7 +674,7 @@ class Analysis:
         # ... and the commonest of them, in IPv4 on Ethernet, found in one struct call and
         # handed over as raw fields (no PacketMeta: most are evicted untouched)
         take_init = (
-            eth_ipv4_taker(self.decoder.udp_special, ipv4_name, self.tracker.defer_request)
+            eth_ipv4_taker(self.decoder.udp_special, ipv4_name, self.tracker.first_taker)
             if defer_first is not None
             else None
         )

@@ -65,7 +65,7 @@ def test_requests_are_deferred_and_the_touched_ones_fed(tmp_path: Path) -> None:
     analysis = Analysis(str(mixed), config=TrackerConfig(max_sas=1000), keep_index=False)
     tracker = analysis.tracker
     deferred: list[str] = []
-    defer = tracker.defer_request  # where both the raw and the PacketMeta way lead
+    defer = tracker._first.take  # where both the raw and the PacketMeta way lead
 
     def counting(spi_i, pair, frame, time, req):  # type: ignore[no-untyped-def]
         took = defer(spi_i, pair, frame, time, req)
@@ -73,7 +73,7 @@ def test_requests_are_deferred_and_the_touched_ones_fed(tmp_path: Path) -> None:
             deferred.append(pair[0])
         return took
 
-    tracker.defer_request = counting  # type: ignore[method-assign]
+    tracker._first.take = counting
     analysis.run()
     res = analysis.result()
     assert len(deferred) == 60 + 1  # the flood's 60 requests and the tunnel's own
