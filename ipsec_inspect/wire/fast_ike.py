@@ -135,8 +135,9 @@ def init_meta(
 #: call: EtherType, version/IHL, total length, flags/fragment offset, protocol, the source
 #: and destination addresses as one 8-byte string, source and destination ports, UDP
 #: length, the IKE header's initiator's and responder's SPIs, version, exchange type, flags
-#: and message ID (``locate`` reads the same fields, one struct at a time).
-ETH_IPV4_INIT = struct.Struct("!12xHBxH2xHxB2x8sHHH2x8s8sxBBBI")
+#: and message ID (``locate`` reads the same fields, one struct at a time); the responder's
+#: SPI as a number (zero for a first request: no object is made for it).
+ETH_IPV4_INIT = struct.Struct("!12xHBxH2xHxB2x8sHHH2x8sQxBBBI")
 ETH_IPV4_INIT_MIN = ETH_IPV4_INIT.size  # Ethernet, IPv4, UDP and the IKE header: 70
 _ETH_IKE_AT = 14 + 20 + 8
 #: what :func:`eth_ipv4_taker` hands on for a request, as ``lifecycle.first_run.RawRequest``:
@@ -164,6 +165,8 @@ def eth_ipv4_taker(
     (cached by their bytes, as ``Decoder.ipv4_name`` caches each address)."""
     natt_is_encap = udp_special.get(NATT_PORT) == "udpencap"
     port_kind = udp_special.get
+    ike_ports = frozenset(p for p, kind in udp_special.items() if kind == "ike")
+    i_or_r = _FLAG_INITIATOR | _FLAG_RESPONSE
     unpack = ETH_IPV4_INIT.unpack_from
     names: dict[bytes, tuple[str, str]] = {}
     at = _ETH_IKE_AT
@@ -197,10 +200,10 @@ def eth_ipv4_taker(
             or frag & 0x3FFF
             or exchange != IKE_SA_INIT
             or mid != 0
-            or flags & (_FLAG_INITIATOR | _FLAG_RESPONSE) != _FLAG_INITIATOR
+            or flags & i_or_r != _FLAG_INITIATOR
             or ver >> 4 != 2
-            or spi_r != _ZERO_SPI
-            or (port_kind(dport) or port_kind(sport)) != "ike"
+            or spi_r
+            or (dport not in ike_ports and (port_kind(dport) or port_kind(sport)) != "ike")
             or (natt_is_encap and (sport == NATT_PORT or dport == NATT_PORT))
         ):
             return None
@@ -263,10 +266,10 @@ def eth_ipv4_taker(
             or frag & 0x3FFF
             or exchange != IKE_SA_INIT
             or mid != 0
-            or flags & (_FLAG_INITIATOR | _FLAG_RESPONSE) != _FLAG_INITIATOR
+            or flags & i_or_r != _FLAG_INITIATOR
             or ver >> 4 != 2
-            or spi_r != _ZERO_SPI
-            or (port_kind(dport) or port_kind(sport)) != "ike"
+            or spi_r
+            or (dport not in ike_ports and (port_kind(dport) or port_kind(sport)) != "ike")
             or (natt_is_encap and (sport == NATT_PORT or dport == NATT_PORT))
         ):
             return False
