@@ -13,10 +13,10 @@ from ipsec_inspect.lifecycle.first_run import FirstRun
 from ipsec_inspect.lifecycle.flood import FloodWatch
 
 
-def _requests(seed: int, n: int) -> list[tuple[str, str, float]]:
+def _requests(seed: int, n: int, net: str, sources: int) -> list[tuple[str, str, float]]:
     rnd = random.Random(seed)
     return [
-        (f"192.0.2.{rnd.randrange(12)}", f"203.0.113.{rnd.randrange(4)}", 100.0 + i * 0.5)
+        (f"{net}.{rnd.randrange(sources)}", f"203.0.113.{rnd.randrange(6)}", 100.0 + i * 0.5)
         for i in range(n)
     ]
 
@@ -28,14 +28,15 @@ def _batched(requests: list[tuple[str, str, float]], watch: FloodWatch) -> None:
     watch.requests(pairs, requests[0][2], requests[-1][2])
 
 
-@pytest.mark.parametrize("caps", [(100_000, 10_000), (5, 2), (1, 1)], ids=str)
+@pytest.mark.parametrize("caps", [(100_000, 10_000), (8, 3), (4, 1)], ids=str)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_run_adds_up_to_its_requests_one_by_one(
     caps: tuple[int, int], seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(flood_module, "MAX_TRACKED_SOURCES", caps[0])
     monkeypatch.setattr(flood_module, "MAX_TRACKED_RESPONDERS", caps[1])
-    before, run, after = _requests(seed, 30), _requests(seed + 10, 200), _requests(seed, 20)
+    before = _requests(seed, 30, "192.0.2", 3)  # then the run's own sources, first in it
+    run, after = _requests(seed + 10, 200, "198.51.100", 20), _requests(seed, 20, "192.0.2", 30)
     one, batch = FloodWatch(), FloodWatch()
     for src, dst, t in before:  # requests met one by one before the run, on both
         one.request(src, dst, t)
@@ -52,7 +53,7 @@ def test_a_run_adds_up_to_its_requests_one_by_one(
     assert list(batch.sources) == list(one.sources)  # the same order: the same tracked ones
     assert list(batch.responders) == list(one.responders)
     assert batch.half_open_started == 250
-    if caps[0] < 12:
+    if caps[0] < 20:
         assert batch.other_sources > 0
 
 
