@@ -45,7 +45,7 @@ class FirstRun:
     counter was a fifth of its cost; :attr:`sums` reads them, :meth:`clear` starts over.
     """
 
-    __slots__ = ("active", "pairs", "queue", "restart", "sums", "take", "uids")
+    __slots__ = ("pairs", "queue", "restart", "sums", "take", "uids")
 
     def __init__(
         self,
@@ -66,9 +66,7 @@ class FirstRun:
         self.uids: dict[bytes, str] = {}
         #: (source, destination) -> requests, in the order the pairs first came
         self.pairs: dict[tuple[str, str], int] = {}
-        #: a run is on: it took a request since the last :meth:`clear`
-        self.active = False
-        queue, pairs, run = self.queue, self.pairs, self
+        queue, pairs = self.queue, self.pairs
         count = frame_max = 0
         t_min = t_max = first_time = last_time = 0.0
         free = 0  # requests the run may hold before the next eviction (room())
@@ -92,7 +90,6 @@ class FirstRun:
                 count, frame_max = 1, frame
                 t_min = t_max = first_time = time
                 free = room()  # the tables change only by eviction during a run
-                run.active = True
                 on_start()
             last_time = time
             pairs[pair] = pairs.get(pair, 0) + 1
@@ -118,7 +115,6 @@ class FirstRun:
         self.uids.clear()
         self.pairs.clear()
         self.restart()
-        self.active = False
 
     def evict_oldest(self, n: int) -> int:
         """Drop the ``n`` oldest requests (all of them if fewer); how many went. Why in one

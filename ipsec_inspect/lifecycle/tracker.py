@@ -125,14 +125,20 @@ class Tracker:
         )
         self._force_uid: str | None = None  # the uid a replay gives its SA
         self._settled = False  # compact SAs are settled as they are replayed (finish)
-        # the first requests held raw (defer_request); room and eviction as _bound's
+        # the first requests held raw (defer_request), room and eviction as _bound's; not
+        # made for a tracker that never defers (a replay's scratch tracker: one per SA kept)
         cap = self.config.max_sas or 0
-        self._first = FirstRun(
-            self._st.ike_index,
-            lambda: cap - len(self._st.ike) - len(self._st.child),
-            lambda: self._evict(int(cap * EVICT_TO)),
-            self._first_of_run,
+        self._first = (
+            FirstRun(
+                self._st.ike_index,
+                lambda: cap - len(self._st.ike) - len(self._st.child),
+                lambda: self._evict(int(cap * EVICT_TO)),
+                self._first_of_run,
+            )
+            if self._defers
+            else None
         )
+        self._in_run = False  # a run of first requests is held (_end_first_run ends it)
         if self._park_keep is not None or self._redissect is not None or self._defers:
             store = spill if self._park_keep is not None else None
             self._st.ike = ParkedDict(store, self._restore, self._replay)
@@ -148,7 +154,7 @@ class Tracker:
 
     def feed(self, record: Record) -> list[TrackerEvent]:
         """Apply one record; return the events it caused."""
-        if self._first.active:
+        if self._in_run:
             self._end_first_run()
         st = self._st
         st.out = []
@@ -182,7 +188,7 @@ class Tracker:
         tenth of its cost, and ports, IP version and interface are read by nothing
         here. ``events`` False: the
         caller drops the events (nothing listens), so they are not made (an empty list)."""
-        if self._first.active:
+        if self._in_run:
             self._end_first_run()
         st = self._st
         if not st.defer_orphans or p.seq >= SEQ_MAX or not plainly_orphan(st, p):
@@ -240,16 +246,18 @@ class Tracker:
         one dict entry evicted off its front, and what is left of the run moves into the
         tables when anything else comes (:meth:`_end_first_run`).
         """
-        return self._defers and self._first.take(spi_i, pair, frame, time, req)
+        return self._defers and self.first_taker(spi_i, pair, frame, time, req)
 
     @property
     def first_taker(self) -> Callable[[bytes, tuple[str, str], int, float, RawRequest], bool]:
         """:meth:`defer_request` without its checks, for a caller that has asked
         :attr:`defers_first` (one call less per request of a flood)."""
+        assert self._first is not None
         return self._first.take
 
     def _first_of_run(self) -> None:
         """A run of first requests starts (:meth:`defer_request`)."""
+        self._in_run = True
         if self._lanes.lanes:
             self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
 
@@ -261,7 +269,7 @@ class Tracker:
         request's uid, for the few of a capture whose SPI an SA already had (an IKEv1 SA of
         the same cookie, ...), was a tenth of a request's cost."""
         run = self._first
-        if not uid.startswith("ike-") or len(uid) < 20:
+        if run is None or not uid.startswith("ike-") or len(uid) < 20:
             return
         try:
             spi_i = bytes.fromhex(uid[4:20])
@@ -279,7 +287,7 @@ class Tracker:
         run = self._first
         st = self._st
         ike = st.ike
-        assert isinstance(ike, ParkedDict)
+        assert isinstance(ike, ParkedDict) and run is not None
         index, half_open, uids = st.ike_index, st.half_open, run.uids
         for spi_i, req in run.queue.items():
             uid = uids.get(spi_i) or _free_uid(ike, "ike-" + spi_i.hex())
@@ -293,6 +301,7 @@ class Tracker:
         stats.ike_messages += count
         st.flood.requests(run.pairs, first_time, last_time)
         run.clear()
+        self._in_run = False
 
     def _bound(self) -> None:
         """After each record: keep at most ``max_sas`` SAs, park beyond ``park_half_open``."""
@@ -305,7 +314,7 @@ class Tracker:
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
         """Settle every SA against the end of the capture; return the closing events."""
-        if self._first.active:
+        if self._in_run:
             self._end_first_run()
         st = self._st
         st.out = []
@@ -357,7 +366,7 @@ class Tracker:
     def result(self) -> TrackerResult:
         """The SA model so far; ``findings`` stays empty (the audit runs on this result,
         ``audit.run.audit``)."""
-        if self._first.active:
+        if self._in_run:
             self._end_first_run()
         st = self._st
         _build_pending(st)  # readers copy and pickle the dict
@@ -582,14 +591,17 @@ class Tracker:
         is never evicted: only state whose start, or whose IKE SA, the capture does not show.
         """
         st = self._st
-        run = self._first.queue  # requests held raw: half-open, younger than all of the set
+        first = self._first
+        # requests held raw: half-open, younger than every SA of the set
+        run = first.queue if first is not None else {}
         while st.half_open and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
             for uid in _take_oldest(st.half_open, over):
                 if run:
                     self._pin_first_uid(uid)
                 self._evict_half_open(uid)
         if run and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
-            st.evicted.half_open_ike_sas += self._first.evict_oldest(over)
+            assert first is not None
+            st.evicted.half_open_ike_sas += first.evict_oldest(over)
         one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
         orphans_before = st.evicted.orphan_child_sas
         while st.orphans and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:

@@ -87,8 +87,7 @@ def test_a_run_evicts_off_its_front_and_sums_every_request() -> None:
     assert list(run.queue) == spis[4:]
     assert run.sums() == (7, 16, -1.0, 5.0, 5.0, -1.0)
     assert dict(run.pairs) == {("a", "b"): 7}
-    assert run.active
     run.clear()
-    assert not run.active and not run.queue and not run.pairs and run.sums()[0] == 0
+    assert not run.queue and not run.pairs and run.sums()[0] == 0
     assert run.take(spis[0], ("c", "d"), 30, 7.0, ("req", 0))  # a new run starts over
     assert run.sums() == (1, 30, 7.0, 7.0, 7.0, 7.0)
