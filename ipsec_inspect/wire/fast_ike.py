@@ -132,13 +132,22 @@ def init_meta(
 
 
 #: The commonest frame of an IKE_SA_INIT flood, a request in UDP in IPv4 on Ethernet, in one
-#: call: EtherType, version/IHL, total length, flags/fragment offset, protocol, the source
-#: and destination addresses as one 8-byte string, source and destination ports, UDP
-#: length, the IKE header's initiator's and responder's SPIs, version, exchange type, flags
-#: and message ID (``locate`` reads the same fields, one struct at a time); the responder's
-#: SPI as a number (zero for a first request: no object is made for it).
-ETH_IPV4_INIT = struct.Struct("!12xHBxH2xHxB2x8sHHH2x8sQxBBBI")
-ETH_IPV4_INIT_MIN = ETH_IPV4_INIT.size  # Ethernet, IPv4, UDP and the IKE header: 70
+#: call and as few fields as its checks need: the EtherType, version/IHL and TOS as one
+#: number; the total length; flags/fragment offset, TTL and protocol as one number; the
+#: source and destination addresses as one 8-byte string; source and destination ports and
+#: the UDP length; the initiator's SPI; the responder's SPI as a number; the IKE header's
+#: next payload, version, exchange type, flags and message ID as one number (``locate``
+#: reads the same fields one by one). The masks below keep of each wide field what
+#: ``locate`` checks.
+ETH_IPV4_INIT = struct.Struct("!12xIH2xI2x8sHHH2x8sQQ")
+ETH_IPV4_INIT_MIN = 14 + 20 + 8 + HEADER_LEN  # Ethernet, IPv4, UDP and the IKE header: 70
+#: EtherType 0x0800, version 4 and a 20-byte header (the TOS is not looked at)
+_HEAD_MASK, _HEAD_IPV4 = 0xFFFF_FF00, 0x0800_4500
+#: not a fragment (no more-fragments flag, offset 0), protocol UDP (the TTL not looked at)
+_FRAG_MASK, _FRAG_UDP = 0x3FFF_00FF, 17
+#: major version 2, IKE_SA_INIT, initiator and not a response, message ID 0
+_IKE_MASK = 0x00F0_FF00_FFFF_FFFF | (_FLAG_INITIATOR | _FLAG_RESPONSE) << 32
+_IKE_INIT = 0x0020_0000_0000_0000 | IKE_SA_INIT << 40 | _FLAG_INITIATOR << 32
 _ETH_IKE_AT = 14 + 20 + 8
 #: what :func:`eth_ipv4_taker` hands on for a request, as ``lifecycle.first_run.RawRequest``:
 #: the function that reads it, then the frame, its number, time and interface
@@ -166,42 +175,20 @@ def eth_ipv4_taker(
     natt_is_encap = udp_special.get(NATT_PORT) == "udpencap"
     port_kind = udp_special.get
     ike_ports = frozenset(p for p, kind in udp_special.items() if kind == "ike")
-    i_or_r = _FLAG_INITIATOR | _FLAG_RESPONSE
     unpack = ETH_IPV4_INIT.unpack_from
     names: dict[bytes, tuple[str, str]] = {}
     at = _ETH_IKE_AT
 
-    def found(data: bytes) -> tuple[bytes, int, int, int, int] | None:
-        """(address bytes, source port, destination port, IKE message end, IP packet end)
-        of a first request, else None — ``locate``'s checks, in another order."""
+    def found(data: bytes) -> tuple[bytes, int, int, bytes, int, int] | None:
+        """(address bytes, source port, destination port, initiator's SPI, IKE message
+        end, IP packet end) of a first request, else None: ``locate``'s checks."""
         if len(data) < ETH_IPV4_INIT_MIN:
             return None
-        (
-            et,
-            vihl,
-            total,
-            frag,
-            proto,
-            addrs,
-            sport,
-            dport,
-            ulen,
-            _spi_i,
-            spi_r,
-            ver,
-            exchange,
-            flags,
-            mid,
-        ) = unpack(data)
+        head, total, frag, addrs, sport, dport, ulen, spi_i, spi_r, ike = unpack(data)
         if (
-            et != 0x0800
-            or vihl != 0x45
-            or proto != 17
-            or frag & 0x3FFF
-            or exchange != IKE_SA_INIT
-            or mid != 0
-            or flags & i_or_r != _FLAG_INITIATOR
-            or ver >> 4 != 2
+            head & _HEAD_MASK != _HEAD_IPV4
+            or frag & _FRAG_MASK != _FRAG_UDP
+            or ike & _IKE_MASK != _IKE_INIT
             or spi_r
             or (dport not in ike_ports and (port_kind(dport) or port_kind(sport)) != "ike")
             or (natt_is_encap and (sport == NATT_PORT or dport == NATT_PORT))
@@ -215,7 +202,7 @@ def eth_ipv4_taker(
             uend = ip_end  # bad or snapped length: as the decoder, what is there
         if uend < at + HEADER_LEN:  # (so the UDP datagram and the IP packet hold it too)
             return None
-        return addrs, sport, dport, uend, ip_end
+        return addrs, sport, dport, spi_i, uend, ip_end
 
     def named(addrs: bytes) -> tuple[str, str]:
         pair = names.get(addrs)
@@ -231,7 +218,7 @@ def eth_ipv4_taker(
         _read, data, number, time, iface = req
         where = found(data)
         assert where is not None  # the frame it was taken from
-        addrs, sport, dport, uend, ip_end = where
+        addrs, sport, dport, _spi_i, uend, ip_end = where
         src, dst = named(addrs)
         wire_len = ip_end - 14
         meta = PacketMeta(
@@ -240,50 +227,12 @@ def eth_ipv4_taker(
         return bytes(data[at:]), at, uend - at, meta
 
     def taker(number: int, time: float, iface: int, data: bytes) -> bool:
-        if len(data) < ETH_IPV4_INIT_MIN:
+        where = found(data)
+        if where is None:
             return False
-        (
-            et,
-            vihl,
-            total,
-            frag,
-            proto,
-            addrs,
-            sport,
-            dport,
-            ulen,
-            spi_i,
-            spi_r,
-            ver,
-            exchange,
-            flags,
-            mid,
-        ) = unpack(data)
-        if (
-            et != 0x0800
-            or vihl != 0x45
-            or proto != 17
-            or frag & 0x3FFF
-            or exchange != IKE_SA_INIT
-            or mid != 0
-            or flags & i_or_r != _FLAG_INITIATOR
-            or ver >> 4 != 2
-            or spi_r
-            or (dport not in ike_ports and (port_kind(dport) or port_kind(sport)) != "ike")
-            or (natt_is_encap and (sport == NATT_PORT or dport == NATT_PORT))
-        ):
-            return False
-        ip_end = 14 + total
-        if ip_end > len(data):
-            ip_end = len(data)
-        uend = 34 + ulen
-        if ulen < 8 or uend > ip_end:
-            uend = ip_end
-        if uend < at + HEADER_LEN:
-            return False
-        pair = names.get(addrs)
+        pair = names.get(where[0])
         if pair is None:
-            pair = named(addrs)
-        return take(spi_i, pair, number, time, (read, data, number, time, iface))
+            pair = named(where[0])
+        return take(where[3], pair, number, time, (read, data, number, time, iface))
 
     return taker
