@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.make_sa_captures import RESPONDER4, ike_sa_init_request
+from benchmarks.make_sa_captures import RESPONDER4, ike_sa_init_request, write
 from ipsec_inspect.lifecycle.parked import Deferred, ParkedDict
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
 from ipsec_inspect.pipeline.session import Analysis
@@ -205,3 +205,28 @@ def test_a_request_whose_uid_was_taken_keeps_its_uid_when_the_holder_is_evicted(
     uids = res[6]
     assert f"ike-{cookie.hex()}-2" in uids and f"ike-{cookie.hex()}" not in uids  # type: ignore[operator]
     assert res[2].half_open_ike_sas == 3  # type: ignore[attr-defined]  # the IKEv1 SA, 2 requests
+
+
+def test_a_flood_in_ipv4_and_ipv6_counts_the_same(tmp_path: Path) -> None:
+    """508 IPv4 sources (taken in one struct call) and 92 IPv6 ones (through the locator and
+    ``defer_first``), interleaved in one run: the same counts and kept SAs."""
+    path = tmp_path / "v4v6.pcap"
+    write(path, "ike-init", 3_000, 600, 20)
+    for cap in (20, 1_000, 5_000):
+        deferred, whole = _counts(path, cap, True), _counts(path, cap, False)
+        assert deferred == whole
+        assert deferred[1].half_open_started == 3_000  # type: ignore[attr-defined]
+        assert len(deferred[1].sources) == 600  # type: ignore[attr-defined]
+
+
+def test_a_run_stopped_midway_counts_what_was_read(tmp_path: Path) -> None:
+    """Stopped (``stop``) in the middle of a run: the run is ended with what was read."""
+    flood = _flood(tmp_path / "flood.pcap", 2_500)
+    results = []
+    for defer in (True, False):
+        analysis = Analysis(str(flood), config=TrackerConfig(max_sas=300), keep_index=False)
+        analysis.tracker._defers = defer
+        res = analysis.run(stop=lambda: True, progress_every=1_000)
+        results.append((res.stats, res.flood, res.evicted, list(res.ike_sas), analysis.records))
+    assert results[0] == results[1]
+    assert results[0][0].frames == 1_000 and results[0][1].half_open_started == 1_000  # type: ignore[attr-defined]
