@@ -718,6 +718,9 @@ class Analysis:
                             if watch and number % progress_every == 0 and report(number, counted):
                                 break
                             continue
+                # The first request of a new IKE SA in IPv4 on Ethernet, before the ESP
+                # locator (which would not claim it): one struct call, handed over raw
+                # (wire.fast_ike.eth_ipv4_taker, Tracker.defer_request).
                 if (
                     take_init is not None
                     and not plain
