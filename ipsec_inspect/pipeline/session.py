@@ -68,8 +68,8 @@ if TYPE_CHECKING:  # decryption is loaded only when keys are given: faster start
     from ipsec_inspect.crypto.keys import KeyStore
     from ipsec_inspect.pipeline.offload_feed import Frame, OffloadFeed
 
-#: the low byte of UDP port 4500: a frame to a port ending so is left to the ESP locator
-#: first (NAT-T ESP; an IKE request there still takes the locators' way, only slower)
+#: the low byte of UDP port 4500: a frame to or from a port ending so is left to the ESP
+#: locator first (NAT-T ESP; an IKE request there still takes the locators' way, slower)
 _NATT_LOW = NATT_PORT & 0xFF
 
 #: One ESP SA's fast lane: its decryption (None without keys), the tracker's lane (its
@@ -693,6 +693,27 @@ class Analysis:
 
         try:
             for number, time, link_type, data, orig_len, iface in reader:
+                # The first request of a new IKE SA in IPv4 on Ethernet, before anything
+                # ESP (which would not claim it): one struct call, handed over raw
+                # (wire.fast_ike.eth_ipv4_taker, Tracker.defer_request). An ESP frame pays
+                # two compares here (its byte 23 is 50); a flood's request skips reading
+                # the frame as ESP first, a fifth of its cost.
+                if (
+                    len(data) >= ETH_IPV4_INIT_MIN
+                    and data[23] == 17  # UDP, if IPv4 on Ethernet (the taker makes sure)
+                    and take_init is not None
+                    and link_type == LINKTYPE_ETHERNET
+                    and data[37] != _NATT_LOW  # not to or from port 4500 (NAT-T ESP):
+                    and data[35] != _NATT_LOW  # the locator's
+                ):
+                    if dirty:
+                        self._flush_lanes()  # before any record is tracked, as below
+                    if take_init(number, time, iface, data):
+                        taken += 1
+                        counted += 1
+                        if watch and number % progress_every == 0 and report(number, counted):
+                            break
+                        continue
                 plain = False  # ESP in plain IPv4 on Ethernet, unfragmented (as fast_esp reads)
                 if link_type == LINKTYPE_ETHERNET and len(data) >= eth_esp_min:
                     et, vihl, ip_len, frag, proto, addrs, spi, seq = eth_esp(data)
@@ -718,25 +739,6 @@ class Analysis:
                             if watch and number % progress_every == 0 and report(number, counted):
                                 break
                             continue
-                # The first request of a new IKE SA in IPv4 on Ethernet, before the ESP
-                # locator (which would not claim it): one struct call, handed over raw
-                # (wire.fast_ike.eth_ipv4_taker, Tracker.defer_request).
-                if (
-                    take_init is not None
-                    and not plain
-                    and link_type == LINKTYPE_ETHERNET
-                    and len(data) >= ETH_IPV4_INIT_MIN
-                    and data[23] == 17  # UDP, if IPv4 (the taker makes sure)
-                    and data[37] != _NATT_LOW  # not to port 4500 (ESP's): the locator's
-                ):
-                    if dirty:
-                        self._flush_lanes()  # before any record is tracked, as below
-                    if take_init(number, time, iface, data):
-                        taken += 1
-                        counted += 1
-                        if watch and number % progress_every == 0 and report(number, counted):
-                            break
-                        continue
                 # Any other ESP packet the locator finds: a lane's packet in other framing,
                 # the first packet of a direction, or one its lane declines.
                 # (a plain frame is where fast_esp.locate would find it: read once above)
