@@ -40,6 +40,7 @@ from ipsec_inspect.lifecycle.configuration import read_configuration
 from ipsec_inspect.lifecycle.endings import entangled_peers, entangled_with, explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
+from ipsec_inspect.lifecycle.first_run import FirstRun, RawRequest
 from ipsec_inspect.lifecycle.flood import EVICT_TO
 from ipsec_inspect.lifecycle.ike_rekey_inference import infer_ike_rekey
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
@@ -124,6 +125,20 @@ class Tracker:
         )
         self._force_uid: str | None = None  # the uid a replay gives its SA
         self._settled = False  # compact SAs are settled as they are replayed (finish)
+        # the first requests held raw (defer_request), room and eviction as _bound's; not
+        # made for a tracker that never defers (a replay's scratch tracker: one per SA kept)
+        cap = self.config.max_sas or 0
+        self._first = (
+            FirstRun(
+                self._st.ike_index,
+                lambda: cap - len(self._st.ike) - len(self._st.child),
+                lambda: self._evict(int(cap * EVICT_TO)),
+                self._first_of_run,
+            )
+            if self._defers
+            else None
+        )
+        self._in_run = False  # a run of first requests is held (_end_first_run ends it)
         if self._park_keep is not None or self._redissect is not None or self._defers:
             store = spill if self._park_keep is not None else None
             self._st.ike = ParkedDict(store, self._restore, self._replay)
@@ -139,6 +154,8 @@ class Tracker:
 
     def feed(self, record: Record) -> list[TrackerEvent]:
         """Apply one record; return the events it caused."""
+        if self._in_run:
+            self._end_first_run()
         st = self._st
         st.out = []
         st.stats.see(record.meta)
@@ -171,6 +188,8 @@ class Tracker:
         tenth of its cost, and ports, IP version and interface are read by nothing
         here. ``events`` False: the
         caller drops the events (nothing listens), so they are not made (an empty list)."""
+        if self._in_run:
+            self._end_first_run()
         st = self._st
         if not st.defer_orphans or p.seq >= SEQ_MAX or not plainly_orphan(st, p):
             return None
@@ -205,27 +224,84 @@ class Tracker:
         """
         if not self._defers:
             return False
+        return self.defer_request(
+            bytes(data[offset : offset + 8]),
+            (meta.src, meta.dst),
+            meta.frame,
+            meta.time,
+            (_read_meta, data, offset, end, meta),
+        )
+
+    def defer_request(
+        self, spi_i: bytes, pair: tuple[str, str], frame: int, time: float, req: RawRequest
+    ) -> bool:
+        """:meth:`defer_first` for a request the caller holds as ``req`` (see
+        ``first_run.RawRequest``: it reads the message and its ``PacketMeta`` when asked),
+        of initiator's SPI ``spi_i``, from ``pair`` (source, destination) at ``frame`` and
+        ``time``; the same SA, uid and figures.
+
+        Why: no ``PacketMeta`` nor copy of the message is made for a request evicted
+        untouched, which in a flood is nearly every one, and none of the SA tables is
+        touched for it: it joins the run of such requests (:class:`~first_run.FirstRun`),
+        one dict entry evicted off its front, and what is left of the run moves into the
+        tables when anything else comes (:meth:`_end_first_run`).
+        """
+        return self._defers and self.first_taker(spi_i, pair, frame, time, req)
+
+    @property
+    def first_taker(self) -> Callable[[bytes, tuple[str, str], int, float, RawRequest], bool]:
+        """:meth:`defer_request` without its checks, for a caller that has asked
+        :attr:`defers_first` (one call less per request of a flood)."""
+        assert self._first is not None
+        return self._first.take
+
+    def _first_of_run(self) -> None:
+        """A run of first requests starts (:meth:`defer_request`)."""
+        self._in_run = True
+        if self._lanes.lanes:
+            self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
+
+    def _pin_first_uid(self, uid: str) -> None:
+        """Before ``uid`` may leave the SA dict during a run (eviction): give the run's
+        request of the same SPI, if any, the uid ``_ike_for`` would have given it when it
+        came (``ike-`` and its SPI, or with ``-2``, ``-3``, ... when that was taken), which
+        the dict without ``uid`` could no longer tell. Why not when it came: making every
+        request's uid, for the few of a capture whose SPI an SA already had (an IKEv1 SA of
+        the same cookie, ...), was a tenth of a request's cost."""
+        run = self._first
+        if run is None or not uid.startswith("ike-") or len(uid) < 20:
+            return
+        try:
+            spi_i = bytes.fromhex(uid[4:20])
+        except ValueError:
+            return
+        if spi_i in run.queue and spi_i not in run.uids:
+            run.uids[spi_i] = _free_uid(self._st.ike, "ike-" + spi_i.hex())
+
+    def _end_first_run(self) -> None:
+        """Move the run of requests held raw (:meth:`defer_request`) into the tables, as
+        if each had been registered there when it came: the kept ones as
+        :class:`~parked.Deferred` SAs, in order (after every SA there: nothing else was
+        registered during the run), and every one's part of the flood figures and the
+        capture counts."""
+        run = self._first
         st = self._st
-        spi_i = bytes(data[offset : offset + 8])
-        key = (2, spi_i)
-        if key in st.ike_index:
-            return False  # a retransmission, or a message for a known SA
         ike = st.ike
-        assert isinstance(ike, ParkedDict)
-        st.out = []
-        st.stats.see(meta)
-        st.stats.ike_messages += 1
-        self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
-        uid = f"ike-{spi_i.hex()}"
-        n = 2
-        while uid in ike:
-            uid, n = f"ike-{spi_i.hex()}-{n}", n + 1
-        ike.add_compact(uid, Deferred(bytes(data[offset:]), offset, end - offset, meta))
-        st.ike_index[key] = uid
-        st.half_open[uid] = None
-        st.flood.request(meta.src, meta.dst, meta.time)
-        self._bound()
-        return True
+        assert isinstance(ike, ParkedDict) and run is not None
+        index, half_open, uids = st.ike_index, st.half_open, run.uids
+        for spi_i, req in run.queue.items():
+            uid = uids.get(spi_i) or _free_uid(ike, "ike-" + spi_i.hex())
+            ike.add_compact(uid, Deferred(*req[0](req)))
+            index[(2, spi_i)] = uid
+            half_open[uid] = None
+        count, frame, t_min, t_max, first_time, last_time = run.sums()
+        stats = st.stats
+        stats.see_frame(frame, t_min)
+        stats.see_frame(frame, t_max)
+        stats.ike_messages += count
+        st.flood.requests(run.pairs, first_time, last_time)
+        run.clear()
+        self._in_run = False
 
     def _bound(self) -> None:
         """After each record: keep at most ``max_sas`` SAs, park beyond ``park_half_open``."""
@@ -238,6 +314,8 @@ class Tracker:
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
         """Settle every SA against the end of the capture; return the closing events."""
+        if self._in_run:
+            self._end_first_run()
         st = self._st
         st.out = []
         self._end = end_time if end_time is not None else st.stats.last_time
@@ -288,6 +366,8 @@ class Tracker:
     def result(self) -> TrackerResult:
         """The SA model so far; ``findings`` stays empty (the audit runs on this result,
         ``audit.run.audit``)."""
+        if self._in_run:
+            self._end_first_run()
         st = self._st
         _build_pending(st)  # readers copy and pickle the dict
         _feed_deferred(st)
@@ -511,12 +591,20 @@ class Tracker:
         is never evicted: only state whose start, or whose IKE SA, the capture does not show.
         """
         st = self._st
-        while st.half_open and (over := len(st.ike) + len(st.child) - target) > 0:
+        first = self._first
+        # requests held raw: half-open, younger than every SA of the set
+        run = first.queue if first is not None else {}
+        while st.half_open and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
             for uid in _take_oldest(st.half_open, over):
+                if run:
+                    self._pin_first_uid(uid)
                 self._evict_half_open(uid)
+        if run and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
+            assert first is not None
+            st.evicted.half_open_ike_sas += first.evict_oldest(over)
         one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
         orphans_before = st.evicted.orphan_child_sas
-        while st.orphans and (over := len(st.ike) + len(st.child) - target) > 0:
+        while st.orphans and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
             for uid in _take_oldest(st.orphans, over):
                 self._evict_orphan(uid, one_way)
         for pair in one_way:
@@ -608,6 +696,21 @@ class Tracker:
             d = c.direction(m.dst, rec.spi)
             if d is not None:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
+
+
+def _read_meta(req: RawRequest) -> tuple[bytes, int, int, PacketMeta]:
+    """Read a request :meth:`Tracker.defer_first` took: (the frame from the IKE message on,
+    the message's offset in the frame, its length, its packet)."""
+    _read, data, offset, end, meta = req
+    return bytes(data[offset:]), offset, end - offset, meta
+
+
+def _free_uid(ike: dict[str, IkeSa], uid: str) -> str:
+    """The uid ``_ike_for`` gives a new SA whose plain uid ``uid`` is taken."""
+    base, n = uid, 2
+    while uid in ike:
+        uid, n = f"{base}-{n}", n + 1
+    return uid
 
 
 def _error_frame(e: TrackerError) -> int:
