@@ -113,11 +113,17 @@ class PendingChildren(dict[str, ChildSa]):
         return c
 
     def materialise_all(self) -> None:
+        """Build every pending orphan, in place (the order is unchanged). One loop without
+        a call per SA beyond the build: at the end of a flood it builds 20,000."""
         if not self.pending:
             return
+        build = self.build
+        assert build is not None
+        put = dict.__setitem__
         for uid, v in list(dict.items(self)):
             if type(v) is PendingOrphan:
-                self._materialise(uid, v)
+                put(self, uid, build(uid, v))
+                self.pending -= 1
 
     # -- the dict interface, building on lookup
     def __getitem__(self, uid: str) -> ChildSa:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -604,7 +605,7 @@ class Tracker:
         """Register new orphans unbuilt (:mod:`pending`); built by replay when touched."""
         st = self._st
         child = PendingChildren()
-        child.build = lambda uid, p: materialise_orphan(st, uid, p)
+        child.build = functools.partial(materialise_orphan, st)
         st.child, st.defer_orphans = child, True
 
     def _on_ipsec(self, rec: EspPacket | AhPacket, proto: str) -> None:
