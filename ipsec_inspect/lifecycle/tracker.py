@@ -375,7 +375,8 @@ class Tracker:
             st.flood.request(m.src, m.dst, m.time)
             if self._park_keep is not None:
                 self._park_queue.append(uid)
-        st.out.append(SaOpened(uid, "ike", m.time, m.frame, first_msg))
+        if st.emit:
+            st.out.append(SaOpened(uid, "ike", m.time, m.frame, first_msg))
         st.enter(sa, Stage.HOST_RECOGNITION, m)
         ini, res = sa.initiator, sa.responder
         via = _VIA[sa.transport].format(port=m.dport or 500)
@@ -438,6 +439,7 @@ class Tracker:
         scratch = self._scratch_tracker()
         sst = scratch._st = TrackerState(scratch.config)  # empty, as a new tracker's
         sst.offers = self._st.offers  # a read-only cache: share what it made
+        sst.emit = False  # its events are dropped: not made
         scratch._force_uid = uid
         scratch.feed(msg)
         sa = dict.__getitem__(sst.ike, uid)
