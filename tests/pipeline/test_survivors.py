@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_inspect.core.records import IkeMessage
+from ipsec_inspect.ipsec import ikev2
+from ipsec_inspect.ipsec.ike import NO_DISSECTORS
 from ipsec_inspect.lifecycle.pending import PendingChildren
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig, TrackerResult
-from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.pipeline.session import Analysis, open_records
 
-from .test_compact_half_open import ROOT, _cli, mixed_capture
+from .test_compact_half_open import ROOT, _captures, _cli, mixed_capture
 from .test_deferred_orphans import _flood, _span
 
 
@@ -105,3 +108,34 @@ def test_export_and_summary_are_byte_identical_with_the_fast_build(
         assert outs[0] == outs[1]
         assert b"ike-5a00000000000000" in outs[0] or b"evicted" in outs[0]
         assert b"f0000000" in outs[0] or b"evicted" in outs[0]
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_every_ke_and_nonce_of_a_real_capture_reads_as_the_general_path(path: Path) -> None:
+    """The KE and Nonce payloads read directly (``ikev2._plain_payload``, what a replay of a
+    flood's requests reads most) are those the general payload parser reads."""
+    seen = 0
+    with open_records(str(path)) as stream:
+        for r in stream:
+            if not isinstance(r, IkeMessage) or r.version != 2:
+                continue
+            end = r.offset + r.length
+            for p in r.payloads:
+                if p.type not in (34, 40) or p.length < 4:
+                    continue  # (a shorter one is no payload the chain parses: bogus_payload)
+                seen += 1
+                general = ikev2._dissect_payload(r.data, p.offset, end, p.type, NO_DISSECTORS)
+                for got in (p, ikev2._parse_payload(r.data, p.offset, end, p.type, NO_DISSECTORS)):
+                    assert (got.name, got.offset, got.length, got.body) == (
+                        general.name,
+                        general.offset,
+                        general.length,
+                        general.body,
+                    )
+                    assert (got.error, got.critical, got.fields) == (
+                        general.error,
+                        general.critical,
+                        general.fields,
+                    )
+    if path.name == "ikev2-tunnel.pcapng":
+        assert seen >= 2
