@@ -344,12 +344,14 @@ class Tracker:
             if sa.spi_r == b"\x00" * 8 and any(h.spi_r):
                 sa.spi_r = bytes(h.spi_r)
             return sa
-        uid = f"ike-{h.spi_i.hex()}"
-        n = 2
-        while uid in st.ike:
-            uid, n = f"ike-{h.spi_i.hex()}-{n}", n + 1
-        if self._force_uid is not None:
-            uid = self._force_uid
+        replay = self._force_uid  # a replay's uid: the SA's own, registered when first fed
+        if replay is not None:
+            uid = replay
+        else:
+            uid = f"ike-{h.spi_i.hex()}"
+            n = 2
+            while uid in st.ike:
+                uid, n = f"ike-{h.spi_i.hex()}-{n}", n + 1
         sa = IkeSa(uid=uid, version=msg.version, spi_i=bytes(h.spi_i), spi_r=bytes(h.spi_r))
         m = msg.meta
         sender, receiver = Endpoint(m.src, m.sport), Endpoint(m.dst, m.dport)
@@ -370,7 +372,7 @@ class Tracker:
         )
         st.ike[uid] = sa
         st.ike_index[key] = uid
-        if first_msg:
+        if first_msg and replay is None:  # a replayed SA's were counted when first fed
             st.half_open[uid] = None
             st.flood.request(m.src, m.dst, m.time)
             if self._park_keep is not None:
@@ -441,7 +443,9 @@ class Tracker:
         sst.offers = self._st.offers  # a read-only cache: share what it made
         sst.emit = False  # its events are dropped: not made
         scratch._force_uid = uid
-        scratch.feed(msg)
+        # feed() but its counts, which are dropped, and its bounds and lane closing, which
+        # do nothing to a tracker that caps nothing and never counted an ESP packet
+        scratch._on_ike(msg)
         sa = dict.__getitem__(sst.ike, uid)
         extras = {"exchanges": sst.exchanges, "am1": sst.am1}
         if isinstance(c, Deferred):
