@@ -9,7 +9,7 @@ first packet only *registers* the orphan: its uid and child number are taken (id
 same), it goes into the indexes the other lookups use (``dir_index``, ``spi_first``,
 ``spi_dsts``, ``one_way``, ``orphans``) and the child SA dict holds a
 :class:`PendingOrphan` — what that packet said — in its place. The next lookup of the uid
-builds the child SA by replaying exactly what the full path does for that packet
+builds the child SA the full path would have built for that packet, field for field
 (``traffic.materialise_orphan``); eviction drops a pending one unbuilt.
 
 :class:`PendingChildren` is a drop-in ``dict[str, ChildSa]``: ``[]``, ``get``, ``pop``,
