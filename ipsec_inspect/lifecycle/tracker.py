@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -119,10 +120,16 @@ class Tracker:
             and self.config.max_sas is not None
             and self._park_keep is None
         )
-        # a replay's scratch tracker: the same settings, nothing capped, parked or compact
+        # a replay's scratch tracker: the same settings, nothing capped, parked, compact or
+        # pending (a replayed IKE message opens no orphan); made at the first replay
         self._scratch_config = dataclasses.replace(
-            self.config, max_sas=None, park_half_open=None, compact_half_open=False
+            self.config,
+            max_sas=None,
+            park_half_open=None,
+            compact_half_open=False,
+            defer_orphans=False,
         )
+        self._scratch: Tracker | None = None
         self._force_uid: str | None = None  # the uid a replay gives its SA
         self._settled = False  # compact SAs are settled as they are replayed (finish)
         # the first requests held raw (defer_request), room and eviction as _bound's; not
@@ -417,12 +424,14 @@ class Tracker:
             if sa.spi_r == b"\x00" * 8 and any(h.spi_r):
                 sa.spi_r = bytes(h.spi_r)
             return sa
-        uid = f"ike-{h.spi_i.hex()}"
-        n = 2
-        while uid in st.ike:
-            uid, n = f"ike-{h.spi_i.hex()}-{n}", n + 1
-        if self._force_uid is not None:
-            uid = self._force_uid
+        replay = self._force_uid  # a replay's uid: the SA's own, registered when first fed
+        if replay is not None:
+            uid = replay
+        else:
+            uid = f"ike-{h.spi_i.hex()}"
+            n = 2
+            while uid in st.ike:
+                uid, n = f"ike-{h.spi_i.hex()}-{n}", n + 1
         sa = IkeSa(uid=uid, version=msg.version, spi_i=bytes(h.spi_i), spi_r=bytes(h.spi_r))
         m = msg.meta
         sender, receiver = Endpoint(m.src, m.sport), Endpoint(m.dst, m.dport)
@@ -443,12 +452,13 @@ class Tracker:
         )
         st.ike[uid] = sa
         st.ike_index[key] = uid
-        if first_msg:
+        if first_msg and replay is None:  # a replayed SA's were counted when first fed
             st.half_open[uid] = None
             st.flood.request(m.src, m.dst, m.time)
             if self._park_keep is not None:
                 self._park_queue.append(uid)
-        st.out.append(SaOpened(uid, "ike", m.time, m.frame, first_msg))
+        if st.emit:
+            st.out.append(SaOpened(uid, "ike", m.time, m.frame, first_msg))
         st.enter(sa, Stage.HOST_RECOGNITION, m)
         ini, res = sa.initiator, sa.responder
         via = _VIA[sa.transport].format(port=m.dport or 500)
@@ -508,11 +518,14 @@ class Tracker:
         (``_finish_parked``): it relates to no other SA (``_unpark_entangled``)."""
         assert self._dissect is not None
         msg = self._dissect(*c.buffer(), c.meta)
-        scratch = Tracker(self._scratch_config)
-        scratch._st.offers = self._st.offers  # a read-only cache: share what it made
+        scratch = self._scratch_tracker()
+        sst = scratch._st = TrackerState(scratch.config)  # empty, as a new tracker's
+        sst.offers = self._st.offers  # a read-only cache: share what it made
+        sst.emit = False  # its events are dropped: not made
         scratch._force_uid = uid
-        scratch.feed(msg)
-        sst = scratch._st
+        # feed() but its counts, which are dropped, and its bounds and lane closing, which
+        # do nothing to a tracker that caps nothing and never counted an ESP packet
+        scratch._on_ike(msg)
         sa = dict.__getitem__(sst.ike, uid)
         extras = {"exchanges": sst.exchanges, "am1": sst.am1}
         if isinstance(c, Deferred):
@@ -526,6 +539,17 @@ class Tracker:
             settle(one, {}, self._end, self.config.settle_config)
             explain_endings(one, {}, self._hints)
         return sa, extras
+
+    def _scratch_tracker(self) -> Tracker:
+        """The one tracker every replay feeds, each time into a new empty state. Why one:
+        a tracker per replay cost as much as the replay's own feeding (its configuration
+        copied, its lane board made), and left a reference cycle per SA for the collector
+        (20,000 kept SAs at the end of a flood: a third of their building). Between two
+        replays it holds nothing but its settings: a fed message changes only the state
+        (``_st``) and the lane board, which an IKE message only closes."""
+        if self._scratch is None:
+            self._scratch = Tracker(self._scratch_config)
+        return self._scratch
 
     # ------------------------------------------------------------------ parking
 
@@ -675,7 +699,7 @@ class Tracker:
         """Register new orphans unbuilt (:mod:`pending`); built by replay when touched."""
         st = self._st
         child = PendingChildren()
-        child.build = lambda uid, p: materialise_orphan(st, uid, p)
+        child.build = functools.partial(materialise_orphan, st)
         st.child, st.defer_orphans = child, True
 
     def _on_ipsec(self, rec: EspPacket | AhPacket, proto: str) -> None:
