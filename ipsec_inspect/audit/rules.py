@@ -11,7 +11,7 @@ not apply to that SA at all (an IKEv1 rule on an IKEv2 SA).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ipsec_inspect.audit.findings import Severity, Verdict, fail, passed, unseen
@@ -62,7 +62,15 @@ WEAK_OFFER = {
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One audit rule: its id, severity, reference, scope and check."""
+    """One audit rule: its id, severity, reference, scope and check.
+
+    ``by_facts``: the check's verdict — its outcome, detail and values; a failure's frames
+    aside — depends on nothing but the SA's :func:`ike_facts` / :func:`child_facts`. The
+    audit then judges SAs with equal facts once (a flood leaves thousands of identical
+    half-open or orphan SAs) and calls the check again only for each failure, for its
+    frames. Every built-in rule is such a rule; a plugin's row is not unless it says so,
+    and is checked SA by SA.
+    """
 
     id: str
     title: str
@@ -71,6 +79,66 @@ class Rule:
     scope: str  # "ike" or "child"
     stage: Stage
     check: Check
+    by_facts: bool = False
+
+
+# ---------------------------------------------------------------- what the rules read
+
+
+def ike_facts(sa: IkeSa) -> tuple[Any, ...]:
+    """Everything a built-in IKE SA rule reads to reach a pass, an unseen or its outcome.
+
+    Frames are left out: a rule that fails is checked again on each SA for its own.
+    A check that starts reading something new must find it here (tests/audit checks
+    every rule's reads against this function's on the sample captures).
+    """
+    return (
+        sa.version,
+        sa.mode,
+        sa.auth_method,
+        bool(sa.psk_crack),
+        sa.nat_detected,
+        sa.transport,
+        tuple(sa.certainty.items()),
+        tuple(sa.chosen.items()),
+        tuple(sa.chosen_ids.items()),
+        tuple(tuple((k, tuple(v)) for k, v in o.items()) for o in sa.offered_ids),
+    )
+
+
+def child_facts(c: ChildSa) -> tuple[Any, ...]:
+    """Everything a built-in child SA rule reads to reach a pass, an unseen or its outcome
+    (see :func:`ike_facts`): the negotiated suite and, per direction, the counters."""
+    return (
+        c.ike_sa,
+        c.protocol,
+        c.created_by,
+        c.pfs,
+        tuple(c.certainty.items()),
+        tuple(c.chosen.items()),
+        tuple(c.chosen_ids.items()),
+        tuple(
+            (
+                d.packets,
+                d.decrypted,
+                d.decrypted_verified,
+                d.decrypted_unverified,
+                d.icv_failures,
+                d.iv_count,
+                len(d.iv_reuse_frames),
+                d.max_overhead,
+                d.max_inner,
+                d.inner_ip_version,
+                len(d.fragmented_frames),
+                d.seq.replayed,
+                d.seq.resets,
+                d.seq.wraps,
+                d.seq.lost,
+                d.seq.window_violations,
+            )
+            for d in c.directions
+        ),
+    )
 
 
 # ---------------------------------------------------------------- helpers
@@ -649,5 +717,8 @@ RULES: tuple[Rule, ...] = (
         _m02_fragments,
     ),
 )
+
+# Every built-in check reads no more than ike_facts / child_facts (tests/audit proves it).
+RULES = tuple(replace(r, by_facts=True) for r in RULES)
 
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

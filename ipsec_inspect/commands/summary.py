@@ -9,6 +9,7 @@ because an SA's life depends on packets the filter would hide.
 from __future__ import annotations
 
 import argparse
+import heapq
 import shlex
 import sys
 from dataclasses import replace
@@ -110,12 +111,19 @@ def _peers_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, 
     for sa in result.ike_sas.values():
         if sa.initiator is None or sa.responder is None:
             continue
-        a, b = sorted((sa.initiator.addr, sa.responder.addr))
-        pairs.setdefault((a, b), [0, 0, 0])[0] += 1
+        a, b = sa.initiator.addr, sa.responder.addr
+        pair = (a, b) if a <= b else (b, a)
+        counts = pairs.get(pair)
+        if counts is None:
+            counts = pairs[pair] = [0, 0, 0]
+        counts[0] += 1
     for c in result.child_sas.values():
         for d in c.directions:
-            a, b = sorted((d.src, d.dst))
-            counts = pairs.setdefault((a, b), [0, 0, 0])
+            a, b = d.src, d.dst
+            pair = (a, b) if a <= b else (b, a)
+            counts = pairs.get(pair)
+            if counts is None:
+                counts = pairs[pair] = [0, 0, 0]
             counts[1] += d.packets
             counts[2] += d.byte_count
     from rich.table import Table
@@ -130,9 +138,8 @@ def _peers_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, 
     ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     rows = sorted(pairs.items())
-    if limit is not None and len(rows) > limit:  # the busiest first
-        rows.sort(key=lambda row: (-row[1][1], -row[1][0], row[0]))
-        rows = rows[:limit]
+    if limit is not None and len(rows) > limit:  # the busiest first (as sorted()[:limit])
+        rows = heapq.nsmallest(limit, rows, key=lambda row: (-row[1][1], -row[1][0], row[0]))
     for (a, b), (ike, packets, nbytes) in rows:
         table.add_row(a, b, str(ike), str(packets), str(nbytes))
     table.title = f"Peers ({len(pairs):,})"
@@ -176,8 +183,8 @@ def _spi_table(result: TrackerResult, limit: int | None) -> tuple[Table, int, in
         for d in c.directions
     ]
     total = len(directions)
-    if limit is not None and total > limit:  # the busiest first
-        directions = sorted(directions, key=lambda d: -d.packets)[:limit]
+    if limit is not None and total > limit:  # the busiest first (as sorted()[:limit])
+        directions = heapq.nsmallest(limit, directions, key=lambda d: -d.packets)
     for d in directions:
         s = d.seq
         seq = f"{s.first}-{s.highest}" if s.first is not None else "-"

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ipsec_inspect.audit.findings import Outcome, outcome_line
 from ipsec_inspect.export.fold import print_table
-from ipsec_inspect.export.timeline import child_id_map, rfc3339
+from ipsec_inspect.export.timeline import child_ids_of, children_in_order, rfc3339
 from ipsec_inspect.lifecycle.model import ChildSa, IkeSa, Stage
 
 if TYPE_CHECKING:
@@ -46,6 +46,15 @@ def _frames(sa: IkeSa | ChildSa) -> str:
     starts = [s.start_frame for s in sa.stages.values() if s.start_frame is not None]
     ends = [s.end_frame for s in sa.stages.values() if s.end_frame is not None]
     return f"{min(starts)}-{max(ends)}" if starts and ends else ""
+
+
+def _first_shown(sa: IkeSa | ChildSa) -> int | str:
+    """The first frame of the ``frames`` column (``""`` where the column is empty): the
+    order of the IKE SA table, read once per SA."""
+    starts = [s.start_frame for s in sa.stages.values() if s.start_frame is not None]
+    if not starts or all(s.end_frame is None for s in sa.stages.values()):
+        return ""
+    return min(starts)
 
 
 def _ending(sa: IkeSa | ChildSa) -> str:
@@ -83,7 +92,8 @@ def render_summary(
     how many more there are and ``list_all``, the command that lists them all; a summary
     of 100,000 SAs stays something a person can read.
     """
-    ids = child_id_map(result)
+    ordered = children_in_order(result)
+    ids = child_ids_of(ordered)
     ike = Table(title="IKE SAs", title_justify="left")
     for col in (
         "id",
@@ -97,9 +107,7 @@ def render_summary(
         "children",
     ):
         ike.add_column(col)
-    ike_rows = sorted(
-        result.ike_sas.values(), key=lambda s: _frames(s) and int(_frames(s).split("-")[0])
-    )
+    ike_rows = sorted(result.ike_sas.values(), key=_first_shown)
     for sa in ike_rows[:limit]:
         ini = f"{sa.initiator.addr}:{sa.initiator.port}" if sa.initiator else "?"
         res = f"{sa.responder.addr}:{sa.responder.port}" if sa.responder else "?"
@@ -122,7 +130,7 @@ def render_summary(
     child = Table(title="Child SAs", title_justify="left")
     for col in ("id", "ike", "proto", "SPIs (packets)", "suite", "stages", "ending"):
         child.add_column(col)
-    child_rows = sorted(result.child_sas.values(), key=lambda c: int(ids[c.uid].split("-")[1]))
+    child_rows = ordered  # in the order of their ids
     for c in child_rows[:limit]:
         spis = ", ".join(f"{d.spi:08x}->{d.dst} ({d.packets})" for d in c.directions) or "-"
         suite = "/".join(str(v) for k, v in c.chosen.items() if v and k != "esn") or (

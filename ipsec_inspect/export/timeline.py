@@ -12,7 +12,8 @@ capture always gives the same ids — in one pass, or split into tunnel partitio
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TextIO
@@ -28,7 +29,7 @@ from ipsec_inspect.lifecycle.model import (
     child_state,
     ike_state,
 )
-from ipsec_inspect.sources.timestamps import utc_text
+from ipsec_inspect.sources.timestamps import EARLIEST_TIME, LATEST_TIME, utc_text
 
 if TYPE_CHECKING:
     from ipsec_inspect.audit.findings import Finding, RuleSummary
@@ -46,8 +47,21 @@ def rfc3339(t: float | None) -> str | None:
     that datetime cannot express is clamped by ``utc_text``.
 
     Memoised (a pure function of ``t``): an SA's stage spans and events repeat the same
-    few times (a one-packet SA's, one), so an export formatted each about 14 times."""
-    return utc_text(t)
+    few times (a one-packet SA's, one), so an export formatted each about 14 times. A
+    flood's SAs each have a time of their own, all within a few seconds: the date and
+    clock part is memoised by the second, the microseconds rounded as ``datetime`` does."""
+    if t is None or not EARLIEST_TIME <= t <= LATEST_TIME or type(t) is not float:
+        return utc_text(t)
+    fraction, whole = math.modf(t)
+    micro = round(fraction * 1e6)  # half to even, as datetime.fromtimestamp rounds
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    return f"{_second(int(whole))}.{micro:06d}Z"
+
+
+@lru_cache(maxsize=256)
+def _second(whole: int) -> str:
+    return utc_text(float(whole), "%Y-%m-%dT%H:%M:%S") or ""
 
 
 def load_schema() -> dict[str, Any]:
@@ -339,7 +353,16 @@ def _files(capture_info: dict[str, Any]) -> dict[str, Any]:
 
 def child_id_map(result: TrackerResult) -> dict[str, str]:
     """Internal child uid -> public id (``child-N`` in order of first frame)."""
-    ordered = sorted(result.child_sas.values(), key=_first_frame)
+    return child_ids_of(children_in_order(result))
+
+
+def children_in_order(result: TrackerResult) -> list[ChildSa]:
+    """The child SAs in the order of their public ids (``child-1`` first)."""
+    return sorted(result.child_sas.values(), key=_first_frame)
+
+
+def child_ids_of(ordered: list[ChildSa]) -> dict[str, str]:
+    """Internal child uid -> public id, for the child SAs of :func:`children_in_order`."""
     return {c.uid: f"child-{n}" for n, c in enumerate(ordered, 1)}
 
 
@@ -367,6 +390,7 @@ def write_timeline(
     include_keys: bool = False,
     keystore: KeyStore | None = None,
     pretty: bool = False,
+    direct: bool = True,
 ) -> None:
     """Stream the document of :func:`build_timeline` to ``out``, one SA object at a time.
 
@@ -374,12 +398,16 @@ def write_timeline(
     ``json.dump`` with ``indent`` runs the pure-Python encoder. Here each SA, finding and
     error is encoded on its own by the C encoder and written, so memory does not grow with
     the number of SAs written. ``pretty`` indents for people (slower; same data).
+    ``direct``: in the compact form without keys, write the SA objects and failed findings
+    as text straight from the model (``export.timeline_text``: the same bytes, a third of
+    the time); False encodes their dicts.
     """
     encode = json.JSONEncoder(indent=2 if pretty else None).encode
     nl, pad = ("\n", "  ") if pretty else ("", "")
     out.write("{" + nl)
     first_key = True
-    for key, value in _document(result, capture_info, include_keys, keystore):
+    texts = direct and not pretty and (keystore is None or not include_keys)
+    for key, value in _document(result, capture_info, include_keys, keystore, texts):
         out.write(
             ("" if first_key else ("," + nl if pretty else ", ")) + pad + json.dumps(key) + ": "
         )
@@ -388,16 +416,38 @@ def write_timeline(
             out.write(_indented(encode(value), pad))
             continue
         out.write("[")
+        if not pretty:
+            _write_compact(out, value, encode, texts)
+            out.write("]")
+            continue
         first = True
         for item in value:
-            text = encode(item)
-            if pretty:
-                text = _indented(text, pad + "  ")
-            out.write(("" if first else ", ") if not pretty else ("\n" if first else ",\n"))
-            out.write((pad + "  " if pretty else "") + text)
+            text = _indented(encode(item), pad + "  ")
+            out.write("\n" if first else ",\n")
+            out.write(pad + "  " + text)
             first = False
-        out.write((nl + pad if pretty and not first else "") + "]")
+        out.write((nl + pad if not first else "") + "]")
     out.write(nl + "}")
+
+
+#: items of a long list written at once: ~100 writes for 20,000 SAs, not 40,000
+_WRITE_BATCH = 200
+
+
+def _write_compact(
+    out: TextIO, items: Iterator[Any], encode: Callable[[Any], str], texts: bool
+) -> None:
+    """A list's items, comma-separated, a batch per write (memory stays one batch)."""
+    batch: list[str] = []
+    separator = ""
+    for item in items:
+        batch.append(item if texts and type(item) is str else encode(item))
+        if len(batch) == _WRITE_BATCH:
+            out.write(separator + ", ".join(batch))
+            batch.clear()
+            separator = ", "
+    if batch:
+        out.write(separator + ", ".join(batch))
 
 
 def _indented(text: str, pad: str) -> str:
@@ -409,15 +459,17 @@ def _document(
     capture_info: dict[str, Any],
     include_keys: bool,
     keystore: KeyStore | None,
+    texts: bool = False,
 ) -> Iterator[tuple[str, Any]]:
-    """The document's top-level members in order; the long lists as iterators."""
+    """The document's top-level members in order; the long lists as iterators — of JSON
+    text for the SAs and findings with ``texts`` (no keys), else of dicts."""
     keys = keystore if include_keys else None
-    child_ids = child_id_map(result)
+    children = children_in_order(result)  # in the order of their ids
+    child_ids = child_ids_of(children)
     # Sort the IKE SAs by key only: some may be parked out of memory (lifecycle.parked),
     # and are read back one at a time as they are written.
     ike_uids = [k[1] for k in sorted(_first_frame(sa) for sa in result.ike_sas.values())]
     peek = getattr(result.ike_sas, "peek", result.ike_sas.__getitem__)
-    children = sorted(result.child_sas.values(), key=lambda c: _id_order(child_ids[c.uid]))
     stats = result.stats
     order = {uid: n for n, uid in enumerate(ike_uids)}
     order.update((c.uid, len(ike_uids) + n) for n, c in enumerate(children))
@@ -450,9 +502,16 @@ def _document(
             "keys_included": keys is not None,
         },
     )
-    yield "ike_sas", (_ike(peek(uid), child_ids, keys) for uid in ike_uids)
-    yield "child_sas", (_child(c, child_ids, keys) for c in children)
-    yield "findings", (_finding(f, child_ids) for f in findings)
+    if texts and keys is None:
+        from ipsec_inspect.export.timeline_text import child_text, finding_text, ike_text
+
+        yield "ike_sas", (ike_text(peek(uid), child_ids) for uid in ike_uids)
+        yield "child_sas", (child_text(c, child_ids) for c in children)
+        yield "findings", (finding_text(f, child_ids) for f in findings)
+    else:
+        yield "ike_sas", (_ike(peek(uid), child_ids, keys) for uid in ike_uids)
+        yield "child_sas", (_child(c, child_ids, keys) for c in children)
+        yield "findings", (_finding(f, child_ids) for f in findings)
     yield "findings_summary", [_rule_summary(s, child_ids) for s in result.rule_summaries]
     yield (
         "errors",

@@ -95,6 +95,37 @@ class FloodWatch:
         if r is not None:
             r.requests += 1
 
+    def requests(self, pairs: dict[tuple[str, str], int], first: float, last: float) -> None:
+        """:meth:`request` for a run of requests at once: ``pairs`` counts them by
+        (source, responder) in the order the pairs first came, ``first`` and ``last`` are
+        the first and the last one's times.
+
+        Why the same figures: a source (or responder) first comes in its first pair, so
+        taking the pairs in that order adds sources and responders in the order one
+        :meth:`request` per message would, and the caps (``MAX_TRACKED_SOURCES``,
+        ``MAX_TRACKED_RESPONDERS``) fall on the same ones, as in :meth:`merge`.
+        """
+        if not pairs:
+            return
+        if self.first_time is None:
+            self.first_time = first
+        self.last_time = last
+        sources, responders = self.sources, self.responders
+        for (src, dst), n in pairs.items():
+            self.half_open_started += n
+            have = sources.get(src)
+            if have is not None:
+                sources[src] = have + n
+            elif len(sources) < MAX_TRACKED_SOURCES:
+                sources[src] = n
+            else:
+                self.other_sources += n
+            r = responders.get(dst)
+            if r is None and len(responders) < MAX_TRACKED_RESPONDERS:
+                r = responders[dst] = _Responder()
+            if r is not None:
+                r.requests += n
+
     def answered(self, responder: str) -> None:
         r = self.responders.get(responder)
         if r is not None:

@@ -9,10 +9,11 @@ as though each packet were registered (:meth:`Tracker.nursery_overflow`), and ev
 which takes the oldest orphans first, reaches the nursery after the registered ones: its
 oldest packets are dropped and counted (``Evicted``) with nothing to unindex. Whatever is
 left is registered — in order, under the uids and child numbers it would have had — before
-anything else reaches the tracker's child SAs (``Tracker._flush_nursery``, called first by
-``feed``, ``esp_orphan``, ``finish`` and ``result``; ``defer_first`` reads no child state and
-counts the nursery in its cap check). So the tracker's state, and every output, is what
-registering each packet as it came gives.
+anything else reaches the tracker (``Tracker._flush_nursery``, called first by ``feed``,
+``esp_orphan``, ``finish``, ``result`` and the start of a run of first IKE_SA_INIT requests,
+``lifecycle/first_run.py``: the two are never open together, so that each one's room for the
+cap stays what it counted). So the tracker's state, and every output, is what registering
+each packet as it came gives.
 
 A packet is *nursed* only when its registration is certain and touches nothing but
 itself (what ``attribution.plainly_orphan`` vouches for, checked against the tracker and
@@ -21,8 +22,8 @@ nursery (``spis``); its pair of addresses was admitted (:meth:`admit`): no one-w
 SA, registered or nursed, runs the other way, and nothing negotiated awaits SPIs between
 these peers. Nothing these checks read can change while the nursery holds packets
 (everything that could flushes it first), so what was checked at a packet stays true
-until the flush; after :meth:`Tracker.defer_first` took a request the caller's limit is
-stale (set it to -1: the next packet asks ``nursery_overflow``).
+until the flush; after the tracker took anything else the caller's limit is stale (the
+nursery is then empty: its next packet asks ``nursery_open`` again).
 
 The caller fills it without a call per packet (the session's loop without keys does this
 for ESP in plain IPv4 on Ethernet, unfragmented, no keys, no event listener; it indexes

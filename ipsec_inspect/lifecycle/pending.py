@@ -9,7 +9,7 @@ first packet only *registers* the orphan: its uid and child number are taken (id
 same), it goes into the indexes the other lookups use (``dir_index``, ``spi_first``,
 ``spi_dsts``, ``one_way``, ``orphans``) and the child SA dict holds a
 :class:`PendingOrphan` — what that packet said — in its place. The next lookup of the uid
-builds the child SA by replaying exactly what the full path does for that packet
+builds the child SA the full path would have built for that packet, field for field
 (``traffic.materialise_orphan``); eviction drops a pending one unbuilt.
 
 :class:`PendingChildren` is a drop-in ``dict[str, ChildSa]``: ``[]``, ``get``, ``pop``,
@@ -113,11 +113,17 @@ class PendingChildren(dict[str, ChildSa]):
         return c
 
     def materialise_all(self) -> None:
+        """Build every pending orphan, in place (the order is unchanged). One loop without
+        a call per SA beyond the build: at the end of a flood it builds 20,000."""
         if not self.pending:
             return
+        build = self.build
+        assert build is not None
+        put = dict.__setitem__
         for uid, v in list(dict.items(self)):
             if type(v) is PendingOrphan:
-                self._materialise(uid, v)
+                put(self, uid, build(uid, v))
+                self.pending -= 1
 
     # -- the dict interface, building on lookup
     def __getitem__(self, uid: str) -> ChildSa:

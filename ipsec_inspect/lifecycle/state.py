@@ -123,6 +123,10 @@ class TrackerState:
     next_child: int = 1
     #: new orphans may be registered unbuilt: ``child`` is a ``pending.PendingChildren``
     defer_orphans: bool = False
+    #: False: the stage and note events of :meth:`enter` and :meth:`note` are not made.
+    #: Only for a state whose events nobody reads (a replay's: ``Tracker._replay``); the
+    #: model is the same either way
+    emit: bool = True
 
     # ---------------------------------------------------------------- events
 
@@ -131,7 +135,7 @@ class TrackerState:
 
     def enter(self, sa: IkeSa | ChildSa, stage: Stage, meta: PacketMeta) -> None:
         span = sa.stages[stage]
-        if not span.seen:
+        if not span.seen and self.emit:
             self.out.append(StageEntered(sa.uid, stage, meta.time, meta.frame))
         span.touch(meta.time, meta.frame)
 
@@ -145,7 +149,8 @@ class TrackerState:
         certainty: Certainty = Certainty.OBSERVED,
     ) -> None:
         sa.stages[stage].events.append(Event(meta.time, meta.frame, kind, text, certainty))
-        self.out.append(Happened(sa.uid, stage, meta.time, meta.frame, kind, text, certainty))
+        if self.emit:
+            self.out.append(Happened(sa.uid, stage, meta.time, meta.frame, kind, text, certainty))
 
     # ---------------------------------------------------------------- IKE SAs
 

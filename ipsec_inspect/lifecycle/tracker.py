@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import itertools
 import sys
 from collections import deque
@@ -41,6 +42,7 @@ from ipsec_inspect.lifecycle.configuration import read_configuration
 from ipsec_inspect.lifecycle.endings import entangled_peers, entangled_with, explain_endings
 from ipsec_inspect.lifecycle.events import SaClosed, SaOpened, TrackerEvent
 from ipsec_inspect.lifecycle.fast_lane import EspLane, LaneBoard
+from ipsec_inspect.lifecycle.first_run import FirstRun, RawRequest
 from ipsec_inspect.lifecycle.flood import EVICT_TO
 from ipsec_inspect.lifecycle.ike_rekey_inference import infer_ike_rekey
 from ipsec_inspect.lifecycle.ikev1_sa import on_v1
@@ -120,12 +122,33 @@ class Tracker:
             and self.config.max_sas is not None
             and self._park_keep is None
         )
-        # a replay's scratch tracker: the same settings, nothing capped, parked or compact
+        # a replay's scratch tracker: the same settings, nothing capped, parked, compact or
+        # pending (a replayed IKE message opens no orphan); made at the first replay
         self._scratch_config = dataclasses.replace(
-            self.config, max_sas=None, park_half_open=None, compact_half_open=False
+            self.config,
+            max_sas=None,
+            park_half_open=None,
+            compact_half_open=False,
+            defer_orphans=False,
         )
+        self._scratch: Tracker | None = None
         self._force_uid: str | None = None  # the uid a replay gives its SA
         self._settled = False  # compact SAs are settled as they are replayed (finish)
+        # the first requests held raw (defer_request), room and eviction as _bound's; not
+        # made for a tracker that never defers (a replay's scratch tracker: one per SA kept)
+        cap = self.config.max_sas or 0
+        self._first = (
+            FirstRun(
+                self._st.ike_index,
+                # the nursery's packets too: room is asked before _first_of_run registers them
+                lambda: cap - len(self._st.ike) - len(self._st.child) - self._nursed(),
+                lambda: self._evict(int(cap * EVICT_TO)),
+                self._first_of_run,
+            )
+            if self._defers
+            else None
+        )
+        self._in_run = False  # a run of first requests is held (_end_first_run ends it)
         if self._park_keep is not None or self._redissect is not None or self._defers:
             store = spill if self._park_keep is not None else None
             self._st.ike = ParkedDict(store, self._restore, self._replay)
@@ -143,6 +166,8 @@ class Tracker:
 
     def feed(self, record: Record) -> list[TrackerEvent]:
         """Apply one record; return the events it caused."""
+        if self._in_run:
+            self._end_first_run()
         if self._nursery is not None and self._nursery.open:
             self._flush_nursery()
         st = self._st
@@ -177,6 +202,8 @@ class Tracker:
         tenth of its cost, and ports, IP version and interface are read by nothing
         here. ``events`` False: the
         caller drops the events (nothing listens), so they are not made (an empty list)."""
+        if self._in_run:
+            self._end_first_run()
         if self._nursery is not None and self._nursery.open:
             self._flush_nursery()
         st = self._st
@@ -200,12 +227,13 @@ class Tracker:
         reach before the SAs with it pass ``max_sas`` (then call :meth:`nursery_overflow`)."""
         n = self._nursery
         assert n is not None
+        if self._in_run:  # never open together (see _first_of_run)
+            self._end_first_run()
         n.start()
         return self._nursery_limit()
 
     def nursery_overflow(self) -> int:
-        """The nursery's last packet passed ``max_sas`` (or the caller's limit is stale:
-        :meth:`defer_first` took a request meanwhile): evict as :meth:`_bound` does after
+        """The nursery's last packet passed ``max_sas``: evict as :meth:`_bound` does after
         registering an SA; the new limit on the nursery's length."""
         cap = self.config.max_sas
         n = self._nursery
@@ -214,6 +242,9 @@ class Tracker:
         if cap is not None and len(st.ike) + len(st.child) + len(n.items) > cap:
             self._evict(int(cap * EVICT_TO))
         return self._nursery_limit()
+
+    def _nursed(self) -> int:
+        return len(self._nursery.items) if self._nursery is not None else 0
 
     def _nursery_limit(self) -> int:
         cap = self.config.max_sas
@@ -259,28 +290,88 @@ class Tracker:
         """
         if not self._defers:
             return False
-        # the nursery may stay: a request reads no child state, and the cap counts it
+        return self.defer_request(
+            bytes(data[offset : offset + 8]),
+            (meta.src, meta.dst),
+            meta.frame,
+            meta.time,
+            (_read_meta, data, offset, end, meta),
+        )
+
+    def defer_request(
+        self, spi_i: bytes, pair: tuple[str, str], frame: int, time: float, req: RawRequest
+    ) -> bool:
+        """:meth:`defer_first` for a request the caller holds as ``req`` (see
+        ``first_run.RawRequest``: it reads the message and its ``PacketMeta`` when asked),
+        of initiator's SPI ``spi_i``, from ``pair`` (source, destination) at ``frame`` and
+        ``time``; the same SA, uid and figures.
+
+        Why: no ``PacketMeta`` nor copy of the message is made for a request evicted
+        untouched, which in a flood is nearly every one, and none of the SA tables is
+        touched for it: it joins the run of such requests (:class:`~first_run.FirstRun`),
+        one dict entry evicted off its front, and what is left of the run moves into the
+        tables when anything else comes (:meth:`_end_first_run`).
+        """
+        return self._defers and self.first_taker(spi_i, pair, frame, time, req)
+
+    @property
+    def first_taker(self) -> Callable[[bytes, tuple[str, str], int, float, RawRequest], bool]:
+        """:meth:`defer_request` without its checks, for a caller that has asked
+        :attr:`defers_first` (one call less per request of a flood)."""
+        assert self._first is not None
+        return self._first.take
+
+    def _first_of_run(self) -> None:
+        """A run of first requests starts (:meth:`defer_request`). The orphans' nursery is
+        registered: the two are never open together (see :meth:`nursery_open`), so that
+        each one's room for the cap stays what it counted."""
+        self._in_run = True
+        if self._nursery is not None and self._nursery.open:
+            self._flush_nursery()
+        if self._lanes.lanes:
+            self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
+
+    def _pin_first_uid(self, uid: str) -> None:
+        """Before ``uid`` may leave the SA dict during a run (eviction): give the run's
+        request of the same SPI, if any, the uid ``_ike_for`` would have given it when it
+        came (``ike-`` and its SPI, or with ``-2``, ``-3``, ... when that was taken), which
+        the dict without ``uid`` could no longer tell. Why not when it came: making every
+        request's uid, for the few of a capture whose SPI an SA already had (an IKEv1 SA of
+        the same cookie, ...), was a tenth of a request's cost."""
+        run = self._first
+        if run is None or not uid.startswith("ike-") or len(uid) < 20:
+            return
+        try:
+            spi_i = bytes.fromhex(uid[4:20])
+        except ValueError:
+            return
+        if spi_i in run.queue and spi_i not in run.uids:
+            run.uids[spi_i] = _free_uid(self._st.ike, "ike-" + spi_i.hex())
+
+    def _end_first_run(self) -> None:
+        """Move the run of requests held raw (:meth:`defer_request`) into the tables, as
+        if each had been registered there when it came: the kept ones as
+        :class:`~parked.Deferred` SAs, in order (after every SA there: nothing else was
+        registered during the run), and every one's part of the flood figures and the
+        capture counts."""
+        run = self._first
         st = self._st
-        spi_i = bytes(data[offset : offset + 8])
-        key = (2, spi_i)
-        if key in st.ike_index:
-            return False  # a retransmission, or a message for a known SA
         ike = st.ike
-        assert isinstance(ike, ParkedDict)
-        st.out = []
-        st.stats.see(meta)
-        st.stats.ike_messages += 1
-        self._lanes.close_all()  # as feed(): an IKE message may change what ESP means
-        uid = f"ike-{spi_i.hex()}"
-        n = 2
-        while uid in ike:
-            uid, n = f"ike-{spi_i.hex()}-{n}", n + 1
-        ike.add_compact(uid, Deferred(bytes(data[offset:]), offset, end - offset, meta))
-        st.ike_index[key] = uid
-        st.half_open[uid] = None
-        st.flood.request(meta.src, meta.dst, meta.time)
-        self._bound()
-        return True
+        assert isinstance(ike, ParkedDict) and run is not None
+        index, half_open, uids = st.ike_index, st.half_open, run.uids
+        for spi_i, req in run.queue.items():
+            uid = uids.get(spi_i) or _free_uid(ike, "ike-" + spi_i.hex())
+            ike.add_compact(uid, Deferred(*req[0](req)))
+            index[(2, spi_i)] = uid
+            half_open[uid] = None
+        count, frame, t_min, t_max, first_time, last_time = run.sums()
+        stats = st.stats
+        stats.see_frame(frame, t_min)
+        stats.see_frame(frame, t_max)
+        stats.ike_messages += count
+        st.flood.requests(run.pairs, first_time, last_time)
+        run.clear()
+        self._in_run = False
 
     def _bound(self) -> None:
         """After each record: keep at most ``max_sas`` SAs, park beyond ``park_half_open``."""
@@ -294,6 +385,8 @@ class Tracker:
 
     def finish(self, end_time: float | None = None) -> list[TrackerEvent]:
         """Settle every SA against the end of the capture; return the closing events."""
+        if self._in_run:
+            self._end_first_run()
         if self._nursery is not None and self._nursery.open:
             self._flush_nursery()
         st = self._st
@@ -346,6 +439,8 @@ class Tracker:
     def result(self) -> TrackerResult:
         """The SA model so far; ``findings`` stays empty (the audit runs on this result,
         ``audit.run.audit``)."""
+        if self._in_run:
+            self._end_first_run()
         if self._nursery is not None and self._nursery.open:
             self._flush_nursery()
         st = self._st
@@ -397,12 +492,14 @@ class Tracker:
             if sa.spi_r == b"\x00" * 8 and any(h.spi_r):
                 sa.spi_r = bytes(h.spi_r)
             return sa
-        uid = f"ike-{h.spi_i.hex()}"
-        n = 2
-        while uid in st.ike:
-            uid, n = f"ike-{h.spi_i.hex()}-{n}", n + 1
-        if self._force_uid is not None:
-            uid = self._force_uid
+        replay = self._force_uid  # a replay's uid: the SA's own, registered when first fed
+        if replay is not None:
+            uid = replay
+        else:
+            uid = f"ike-{h.spi_i.hex()}"
+            n = 2
+            while uid in st.ike:
+                uid, n = f"ike-{h.spi_i.hex()}-{n}", n + 1
         sa = IkeSa(uid=uid, version=msg.version, spi_i=bytes(h.spi_i), spi_r=bytes(h.spi_r))
         m = msg.meta
         sender, receiver = Endpoint(m.src, m.sport), Endpoint(m.dst, m.dport)
@@ -423,12 +520,13 @@ class Tracker:
         )
         st.ike[uid] = sa
         st.ike_index[key] = uid
-        if first_msg:
+        if first_msg and replay is None:  # a replayed SA's were counted when first fed
             st.half_open[uid] = None
             st.flood.request(m.src, m.dst, m.time)
             if self._park_keep is not None:
                 self._park_queue.append(uid)
-        st.out.append(SaOpened(uid, "ike", m.time, m.frame, first_msg))
+        if st.emit:
+            st.out.append(SaOpened(uid, "ike", m.time, m.frame, first_msg))
         st.enter(sa, Stage.HOST_RECOGNITION, m)
         ini, res = sa.initiator, sa.responder
         via = _VIA[sa.transport].format(port=m.dport or 500)
@@ -488,11 +586,14 @@ class Tracker:
         (``_finish_parked``): it relates to no other SA (``_unpark_entangled``)."""
         assert self._dissect is not None
         msg = self._dissect(*c.buffer(), c.meta)
-        scratch = Tracker(self._scratch_config)
-        scratch._st.offers = self._st.offers  # a read-only cache: share what it made
+        scratch = self._scratch_tracker()
+        sst = scratch._st = TrackerState(scratch.config)  # empty, as a new tracker's
+        sst.offers = self._st.offers  # a read-only cache: share what it made
+        sst.emit = False  # its events are dropped: not made
         scratch._force_uid = uid
-        scratch.feed(msg)
-        sst = scratch._st
+        # feed() but its counts, which are dropped, and its bounds and lane closing, which
+        # do nothing to a tracker that caps nothing and never counted an ESP packet
+        scratch._on_ike(msg)
         sa = dict.__getitem__(sst.ike, uid)
         extras = {"exchanges": sst.exchanges, "am1": sst.am1}
         if isinstance(c, Deferred):
@@ -506,6 +607,17 @@ class Tracker:
             settle(one, {}, self._end, self.config.settle_config)
             explain_endings(one, {}, self._hints)
         return sa, extras
+
+    def _scratch_tracker(self) -> Tracker:
+        """The one tracker every replay feeds, each time into a new empty state. Why one:
+        a tracker per replay cost as much as the replay's own feeding (its configuration
+        copied, its lane board made), and left a reference cycle per SA for the collector
+        (20,000 kept SAs at the end of a flood: a third of their building). Between two
+        replays it holds nothing but its settings: a fed message changes only the state
+        (``_st``) and the lane board, which an IKE message only closes."""
+        if self._scratch is None:
+            self._scratch = Tracker(self._scratch_config)
+        return self._scratch
 
     # ------------------------------------------------------------------ parking
 
@@ -571,17 +683,28 @@ class Tracker:
         is never evicted: only state whose start, or whose IKE SA, the capture does not show.
         """
         st = self._st
-        # the nursery's packets count as registered orphans, the newest (lifecycle/nursery.py)
+        # the nursery's packets count as registered orphans, the newest (lifecycle/nursery.py);
+        # it is never open during a run of first requests (_first_of_run, nursery_open)
         nursery = self._nursery
         nursed = len(nursery.items) if nursery is not None else 0
-        while st.half_open and (over := len(st.ike) + len(st.child) + nursed - target) > 0:
+        first = self._first
+        # requests held raw: half-open, younger than every SA of the set
+        run = first.queue if first is not None else {}
+        while (
+            st.half_open and (over := len(st.ike) + len(st.child) + len(run) + nursed - target) > 0
+        ):
             for uid in _take_oldest(st.half_open, over):
+                if run:
+                    self._pin_first_uid(uid)
                 self._evict_half_open(uid)
+        if run and (over := len(st.ike) + len(st.child) + len(run) - target) > 0:
+            assert first is not None
+            st.evicted.half_open_ike_sas += first.evict_oldest(over)
         one_way: dict[tuple[str, str], None] = {}  # pairing lists an evicted SA was in
         orphans_before = st.evicted.orphan_child_sas
-        while st.orphans and (over := len(st.ike) + len(st.child) + nursed - target) > 0:
+        while st.orphans and (over := len(st.ike) + len(st.child) + len(run) + nursed - target) > 0:
             self._evict_orphans(_take_oldest(st.orphans, over), one_way)
-        if nursed and (over := len(st.ike) + len(st.child) + nursed - target) > 0:
+        if nursed and (over := len(st.ike) + len(st.child) + len(run) + nursed - target) > 0:
             assert nursery is not None
             nursery.evict_oldest(over, one_way)
         for pair in one_way:
@@ -692,7 +815,7 @@ class Tracker:
         """Register new orphans unbuilt (:mod:`pending`); built by replay when touched."""
         st = self._st
         child = PendingChildren()
-        child.build = lambda uid, p: materialise_orphan(st, uid, p)
+        child.build = functools.partial(materialise_orphan, st)
         st.child, st.defer_orphans = child, True
 
     def _on_ipsec(self, rec: EspPacket | AhPacket, proto: str) -> None:
@@ -713,6 +836,21 @@ class Tracker:
             d = c.direction(m.dst, rec.spi)
             if d is not None:
                 self._lanes.open(m.dst, rec, c, d, st.ike.get(c.ike_sa or ""), st.stats)
+
+
+def _read_meta(req: RawRequest) -> tuple[bytes, int, int, PacketMeta]:
+    """Read a request :meth:`Tracker.defer_first` took: (the frame from the IKE message on,
+    the message's offset in the frame, its length, its packet)."""
+    _read, data, offset, end, meta = req
+    return bytes(data[offset:]), offset, end - offset, meta
+
+
+def _free_uid(ike: dict[str, IkeSa], uid: str) -> str:
+    """The uid ``_ike_for`` gives a new SA whose plain uid ``uid`` is taken."""
+    base, n = uid, 2
+    while uid in ike:
+        uid, n = f"{base}-{n}", n + 1
+    return uid
 
 
 #: the plain dict methods on a ``PendingChildren``, reaching a PendingOrphan unbuilt

@@ -492,3 +492,53 @@ def test_a_repeated_sa_payload_is_dissected_once_and_equal_everywhere() -> None:
     for i in range(1000, 1000 + ikev2.SA_MEMO_SIZE):  # the same offer at other offsets
         dissect_ike(bytes(i) + raw, i, i + len(raw), META)
     assert _dissect(raw).payloads[0] is not mine
+
+
+def _payload_view(p: object) -> tuple[object, ...]:
+    """Everything a dissected payload says, its fields built."""
+    from ipsec_inspect.core.records import IkePayload
+
+    assert isinstance(p, IkePayload)
+    return (p.type, p.name, p.offset, p.length, p.body, p.error, p.critical, p.fields)
+
+
+def _ke_nonce(ptype: int, body: bytes, flags: int = 0, length: int | None = None) -> bytes:
+    n = 4 + len(body) if length is None else length
+    return PAD + bytes([0, flags]) + n.to_bytes(2, "big") + body
+
+
+@pytest.mark.parametrize(
+    ("ptype", "data"),
+    [
+        (34, _ke_nonce(34, b"\x00\x13\x00\x00" + bytes(range(64)))),  # a whole KE
+        (34, _ke_nonce(34, b"\x00\x13\x00\x00")),  # no key data at all
+        (34, _ke_nonce(34, b"\x00\x13\x00")),  # short of its reserved bytes
+        (34, _ke_nonce(34, b"\x00\x13")),  # the group only
+        (34, _ke_nonce(34, b"\x00\x13\x00\x00" + bytes(8), flags=0x80)),  # critical
+        (34, _ke_nonce(34, b"\x00\x13\x00\x00" + bytes(8), flags=0x01)),  # a reserved bit
+        (34, _ke_nonce(34, b"\x00\x13\x00\x00" + bytes(8), length=40)),  # runs past the end
+        (40, _ke_nonce(40, bytes(range(32)))),  # a whole nonce
+        (40, _ke_nonce(40, bytes(16))),  # the shortest allowed
+        (40, _ke_nonce(40, bytes(256))),  # the longest allowed
+        (40, _ke_nonce(40, bytes(15))),  # too short: a problem
+        (40, _ke_nonce(40, bytes(257))),  # too long: a problem
+        (40, _ke_nonce(40, bytes(20), flags=0x40)),  # a reserved bit
+        (40, _ke_nonce(40, bytes(20), length=30)),  # runs past the end
+    ],
+    ids=lambda v: str(v) if isinstance(v, int) else f"{len(v) - len(PAD)}B",
+)
+def test_a_ke_or_nonce_read_directly_is_the_general_paths(ptype: int, data: bytes) -> None:
+    """``_plain_payload`` reads a plain KE or Nonce payload without the parser's machinery:
+    what it reads must be what ``_dissect_payload`` reads, and anything it declines (a
+    problem to report) goes the general way."""
+    from ipsec_inspect.ipsec import ikev2
+    from ipsec_inspect.ipsec.ike import NO_DISSECTORS
+
+    pos = len(PAD)
+    for end in (len(data), len(data) + 8):  # the payload's end, or the message's beyond it
+        general = ikev2._dissect_payload(data, pos, end, ptype, NO_DISSECTORS)
+        got = ikev2._parse_payload(data, pos, end, ptype, NO_DISSECTORS)
+        assert _payload_view(got) == _payload_view(general)
+    general = ikev2._dissect_payload(data, pos, len(data), ptype, NO_DISSECTORS)
+    plain = ikev2._plain_payload(data, pos, len(data), ptype, NO_DISSECTORS)
+    assert (plain is None) == (general.error is not None)

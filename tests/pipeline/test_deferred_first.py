@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.make_sa_captures import RESPONDER4, ike_sa_init_request, write
 from ipsec_inspect.lifecycle.parked import Deferred, ParkedDict
 from ipsec_inspect.lifecycle.tracker import Tracker, TrackerConfig
 from ipsec_inspect.pipeline.session import Analysis
+from ipsec_inspect.sources.capture_file import CaptureReader
+from tests.pcapbuild import pcap
 
-from .test_compact_half_open import _captures, _cli, _flood, mixed_capture
+from .test_compact_half_open import _captures, _cli, _flood, _ike_frame, mixed_capture
 
 
 @pytest.fixture
@@ -65,15 +68,15 @@ def test_requests_are_deferred_and_the_touched_ones_fed(tmp_path: Path) -> None:
     analysis = Analysis(str(mixed), config=TrackerConfig(max_sas=1000), keep_index=False)
     tracker = analysis.tracker
     deferred: list[str] = []
-    defer = tracker.defer_first
+    defer = tracker._first.take  # where both the raw and the PacketMeta way lead
 
-    def counting(meta, data, offset, end):  # type: ignore[no-untyped-def]
-        took = defer(meta, data, offset, end)
+    def counting(spi_i, pair, frame, time, req):  # type: ignore[no-untyped-def]
+        took = defer(spi_i, pair, frame, time, req)
         if took:
-            deferred.append(meta.src)
+            deferred.append(pair[0])
         return took
 
-    tracker.defer_first = counting  # type: ignore[method-assign]
+    tracker._first.take = counting
     analysis.run()
     res = analysis.result()
     assert len(deferred) == 60 + 1  # the flood's 60 requests and the tunnel's own
@@ -133,3 +136,97 @@ def test_every_real_capture_comes_out_the_same(
         ["export", str(path), "--max-sas", "3"], tmp_path, no_deferral, monkeypatch
     )
     assert deferred == whole
+
+
+def _counts(path: Path, cap: int, defer: bool) -> tuple[object, ...]:
+    """Every count a run makes, with first requests deferred (held raw in a run) or not."""
+    analysis = Analysis(str(path), config=TrackerConfig(max_sas=cap), keep_index=False)
+    analysis.tracker._defers = defer
+    analysis.run()
+    res = analysis.result()
+    return (
+        res.stats,
+        res.flood,
+        res.evicted,
+        analysis.decoder.stats,
+        analysis.records,
+        analysis.frames_fed,
+        list(res.ike_sas),
+        list(res.child_sas),
+        res.errors,
+    )
+
+
+@pytest.mark.parametrize("cap, started", [(1, 241), (5, 241), (20, 221), (1000, 201)])
+def test_every_count_is_the_same_with_first_requests_held_raw(
+    tmp_path: Path, cap: int, started: int
+) -> None:
+    """The capture counts, the flood figures, the evictions, the decoder's counts and
+    which SAs are kept, in order: the same when the flood's first requests are held as a
+    run (evicted off its front, moved into the tables when anything else comes)."""
+    mixed = mixed_capture(tmp_path / "mixed.pcap", flood=200)
+    deferred, whole = _counts(mixed, cap, True), _counts(mixed, cap, False)
+    assert deferred == whole
+    stats, flood, evicted = deferred[:3]
+    # 200 + the tunnel's own; a retransmission of an evicted request starts an SA again
+    assert flood.half_open_started == started  # type: ignore[attr-defined]
+    assert (evicted.half_open_ike_sas > 0) == (cap < 201)  # type: ignore[attr-defined]
+    assert stats.ike_messages > 201  # type: ignore[attr-defined]
+
+
+V1_SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "ikev1-main-quick.pcap"
+
+
+def _v1_then_flood(path: Path) -> tuple[Path, bytes]:
+    """An IKEv1 Main Mode first message (never answered), then 21 IKE_SA_INIT requests, the
+    5th with the IKEv1 SA's cookie as its SPI: under ``--max-sas 20`` the IKEv1 SA is
+    evicted while that request is held, which must still be named ``ike-<spi>-2``."""
+    v1 = next(iter(CaptureReader(V1_SAMPLE)))[3]
+    cookie = v1[42:50]
+    t0 = 1_700_000_000.0
+    frames = [(t0, v1)]
+    for i in range(21):
+        spi = cookie if i == 4 else (0x5B00_0000_0000_0000 + i).to_bytes(8, "big")
+        src = bytes([192, 0, 2, i % 3 + 1])
+        frames.append((t0 + 1 + i, _ike_frame(ike_sa_init_request(spi, i), src, RESPONDER4, i)))
+    path.write_bytes(pcap(frames))
+    return path, cookie
+
+
+@pytest.mark.parametrize("command", ["export", "summary"])
+def test_a_request_whose_uid_was_taken_keeps_its_uid_when_the_holder_is_evicted(
+    tmp_path: Path, command: str, no_deferral, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    path, cookie = _v1_then_flood(tmp_path / "v1-flood.pcap")
+    argv = [command, str(path), "--max-sas", "20"]
+    deferred, whole = _both(argv, tmp_path, no_deferral, monkeypatch)
+    assert deferred == whole
+    res = _counts(path, 20, True)
+    uids = res[6]
+    assert f"ike-{cookie.hex()}-2" in uids and f"ike-{cookie.hex()}" not in uids  # type: ignore[operator]
+    assert res[2].half_open_ike_sas == 3  # type: ignore[attr-defined]  # the IKEv1 SA, 2 requests
+
+
+def test_a_flood_in_ipv4_and_ipv6_counts_the_same(tmp_path: Path) -> None:
+    """508 IPv4 sources (taken in one struct call) and 92 IPv6 ones (through the locator and
+    ``defer_first``), interleaved in one run: the same counts and kept SAs."""
+    path = tmp_path / "v4v6.pcap"
+    write(path, "ike-init", 3_000, 600, 20)
+    for cap in (20, 1_000, 5_000):
+        deferred, whole = _counts(path, cap, True), _counts(path, cap, False)
+        assert deferred == whole
+        assert deferred[1].half_open_started == 3_000  # type: ignore[attr-defined]
+        assert len(deferred[1].sources) == 600  # type: ignore[attr-defined]
+
+
+def test_a_run_stopped_midway_counts_what_was_read(tmp_path: Path) -> None:
+    """Stopped (``stop``) in the middle of a run: the run is ended with what was read."""
+    flood = _flood(tmp_path / "flood.pcap", 2_500)
+    results = []
+    for defer in (True, False):
+        analysis = Analysis(str(flood), config=TrackerConfig(max_sas=300), keep_index=False)
+        analysis.tracker._defers = defer
+        res = analysis.run(stop=lambda: True, progress_every=1_000)
+        results.append((res.stats, res.flood, res.evicted, list(res.ike_sas), analysis.records))
+    assert results[0] == results[1]
+    assert results[0][0].frames == 1_000 and results[0][1].half_open_started == 1_000  # type: ignore[attr-defined]

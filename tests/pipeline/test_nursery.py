@@ -93,13 +93,13 @@ def flood_capture(path: Path, n: int = 600) -> Path:
     return path
 
 
-def plain_flood(path: Path, n: int) -> Path:
+def plain_flood(path: Path, n: int, ike_every: int = 10) -> Path:
     """``n`` one-packet SPIs from C to D, and an IKE_SA_INIT flood through it: a request
-    after every 10th."""
+    after every ``ike_every``-th."""
     frames = []
     for i in range(n):
         frames.append((1_700_000_000 + i / 1000, _eth(_ipv4(50, _esp(0xF000_0000 + i, 1), C, D))))
-        if i % 10 == 9:
+        if i % ike_every == ike_every - 1:
             req = ike_sa_init_request((0x5B00_0000_0000_0000 + i).to_bytes(8, "big"), i)
             frames.append((1_700_000_000 + i / 1000, _ike_frame(req, E, RESPONDER4, i)))
     path.write_bytes(pcap(frames))
@@ -193,9 +193,10 @@ def test_the_counts_and_the_model_are_the_same(tmp_path: Path, max_sas: int | No
 
 def test_the_flood_is_nursed_and_mostly_never_registered(tmp_path: Path) -> None:
     """Under a cap, the nursery takes every first packet of a plain flood, and only the
-    SAs still kept when something else reaches the tracker's child SAs are ever
-    registered: the IKE_SA_INIT requests (deferred) leave the nursery as it is."""
-    flood = plain_flood(tmp_path / "flood.pcap", 5_000)
+    SAs still kept when something else reaches the tracker are ever registered: here,
+    a run of deferred IKE_SA_INIT requests (lifecycle/first_run.py: the two runs are
+    never open together) and the end."""
+    flood = plain_flood(tmp_path / "flood.pcap", 5_000, ike_every=1_000)
     a = Analysis(str(flood), config=TrackerConfig(max_sas=100), keep_index=False)
     nursery = a.tracker.nursery
     assert nursery is not None
@@ -214,9 +215,8 @@ def test_the_flood_is_nursed_and_mostly_never_registered(tmp_path: Path) -> None
     finally:
         tracker_module.register_nursed = register  # type: ignore[assignment]
     assert nursery.taken == 5_000  # every first packet was nursed
-    assert len(registered) == len(res.child_sas) <= 100  # registered: at the end, no more
+    assert len(registered) <= 6 * 100  # at the 5 requests and at the end, no more
     assert res.evicted.orphan_child_sas == 5_000 - len(res.child_sas) > 4_800
-    assert res.evicted.half_open_ike_sas > 400
     assert registered[-len(res.child_sas) :] == [
         c.directions[0].first_frame for c in res.child_sas.values()
     ]

@@ -19,7 +19,8 @@ from ipsec_inspect.core.records import IkeMessage
 from ipsec_inspect.ipsec.dissectors import ipsec_decoder
 from ipsec_inspect.sources.capture_file import CaptureReader
 from ipsec_inspect.wire.decoder import DecodeOptions
-from ipsec_inspect.wire.fast_ike import init_locator, init_meta
+from ipsec_inspect.wire.fast_ike import eth_ipv4_taker, init_locator, init_meta
+from ipsec_inspect.wire.link import link_ip_offset
 from tests.sample_corpus import label, sample_captures, shared_captures
 
 from .test_fast_esp import ETH, _ipv4, _ipv6, _udp
@@ -87,8 +88,40 @@ def _first_message(record: object) -> bool:
     )  # fmt: skip
 
 
+def _taker_agrees(decoder, number, time, link_type, data, iface=0) -> bool:  # type: ignore[no-untyped-def]
+    """The one-call taker (``eth_ipv4_taker``) takes exactly the frames of IPv4 directly
+    on Ethernet that the locator finds, handing on what ``init_meta`` and the locator say:
+    the SPI, the names, the frame, and a request that reads back the message and its
+    ``PacketMeta``. Returns whether it took the frame."""
+    taken: list[tuple] = []  # type: ignore[type-arg]
+
+    def take(spi_i, pair, frame, t, req) -> bool:  # type: ignore[no-untyped-def]
+        taken.append((spi_i, pair, frame, t, req))
+        return True
+
+    taker = eth_ipv4_taker(decoder.udp_special, decoder.ipv4_name, take)
+    took = link_type == 1 and taker(number, time, iface, data)
+    found = init_locator(decoder.udp_special)(link_type, data)
+    plain = link_type == 1 and link_ip_offset(link_type, data) == (14, 4)
+    assert took == (found is not None and plain), f"frame {number}"
+    if not took:
+        return False
+    assert found is not None
+    (spi_i, pair, frame, t, req), _v, _a, _sp, _dp, ike_at, ike_end, _w = taken[0], *found
+    meta = init_meta(found, data, number, time, iface, decoder.ipv4_name, decoder.ipv6_name)
+    assert (spi_i, pair, frame, t) == (
+        data[ike_at : ike_at + 8],
+        (meta.src, meta.dst),
+        number,
+        time,
+    )
+    assert req[0](req) == (bytes(data[ike_at:]), ike_at, ike_end - ike_at, meta)
+    return True
+
+
 def _check(decoder, locate, number, time, link_type, data, iface=0) -> bool:  # type: ignore[no-untyped-def]
     """Whether the locator claims the frame; when it does, that it is what the decoder makes."""
+    _taker_agrees(decoder, number, time, link_type, data, iface)
     found = locate(link_type, data)
     records = decoder.decode(number, time, link_type, data, len(data), iface)
     if found is None:
@@ -117,6 +150,7 @@ def test_everything_else_is_left_to_the_decoder(name: str) -> None:
     link_type, data = NOT_FIRST[name]
     decoder = ipsec_decoder()
     assert init_locator(decoder.udp_special)(link_type, data) is None
+    assert not _taker_agrees(decoder, 1, 0.0, link_type, data)
     assert not any(_first_message(r) for r in decoder.decode(1, 0.0, link_type, data))
 
 
@@ -125,6 +159,7 @@ def test_less_common_framing_is_left_to_the_decoder(name: str) -> None:
     link_type, data = FULL_PATH[name]
     decoder = ipsec_decoder()
     assert init_locator(decoder.udp_special)(link_type, data) is None
+    assert not _taker_agrees(decoder, 1, 0.0, link_type, data)
     assert [_first_message(r) for r in decoder.decode(1, 0.0, link_type, data)] == [True]
 
 
@@ -156,3 +191,30 @@ def test_the_samples_hold_first_requests_the_locator_claims() -> None:
     ]
     names = {name for name, _n in claimed}
     assert "ikev2-tunnel.pcapng" in names and len(claimed) >= 10, claimed
+
+
+def test_the_taker_takes_what_the_locator_finds_whatever_a_header_byte_holds() -> None:
+    """Every byte of the headers the taker reads in one call (Ethernet, IPv4, UDP, IKE),
+    set to values that matter to one check or another: taker and locator still agree."""
+    base = ETH + b"\x08\x00" + _ipv4(17, _udp(500, 500, INIT))
+    decoder = ipsec_decoder()
+    took = 0
+    for at in range(70):
+        for value in (0x00, 0x01, 0x08, 0x11, 0x14, 0x20, 0x22, 0x28, 0x45, 0x86, 0xF4, 0xFF):
+            data = base[:at] + bytes([value]) + base[at + 1 :]
+            took += _taker_agrees(decoder, at, 0.5, 1, data)
+    for cut in range(60, len(base) + 1):  # snapped frames
+        took += _taker_agrees(decoder, cut, 0.5, 1, base[:cut])
+    assert 400 < took < 70 * 12  # most bytes take some values and not others
+
+
+def test_the_taker_respects_decode_as_and_nat_t_ports() -> None:
+    init_5000 = ETH + b"\x08\x00" + _ipv4(17, _udp(5000, 5000, INIT))
+    assert not _taker_agrees(ipsec_decoder(), 1, 0.0, 1, init_5000)
+    assert _taker_agrees(
+        ipsec_decoder(DecodeOptions(decode_as_udp={5000: "ike"})), 1, 0.0, 1, init_5000
+    )
+    from_4500 = ETH + b"\x08\x00" + _ipv4(17, _udp(4500, 500, INIT))
+    assert not _taker_agrees(ipsec_decoder(), 1, 0.0, 1, from_4500)
+    as_ike = ipsec_decoder(DecodeOptions(decode_as_udp={4500: "ike"}))
+    assert _taker_agrees(as_ike, 1, 0.0, 1, from_4500)
