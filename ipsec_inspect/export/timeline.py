@@ -12,14 +12,19 @@ capture always gives the same ids — in one pass, or split into tunnel partitio
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ipsec_inspect.export.timeline_fields import (
+    _address_update,
+    _chosen_ids,
+    _finding,
+    _id_order,
+    rfc3339,
+)
+from ipsec_inspect.export.timeline_text import child_text, finding_text, ike_text
 from ipsec_inspect.lifecycle.model import (
-    AddressUpdate,
     ChildSa,
     Direction,
     IkeSa,
@@ -29,39 +34,14 @@ from ipsec_inspect.lifecycle.model import (
     child_state,
     ike_state,
 )
-from ipsec_inspect.sources.timestamps import EARLIEST_TIME, LATEST_TIME, utc_text
 
 if TYPE_CHECKING:
-    from ipsec_inspect.audit.findings import Finding, RuleSummary
+    from ipsec_inspect.audit.findings import RuleSummary
     from ipsec_inspect.crypto.keys import KeyStore
     from ipsec_inspect.lifecycle.tracker import TrackerResult
     from ipsec_inspect.sources.capture_file import CaptureInfo
 
 SCHEMA_VERSION = "1.0"
-
-
-@lru_cache(maxsize=4096)
-def rfc3339(t: float | None) -> str | None:
-    """``2017-06-27T11:23:45.123456Z`` (UTC, always six fraction digits). Never raises:
-    capture times are checked when read, and anything computed from them (an expiry)
-    that datetime cannot express is clamped by ``utc_text``.
-
-    Memoised (a pure function of ``t``): an SA's stage spans and events repeat the same
-    few times (a one-packet SA's, one), so an export formatted each about 14 times. A
-    flood's SAs each have a time of their own, all within a few seconds: the date and
-    clock part is memoised by the second, the microseconds rounded as ``datetime`` does."""
-    if t is None or not EARLIEST_TIME <= t <= LATEST_TIME or type(t) is not float:
-        return utc_text(t)
-    fraction, whole = math.modf(t)
-    micro = round(fraction * 1e6)  # half to even, as datetime.fromtimestamp rounds
-    if micro >= 1_000_000:
-        whole, micro = whole + 1, micro - 1_000_000
-    return f"{_second(int(whole))}.{micro:06d}Z"
-
-
-@lru_cache(maxsize=256)
-def _second(whole: int) -> str:
-    return utc_text(float(whole), "%Y-%m-%dT%H:%M:%S") or ""
 
 
 def load_schema() -> dict[str, Any]:
@@ -114,21 +94,6 @@ def _termination(t: Termination | None) -> dict[str, Any] | None:
         "trigger": t.trigger.value if t.trigger else None,
         "trigger_certainty": t.trigger_certainty.value if t.trigger_certainty else None,
         "trigger_detail": t.trigger_detail,
-    }
-
-
-def _endpoint(addr: str, port: int) -> dict[str, Any]:
-    return {"addr": addr, "port": port}
-
-
-def _address_update(u: AddressUpdate) -> dict[str, Any]:
-    return {
-        "frame": u.frame,
-        "time": rfc3339(u.time),
-        "initiator": _endpoint(u.initiator.addr, u.initiator.port),
-        "responder": _endpoint(u.responder.addr, u.responder.port),
-        "cause": u.cause.value,
-        "certainty": u.certainty.value,
     }
 
 
@@ -242,18 +207,6 @@ def _ike(sa: IkeSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict[st
     return out
 
 
-def _chosen_ids(sa: IkeSa) -> dict[str, int]:
-    """IANA numbers behind ``chosen``, with the authentication method's number."""
-    ids = dict(sa.chosen_ids)
-    if sa.auth_method is not None:
-        ids["auth_method"] = sa.auth_method
-    return ids
-
-
-def _id_order(ident: str) -> int:
-    return int(ident.rsplit("-", 1)[1])
-
-
 def _child(c: ChildSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict[str, Any]:
     return {
         "id": child_ids[c.uid],
@@ -281,25 +234,6 @@ def _child(c: ChildSa, child_ids: dict[str, str], keys: KeyStore | None) -> dict
         "rekeyed_from": child_ids.get(c.rekeyed_from or ""),
         "rekeyed_to": child_ids.get(c.rekeyed_to or ""),
         "keys_source": c.keys_source,
-    }
-
-
-def _finding(f: Finding, child_ids: dict[str, str]) -> dict[str, Any]:
-    # A rule that passed (or could not be seen) has no severity of its own: the rule's
-    # grade is what a failure would be (issue 15).
-    grade = "severity" if f.outcome.value == "fail" else "severity_if_failed"
-    return {
-        "rule": f.rule,
-        "title": f.title,
-        "outcome": f.outcome.value,
-        grade: f.severity.value,
-        "reference": f.reference,
-        "sa": child_ids.get(f.sa, f.sa),
-        "stage": f.stage.value,
-        "detail": f.detail,
-        "frames": f.frames,
-        "certainty": f.certainty.value,
-        "values": f.values,
     }
 
 
@@ -503,8 +437,6 @@ def _document(
         },
     )
     if texts and keys is None:
-        from ipsec_inspect.export.timeline_text import child_text, finding_text, ike_text
-
         yield "ike_sas", (ike_text(peek(uid), child_ids) for uid in ike_uids)
         yield "child_sas", (child_text(c, child_ids) for c in children)
         yield "findings", (finding_text(f, child_ids) for f in findings)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _esc
 from typing import TYPE_CHECKING, Any
 
-from ipsec_inspect.export.timeline import (
+from ipsec_inspect.export.timeline_fields import (
     _address_update,
     _chosen_ids,
     _finding,
