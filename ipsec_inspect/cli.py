@@ -215,6 +215,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = GuardedOutput(real_stdout, "standard output", is_stdout=True)
     try:
         status = int(args._run(args))
+        if argv is None:
+            # The process ends here: what the command analysed is now garbage, held in
+            # reference cycles (SAs and their stages point at each other), which only the
+            # collector frees — at exit, a full pass over all of it (0.37 s for the
+            # 20,000 SAs a flood leaves, a sixth of the run). Frozen, it is never scanned;
+            # the system takes the memory back with the process.
+            gc.freeze()
         _flush_stdout()
         return status
     except InputError as e:

@@ -227,12 +227,32 @@ def eth_ipv4_taker(
         return bytes(data[at:]), at, uend - at, meta
 
     def taker(number: int, time: float, iface: int, data: bytes) -> bool:
-        where = found(data)
-        if where is None:
+        # found()'s checks written out again: this runs for every frame of a flood, and
+        # the call and the tuple it returns were a sixth of the taker's cost (the tests
+        # hold both to ``locate``, byte by byte)
+        if len(data) < ETH_IPV4_INIT_MIN:
             return False
-        pair = names.get(where[0])
+        head, total, frag, addrs, sport, dport, ulen, spi_i, spi_r, ike = unpack(data)
+        if (
+            head & _HEAD_MASK != _HEAD_IPV4
+            or frag & _FRAG_MASK != _FRAG_UDP
+            or ike & _IKE_MASK != _IKE_INIT
+            or spi_r
+            or (dport not in ike_ports and (port_kind(dport) or port_kind(sport)) != "ike")
+            or (natt_is_encap and (sport == NATT_PORT or dport == NATT_PORT))
+        ):
+            return False
+        ip_end = 14 + total
+        if ip_end > len(data):
+            ip_end = len(data)
+        uend = 34 + ulen
+        if ulen < 8 or uend > ip_end:
+            uend = ip_end
+        if uend < at + HEADER_LEN:
+            return False
+        pair = names.get(addrs)
         if pair is None:
-            pair = named(where[0])
-        return take(where[3], pair, number, time, (read, data, number, time, iface))
+            pair = named(addrs)
+        return take(spi_i, pair, number, time, (read, data, number, time, iface))
 
     return taker
