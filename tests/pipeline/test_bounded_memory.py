@@ -137,7 +137,10 @@ def test_memory_does_not_grow_with_the_capture(
     # spans of 16384: what grows with the frames then is a few objects a span
     limits = Limits(spill_bytes=4096, cut_records=1 << 14)
     peak(one, limits)  # imports and caches: not part of what is compared
-    bounded = peak(two, limits) - peak(one, limits)
+    # the least of two measurements: a peak moves by ~10 KB from run to run (allocator and
+    # cache noise, seen on an unchanged tree), while what this test is for — a byte a
+    # frame held — is 30 KB more in every run
+    bounded = min(peak(two, limits) - peak(one, limits) for _ in range(2))
     unbounded = peak(two, UNBOUNDED) - peak(one, UNBOUNDED)
     assert unbounded > 10 * frames, "the measurement no longer sees per-frame data"
     assert bounded < frames // 4, f"{bounded / frames:.2f} bytes a frame more for more frames"
